@@ -1,0 +1,79 @@
+"""The adapter contract every channel implements, and what a publish returns.
+
+An adapter turns one post into one call to a service and says plainly how it went: it returns a
+`Receipt`, or raises a `ChannelError` subclass (transient, rate-limited, auth, rejected) so the
+queue can retry, wait, pause or give up without reading message strings.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from comms.config import ChannelSettings
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """What an adapter needs to publish one post, detached from the database row."""
+
+    post_id: int
+    idempotency_key: str
+    channel: str
+    text: str
+    title: str | None = None
+    link: str | None = None
+    image_path: Path | None = None
+    image_alt: str | None = None
+    campaign: str | None = None
+    audience: str | None = None
+    scheduled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof of publication: the service's id for the post and where people can see it."""
+
+    external_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A post's figures as the service reports them; None where the service has no such figure."""
+
+    reach: int | None = None
+    impressions: int | None = None
+    engagements: int | None = None
+    clicks: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class Channel(ABC):
+    """Base of every adapter. Facts about the service are class attributes."""
+
+    name: ClassVar[str]  # the config `type` and registry key
+    idempotent: ClassVar[bool] = False  # re-sending with the same key can never duplicate
+    has_metrics: ClassVar[bool] = False  # `metrics()` can read figures
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def publish(self, post: OutgoingPost) -> Receipt:
+        """Publish the post, or raise a ChannelError subclass saying why not."""
+
+    def metrics(self, receipt: Receipt) -> Figures:
+        """The post's current figures; adapters without any say so by returning empty Figures."""
+        return Figures()
+
+    def find(self, post: OutgoingPost) -> Receipt | None:
+        """Look for an already-published copy of the post (reconciliation); None if absent."""
+        return None
+
+    def check(self) -> str:
+        """Verify credentials and permissions without posting; return a one-line status."""
+        return "ok"

@@ -1,0 +1,354 @@
+"""The `site` channel: publish posts as news pages of a static website, with an index and a feed.
+
+The default channel, needing no credentials. The folder holds `news/<yyyy>/<slug>.html` (one page
+a post, its image in `media/` beside it), `index.html` (newest first), `feed.xml` (Atom 1.0) and
+`entries.json`, the adapter's own list of what it published, from which index and feed are rebuilt.
+Every file is replaced atomically, and `entries.json` is updated under a lock file, so processes
+publishing at the same time never lose an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import DictLoader, Environment
+from markupsafe import Markup
+
+from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
+from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.config import ChannelSettings
+from comms.danish import format_date
+from comms.errors import RejectedError, TransientError
+from comms.fileio import copy_atomic, locked, write_atomic
+
+ENTRIES_FILE = "entries.json"
+LOCK_FILE = ".entries.lock"
+
+_HEAD = """<!DOCTYPE html>
+<html lang="{{ lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ page_title }}</title>
+<link rel="alternate" type="application/atom+xml" title="{{ site_title }}"
+ href="{{ root }}feed.xml">
+</head>
+<body>
+<header><p><a href="{{ root }}index.html">{{ site_title }}</a></p></header>
+<main>
+"""
+_FOOT = "</main>\n</body>\n</html>\n"
+_TEMPLATES = {
+    "page.html": _HEAD
+    + """<article>
+<h1>{{ e.title }}</h1>
+<p><time datetime="{{ e.published }}">{{ date }}</time></p>
+{{ body }}
+</article>
+<nav aria-label="Nyheder"><p><a href="{{ root }}index.html">Tilbage til alle nyheder</a></p></nav>
+"""
+    + _FOOT,
+    "index.html": _HEAD
+    + """<h1>{{ site_title }}</h1>
+{% if items %}<ul>
+{% for e, date in items %}<li>
+<h2><a href="{{ e.html_path }}">{{ e.title }}</a></h2>
+<p><time datetime="{{ e.published }}">{{ date }}</time></p>
+<p>{{ e.summary }}</p>
+</li>
+{% endfor %}</ul>
+{% else %}<p>Der er ingen nyheder endnu.</p>
+{% endif %}<p><a href="feed.xml">Abonnér på nyhederne (Atom-feed)</a></p>
+"""
+    + _FOOT,
+}
+_JINJA = Environment(loader=DictLoader(_TEMPLATES), autoescape=True, keep_trailing_newline=True)
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_TRAILING = ".,;:!?)»”'\""
+_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "ae", "Ø": "oe", "Å": "aa"})
+
+
+class SiteChannel(Channel):
+    """News pages in a local folder. A static site has no figures, so `metrics()` stays empty."""
+
+    name = "site"
+    idempotent = True  # the page's file name comes from post id + key: a re-send rewrites it
+    has_metrics = False  # a static site counts no views, reach or clicks
+
+    def __init__(
+        self, settings: ChannelSettings, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(settings)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        url = str(settings.get("base_url", "") or "")
+        self.base_url = url if not url or url.endswith("/") else url + "/"
+        self.site_title = str(settings.get("site_title", "Nyheder"))
+        self.author = str(settings.get("author", self.site_title))
+        self.language = str(settings.get("language", "da"))
+
+    # -- options --------------------------------------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        path = self.settings.get("path")
+        if not path:
+            raise RejectedError(
+                f"channel {self.settings.name!r} has no folder to write to "
+                f'(add path = "site" to [channels.{self.settings.name}])'
+            )
+        return Path(str(path)).expanduser().resolve()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        name = str(self.settings.get("timezone", "Europe/Copenhagen"))
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RejectedError(
+                f"channel {self.settings.name!r}: unknown timezone {name!r} "
+                "(use an IANA name such as Europe/Copenhagen)"
+            ) from None
+
+    @property
+    def feed_entries(self) -> int:
+        value = self.settings.get("feed_entries", 50)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RejectedError(
+                f"channel {self.settings.name!r}: feed_entries must be a "
+                f"whole number of 1 or more, not {value!r}"
+            )
+        return value
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def publish(self, post: OutgoingPost) -> Receipt:
+        """Write the post's page, then rebuild index and feed from the updated entry list."""
+        folder, zone, limit = self.folder, self.zone, self.feed_entries
+        if post.image_path is not None:
+            _check_image(post)
+        try:
+            with locked(folder / LOCK_FILE):
+                entries = self._load(folder)
+                entry = self._entry(post, entries.get(post.idempotency_key))
+                page = folder / entry["html_path"]
+                if post.image_path is not None:
+                    copy_atomic(Path(post.image_path), page.parent / entry["image"])
+                write_atomic(page, self._render_page(entry, zone))
+                entries[entry["id"]] = entry
+                self._write_all(folder, zone, entries, limit)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            reason = f"cannot write the site in {folder}: {exc.strerror or exc}{where}"
+            raise TransientError(reason) from None
+        return self._receipt(entry)
+
+    def find(self, post: OutgoingPost) -> Receipt | None:
+        """The receipt of an earlier publish of this post (same idempotency key), if any."""
+        try:
+            entry = self._load(self.folder).get(post.idempotency_key)
+        except OSError as exc:
+            raise TransientError(
+                f"cannot read {self.folder / ENTRIES_FILE}: {exc.strerror or exc}"
+            ) from None
+        return self._receipt(entry) if entry else None
+
+    def check(self) -> str:
+        """The folder exists (or is created) and a file can be written in it."""
+        folder = self.folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise TransientError(f"cannot write in {folder}: {exc.strerror or exc}") from None
+        return f"ok: writes to {folder}"
+
+    # -- entries ----------------------------------------------------------------------------
+
+    def _receipt(self, entry: dict[str, Any]) -> Receipt:
+        return Receipt(external_id=entry["html_path"], url=self.base_url + entry["html_path"])
+
+    def _load(self, folder: Path) -> dict[str, dict[str, Any]]:
+        """Published entries by idempotency key; none yet when the file does not exist."""
+        path = folder / ENTRIES_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TransientError(
+                f"{path} is not valid JSON ({exc}): restore or remove it, "
+                "then publish again to rebuild index and feed"
+            ) from None
+        return {entry["id"]: entry for entry in data.get("entries", [])}
+
+    def _entry(self, post: OutgoingPost, old: dict[str, Any] | None) -> dict[str, Any]:
+        """The entry for the post; a re-publish keeps its page, image name and first date."""
+        now = self.clock().astimezone(UTC)
+        title = (post.title or "").strip() or _first_line(post.text)
+        if old is None:
+            local = now.astimezone(self.zone)
+            digest = hashlib.sha256(f"{post.post_id}:{post.idempotency_key}".encode()).hexdigest()
+            stem = f"{slugify(title)}-{digest[:8]}"
+            html_path = f"news/{local.year:04d}/{stem}.html"
+            published = now.isoformat(timespec="seconds")
+        else:
+            html_path, published = old["html_path"], old["published"]
+            stem = Path(html_path).stem
+        image = None
+        if post.image_path is not None:
+            image = f"media/{stem}{Path(post.image_path).suffix.lower()}"
+        return {
+            "id": post.idempotency_key,
+            "post_id": post.post_id,
+            "title": title,
+            "html_path": html_path,
+            "published": published,
+            "updated": now.isoformat(timespec="seconds"),
+            "summary": _summary(post.text),
+            "text": post.text,
+            "link": post.link,
+            "image": image,
+            "image_alt": post.image_alt,
+        }
+
+    def _write_all(
+        self, folder: Path, zone: ZoneInfo, entries: dict[str, dict[str, Any]], limit: int
+    ) -> None:
+        ordered = sorted(
+            entries.values(), key=lambda e: (e["published"], e["post_id"]), reverse=True
+        )
+        state = {"version": 1, "entries": ordered}
+        write_atomic(folder / ENTRIES_FILE, json.dumps(state, ensure_ascii=False, indent=1) + "\n")
+        items = [(_local(e, zone), format_date(_when(e["published"], zone))) for e in ordered]
+        write_atomic(
+            folder / "index.html",
+            _JINJA.get_template("index.html").render(
+                items=items,
+                lang=self.language,
+                page_title=self.site_title,
+                site_title=self.site_title,
+                root="",
+            ),
+        )
+        write_atomic(folder / "feed.xml", self._render_feed(ordered[:limit], zone))
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _render_page(self, entry: dict[str, Any], zone: ZoneInfo) -> str:
+        e = _local(entry, zone)
+        return _JINJA.get_template("page.html").render(
+            e=e,
+            date=format_date(_when(entry["published"], zone)),
+            body=_body(entry),
+            lang=self.language,
+            page_title=f"{e['title']} – {self.site_title}",
+            site_title=self.site_title,
+            root="../../",
+        )
+
+    def _render_feed(self, entries: list[dict[str, Any]], zone: ZoneInfo) -> bytes:
+        base = self.base_url
+        folder_id = base or self.folder.as_uri()
+        feed = Feed(
+            id=urn_uuid(f"site:{folder_id}"),
+            title=self.site_title,
+            self_url=base + "feed.xml",
+            site_url=base + "index.html",
+            author=self.author,
+            language=self.language,
+        )
+        items = [
+            FeedEntry(
+                id=urn_uuid(e["id"]),
+                title=e["title"],
+                link=base + e["html_path"],
+                published=_when(e["published"], zone),
+                updated=_when(e["updated"], zone),
+                summary=e["summary"],
+                content_html=_body(e, base + str(Path(e["html_path"]).parent) + "/"),
+            )
+            for e in entries
+        ]
+        return render_feed(feed, items)
+
+
+def slugify(title: str, limit: int = 60) -> str:
+    """'Tryg i Ålborg – før festen' -> 'tryg-i-aalborg-foer-festen' (ASCII, hyphens, short)."""
+    text = unicodedata.normalize("NFKD", title.translate(_DANISH).lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    if len(slug) > limit:
+        slug = slug[:limit].rsplit("-", 1)[0] if "-" in slug[:limit] else slug[:limit]
+    return slug or "nyhed"
+
+
+def linkify(text: str) -> Markup:
+    """Escape the text and turn each http(s) URL in it into a link."""
+    out, pos = [], 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_TRAILING)
+        if url.count("(") > url.count(")") and match.group()[len(url) :].startswith(")"):
+            url += ")"  # a URL that ends in a balanced parenthesis, as on Wikipedia
+        out += [escape(text[pos : match.start()]), f'<a href="{escape(url)}">{escape(url)}</a>']
+        pos = match.start() + len(url)
+    out.append(escape(text[pos:]))
+    return Markup("".join(out))
+
+
+def _body(entry: dict[str, Any], prefix: str = "") -> Markup:
+    """The article's markup: image, then paragraphs (blank lines) with line breaks and links."""
+    parts = []
+    if entry.get("image"):
+        parts.append(
+            f'<figure><img src="{escape(prefix + entry["image"])}" '
+            f'alt="{escape(entry.get("image_alt") or "")}"></figure>'
+        )
+    for block in re.split(r"\n\s*\n", entry["text"].strip()):
+        if block.strip():
+            lines = [linkify(line.strip()) for line in block.strip().splitlines()]
+            parts.append("<p>" + "<br>\n".join(lines) + "</p>")
+    link = entry.get("link")
+    if link and link not in entry["text"] and _URL.fullmatch(link):
+        parts.append(f'<p>Læs mere: <a href="{escape(link)}">{escape(link)}</a></p>')
+    return Markup("\n".join(parts))
+
+
+def _check_image(post: OutgoingPost) -> None:
+    path = Path(post.image_path or "")
+    if not path.is_file():
+        raise RejectedError(f"image not found: {path}")
+    if not (post.image_alt or "").strip():
+        raise RejectedError(
+            f"image {path} has no alt text: a public web page needs one for screen readers"
+        )
+
+
+def _when(stamp: str, zone: ZoneInfo) -> datetime:
+    return datetime.fromisoformat(stamp).astimezone(zone)
+
+
+def _local(entry: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """The entry with its published time shown in the site's zone (for <time datetime>)."""
+    return {**entry, "published": _when(entry["published"], zone).isoformat(timespec="seconds")}
+
+
+def _first_line(text: str, limit: int = 80) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "Nyhed")
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _summary(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + "…"

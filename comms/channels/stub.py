@@ -1,0 +1,63 @@
+"""A channel for tests and dry runs that are not about HTTP: it appends each post to a file.
+
+Options: `path` (a JSON-lines file, one line per delivery), and `fail` (a list of error kinds to
+raise on successive calls before succeeding: "transient", "unsure", "rate-limited", "auth",
+"rejected"), so queue behaviour can be tested against a real daemon process without a server.
+The failure count is kept next to the log file, so it survives daemon restarts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.errors import (
+    AuthError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+
+_ERRORS = {
+    "transient": lambda: TransientError("stub: 503 Service Unavailable", status=503),
+    "unsure": lambda: TransientError("stub: read timeout after sending", maybe_delivered=True),
+    "rate-limited": lambda: RateLimitedError("stub: 429 Too Many Requests", retry_after=1),
+    "auth": lambda: AuthError("stub: 401 token expired (renew COMMS_STUB_TOKEN)", status=401),
+    "rejected": lambda: RejectedError("stub: 422 text too long", status=422),
+}
+
+
+class StubChannel(Channel):
+    """Records deliveries in a JSON-lines file; can be told to fail first."""
+
+    name = "stub"
+    idempotent = False
+
+    def publish(self, post: OutgoingPost) -> Receipt:
+        log = Path(self.settings.get("path", "stub-deliveries.jsonl"))
+        failures = list(self.settings.get("fail", []))
+        with open(str(log) + ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            counter = Path(str(log) + ".calls")
+            calls = int(counter.read_text() or 0) if counter.exists() else 0
+            counter.write_text(str(calls + 1))
+            if calls < len(failures):
+                raise _ERRORS[failures[calls]]()
+            line = json.dumps(
+                {
+                    "post_id": post.post_id,
+                    "key": post.idempotency_key,
+                    "channel": post.channel,
+                    "text": post.text,
+                    "pid": os.getpid(),
+                },
+                ensure_ascii=False,
+            )
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        return Receipt(external_id=f"stub-{post.post_id}", url=None)

@@ -1,0 +1,62 @@
+"""The `comms` command line: a flat click group, split into modules by who uses each command.
+
+Imports of the heavy modules happen inside the commands, so `comms --help` starts fast.
+Domain errors (`CommsError`) become one clear line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from comms.cli.common import CONTEXT_SETTINGS, AppContext
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar="COMMS_CONFIG",
+    help="Config file (default: $COMMS_CONFIG, else ./comms.toml, else built-in).",
+)
+@click.version_option(package_name="comms")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """comms: plan, schedule, publish and report on social-media campaigns.
+
+    \b
+    Example:
+      comms campaigns validate
+      comms plan --year 2027
+      comms daemon
+    """
+    ctx.obj = AppContext(config_path)
+
+
+def _register() -> None:
+    from comms.cli import daemon, officers, operators, staff
+
+    for module in (officers, daemon, staff, operators):
+        module.register(cli)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning comms errors into one line and exit 1."""
+    from comms.errors import CommsError
+
+    _register()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CommsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,79 @@
+"""What every command shares: the settings loaded once, the acting user, output helpers."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from comms.config import Settings
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class AppContext:
+    """Lazily loaded settings, so `--help` never reads the config or the database."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+
+    @cached_property
+    def settings(self) -> Settings:
+        from comms.config import load_settings
+
+        return load_settings(self.config_path)
+
+    @property
+    def url(self) -> str:
+        return self.settings.database_url
+
+    def ready_database(self) -> str:
+        """The database URL, after checking the schema is current (creating a new one)."""
+        from comms.db import ensure_schema
+
+        ensure_schema(self.url)
+        return self.url
+
+
+def current_actor() -> str:
+    """Who is acting, for the audit log: $COMMS_USER, else the login name."""
+    return os.environ.get("COMMS_USER") or getpass.getuser()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def parse_date(value: str, option: str) -> date:
+    """A YYYY-MM-DD option value, or a clear usage error."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2027-05-29", param_hint=option
+        ) from None
+
+
+def parse_local_datetime(value: str, option: str) -> datetime:
+    """A 'YYYY-MM-DD HH:MM' option value (local wall time, naive)."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time like '2027-05-29 08:00'", param_hint=option
+        ) from None
+
+
+def output_format_option(*choices: str, default: str = "table"):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )

@@ -1,0 +1,387 @@
+"""Commands for comms officers: campaigns, plan, queue, approve, cancel, reschedule."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from comms.cli.common import (
+    AppContext,
+    current_actor,
+    output_format_option,
+    parse_date,
+    parse_local_datetime,
+    pass_app,
+)
+from comms.cli.output import console, print_json, print_table
+
+
+@click.group("campaigns")
+def campaigns_group() -> None:
+    """Campaign files: list, validate and preview them.
+
+    \b
+    Example:
+      comms campaigns validate
+      comms campaigns preview karneval --year 2027
+    """
+
+
+@campaigns_group.command("list")
+@click.option("--year", type=int, default=None, help="Show the event dates of this year.")
+@pass_app
+def campaigns_list(app: AppContext, year: int | None) -> None:
+    """List the campaigns with their focus area, steps and event dates.
+
+    \b
+    Example:
+      comms campaigns list --year 2027
+    """
+    from comms.campaigns import CampaignSet
+    from comms.danish import format_date
+
+    campaigns = CampaignSet.load(app.settings.campaigns_dir)
+    year = year or date.today().year
+    rows = []
+    for spec in campaigns:
+        try:
+            dates = ", ".join(format_date(d) for d in campaigns.event_dates(spec.slug, year))
+        except Exception as exc:  # noqa: BLE001 - shown in the table, not fatal for the list
+            dates = f"({exc})"
+        rows.append([spec.slug, spec.title, spec.focus_area or "", str(len(spec.steps)), dates])
+    print_table(["slug", "title", "focus area", "steps", f"event {year}"], rows)
+
+
+@campaigns_group.command("validate")
+@click.option(
+    "--year",
+    "years",
+    type=int,
+    multiple=True,
+    help="Years to render and lint (default: this year and next).",
+)
+@pass_app
+def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
+    """Check every campaign file and template; render and lint every post. Writes nothing.
+
+    \b
+    Example:
+      comms campaigns validate --year 2027
+    """
+    from comms.validate import validate_all
+
+    report = validate_all(app.settings, years or (date.today().year, date.today().year + 1))
+    for line in report.errors:
+        click.echo(f"error: {line}", err=True)
+    if report.errors:
+        raise click.ClickException(
+            f"{len(report.errors)} problem(s) in {app.settings.campaigns_dir}"
+        )
+    click.echo(
+        f"ok: {report.campaigns} campaign(s), {report.templates} template(s), "
+        f"{report.posts} post(s) rendered and linted for {', '.join(map(str, report.years))}"
+    )
+
+
+@campaigns_group.command("preview")
+@click.argument("slug")
+@click.option("--year", type=int, required=True, help="The year to preview.")
+@output_format_option("table", "json")
+@pass_app
+def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
+    """Show every post of a campaign in a year: local time, channel, audience and text.
+
+    \b
+    Example:
+      comms campaigns preview karneval --year 2027
+    """
+    from comms.campaigns import CampaignSet
+    from comms.plan import build_posts
+
+    settings = app.settings
+    campaigns = CampaignSet.load(settings.campaigns_dir)
+    posts = build_posts(settings, campaigns, year, [slug])
+    if fmt == "json":
+        print_json(
+            [
+                {
+                    "key": p.plan_key,
+                    "local_time": p.local_time,
+                    "utc": p.scheduled_at,
+                    "channel": p.channel,
+                    "audience": p.audience,
+                    "title": p.title,
+                    "text": p.text,
+                    "link": p.link,
+                    "image": p.image_path,
+                    "alt": p.image_alt,
+                    "dst_adjusted": p.dst_adjusted,
+                }
+                for p in posts
+            ]
+        )
+        return
+    from comms.lint import text_length, text_limit
+
+    rows = []
+    for p in sorted(posts, key=lambda p: (p.scheduled_at, p.channel)):
+        limit = text_limit(p.channel_type)
+        size = f"{text_length(p.text, p.channel_type)}" + (f"/{limit}" if limit else "")
+        when = _weekday_time(p, settings.zone) + (" (DST moved)" if p.dst_adjusted else "")
+        rows.append([when, p.channel, p.audience, size, p.text])
+    print_table(
+        ["local time", "channel", "audience", "length", "text"],
+        rows,
+        title=f"{slug} {year}: {len(posts)} post(s)",
+    )
+
+
+def _weekday_time(post, zone) -> str:  # type: ignore[no-untyped-def]
+    from comms.danish import format_date, format_time, format_weekday
+
+    local = post.scheduled_at.astimezone(zone)
+    return f"{format_weekday(local.date())} {format_date(local.date())} kl. {format_time(local)}"
+
+
+@click.command("plan")
+@click.option("--year", type=int, required=True, help="The year to plan.")
+@click.option("--campaign", "slugs", multiple=True, help="Only these campaigns (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@pass_app
+def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bool) -> None:
+    """Put a year's posts in the queue; re-running after an edit changes only unpublished posts.
+
+    \b
+    Example:
+      comms plan --year 2027
+      comms plan --year 2027 --campaign karneval --dry-run
+    """
+    from comms.campaigns import CampaignSet
+    from comms.db import session_scope
+    from comms.plan import build_posts, sync
+
+    settings = app.settings
+    url = app.ready_database()
+    campaigns = CampaignSet.load(settings.campaigns_dir)
+    selected = list(slugs) or [spec.slug for spec in campaigns]
+    with console(err=True).status(f"rendering {len(selected)} campaign(s) for {year}…"):
+        posts = build_posts(settings, campaigns, year, selected)
+    with session_scope(url) as session:
+        changes = sync(
+            session,
+            posts,
+            year=year,
+            campaigns=selected,
+            require_approval=settings.require_approval,
+            actor=current_actor(),
+        )
+        if dry_run:
+            session.rollback()
+    _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
+
+
+def _print_changes(changes, *, dry_run: bool, approval: bool) -> None:  # type: ignore[no-untyped-def]
+    verb = "would be" if dry_run else "were"
+    for label, keys in (
+        ("added", changes.added),
+        ("updated", changes.updated),
+        ("cancelled (removed from the campaign)", changes.removed),
+    ):
+        if keys:
+            click.echo(f"{len(keys)} post(s) {verb} {label}:")
+            for key in keys[:50]:
+                click.echo(f"  {key}")
+            if len(keys) > 50:
+                click.echo(f"  … and {len(keys) - 50} more")
+    if changes.back_to_draft:
+        click.echo(
+            f"{len(changes.back_to_draft)} approved post(s) changed and need approval again."
+        )
+    if changes.locked:
+        click.echo(
+            f"{len(changes.locked)} post(s) changed in the files but are already "
+            "published or publishing; left as they are:"
+        )
+        for key in changes.locked:
+            click.echo(f"  {key}")
+    click.echo(f"{changes.unchanged} post(s) unchanged.")
+    if changes.added and approval and not dry_run:
+        click.echo(
+            "New posts are drafts: approve them with `comms approve --campaign SLUG --year YEAR`."
+        )
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """The queue of posts.
+
+    \b
+    Example:
+      comms queue list --state draft --campaign karneval
+    """
+
+
+@queue_group.command("list")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    help="draft, queued, publishing, published, failed, unknown, missed, cancelled (repeatable).",
+)
+@click.option("--channel", "channels", multiple=True, help="Channel name (repeatable).")
+@click.option("--campaign", "campaigns", multiple=True, help="Campaign slug (repeatable).")
+@click.option("--from", "date_from", metavar="DATE", help="Scheduled on or after this local date.")
+@click.option("--to", "date_to", metavar="DATE", help="Scheduled on or before this local date.")
+@click.option("--limit", type=int, default=200, show_default=True)
+@output_format_option("table", "json")
+@pass_app
+def queue_list(
+    app: AppContext, states, channels, campaigns, date_from, date_to, limit: int, fmt: str
+) -> None:  # type: ignore[no-untyped-def]
+    """List posts in the queue, filtered by state, channel, campaign and dates.
+
+    \b
+    Example:
+      comms queue list --state unknown
+      comms queue list --campaign karneval --from 2027-05-01 --to 2027-05-31
+    """
+    from comms.db import session_scope
+    from comms.queries import list_posts
+
+    settings = app.settings
+    start = parse_date(date_from, "--from") if date_from else None
+    end = parse_date(date_to, "--to") if date_to else None
+    with session_scope(app.ready_database()) as session:
+        posts = list_posts(
+            session,
+            states=states,
+            channels=channels,
+            campaigns=campaigns,
+            start=start,
+            end=end,
+            zone=settings.zone,
+            limit=limit,
+        )
+    if fmt == "json":
+        print_json([post.model_dump() for post in posts])
+        return
+    rows = [
+        [
+            str(p.id),
+            p.scheduled_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
+            p.state,
+            p.channel,
+            p.campaign or "",
+            p.audience or "",
+            (p.title or p.text).replace("\n", " ")[:60],
+        ]
+        for p in posts
+    ]
+    print_table(
+        ["id", "local time", "state", "channel", "campaign", "audience", "title"],
+        rows,
+        title=f"{len(posts)} post(s)",
+    )
+
+
+@click.command("approve")
+@click.argument("post_ids", nargs=-1, type=int)
+@click.option("--campaign", help="Approve every draft of this campaign (with --year).")
+@click.option("--year", type=int, help="The campaign year to approve.")
+@pass_app
+def approve_command(
+    app: AppContext, post_ids: tuple[int, ...], campaign: str | None, year: int | None
+) -> None:
+    """Approve drafts so the daemon publishes them: by id, or a whole campaign year.
+
+    \b
+    Example:
+      comms approve 12 13
+      comms approve --campaign karneval --year 2027
+    """
+    from sqlmodel import select
+
+    from comms import queue
+    from comms.db import session_scope
+    from comms.models import Post, PostState
+
+    if not post_ids and not (campaign and year):
+        raise click.UsageError("give post ids, or --campaign and --year")
+    with session_scope(app.ready_database()) as session:
+        ids = list(post_ids)
+        if campaign:
+            ids += list(
+                session.exec(
+                    select(Post.id).where(
+                        Post.campaign == campaign, Post.year == year, Post.state == PostState.DRAFT
+                    )
+                ).all()
+            )
+        count = queue.approve(session, ids, actor=current_actor())
+    click.echo(f"approved {count} post(s)")
+    if post_ids and count < len(post_ids):
+        click.echo(f"{len(post_ids) - count} of the given post(s) were not drafts; unchanged.")
+
+
+@click.command("cancel")
+@click.argument("post_ids", nargs=-1, type=int, required=True)
+@click.option("--reason", help="Why, for the audit log.")
+@pass_app
+def cancel_command(app: AppContext, post_ids: tuple[int, ...], reason: str | None) -> None:
+    """Cancel posts that have not started publishing.
+
+    \b
+    Example:
+      comms cancel 12 --reason "event cancelled"
+    """
+    from comms import queue
+    from comms.db import session_scope
+
+    with session_scope(app.ready_database()) as session:
+        for post_id in post_ids:
+            queue.cancel(session, post_id, actor=current_actor(), reason=reason)
+    click.echo(f"cancelled {len(post_ids)} post(s)")
+
+
+@click.command("reschedule")
+@click.argument("post_id", type=int)
+@click.argument("when", metavar="'YYYY-MM-DD HH:MM'")
+@pass_app
+def reschedule_command(app: AppContext, post_id: int, when: str) -> None:
+    """Move a draft or queued post to another local time (in the configured timezone).
+
+    \b
+    Example:
+      comms reschedule 12 "2027-05-28 09:30"
+    """
+    from comms import queue
+    from comms.danish import format_datetime
+    from comms.db import session_scope
+    from comms.timeutil import local_to_utc
+
+    settings = app.settings
+    local = parse_local_datetime(when, "WHEN")
+    resolved = local_to_utc(local.date(), local.time(), settings.zone)
+    with session_scope(app.ready_database()) as session:
+        queue.reschedule(
+            session,
+            post_id,
+            resolved.utc,
+            actor=current_actor(),
+            local_text=local.strftime("%Y-%m-%d %H:%M"),
+        )
+    note = " (moved past the DST gap)" if resolved.dst_adjusted else ""
+    click.echo(f"post {post_id} now at {format_datetime(resolved.utc, settings.zone)}{note}")
+
+
+def register(cli: click.Group) -> None:
+    for command in (
+        campaigns_group,
+        plan_command,
+        queue_group,
+        approve_command,
+        cancel_command,
+        reschedule_command,
+    ):
+        cli.add_command(command)

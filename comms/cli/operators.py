@@ -1,0 +1,205 @@
+"""Commands for operators: init, db upgrade, channels check/resume, reconcile, metrics collect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from comms.cli.common import AppContext, current_actor, pass_app
+from comms.cli.output import print_table
+
+
+@click.command("init")
+@click.option("--path", type=click.Path(path_type=Path), default=Path("comms.toml"),
+              show_default=True, help="Where to write the config.")
+@pass_app
+def init_command(app: AppContext, path: Path) -> None:
+    """Write a starter config and create the database schema.
+
+    \b
+    Example:
+      comms init && comms campaigns validate
+    """
+    from importlib import resources
+
+    if path.exists():
+        click.echo(f"{path} exists; left as it is")
+    else:
+        example = resources.files("comms").joinpath("starter.toml").read_text(encoding="utf-8")
+        path.write_text(example, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    from comms.config import load_settings
+    from comms.db import upgrade
+
+    settings = load_settings(path)
+    upgrade(settings.database_url)
+    click.echo(f"database ready: {settings.database_url}")
+
+
+@click.group("db")
+def db_group() -> None:
+    """The database schema (alembic migrations).
+
+    \b
+    Example:
+      comms db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_app
+def db_upgrade(app: AppContext, revision: str) -> None:
+    """Migrate the schema to the newest revision (safe to run again).
+
+    \b
+    Example:
+      comms --config /etc/comms/comms.toml db upgrade
+    """
+    from comms.db import current_revision, upgrade
+
+    url = app.settings.database_url
+    before = current_revision(url)
+    upgrade(url, revision)
+    click.echo(f"schema {before or 'empty'} -> {current_revision(url)}")
+
+
+@db_group.command("current")
+@pass_app
+def db_current(app: AppContext) -> None:
+    """Show the schema revision of the database and the one this comms needs.
+
+    \b
+    Example:
+      comms db current
+    """
+    from comms.db import current_revision, head_revision
+
+    click.echo(f"database: {current_revision(app.settings.database_url) or 'empty'}; "
+               f"needed: {head_revision()}")
+
+
+@click.group("channels")
+def channels_group() -> None:
+    """Configured channels.
+
+    \b
+    Example:
+      comms channels check
+    """
+
+
+@channels_group.command("check")
+@click.argument("names", nargs=-1)
+@pass_app
+def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
+    """Check each channel's settings and credentials without posting.
+
+    \b
+    Example:
+      comms channels check hjemmeside
+    """
+    from comms.channels.registry import create_channel, has_adapter
+    from comms.errors import CommsError
+
+    settings = app.settings
+    selected = [settings.channel(n) for n in names] or list(settings.channels.values())
+    rows, failed = [], 0
+    for channel in selected:
+        if not has_adapter(channel.type):
+            rows.append([channel.name, channel.type, "no adapter yet: posts stay queued"])
+            continue
+        try:
+            status = create_channel(channel).check()
+        except CommsError as exc:
+            status, failed = f"FAILED: {exc}", failed + 1
+        rows.append([channel.name, channel.type, status])
+    print_table(["channel", "type", "status"], rows)
+    if failed:
+        raise click.ClickException(f"{failed} channel(s) failed the check")
+
+
+@channels_group.command("resume")
+@click.argument("name")
+@pass_app
+def channels_resume(app: AppContext, name: str) -> None:
+    """Resume a channel paused after an auth error (once its token is renewed).
+
+    \b
+    Example:
+      comms channels resume facebook
+    """
+    from comms import queue
+    from comms.db import session_scope
+
+    app.settings.channel(name)
+    with session_scope(app.ready_database()) as session:
+        queue.resume_channel(session, name, actor=current_actor())
+    click.echo(f"channel {name} resumed")
+
+
+@click.command("reconcile")
+@click.argument("post_id", type=int, required=False)
+@click.option("--published", "mark", flag_value="published", help="A person saw it is online.")
+@click.option("--failed", "mark", flag_value="failed", help="A person saw it is not; give up.")
+@click.option("--resend", "mark", flag_value="queued", help="A person saw it is not; send it.")
+@click.option("--url", help="With --published: where it is.")
+@pass_app
+def reconcile_command(app: AppContext, post_id: int | None, mark: str | None,
+                      url: str | None) -> None:
+    """Settle posts left `unknown`: ask the channel where it can, else a person decides.
+
+    \b
+    Example:
+      comms reconcile             # ask the channels about every unknown post
+      comms reconcile 12 --published --url https://…
+    """
+    from comms.db import session_scope
+    from comms.reconcile import reconcile_all
+
+    db_url = app.ready_database()
+    if post_id is not None and mark:
+        from comms import queue
+
+        with session_scope(db_url) as session:
+            queue.resolve_unknown(session, post_id, mark, actor=current_actor(), url=url)
+        click.echo(f"post {post_id}: {mark}")
+        return
+    results = reconcile_all(app.settings, only=post_id)
+    for line in results:
+        click.echo(line)
+    if not results:
+        click.echo("no unknown posts")
+
+
+@click.group("metrics")
+def metrics_group() -> None:
+    """Reach and engagement figures from the channels.
+
+    \b
+    Example:
+      comms metrics collect
+    """
+
+
+@metrics_group.command("collect")
+@click.option("--all", "collect_all", is_flag=True, help="Every published post now, not only "
+              "those due by the schedule.")
+@pass_app
+def metrics_collect(app: AppContext, collect_all: bool) -> None:
+    """Read figures for published posts on the schedule (+1h, +1d, +7d, +28d by default).
+
+    \b
+    Example:
+      comms metrics collect
+    """
+    from comms.metrics import collect_due
+
+    summary = collect_due(app.settings, force=collect_all)
+    click.echo(summary.line())
+
+
+def register(cli: click.Group) -> None:
+    for command in (init_command, db_group, channels_group, reconcile_command, metrics_group):
+        cli.add_command(command)

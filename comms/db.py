@@ -1,0 +1,171 @@
+"""Engine and sessions for SQLite (the default) and PostgreSQL, and the schema-revision check.
+
+SQLite is set up so one daemon and any number of CLI writers never lose a write: WAL journal,
+a busy timeout, foreign keys on, and every transaction begun with `BEGIN IMMEDIATE`, so writers
+queue at the start of a transaction instead of failing halfway with "database is locked".
+(pysqlite's own transaction handling is switched off for that, per SQLAlchemy's recipe.)
+A new SQLite file is created readable by its owner only: it holds unpublished posts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from comms.errors import ConfigError, SchemaError
+
+BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+_engines: dict[str, Engine] = {}
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite URL, or None for other databases and in-memory ones."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process, configured for safe concurrent use."""
+    if url in _engines:
+        return _engines[url]
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(
+            f"database url {url!r} is not a valid SQLAlchemy URL",
+            hint="e.g. sqlite:///comms.db or postgresql+psycopg://host/db",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    _engines[url] = engine
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.parent.exists():
+            raise ConfigError(
+                f"the folder for the database {path} does not exist",
+                hint="create it, or change [database] url",
+            )
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    engine = sa.create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error; objects stay usable after."""
+    session = Session(get_engine(url), expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests, and before a fork)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+# --- schema revisions (alembic) -------------------------------------------------------------
+
+
+def _alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["engine"] = get_engine(url)
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(url: str) -> str | None:
+    """The migration the database is at, or None for a database comms never touched."""
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to `revision` (the newest by default)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(_alembic_config(url), revision)
+
+
+def ensure_schema(url: str, *, create_if_empty: bool = True) -> None:
+    """Refuse to work on an old schema; a database with no tables at all is created."""
+    current = current_revision(url)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None and create_if_empty and not _has_tables(url):
+        upgrade(url)
+        return
+    raise SchemaError(
+        f"the database schema is at revision {current or 'none'}, this comms needs {head}: "
+        "run `comms db upgrade` first"
+    )
+
+
+def _has_tables(url: str) -> bool:
+    return bool(sa.inspect(get_engine(url)).get_table_names())

@@ -1,0 +1,78 @@
+"""Logging for the daemon and CLI: levels to stderr, plain or JSON lines, secrets scrubbed.
+
+Every record passes a filter that replaces the values of the secret environment variables named
+in the config with `***`, so a token that ends up in an exception message from a library still
+never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+
+from comms.config import Settings
+
+
+class SecretScrubber(logging.Filter):
+    """Replace known secret values in the rendered message and its arguments."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 4]
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.scrub(record.getMessage())
+            record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("post_id", "channel", "campaign", "state", "worker"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The current values of every secret env var the config names."""
+    values = []
+    for channel in settings.channels.values():
+        for var in channel.secret_env_names():
+            value = os.environ.get(var)
+            if value:
+                values.append(value)
+    return values
+
+
+def setup_logging(settings: Settings, *, level: str = "INFO", fmt: str = "text") -> None:
+    """Send comms' and APScheduler's logs to stderr in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.addFilter(SecretScrubber(secret_values(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -1,0 +1,108 @@
+"""When to read a published post's figures, and storing them as samples.
+
+A post is read after each offset of the schedule (default +1 h, +1 d, +7 d, +28 d after
+publishing): a read is due when an offset has passed and no sample was taken since that offset
+came due. The newest sample of a post is what reports count. Channels without figures (the
+static site) are skipped and said so; imported posts keep the figures they came with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from comms.channels.base import Receipt
+from comms.channels.registry import create_channel, has_adapter
+from comms.config import Settings
+from comms.db import session_scope
+from comms.errors import CommsError
+from comms.models import MetricSample, Post, PostState, utcnow
+
+log = logging.getLogger("comms.metrics")
+_OFFSET = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_offset(text: str) -> timedelta:
+    """'1h', '7d', '30m', '2w' -> timedelta; a clear error otherwise."""
+    match = _OFFSET.match(text.strip())
+    if not match:
+        raise CommsError(f"metrics schedule entry {text!r} is not like 1h, 1d, 7d or 28d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def due_offset(published_at: datetime, last_sample: datetime | None, now: datetime,
+               schedule: list[timedelta]) -> timedelta | None:
+    """The latest schedule offset that has passed without a sample after it, if any."""
+    passed = [o for o in schedule if published_at + o <= now]
+    if not passed:
+        return None
+    latest = max(passed)
+    if last_sample is not None and last_sample >= published_at + latest:
+        return None
+    return latest
+
+
+@dataclass
+class CollectSummary:
+    """What a collection run did."""
+
+    collected: int = 0
+    errors: int = 0
+    skipped_channels: set[str] = field(default_factory=set)
+
+    def line(self) -> str:
+        text = f"collected figures for {self.collected} post(s), {self.errors} error(s)"
+        if self.skipped_channels:
+            text += ("; no figures available from: " + ", ".join(sorted(self.skipped_channels)))
+        return text
+
+
+def collect_due(settings: Settings, *, now: datetime | None = None,
+                force: bool = False) -> CollectSummary:
+    """Read figures for every published post that is due by the schedule (or all, `force`)."""
+    now = now or utcnow()
+    schedule = [parse_offset(s) for s in settings.metrics_schedule]
+    summary = CollectSummary()
+    adapters = {}
+    for name, channel in settings.channels.items():
+        if has_adapter(channel.type):
+            adapter = create_channel(channel)
+            if adapter.has_metrics:
+                adapters[name] = adapter
+                continue
+        summary.skipped_channels.add(name)
+    if not adapters:
+        return summary
+    horizon = now - max(schedule) - timedelta(days=1)
+    last = (select(MetricSample.post_id, sa.func.max(MetricSample.collected_at).label("last"))
+            .group_by(MetricSample.post_id).subquery())
+    with session_scope(settings.database_url) as session:
+        rows = session.exec(
+            select(Post, sa.type_coerce(last.c.last, Post.__table__.c.published_at.type))
+            .join(last, last.c.post_id == Post.id, isouter=True)
+            .where(Post.state == PostState.PUBLISHED, Post.source == "plan",
+                   Post.channel.in_(sorted(adapters)), Post.published_at >= horizon)).all()
+    for post, last_sample in rows:
+        if not force and due_offset(post.published_at, last_sample, now, schedule) is None:
+            continue
+        try:
+            figures = adapters[post.channel].metrics(
+                Receipt(external_id=post.external_id or "", url=post.external_url))
+        except CommsError as exc:
+            summary.errors += 1
+            log.warning("metrics for post %d on %s: %s", post.id, post.channel, exc)
+            continue
+        with session_scope(settings.database_url) as session:
+            session.add(MetricSample(post_id=post.id, collected_at=now, reach=figures.reach,
+                                     impressions=figures.impressions,
+                                     engagements=figures.engagements, clicks=figures.clicks,
+                                     raw=json.dumps(figures.raw, default=str)))
+        summary.collected += 1
+    return summary

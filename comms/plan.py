@@ -1,0 +1,325 @@
+"""Campaign x year -> posts, linted, and synchronised into the queue.
+
+Planning is idempotent: each post has a stable key (campaign/year/occurrence/step/channel).
+Re-planning after an edit rewrites only posts that have not started publishing, sends changed
+approved posts back for approval (when approval is required), cancels posts whose step or
+channel was removed, and reports each change. Published history is never rewritten.
+Nothing is written unless every post of the run renders and passes lint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from comms import audit
+from comms.campaigns import CampaignSet, CampaignSpec, StepSpec
+from comms.config import Settings
+from comms.errors import LintError
+from comms.lint import add_utm, lint_post, tag_url
+from comms.models import Post, PostState, utcnow
+from comms.render import TemplateRenderer
+from comms.timeutil import local_to_utc
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    """One post as the campaign files say it should be."""
+
+    plan_key: str
+    campaign: str
+    focus_area: str | None
+    year: int
+    occurrence: date
+    step: str
+    audience: str
+    channel: str
+    channel_type: str
+    title: str | None
+    text: str
+    link: str | None
+    image_path: str | None
+    image_alt: str | None
+    scheduled_at: datetime
+    local_time: str
+    dst_adjusted: bool
+
+    @property
+    def content_hash(self) -> str:
+        parts = (
+            self.title,
+            self.text,
+            self.link,
+            self.image_path,
+            self.image_alt,
+            self.scheduled_at.isoformat(),
+            self.audience,
+            self.focus_area,
+        )
+        return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+
+
+@dataclass
+class PlanChanges:
+    """What a plan run changed, so the officer sees exactly what happened."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    back_to_draft: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    locked: list[str] = field(default_factory=list)  # edited, but already published or running
+
+
+def build_posts(
+    settings: Settings, campaigns: CampaignSet, year: int, slugs: Iterable[str] | None = None
+) -> list[PlannedPost]:
+    """Render and lint every post of `year`; raise LintError listing every problem found."""
+    renderer = TemplateRenderer(settings.templates_dir)
+    selected = [campaigns.get(s) for s in slugs] if slugs else list(campaigns)
+    posts: list[PlannedPost] = []
+    problems: list[str] = []
+    for spec in selected:
+        for occurrence in campaigns.occurrences(spec.slug, year):
+            for step in spec.steps:
+                for channel_name in step.channels:
+                    post = _build_one(
+                        settings, renderer, spec, step, channel_name, year, occurrence
+                    )
+                    posts.append(post)
+                    for problem in lint_post(
+                        text=post.text,
+                        title=post.title,
+                        channel_type=post.channel_type,
+                        image=post.image_path,
+                        alt=post.image_alt,
+                        brand=settings.brand,
+                    ):
+                        where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
+                        problems.append(f"{where}: {post.plan_key}: {problem.message}")
+    if problems:
+        raise LintError(
+            f"{len(problems)} post(s) fail lint; nothing was planned:\n  " + "\n  ".join(problems)
+        )
+    return posts
+
+
+def _build_one(
+    settings: Settings,
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    channel_name: str,
+    year: int,
+    occurrence,
+) -> PlannedPost:  # type: ignore[no-untyped-def]
+    channel = settings.channel(channel_name)
+    anchor = occurrence.end if step.anchor == "end" else occurrence.start
+    day = anchor + timedelta(days=step.offset_days)
+    resolved = local_to_utc(day, step.time, settings.zone)
+    local_at = resolved.utc.astimezone(settings.zone)
+    raw_link = step.link or spec.variables.get("link")
+    link = (
+        tag_url(
+            str(raw_link),
+            domains=settings.utm.domains,
+            source=channel_name,
+            medium=settings.utm.medium,
+            campaign=spec.slug,
+        )
+        if raw_link
+        else None
+    )
+    context = {
+        **spec.variables,
+        "campaign": {
+            "slug": spec.slug,
+            "title": spec.title,
+            "focus_area": spec.focus_area,
+            "description": spec.description,
+        },
+        "event": {
+            "date": occurrence.date,
+            "start": occurrence.start,
+            "end": occurrence.end,
+            "year": year,
+        },
+        "post": {"date": local_at.date(), "time": local_at.time(), "at": local_at},
+        "step": {"name": step.name, "audience": step.audience, "offset_days": step.offset_days},
+        "channel": {"name": channel.name, "type": channel.type},
+        "audience": step.audience,
+        "link": link,
+    }
+    title_source = step.title or spec.title
+    title = renderer.render_string(title_source, context, origin=f"{spec.path} ({step.name})")
+    context["title"] = title
+    text = renderer.render(
+        step.template,
+        channel_name=channel.name,
+        channel_type=channel.type,
+        audience=step.audience,
+        context=context,
+    )
+    text = add_utm(
+        text,
+        domains=settings.utm.domains,
+        source=channel_name,
+        medium=settings.utm.medium,
+        campaign=spec.slug,
+    )
+    image = spec.image_path(step)
+    return PlannedPost(
+        plan_key=f"{spec.slug}/{year}/{occurrence.date.isoformat()}/{step.name}/{channel_name}",
+        campaign=spec.slug,
+        focus_area=spec.focus_area,
+        year=year,
+        occurrence=occurrence.date,
+        step=step.name,
+        audience=step.audience,
+        channel=channel_name,
+        channel_type=channel.type,
+        title=title,
+        text=text,
+        link=link,
+        image_path=str(image) if image else None,
+        image_alt=step.alt,
+        scheduled_at=resolved.utc,
+        local_time=f"{day.isoformat()} {step.time.strftime('%H:%M')}",
+        dst_adjusted=resolved.dst_adjusted,
+    )
+
+
+def sync(
+    session: Session,
+    planned: list[PlannedPost],
+    *,
+    year: int,
+    campaigns: Iterable[str],
+    require_approval: bool,
+    actor: str,
+) -> PlanChanges:
+    """Bring the queue in line with `planned` for these campaigns and year."""
+    changes = PlanChanges()
+    slugs = sorted(set(campaigns))
+    existing = {
+        post.plan_key: post
+        for post in session.exec(
+            select(Post).where(Post.source == "plan", Post.year == year, Post.campaign.in_(slugs))
+        ).all()
+    }
+    now = utcnow()
+    new_rows: list[dict] = []
+    events: list[dict] = []
+    initial_state = PostState.DRAFT if require_approval else PostState.QUEUED
+    for item in planned:
+        current = existing.pop(item.plan_key, None)
+        fields = _fields(item)
+        if current is None:
+            new_rows.append(
+                {
+                    **fields,
+                    "plan_key": item.plan_key,
+                    "source": "plan",
+                    "state": initial_state,
+                    "created_at": now,
+                    "updated_at": now,
+                    "approved_by": None if require_approval else actor,
+                    "approved_at": None if require_approval else now,
+                    "idempotency_key": _new_key(),
+                }
+            )
+            changes.added.append(item.plan_key)
+            continue
+        if current.content_hash == item.content_hash and current.state != PostState.CANCELLED:
+            changes.unchanged += 1
+            continue
+        if current.state not in (*PostState.EDITABLE, PostState.CANCELLED):
+            if current.content_hash != item.content_hash:
+                changes.locked.append(f"{item.plan_key} ({current.state})")
+            else:
+                changes.unchanged += 1
+            continue
+        values = {**fields, "updated_at": now}
+        if require_approval and current.state in (PostState.QUEUED, PostState.CANCELLED):
+            values.update(state=PostState.DRAFT, approved_by=None, approved_at=None)
+            changes.back_to_draft.append(item.plan_key)
+        elif current.state == PostState.CANCELLED:
+            values.update(state=initial_state)
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == current.id, Post.state == current.state)
+            .values(**values)
+        )
+        changes.updated.append(item.plan_key)
+        events.append(
+            {
+                "actor": actor,
+                "action": "plan:update",
+                "post_id": current.id,
+                "campaign": item.campaign,
+            }
+        )
+    for key, post in existing.items():
+        if post.state in PostState.EDITABLE:
+            session.execute(
+                sa.update(Post)
+                .where(Post.id == post.id, Post.state == post.state)
+                .values(
+                    state=PostState.CANCELLED,
+                    updated_at=now,
+                    last_error="removed from the campaign file",
+                )
+            )
+            changes.removed.append(key)
+            events.append(
+                {
+                    "actor": actor,
+                    "action": "plan:remove",
+                    "post_id": post.id,
+                    "campaign": post.campaign,
+                }
+            )
+    if new_rows:
+        session.execute(sa.insert(Post), new_rows)
+        events.append(
+            {
+                "actor": actor,
+                "action": "plan:add",
+                "campaign": ",".join(slugs),
+                "detail": f"{len(new_rows)} post(s) for {year}",
+            }
+        )
+    audit.record_many(session, events)
+    return changes
+
+
+def _fields(item: PlannedPost) -> dict:
+    return {
+        "campaign": item.campaign,
+        "focus_area": item.focus_area,
+        "year": item.year,
+        "occurrence": item.occurrence,
+        "step": item.step,
+        "audience": item.audience,
+        "channel": item.channel,
+        "title": item.title,
+        "text": item.text,
+        "link": item.link,
+        "image_path": item.image_path,
+        "image_alt": item.image_alt,
+        "scheduled_at": item.scheduled_at,
+        "local_time": item.local_time,
+        "dst_adjusted": item.dst_adjusted,
+        "content_hash": item.content_hash,
+    }
+
+
+def _new_key() -> str:
+    from comms.models import new_key
+
+    return new_key()

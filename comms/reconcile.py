@@ -1,0 +1,52 @@
+"""Settle `unknown` posts by asking the channel, never by a blind resend.
+
+An adapter that can look a post up (`Channel.find`, e.g. by idempotency key) settles it as
+published, or, when it proves the post is absent, sends it back to the queue. Where the channel
+cannot tell, the post stays `unknown` for a person: `comms reconcile ID --published/--resend`.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from comms import audit
+from comms.channels.registry import create_channel, has_adapter
+from comms.config import Settings
+from comms.db import session_scope
+from comms.models import Post, PostState, utcnow
+from comms.queue import outgoing_of
+
+
+def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
+    """Try every unknown post (or just `only`); return one line per post saying what happened."""
+    lines: list[str] = []
+    with session_scope(settings.database_url) as session:
+        query = select(Post).where(Post.state == PostState.UNKNOWN)
+        if only is not None:
+            query = query.where(Post.id == only)
+        posts = list(session.exec(query).all())
+    for post in posts:
+        channel = settings.channels.get(post.channel)
+        if channel is None or not has_adapter(channel.type):
+            lines.append(f"post {post.id}: channel {post.channel} cannot be asked; "
+                         "check it and run `comms reconcile ID --published|--resend|--failed`")
+            continue
+        receipt = create_channel(channel).find(outgoing_of(post))
+        if receipt is None:
+            lines.append(f"post {post.id}: {post.channel} cannot confirm it; check by hand and "
+                         "run `comms reconcile ID --published|--resend|--failed`")
+            continue
+        with session_scope(settings.database_url) as session:
+            from sqlalchemy import update
+
+            now = utcnow()
+            changed = session.execute(update(Post).where(
+                Post.id == post.id, Post.state == PostState.UNKNOWN).values(
+                state=PostState.PUBLISHED, external_id=receipt.external_id,
+                external_url=receipt.url, published_at=post.sending_at or now,
+                updated_at=now)).rowcount
+            if changed:
+                audit.record(session, actor="reconcile", action="resolve:published",
+                             post_id=post.id, campaign=post.campaign, detail=receipt.url)
+        lines.append(f"post {post.id}: found on {post.channel} -> published")
+    return lines

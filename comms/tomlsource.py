@@ -1,0 +1,201 @@
+"""Line numbers and key checks for hand-written TOML files, so errors can say where to look.
+
+tomllib returns values but no positions. Campaign files are small and written by people (one key
+a line, plain `[table]` headers), so scanning the raw text finds the line of a key or table well
+enough; when it cannot tell, it returns None rather than a wrong line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from comms.errors import CampaignError
+
+Locate = Callable[[str], int | None]
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([\w.\-\"' ]+?)\s*\]\]?\s*(?:#.*)?$")
+_SYNTAX_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_SYNTAX_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+@dataclass(frozen=True)
+class Header:
+    """A `[table]` or `[[array]]` header: its dotted name (quotes and spaces removed), 1-based."""
+
+    name: str
+    array: bool
+    line: int
+
+
+def _key_pattern(key: str, *, anywhere: bool) -> re.Pattern[str]:
+    quoted = f"(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
+    lead = r"(?:^|[\s{,])" if anywhere else r"^\s*"
+    return re.compile(f"{lead}{quoted}\\s*[=.]")
+
+
+class TomlSource:
+    """The raw text of one TOML file, indexed by table so keys can be found per section."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self._code = self._code_lines()
+        self.headers = [h for i, h in self._scan_headers() if self._code[i]]
+
+    def _code_lines(self) -> list[bool]:
+        """Mark lines inside multi-line strings, where a `[x]` or `k =` is text, not TOML."""
+        code, inside = [], None
+        for line in self.lines:
+            code.append(inside is None)
+            for quote in re.findall(r'"""|\'\'\'', line):
+                if inside is None:
+                    inside = quote
+                elif inside == quote:
+                    inside = None
+        return code
+
+    def _scan_headers(self) -> Iterable[tuple[int, Header]]:
+        for i, line in enumerate(self.lines):
+            match = _HEADER.match(line)
+            if match:
+                name = re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', "").replace("'", "")
+                yield i, Header(name, match.group(1) == "[[", i + 1)
+
+    def region(self, section: str | None = None, index: int | None = None) -> range | None:
+        """0-based line indexes of a table (with its sub-tables), or the top level for None."""
+        if section is None:
+            end = self.headers[0].line - 1 if self.headers else len(self.lines)
+            return range(0, end)
+        if index is not None:
+            starts = [h for h in self.headers if h.name == section and h.array]
+        else:  # `[event]`, or only its sub-tables (`[event.span]`)
+            starts = [
+                h for h in self.headers if h.name == section or h.name.startswith(section + ".")
+            ]
+        pick = index or 0
+        if pick >= len(starts):
+            return None
+        start = starts[pick].line - 1
+        end = len(self.lines)
+        for h in self.headers:
+            if h.line - 1 > start and not h.name.startswith(section + "."):
+                end = h.line - 1
+                break
+        return range(start, end)
+
+    def header_line(self, section: str, index: int | None = None) -> int | None:
+        """Line of `[section]`, or of the index-th (0-based) `[[section]]`."""
+        found = self.region(section, index)
+        return found.start + 1 if found is not None else None
+
+    def key_line(
+        self, key: str, section: str | None = None, index: int | None = None
+    ) -> int | None:
+        """Line where `key = ` (or `[section.key]`) starts in a table; None if not found."""
+        found = self.region(section, index)
+        if found is None:
+            return None
+        pattern = _key_pattern(key, anywhere=False)
+        for i in found:
+            if self._code[i] and pattern.search(self.lines[i]):
+                return i + 1
+        full = f"{section}.{key}" if section else key
+        for h in self.headers:
+            if (h.name == full or h.name.startswith(full + ".")) and h.line - 1 >= found.start:
+                return h.line
+        return None
+
+    def locator(self, section: str, index: int | None = None) -> Locate:
+        """A function key -> line for keys nested anywhere in a table (inline tables included).
+
+        A table written inline at the top level (`event = { ... }`) is found through its key.
+        The fallback is the table's own line, which is closer than no line at all.
+        """
+        found = self.region(section, index)
+        if found is None:
+            own = self.key_line(section)
+            found = range(own - 1, own) if own else range(0)
+        fallback = found.start + 1 if len(found) else None
+
+        def locate(key: str) -> int | None:
+            pattern = _key_pattern(key, anywhere=True)
+            for i in found:
+                if self._code[i] and pattern.search(self.lines[i]):
+                    return i + 1
+            return fallback
+
+        return locate
+
+    def string_line(self, text: str, section: str | None = None) -> int | None:
+        """Line of the first quoted string equal to `text`, e.g. `"event:karneval"`."""
+        found = self.region(section) if section else range(len(self.lines))
+        needles = (f'"{text}"', f"'{text}'")
+        for i in found or range(0):
+            if any(n in self.lines[i] for n in needles):
+                return i + 1
+        return None
+
+
+def syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> tuple[str, int | None]:
+    """tomllib's message without its position suffix, and the line it names."""
+    message = str(exc)
+    match = _SYNTAX_AT.search(message)
+    if match:
+        return message[: match.start()], int(match.group(1))
+    match = _SYNTAX_END.search(message)
+    if match:
+        return message[: match.start()] + " (at the end of the file)", max(
+            1, len(text.splitlines())
+        )
+    return message, None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """`did you mean 'x'?` for a close match, because most unknown keys are typos."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def key_problems(
+    table: Mapping[str, object],
+    *,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+    where: str,
+    locate: Locate | None = None,
+    line: int | None = None,
+) -> list[CampaignError]:
+    """Unknown and missing keys of one table; `line` is used for a missing key."""
+    allowed = tuple(allowed)
+    problems = []
+    for key in table:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or "allowed keys: " + ", ".join(allowed)
+            at = locate(key) if locate else line
+            problems.append(CampaignError(f"unknown key {key!r} in {where}", line=at, hint=hint))
+    for key in required:
+        if key not in table:
+            problems.append(
+                CampaignError(f"missing key {key!r} in {where}", line=line, hint=f"add `{key} = …`")
+            )
+    return problems
+
+
+def check_keys(
+    table: Mapping[str, object],
+    *,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+    where: str,
+    locate: Locate | None = None,
+    line: int | None = None,
+) -> None:
+    """Raise the first problem `key_problems` finds."""
+    problems = key_problems(
+        table, allowed=allowed, required=required, where=where, locate=locate, line=line
+    )
+    if problems:
+        raise problems[0]

@@ -1,0 +1,60 @@
+"""Shared test factories: a config file and a fresh SQLite database in tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from comms.config import Settings, load_settings
+from comms.db import dispose_all, ensure_schema
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines():
+    """Each test gets new engines, so a test's database never leaks into another."""
+    yield
+    dispose_all()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Write a comms.toml into tmp_path (extra TOML appended) and load it, schema ready."""
+
+    def build(extra: str = "", *, channels: str | None = None, approval: bool = True,
+              schema: bool = True) -> Settings:
+        if channels is None:
+            channels = f"""
+            [channels.hjemmeside]
+            type = "site"
+            path = "site"
+
+            [channels.stub]
+            type = "stub"
+            path = "{tmp_path / 'stub.jsonl'}"
+
+            [channels.facebook]
+            type = "facebook"
+            page_id = "1"
+            token_env = "COMMS_TEST_FB_TOKEN"
+            """
+        body = textwrap.dedent(f"""
+            timezone = "Europe/Copenhagen"
+            require_approval = {'true' if approval else 'false'}
+            [database]
+            url = "sqlite:///{tmp_path / 'comms.db'}"
+            [daemon]
+            tick_seconds = 0.5
+            backoff_base_seconds = 1
+            backoff_cap_seconds = 2
+            """) + textwrap.dedent(channels) + textwrap.dedent(extra)
+        path = tmp_path / "comms.toml"
+        path.write_text(body, encoding="utf-8")
+        settings = load_settings(path)
+        if schema:
+            ensure_schema(settings.database_url)
+        return settings
+
+    return build

@@ -1,0 +1,28 @@
+"""Small builders for rows the tests need."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from comms.db import session_scope
+from comms.models import Post, PostState, utcnow
+
+
+def add_post(url: str, *, channel: str = "stub", state: str = PostState.QUEUED,
+             due: datetime | None = None, campaign: str = "test", text: str = "Hej Aalborg",
+             **fields) -> int:
+    """Insert one post and return its id."""
+    with session_scope(url) as session:
+        post = Post(channel=channel, state=state, scheduled_at=due or utcnow() - timedelta(
+            seconds=1), campaign=campaign, text=text, title=fields.pop("title", "Titel"),
+            **fields)
+        session.add(post)
+        session.flush()
+        return int(post.id)
+
+
+def get_post(url: str, post_id: int) -> Post:
+    with session_scope(url) as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        return post

@@ -1,0 +1,225 @@
+"""The post state machine on a real SQLite file: every transition and its guards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from comms import queue
+from comms.channels.base import Receipt
+from comms.db import session_scope
+from comms.errors import (
+    AuthError,
+    QueueError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+from comms.models import Attempt, AuditEvent, PostState, utcnow
+from tests.factories import add_post, get_post
+
+LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings()
+
+
+def claim(settings, now=None, channels=("stub",), worker="w1"):
+    with session_scope(settings.database_url) as session:
+        return queue.claim_due(session, worker=worker, now=now or utcnow(),
+                               channels=set(channels), limit=10, lease=LEASE)
+
+
+def test_approve_moves_drafts_only_and_is_audited(settings):
+    url = settings.database_url
+    draft = add_post(url, state=PostState.DRAFT)
+    published = add_post(url, state=PostState.PUBLISHED)
+    with session_scope(url) as session:
+        assert queue.approve(session, [draft, published], actor="anne") == 1
+    post = get_post(url, draft)
+    assert post.state == PostState.QUEUED
+    assert post.approved_by == "anne"
+    assert get_post(url, published).state == PostState.PUBLISHED
+    with session_scope(url) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "approve")).all()
+    assert [(e.actor, e.post_id) for e in events] == [("anne", draft)]
+
+
+def test_draft_is_never_claimed(settings):
+    add_post(settings.database_url, state=PostState.DRAFT)
+    assert claim(settings) == []
+
+
+def test_claim_takes_due_posts_on_given_channels_once(settings):
+    url = settings.database_url
+    due = add_post(url)
+    add_post(url, due=utcnow() + timedelta(hours=1))
+    add_post(url, channel="facebook")
+    claims = claim(settings)
+    assert [c.post_id for c in claims] == [due]
+    assert claim(settings, worker="w2") == []
+    post = get_post(url, due)
+    assert post.state == PostState.PUBLISHING
+    assert post.lease_owner == "w1"
+    assert post.attempts == 1
+
+
+def test_cancel_refuses_after_publishing_started(settings):
+    url = settings.database_url
+    post_id = add_post(url)
+    claim(settings)
+    with session_scope(url) as session, pytest.raises(QueueError, match="publishing"):
+        queue.cancel(session, post_id, actor="anne")
+
+
+def test_cancel_and_reschedule(settings):
+    url = settings.database_url
+    first, second = add_post(url), add_post(url, state=PostState.DRAFT)
+    when = utcnow() + timedelta(days=2)
+    with session_scope(url) as session:
+        queue.cancel(session, first, actor="anne", reason="aflyst")
+        queue.reschedule(session, second, when, actor="anne")
+    assert get_post(url, first).state == PostState.CANCELLED
+    assert get_post(url, second).scheduled_at == when.replace(microsecond=when.microsecond)
+    assert claim(settings) == []
+
+
+def test_success_is_recorded_once(settings):
+    url = settings.database_url
+    post_id = add_post(url)
+    [c] = claim(settings)
+    with session_scope(url) as session:
+        assert queue.mark_sending(session, c, now=utcnow())
+        assert queue.record_success(session, c, Receipt("x1", "https://e/1"), now=utcnow())
+    with session_scope(url) as session:
+        assert not queue.record_success(session, c, Receipt("x2"), now=utcnow())
+        attempts = session.exec(select(Attempt).where(Attempt.post_id == post_id)).all()
+    post = get_post(url, post_id)
+    assert (post.state, post.external_id, post.external_url) == ("published", "x1", "https://e/1")
+    assert [a.outcome for a in attempts] == ["published", "published"] or len(attempts) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "state", "paused"),
+    [
+        (RejectedError("422 too long", status=422), PostState.FAILED, False),
+        (AuthError("401 expired", status=401), PostState.FAILED, True),
+        (TransientError("503"), PostState.QUEUED, False),
+        (TransientError("timeout after send", maybe_delivered=True), PostState.UNKNOWN, False),
+        (RateLimitedError("429", retry_after=120), PostState.QUEUED, False),
+    ],
+)
+def test_failure_classes(settings, error, state, paused):
+    url = settings.database_url
+    post_id = add_post(url)
+    [c] = claim(settings)
+    now = utcnow()
+    with session_scope(url) as session:
+        assert queue.record_failure(session, c, error, now=now, settings=settings.daemon,
+                                    idempotent=False) == state
+    post = get_post(url, post_id)
+    assert post.state == state
+    assert post.last_error
+    with session_scope(url) as session:
+        assert ("stub" in queue.paused_channels(session)) is paused
+    if isinstance(error, RateLimitedError):
+        assert post.next_attempt_at == now + timedelta(seconds=120)
+        assert post.attempts == 0  # a rate limit does not use up an attempt
+    elif state == PostState.QUEUED:
+        assert now < post.next_attempt_at <= now + timedelta(seconds=2)
+
+
+def test_unsure_outcome_on_idempotent_channel_is_retried(settings):
+    url = settings.database_url
+    post_id = add_post(url)
+    [c] = claim(settings)
+    with session_scope(url) as session:
+        queue.record_failure(session, c, TransientError("timeout", maybe_delivered=True),
+                             now=utcnow(), settings=settings.daemon, idempotent=True)
+    assert get_post(url, post_id).state == PostState.QUEUED
+
+
+def test_retries_are_bounded_by_max_attempts(make_settings):
+    settings = make_settings()
+    url = settings.database_url
+    post_id = add_post(url)
+    now = utcnow()
+    for _ in range(settings.daemon.max_attempts):
+        claims = claim(settings, now=now)
+        [c] = claims
+        with session_scope(url) as session:
+            state = queue.record_failure(session, c, TransientError("503"), now=now,
+                                         settings=settings.daemon, idempotent=False)
+        now += timedelta(hours=1)
+    assert state == PostState.FAILED
+    post = get_post(url, post_id)
+    assert post.attempts == settings.daemon.max_attempts
+    assert "gave up after" in post.last_error
+
+
+def test_expired_lease_before_sending_returns_to_queue(settings):
+    url = settings.database_url
+    post_id = add_post(url)
+    claim(settings)
+    with session_scope(url) as session:
+        queue.reap_expired(session, now=utcnow() + LEASE * 2, idempotent_channels=set())
+    post = get_post(url, post_id)
+    assert (post.state, post.attempts) == (PostState.QUEUED, 0)
+
+
+def test_expired_lease_after_sending_is_unknown_and_old_worker_cannot_record(settings):
+    url = settings.database_url
+    post_id = add_post(url)
+    [c] = claim(settings)
+    with session_scope(url) as session:
+        assert queue.mark_sending(session, c, now=utcnow())
+    with session_scope(url) as session:
+        queue.reap_expired(session, now=utcnow() + LEASE * 2, idempotent_channels=set())
+    assert get_post(url, post_id).state == PostState.UNKNOWN
+    with session_scope(url) as session:
+        assert not queue.record_success(session, c, Receipt("late"), now=utcnow())
+    assert get_post(url, post_id).state == PostState.UNKNOWN
+
+
+def test_lost_lease_stops_sending(settings):
+    url = settings.database_url
+    add_post(url)
+    [c] = claim(settings)
+    with session_scope(url) as session:
+        assert not queue.mark_sending(session, c, now=utcnow() + LEASE * 2)
+
+
+def test_missed_outside_grace_window(settings):
+    url = settings.database_url
+    late = add_post(url, due=utcnow() - timedelta(minutes=30))
+    too_late = add_post(url, due=utcnow() - timedelta(hours=3))
+    with session_scope(url) as session:
+        assert queue.mark_missed(session, now=utcnow(), grace=timedelta(hours=1)) == 1
+    assert get_post(url, late).state == PostState.QUEUED
+    assert get_post(url, too_late).state == PostState.MISSED
+
+
+def test_resolve_unknown_by_a_person(settings):
+    url = settings.database_url
+    post_id = add_post(url, state=PostState.UNKNOWN)
+    with session_scope(url) as session:
+        queue.resolve_unknown(session, post_id, PostState.PUBLISHED, actor="anne",
+                              url="https://example.org/p/1")
+    post = get_post(url, post_id)
+    assert (post.state, post.external_url) == (PostState.PUBLISHED, "https://example.org/p/1")
+    with session_scope(url) as session, pytest.raises(QueueError, match="not unknown"):
+        queue.resolve_unknown(session, post_id, PostState.QUEUED, actor="anne")
+
+
+def test_next_due_at_includes_retries(settings):
+    url = settings.database_url
+    soon = utcnow() + timedelta(minutes=5)
+    add_post(url, due=utcnow() + timedelta(hours=2))
+    add_post(url, due=utcnow() - timedelta(minutes=1), next_attempt_at=soon)
+    with session_scope(url) as session:
+        assert queue.next_due_at(session, channels={"stub"}) == soon
+        assert queue.next_due_at(session, channels={"facebook"}) is None
