@@ -26,6 +26,10 @@ TOP_KEYS = ("slug", "title", "focus_area", "description", "variables", "event", 
 TOP_REQUIRED = ("title", "focus_area", "event", "steps")
 STEP_KEYS = ("name", "offset_days", "time", "anchor", "channels", "audience", "template")
 STEP_KEYS += ("title", "link", "image", "alt")
+TOP_HINTS = {
+    "event": "add an [event] table with date, span or series; see docs/campaigns.md",
+    "steps": "add one or more [[steps]] tables; see docs/campaigns.md",
+}
 STEP_REQUIRED = ("offset_days", "time", "channels", "audience", "template")
 _TIME = re.compile(r"^(\d{2}):(\d{2})$")
 
@@ -108,8 +112,9 @@ class _FileLoader:
 
     def campaign(self, data: dict[str, Any]) -> CampaignSpec:
         top = self.src.key_line
+        where = "the campaign file"
         for problem in key_problems(
-            data, allowed=TOP_KEYS, required=TOP_REQUIRED, where="the campaign file", locate=top
+            data, allowed=TOP_KEYS, required=TOP_REQUIRED, where=where, locate=top, hints=TOP_HINTS
         ):
             self.add(problem)
         values: dict[str, Any] = {}
@@ -122,27 +127,17 @@ class _FileLoader:
         slug = self._slug(data)
         variables = data.get("variables", {})
         if not isinstance(variables, dict):
-            self.add(
-                CampaignError(
-                    "variables must be a table",
-                    line=top("variables"),
-                    hint="write a [variables] table of name = value",
-                )
-            )
+            hint = "write a [variables] table of name = value"
+            self.add(CampaignError("variables must be a table", line=top("variables"), hint=hint))
         event = self._event(data["event"]) if "event" in data else None
         steps = self._steps(data["steps"], event) if "steps" in data else ()
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else CampaignErrors(self.errors)
         assert event is not None
+        description = values.get("description", "")
+        title, focus_area = values["title"], values["focus_area"]
         return CampaignSpec(
-            slug,
-            values["title"],
-            values["focus_area"],
-            values.get("description", ""),
-            self.path,
-            dict(variables),
-            event,
-            steps,
+            slug, title, focus_area, description, self.path, variables, event, steps
         )
 
     def _slug(self, data: dict[str, Any]) -> str:
@@ -152,13 +147,8 @@ class _FileLoader:
             hint = "use lower-case letters, digits, - and _, starting with a letter or digit" + (
                 "" if "slug" in data else ', or set slug = "…"'
             )
-            self.add(
-                CampaignError(
-                    f"{where} {slug!r} is not a valid slug",
-                    line=self.src.key_line("slug"),
-                    hint=hint,
-                )
-            )
+            line = self.src.key_line("slug")
+            self.add(CampaignError(f"{where} {slug!r} is not a valid slug", line=line, hint=hint))
         return str(slug)
 
     def _event(self, table: object) -> EventSpec | None:
@@ -171,7 +161,7 @@ class _FileLoader:
 
     def _steps(self, raw: object, event: EventSpec | None) -> tuple[StepSpec, ...]:
         if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
-            hint = "add at least one [[steps]] table (see docs/campaigns.md)"
+            hint = "add at least one [[steps]] table; see docs/campaigns.md"
             self.add(
                 CampaignError(
                     "steps must be one or more [[steps]] tables",

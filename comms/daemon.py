@@ -30,6 +30,7 @@ from comms.errors import CommsError
 from comms.models import utcnow
 
 log = logging.getLogger("comms.daemon")
+METRICS_EVERY_MINUTES = 10
 
 
 @dataclass
@@ -104,10 +105,17 @@ class Daemon:
                 )
             if not claims:
                 break
+            paused: set[str] = set()
             for claim in claims:
                 if self.stopping.is_set():
                     break
+                if claim.outgoing.channel in paused:
+                    with session_scope(self.url) as session:
+                        queue.release_claim(session, claim, now=fixed_now or utcnow())
+                    continue
                 state = self._publish(claim, fixed_now)
+                if state == "failed" and self._channel_paused(claim.outgoing.channel):
+                    paused.add(claim.outgoing.channel)
                 result.states[claim.post_id] = state
                 if state == "published":
                     result.published += 1
@@ -138,7 +146,7 @@ class Daemon:
                 return "lost-lease"
         try:
             receipt = adapter.publish(claim.outgoing)
-        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+        except Exception as exc:
             with session_scope(self.url) as session:
                 state = queue.record_failure(
                     session,
@@ -175,6 +183,23 @@ class Daemon:
             "post %d: published but another worker had taken it over", claim.post_id, extra=extra
         )
         return "lost-lease"
+
+    def collect_metrics(self) -> None:
+        """Read figures of published posts that are due by the metrics schedule."""
+        from comms.metrics import collect_due
+
+        if self.stopping.is_set():
+            return
+        try:
+            summary = collect_due(self.settings)
+            if summary.collected or summary.errors:
+                log.info("metrics: %s", summary.line())
+        except Exception:
+            log.exception("metrics collection failed")
+
+    def _channel_paused(self, name: str) -> bool:
+        with session_scope(self.url) as session:
+            return name in queue.paused_channels(session)
 
     def next_wakeup(self) -> datetime | None:
         with session_scope(self.url) as session:
@@ -245,7 +270,7 @@ class Daemon:
         """A one-shot run at the next due time, if it comes before the next tick."""
         try:
             due = self.next_wakeup()
-        except Exception:  # noqa: BLE001 - a failed look-ahead only delays to the next tick
+        except Exception:
             return
         if due is None or self.stopping.is_set():
             return

@@ -20,7 +20,15 @@ from typing import ClassVar
 from dateutil.easter import easter
 
 from comms.errors import CampaignError, DateRuleError
-from comms.tomlsource import Locate, check_keys, did_you_mean
+from comms.tomlsource import (
+    Locate,
+    bad_value,
+    check_keys,
+    dates_by_year,
+    did_you_mean,
+    int_value,
+    optional_int,
+)
 
 ResolveEvent = Callable[[str, int], list[date]]
 
@@ -249,52 +257,11 @@ def _weekday_name(weekday: int) -> str:
 # --- parsing -------------------------------------------------------------------------------
 
 
-def _bad(locate: Locate | None, key: str, message: str, hint: str | None = None) -> CampaignError:
-    return CampaignError(message, line=_at(locate, key), hint=hint)
-
-
-def _int(table: Mapping[str, object], key: str, locate: Locate | None, lo: int, hi: int) -> int:
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise _bad(locate, key, f"{key} = {value!r} must be a whole number from {lo} to {hi}")
-    return value
-
-
-def _opt_int(
-    table: Mapping[str, object], key: str, locate: Locate | None, lo: int, hi: int
-) -> int | None:
-    return _int(table, key, locate, lo, hi) if key in table else None
-
-
-def _date_list(value: object, key: str, locate: Locate | None, *, single: bool) -> tuple[date, ...]:
-    """Dates of one year: a TOML date list (or one date where `single`); strings are refused."""
-    items = [value] if single and isinstance(value, date) else value
-    example = f"{key} = [{key}-04-18, {key}-04-25]"
-    if not isinstance(items, list) or not items:
-        raise _bad(locate, key, f"{key} must be a non-empty list of dates", example)
-    for item in items:
-        if not isinstance(item, date) or hasattr(item, "hour"):  # a datetime is a date too
-            hint = f"write TOML dates, without quotes or time: {example}"
-            raise _bad(locate, key, f"{item!r} under {key} is not a date", hint)
-    return tuple(sorted(set(items)))
-
-
-def _dates_by_year(
-    value: object, key: str, locate: Locate | None, *, single: bool
-) -> dict[int, tuple[date, ...]]:
-    if not isinstance(value, dict):
-        raise _bad(locate, key, f"{key} must be a table of years", "e.g. { 2026 = [...] }")
-    for year in value:
-        if not re.fullmatch(r"\d{4}", year):
-            raise _bad(locate, year, f"{year!r} under {key} is not a year", "e.g. `2026 = …`")
-    return {int(y): _date_list(v, y, locate, single=single) for y, v in value.items()}
-
-
 def parse_align(value: object, *, locate: Locate | None = None) -> Align:
     """`{ weekday = "mandag", direction = "after" }`."""
     if not isinstance(value, dict):
         hint = 'e.g. align = { weekday = "mandag", direction = "after" }'
-        raise _bad(locate, "align", "align must be an inline table", hint)
+        raise bad_value(locate, "align", "align must be an inline table", hint)
     keys = ("weekday", "direction")
     check_keys(
         value, allowed=keys, required=keys, where="align", locate=locate, line=_at(locate, "align")
@@ -302,7 +269,7 @@ def parse_align(value: object, *, locate: Locate | None = None) -> Align:
     direction = value["direction"]
     if direction not in DIRECTIONS:
         hint = did_you_mean(str(direction), DIRECTIONS) or "use one of " + ", ".join(DIRECTIONS)
-        raise _bad(locate, "direction", f"direction = {direction!r} is not a direction", hint)
+        raise bad_value(locate, "direction", f"direction = {direction!r} is not a direction", hint)
     return Align(parse_weekday(value["weekday"], locate=locate), direction)
 
 
@@ -324,16 +291,16 @@ def parse_rule(value: object, *, locate: Locate | None = None) -> Rule:
         slug = value.removeprefix(EVENT_PREFIX)
         if not SLUG_RE.match(slug):
             hint = 'write "event:SLUG" with the other campaign\'s slug, e.g. "event:karneval"'
-            raise _bad(locate, "base", f"{value!r} does not name a campaign", hint)
+            raise bad_value(locate, "base", f"{value!r} does not name a campaign", hint)
         return EventRef(slug)
     if not isinstance(value, dict):
         hint = 'e.g. { type = "fixed", month = 12, day = 24 }, or "event:SLUG"'
-        raise _bad(locate, "type", f"a date rule must be an inline table, not {value!r}", hint)
+        raise bad_value(locate, "type", f"a date rule must be an inline table, not {value!r}", hint)
     kind = value.get("type")
     if not isinstance(kind, str) or kind not in _KEYS:
         shown = "no type" if kind is None else f"unknown type {kind!r}"
         hint = did_you_mean(str(kind), RULE_TYPES) or "use one of " + ", ".join(RULE_TYPES)
-        raise _bad(locate, "type", f"date rule has {shown}", hint)
+        raise bad_value(locate, "type", f"date rule has {shown}", hint)
     required, optional = _KEYS[kind]
     check_keys(
         value,
@@ -349,35 +316,40 @@ def parse_rule(value: object, *, locate: Locate | None = None) -> Rule:
 def _build(kind: str, v: dict[str, object], locate: Locate | None) -> Rule:
     days = 366 * 100  # generous; it only catches typos that would overflow the calendar
     if kind == "fixed":
-        month, day = _int(v, "month", locate, 1, 12), _int(v, "day", locate, 1, 31)
+        month, day = int_value(v, "month", locate, 1, 12), int_value(v, "day", locate, 1, 31)
         if day > monthrange(2000, month)[1]:  # 2000 is a leap year: 29 February is allowed
-            raise _bad(locate, "day", f"day {day} does not exist in month {month}")
+            raise bad_value(locate, "day", f"day {day} does not exist in month {month}")
         return Fixed(month, day)
     if kind == "nth_weekday":
-        n = _int(v, "n", locate, -5, 5)
+        n = int_value(v, "n", locate, -5, 5)
         if n == 0:
-            raise _bad(locate, "n", "n = 0 is not allowed", "1 is the first, -1 the last")
+            raise bad_value(locate, "n", "n = 0 is not allowed", "1 is the first, -1 the last")
         weekday = parse_weekday(v["weekday"], locate=locate)
-        return NthWeekday(_int(v, "month", locate, 1, 12), weekday, n)
+        return NthWeekday(int_value(v, "month", locate, 1, 12), weekday, n)
     if kind == "iso_week":
-        return IsoWeek(_int(v, "week", locate, 1, 53), parse_weekday(v["weekday"], locate=locate))
+        return IsoWeek(
+            int_value(v, "week", locate, 1, 53), parse_weekday(v["weekday"], locate=locate)
+        )
     if kind == "easter":
-        return Easter(_int(v, "offset_days", locate, -days, days))
+        return Easter(int_value(v, "offset_days", locate, -days, days))
     if kind == "relative":
         return Relative(
             parse_rule(v["base"], locate=locate),
-            _opt_int(v, "offset_days", locate, -days, days) or 0,
+            optional_int(v, "offset_days", locate, -days, days) or 0,
             parse_align(v["align"], locate=locate) if "align" in v else None,
-            _opt_int(v, "year_offset", locate, -100, 100) or 0,
+            optional_int(v, "year_offset", locate, -100, 100) or 0,
         )
     if kind == "explicit":
-        return Explicit(_dates_by_year(v["dates"], "dates", locate, single=False))
+        return Explicit(dates_by_year(v["dates"], "dates", locate, single=False))
     if kind == "override":
-        overrides = _dates_by_year(v["overrides"], "overrides", locate, single=True)
+        overrides = dates_by_year(v["overrides"], "overrides", locate, single=True)
         return Override(parse_rule(v["rule"], locate=locate), overrides)
-    low, high = _opt_int(v, "from_year", locate, 1, 9999), _opt_int(v, "to_year", locate, 1, 9999)
+    low, high = (
+        optional_int(v, "from_year", locate, 1, 9999),
+        optional_int(v, "to_year", locate, 1, 9999),
+    )
     if low is not None and high is not None and low > high:
-        raise _bad(locate, "from_year", f"from_year {low} is after to_year {high}")
+        raise bad_value(locate, "from_year", f"from_year {low} is after to_year {high}")
     return Valid(parse_rule(v["rule"], locate=locate), low, high)
 
 
@@ -439,15 +411,13 @@ class SpanEvent(EventSpec):
         starts = self.start.dates(year, resolve_event)
         ends = self.end.dates(year, resolve_event)
         if len(starts) != len(ends):
-            raise DateRuleError(
-                f"the span has {len(starts)} start dates but {len(ends)} end dates in {year}",
-                hint="give `start` and `end` the same number of dates",
-            )
+            what = f"the span has {len(starts)} start dates but {len(ends)} end dates in {year}"
+            raise DateRuleError(what, hint="give `start` and `end` the same number of dates")
         for start, end in zip(starts, ends, strict=True):
             if end < start:
+                what = f"the span ends ({end}) before it starts ({start}) in {year}"
                 raise DateRuleError(
-                    f"the span ends ({end}) before it starts ({start}) in {year}",
-                    hint=f"check `start` and `end`, or {_override_hint(year)}",
+                    what, hint=f"check `start` and `end`, or {_override_hint(year)}"
                 )
         return [Occurrence(s, s, e) for s, e in zip(starts, ends, strict=True)]
 
@@ -473,11 +443,8 @@ class WeekdaySeries(EventSpec):
             found.append(Occurrence(d, d, d))
             d += timedelta(days=7)
         if not found:
-            name = _weekday_name(self.weekday)
-            raise DateRuleError(
-                f"the series has no {name} from {low} to {high} in {year}",
-                hint="check `from` and `to`: `to` must be on or after the first such weekday",
-            )
+            what = f"the series has no {_weekday_name(self.weekday)} from {low} to {high} in {year}"
+            raise DateRuleError(what, hint="check `from` and `to` (both are included)")
         return found
 
     def rules(self) -> tuple[Rule, ...]:
@@ -503,7 +470,7 @@ class DatesSeries(EventSpec):
 
 def _table(value: object, key: str, locate: Locate | None, example: str) -> dict[str, object]:
     if not isinstance(value, dict):
-        raise _bad(locate, key, f"{key} must be a table", example)
+        raise bad_value(locate, key, f"{key} must be a table", example)
     return value
 
 
@@ -518,7 +485,7 @@ def parse_event(
     if len(present) != 1:
         found = f"; it has {' and '.join(present)}" if present else ""
         hint = 'e.g. date = { type = "iso_week", week = 21, weekday = "lørdag" }'
-        raise _bad(
+        raise bad_value(
             locate,
             present[-1] if present else "event",
             f"[event] needs exactly one of date, span, series{found}",
@@ -540,7 +507,7 @@ def parse_event(
         not by_dates and "align" in series
     ):
         hint = "a series is { weekday, from, to } or { dates, align }: use one of the two forms"
-        raise _bad(locate, "series", "this series mixes its two forms", hint)
+        raise bad_value(locate, "series", "this series mixes its two forms", hint)
     allowed, required = (("dates", "align"), ()) if by_dates else (("weekday", "from", "to"),) * 2
     check_keys(series, allowed=allowed, required=required, where="series", locate=locate, line=line)
     if by_dates:

@@ -16,8 +16,14 @@ class CommsError(Exception):
 class LocatedError(CommsError):
     """An error in a file the user wrote: names the file, the line where known, and what to do."""
 
-    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.message = message
         self.path = Path(path) if path is not None else None
         self.line = line
@@ -91,8 +97,9 @@ class TransientError(ChannelError):
 class RateLimitedError(ChannelError):
     """The channel asked us to wait `retry_after` seconds before the next call."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None,
-                 status: int | None = 429) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = 429
+    ) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status)
 

@@ -37,8 +37,9 @@ def parse_offset(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def due_offset(published_at: datetime, last_sample: datetime | None, now: datetime,
-               schedule: list[timedelta]) -> timedelta | None:
+def due_offset(
+    published_at: datetime, last_sample: datetime | None, now: datetime, schedule: list[timedelta]
+) -> timedelta | None:
     """The latest schedule offset that has passed without a sample after it, if any."""
     passed = [o for o in schedule if published_at + o <= now]
     if not passed:
@@ -60,12 +61,13 @@ class CollectSummary:
     def line(self) -> str:
         text = f"collected figures for {self.collected} post(s), {self.errors} error(s)"
         if self.skipped_channels:
-            text += ("; no figures available from: " + ", ".join(sorted(self.skipped_channels)))
+            text += "; no figures available from: " + ", ".join(sorted(self.skipped_channels))
         return text
 
 
-def collect_due(settings: Settings, *, now: datetime | None = None,
-                force: bool = False) -> CollectSummary:
+def collect_due(
+    settings: Settings, *, now: datetime | None = None, force: bool = False
+) -> CollectSummary:
     """Read figures for every published post that is due by the schedule (or all, `force`)."""
     now = now or utcnow()
     schedule = [parse_offset(s) for s in settings.metrics_schedule]
@@ -81,28 +83,44 @@ def collect_due(settings: Settings, *, now: datetime | None = None,
     if not adapters:
         return summary
     horizon = now - max(schedule) - timedelta(days=1)
-    last = (select(MetricSample.post_id, sa.func.max(MetricSample.collected_at).label("last"))
-            .group_by(MetricSample.post_id).subquery())
+    last = (
+        select(MetricSample.post_id, sa.func.max(MetricSample.collected_at).label("last"))
+        .group_by(MetricSample.post_id)
+        .subquery()
+    )
     with session_scope(settings.database_url) as session:
         rows = session.exec(
             select(Post, sa.type_coerce(last.c.last, Post.__table__.c.published_at.type))
             .join(last, last.c.post_id == Post.id, isouter=True)
-            .where(Post.state == PostState.PUBLISHED, Post.source == "plan",
-                   Post.channel.in_(sorted(adapters)), Post.published_at >= horizon)).all()
+            .where(
+                Post.state == PostState.PUBLISHED,
+                Post.source == "plan",
+                Post.channel.in_(sorted(adapters)),
+                Post.published_at >= horizon,
+            )
+        ).all()
     for post, last_sample in rows:
         if not force and due_offset(post.published_at, last_sample, now, schedule) is None:
             continue
         try:
             figures = adapters[post.channel].metrics(
-                Receipt(external_id=post.external_id or "", url=post.external_url))
+                Receipt(external_id=post.external_id or "", url=post.external_url)
+            )
         except CommsError as exc:
             summary.errors += 1
             log.warning("metrics for post %d on %s: %s", post.id, post.channel, exc)
             continue
         with session_scope(settings.database_url) as session:
-            session.add(MetricSample(post_id=post.id, collected_at=now, reach=figures.reach,
-                                     impressions=figures.impressions,
-                                     engagements=figures.engagements, clicks=figures.clicks,
-                                     raw=json.dumps(figures.raw, default=str)))
+            session.add(
+                MetricSample(
+                    post_id=post.id,
+                    collected_at=now,
+                    reach=figures.reach,
+                    impressions=figures.impressions,
+                    engagements=figures.engagements,
+                    clicks=figures.clicks,
+                    raw=json.dumps(figures.raw, default=str),
+                )
+            )
         summary.collected += 1
     return summary

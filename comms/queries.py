@@ -13,9 +13,17 @@ from comms.models import Post, PostState
 from comms.timeutil import local_day_bounds
 
 
-def list_posts(session: Session, *, states: Sequence[str] = (), channels: Sequence[str] = (),
-               campaigns: Sequence[str] = (), start: date | None = None,
-               end: date | None = None, zone: ZoneInfo, limit: int = 200) -> list[Post]:
+def list_posts(
+    session: Session,
+    *,
+    states: Sequence[str] = (),
+    channels: Sequence[str] = (),
+    campaigns: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    zone: ZoneInfo,
+    limit: int = 200,
+) -> list[Post]:
     """Posts matching every given filter, in scheduled order."""
     unknown = [s for s in states if s not in PostState.ALL]
     if unknown:
@@ -28,7 +36,8 @@ def list_posts(session: Session, *, states: Sequence[str] = (), channels: Sequen
     if campaigns:
         query = query.where(Post.campaign.in_(list(campaigns)))
     if start or end:
-        low, high = local_day_bounds(start or date.min.replace(year=1900),
-                                     end or date.max.replace(year=9998), zone)
+        low, high = local_day_bounds(
+            start or date.min.replace(year=1900), end or date.max.replace(year=9998), zone
+        )
         query = query.where(Post.scheduled_at >= low, Post.scheduled_at < high)
     return list(session.exec(query.order_by(Post.scheduled_at, Post.id).limit(limit)).all())

@@ -458,6 +458,29 @@ def reap_expired(session: Session, *, now: datetime, idempotent_channels: set[st
     return len(expired)
 
 
+def release_claim(session: Session, claim: Claim, *, now: datetime) -> bool:
+    """Hand back one claim that never started sending (its channel was paused meanwhile)."""
+    return (
+        session.execute(
+            sa.update(Post)
+            .where(
+                Post.id == claim.post_id,
+                Post.attempt_id == claim.attempt_id,
+                Post.state == PostState.PUBLISHING,
+                Post.sending_at.is_(None),
+            )
+            .values(
+                state=PostState.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=Post.attempts - 1,
+                updated_at=now,
+            )
+        ).rowcount
+        == 1
+    )
+
+
 def release_claims(session: Session, *, worker: str, now: datetime) -> int:
     """On a clean stop: hand back claims that never started sending."""
     return session.execute(

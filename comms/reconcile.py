@@ -28,25 +28,41 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
     for post in posts:
         channel = settings.channels.get(post.channel)
         if channel is None or not has_adapter(channel.type):
-            lines.append(f"post {post.id}: channel {post.channel} cannot be asked; "
-                         "check it and run `comms reconcile ID --published|--resend|--failed`")
+            lines.append(
+                f"post {post.id}: channel {post.channel} cannot be asked; "
+                "check it and run `comms reconcile ID --published|--resend|--failed`"
+            )
             continue
         receipt = create_channel(channel).find(outgoing_of(post))
         if receipt is None:
-            lines.append(f"post {post.id}: {post.channel} cannot confirm it; check by hand and "
-                         "run `comms reconcile ID --published|--resend|--failed`")
+            lines.append(
+                f"post {post.id}: {post.channel} cannot confirm it; check by hand and "
+                "run `comms reconcile ID --published|--resend|--failed`"
+            )
             continue
         with session_scope(settings.database_url) as session:
             from sqlalchemy import update
 
             now = utcnow()
-            changed = session.execute(update(Post).where(
-                Post.id == post.id, Post.state == PostState.UNKNOWN).values(
-                state=PostState.PUBLISHED, external_id=receipt.external_id,
-                external_url=receipt.url, published_at=post.sending_at or now,
-                updated_at=now)).rowcount
+            changed = session.execute(
+                update(Post)
+                .where(Post.id == post.id, Post.state == PostState.UNKNOWN)
+                .values(
+                    state=PostState.PUBLISHED,
+                    external_id=receipt.external_id,
+                    external_url=receipt.url,
+                    published_at=post.sending_at or now,
+                    updated_at=now,
+                )
+            ).rowcount
             if changed:
-                audit.record(session, actor="reconcile", action="resolve:published",
-                             post_id=post.id, campaign=post.campaign, detail=receipt.url)
+                audit.record(
+                    session,
+                    actor="reconcile",
+                    action="resolve:published",
+                    post_id=post.id,
+                    campaign=post.campaign,
+                    detail=receipt.url,
+                )
         lines.append(f"post {post.id}: found on {post.channel} -> published")
     return lines

@@ -2,7 +2,8 @@
 
 tomllib returns values but no positions. Campaign files are small and written by people (one key
 a line, plain `[table]` headers), so scanning the raw text finds the line of a key or table well
-enough; when it cannot tell, it returns None rather than a wrong line.
+enough; when it cannot tell, it returns None rather than a wrong line. The key and value checks
+here are shared by the date rules and the campaign loader, so their messages read alike.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from comms.errors import CampaignError
 
@@ -167,20 +169,22 @@ def key_problems(
     where: str,
     locate: Locate | None = None,
     line: int | None = None,
+    hints: Mapping[str, str] | None = None,
 ) -> list[CampaignError]:
     """Unknown and missing keys of one table; `line` is used for a missing key."""
     allowed = tuple(allowed)
-    problems = []
+    problems, meant = [], set()
     for key in table:
         if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            meant.update(close)
             hint = did_you_mean(key, allowed) or "allowed keys: " + ", ".join(allowed)
             at = locate(key) if locate else line
             problems.append(CampaignError(f"unknown key {key!r} in {where}", line=at, hint=hint))
     for key in required:
-        if key not in table:
-            problems.append(
-                CampaignError(f"missing key {key!r} in {where}", line=line, hint=f"add `{key} = …`")
-            )
+        if key not in table and key not in meant:  # a typo is reported once, as the typo
+            hint = (hints or {}).get(key, f"add `{key} = …`")
+            problems.append(CampaignError(f"missing key {key!r} in {where}", line=line, hint=hint))
     return problems
 
 
@@ -199,3 +203,54 @@ def check_keys(
     )
     if problems:
         raise problems[0]
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+def bad_value(
+    locate: Locate | None, key: str, message: str, hint: str | None = None
+) -> CampaignError:
+    """A CampaignError at the line of `key`."""
+    return CampaignError(message, line=locate(key) if locate else None, hint=hint)
+
+
+def int_value(
+    table: Mapping[str, object], key: str, locate: Locate | None, lo: int, hi: int
+) -> int:
+    """An integer in [lo, hi]; TOML booleans are refused although Python counts them as ints."""
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise bad_value(locate, key, f"{key} = {value!r} must be a whole number from {lo} to {hi}")
+    return value
+
+
+def optional_int(
+    table: Mapping[str, object], key: str, locate: Locate | None, lo: int, hi: int
+) -> int | None:
+    return int_value(table, key, locate, lo, hi) if key in table else None
+
+
+def date_list(value: object, key: str, locate: Locate | None, *, single: bool) -> tuple[date, ...]:
+    """Dates of one year: a TOML date list (or one date where `single`); strings are refused."""
+    items = [value] if single and isinstance(value, date) else value
+    example = f"{key} = [{key}-04-18, {key}-04-25]"
+    if not isinstance(items, list) or not items:
+        raise bad_value(locate, key, f"{key} must be a non-empty list of dates", example)
+    for item in items:
+        if not isinstance(item, date) or hasattr(item, "hour"):  # a datetime is a date too
+            hint = f"write TOML dates, without quotes or time: {example}"
+            raise bad_value(locate, key, f"{item!r} under {key} is not a date", hint)
+    return tuple(sorted(set(items)))
+
+
+def dates_by_year(
+    value: object, key: str, locate: Locate | None, *, single: bool
+) -> dict[int, tuple[date, ...]]:
+    """`{ 2026 = [dates], … }` with checked year keys (`single`: a lone date is allowed)."""
+    if not isinstance(value, dict):
+        raise bad_value(locate, key, f"{key} must be a table of years", "e.g. { 2026 = [...] }")
+    for year in value:
+        if not re.fullmatch(r"\d{4}", year):
+            raise bad_value(locate, year, f"{year!r} under {key} is not a year", "e.g. `2026 = …`")
+    return {int(y): date_list(v, y, locate, single=single) for y, v in value.items()}

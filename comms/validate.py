@@ -30,8 +30,11 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
     renderer = TemplateRenderer(settings.templates_dir)
     syntax = renderer.check_syntax()
     report.errors += [str(e) for e in syntax]
-    report.templates = sum(1 for _ in settings.templates_dir.rglob("*.j2")) \
-        if settings.templates_dir.is_dir() else 0
+    report.templates = (
+        sum(1 for _ in settings.templates_dir.rglob("*.j2"))
+        if settings.templates_dir.is_dir()
+        else 0
+    )
     try:
         campaigns = CampaignSet.load(settings.campaigns_dir)
     except CommsError as exc:
@@ -43,9 +46,11 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
             for name in step.channels:
                 if name not in settings.channels:
                     known = ", ".join(sorted(settings.channels))
-                    report.errors.append(f"{spec.path}:{step.line}: step {step.name!r} names "
-                                         f"channel {name!r}, which is not configured "
-                                         f"(configured: {known})")
+                    report.errors.append(
+                        f"{spec.path}:{step.line}: step {step.name!r} names "
+                        f"channel {name!r}, which is not configured "
+                        f"(configured: {known})"
+                    )
             image = spec.image_path(step)
             if image is not None and not image.is_file():
                 report.errors.append(f"{spec.path}:{step.line}: image {image} does not exist")

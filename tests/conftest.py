@@ -23,8 +23,9 @@ def _fresh_engines():
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Write a comms.toml into tmp_path (extra TOML appended) and load it, schema ready."""
 
-    def build(extra: str = "", *, channels: str | None = None, approval: bool = True,
-              schema: bool = True) -> Settings:
+    def build(
+        extra: str = "", *, channels: str | None = None, approval: bool = True, schema: bool = True
+    ) -> Settings:
         if channels is None:
             channels = f"""
             [channels.hjemmeside]
@@ -33,23 +34,27 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
             [channels.stub]
             type = "stub"
-            path = "{tmp_path / 'stub.jsonl'}"
+            path = "{tmp_path / "stub.jsonl"}"
 
             [channels.facebook]
             type = "facebook"
             page_id = "1"
             token_env = "COMMS_TEST_FB_TOKEN"
             """
-        body = textwrap.dedent(f"""
+        body = (
+            textwrap.dedent(f"""
             timezone = "Europe/Copenhagen"
-            require_approval = {'true' if approval else 'false'}
+            require_approval = {"true" if approval else "false"}
             [database]
-            url = "sqlite:///{tmp_path / 'comms.db'}"
+            url = "sqlite:///{tmp_path / "comms.db"}"
             [daemon]
             tick_seconds = 0.5
             backoff_base_seconds = 1
             backoff_cap_seconds = 2
-            """) + textwrap.dedent(channels) + textwrap.dedent(extra)
+            """)
+            + textwrap.dedent(channels)
+            + textwrap.dedent(extra)
+        )
         path = tmp_path / "comms.toml"
         path.write_text(body, encoding="utf-8")
         settings = load_settings(path)

@@ -8,14 +8,27 @@ from comms.db import session_scope
 from comms.models import Post, PostState, utcnow
 
 
-def add_post(url: str, *, channel: str = "stub", state: str = PostState.QUEUED,
-             due: datetime | None = None, campaign: str = "test", text: str = "Hej Aalborg",
-             **fields) -> int:
+def add_post(
+    url: str,
+    *,
+    channel: str = "stub",
+    state: str = PostState.QUEUED,
+    due: datetime | None = None,
+    campaign: str = "test",
+    text: str = "Hej Aalborg",
+    **fields,
+) -> int:
     """Insert one post and return its id."""
     with session_scope(url) as session:
-        post = Post(channel=channel, state=state, scheduled_at=due or utcnow() - timedelta(
-            seconds=1), campaign=campaign, text=text, title=fields.pop("title", "Titel"),
-            **fields)
+        post = Post(
+            channel=channel,
+            state=state,
+            scheduled_at=due or utcnow() - timedelta(seconds=1),
+            campaign=campaign,
+            text=text,
+            title=fields.pop("title", "Titel"),
+            **fields,
+        )
         session.add(post)
         session.flush()
         return int(post.id)

@@ -391,7 +391,7 @@ def test_span_that_ends_before_it_starts_is_an_error() -> None:
             }
         }
     )
-    with pytest.raises(DateRuleError, match="ends .* before it starts"):
+    with pytest.raises(DateRuleError, match=r"ends .* before it starts"):
         event.occurrences(2026, no_events)
 
 

@@ -30,8 +30,14 @@ def settings(make_settings):
 
 def claim(settings, now=None, channels=("stub",), worker="w1"):
     with session_scope(settings.database_url) as session:
-        return queue.claim_due(session, worker=worker, now=now or utcnow(),
-                               channels=set(channels), limit=10, lease=LEASE)
+        return queue.claim_due(
+            session,
+            worker=worker,
+            now=now or utcnow(),
+            channels=set(channels),
+            limit=10,
+            lease=LEASE,
+        )
 
 
 def test_approve_moves_drafts_only_and_is_audited(settings):
@@ -119,8 +125,12 @@ def test_failure_classes(settings, error, state, paused):
     [c] = claim(settings)
     now = utcnow()
     with session_scope(url) as session:
-        assert queue.record_failure(session, c, error, now=now, settings=settings.daemon,
-                                    idempotent=False) == state
+        assert (
+            queue.record_failure(
+                session, c, error, now=now, settings=settings.daemon, idempotent=False
+            )
+            == state
+        )
     post = get_post(url, post_id)
     assert post.state == state
     assert post.last_error
@@ -138,8 +148,14 @@ def test_unsure_outcome_on_idempotent_channel_is_retried(settings):
     post_id = add_post(url)
     [c] = claim(settings)
     with session_scope(url) as session:
-        queue.record_failure(session, c, TransientError("timeout", maybe_delivered=True),
-                             now=utcnow(), settings=settings.daemon, idempotent=True)
+        queue.record_failure(
+            session,
+            c,
+            TransientError("timeout", maybe_delivered=True),
+            now=utcnow(),
+            settings=settings.daemon,
+            idempotent=True,
+        )
     assert get_post(url, post_id).state == PostState.QUEUED
 
 
@@ -152,8 +168,14 @@ def test_retries_are_bounded_by_max_attempts(make_settings):
         claims = claim(settings, now=now)
         [c] = claims
         with session_scope(url) as session:
-            state = queue.record_failure(session, c, TransientError("503"), now=now,
-                                         settings=settings.daemon, idempotent=False)
+            state = queue.record_failure(
+                session,
+                c,
+                TransientError("503"),
+                now=now,
+                settings=settings.daemon,
+                idempotent=False,
+            )
         now += timedelta(hours=1)
     assert state == PostState.FAILED
     post = get_post(url, post_id)
@@ -207,8 +229,9 @@ def test_resolve_unknown_by_a_person(settings):
     url = settings.database_url
     post_id = add_post(url, state=PostState.UNKNOWN)
     with session_scope(url) as session:
-        queue.resolve_unknown(session, post_id, PostState.PUBLISHED, actor="anne",
-                              url="https://example.org/p/1")
+        queue.resolve_unknown(
+            session, post_id, PostState.PUBLISHED, actor="anne", url="https://example.org/p/1"
+        )
     post = get_post(url, post_id)
     assert (post.state, post.external_url) == (PostState.PUBLISHED, "https://example.org/p/1")
     with session_scope(url) as session, pytest.raises(QueueError, match="not unknown"):

@@ -1,6 +1,7 @@
 """A channel for tests and dry runs that are not about HTTP: it appends each post to a file.
 
-Options: `path` (a JSON-lines file, one line per delivery), and `fail` (a list of error kinds to
+Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call), and
+`fail` (a list of error kinds to
 raise on successive calls before succeeding: "transient", "unsure", "rate-limited", "auth",
 "rejected"), so queue behaviour can be tested against a real daemon process without a server.
 The failure count is kept next to the log file, so it survives daemon restarts.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 from comms.channels.base import Channel, OutgoingPost, Receipt
@@ -37,6 +39,9 @@ class StubChannel(Channel):
     idempotent = False
 
     def publish(self, post: OutgoingPost) -> Receipt:
+        delay = float(self.settings.get("delay_seconds", 0))
+        if delay:
+            time.sleep(delay)  # a slow service, for shutdown tests
         log = Path(self.settings.get("path", "stub-deliveries.jsonl"))
         failures = list(self.settings.get("fail", []))
         with open(str(log) + ".lock", "a+") as lock:

@@ -9,11 +9,19 @@ from comms.cli.common import AppContext, pass_app
 
 @click.command("daemon")
 @click.option("--once", is_flag=True, help="Process what is due now, then exit.")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-@click.option("--log-format", default="text", show_default=True,
-              type=click.Choice(["text", "json"]), help="json: one object a line, for log "
-              "collectors.")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="json: one object a line, for log collectors.",
+)
 @pass_app
 def daemon_command(app: AppContext, once: bool, log_level: str, log_format: str) -> None:
     """Publish due, approved posts on time through each channel; stop with SIGTERM or Ctrl-C.
@@ -30,8 +38,11 @@ def daemon_command(app: AppContext, once: bool, log_level: str, log_format: str)
     setup_logging(settings, level=log_level, fmt=log_format)
     result = daemon.start(settings, once=once)
     if once and result is not None:
-        click.echo(f"published {result.published}, retrying {result.retrying}, failed "
-                   f"{result.failed}, unknown {result.unknown}, missed {result.missed}", err=True)
+        click.echo(
+            f"published {result.published}, retrying {result.retrying}, failed "
+            f"{result.failed}, unknown {result.unknown}, missed {result.missed}",
+            err=True,
+        )
 
 
 def register(cli: click.Group) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 
 from comms.cli.common import (
@@ -42,12 +40,12 @@ def campaigns_list(app: AppContext, year: int | None) -> None:
     from comms.danish import format_date
 
     campaigns = CampaignSet.load(app.settings.campaigns_dir)
-    year = year or date.today().year
+    year = year or _this_year(app)
     rows = []
     for spec in campaigns:
         try:
             dates = ", ".join(format_date(d) for d in campaigns.event_dates(spec.slug, year))
-        except Exception as exc:  # noqa: BLE001 - shown in the table, not fatal for the list
+        except Exception as exc:
             dates = f"({exc})"
         rows.append([spec.slug, spec.title, spec.focus_area or "", str(len(spec.steps)), dates])
     print_table(["slug", "title", "focus area", "steps", f"event {year}"], rows)
@@ -71,7 +69,8 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     """
     from comms.validate import validate_all
 
-    report = validate_all(app.settings, years or (date.today().year, date.today().year + 1))
+    this = _this_year(app)
+    report = validate_all(app.settings, years or (this, this + 1))
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
     if report.errors:
@@ -124,17 +123,30 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
         return
     from comms.lint import text_length, text_limit
 
-    rows = []
+    click.echo(f"{slug} {year}: {len(posts)} post(s)\n")
     for p in sorted(posts, key=lambda p: (p.scheduled_at, p.channel)):
         limit = text_limit(p.channel_type)
-        size = f"{text_length(p.text, p.channel_type)}" + (f"/{limit}" if limit else "")
-        when = _weekday_time(p, settings.zone) + (" (DST moved)" if p.dst_adjusted else "")
-        rows.append([when, p.channel, p.audience, size, p.text])
-    print_table(
-        ["local time", "channel", "audience", "length", "text"],
-        rows,
-        title=f"{slug} {year}: {len(posts)} post(s)",
-    )
+        size = f"{text_length(p.text, p.channel_type)}" + (f" of {limit}" if limit else "")
+        moved = " (moved past the DST gap)" if p.dst_adjusted else ""
+        click.secho(
+            f"{_weekday_time(p, settings.zone)}{moved} | {p.channel} | {p.audience} | "
+            f"{size} characters",
+            bold=True,
+        )
+        if p.title:
+            click.echo(f"  {p.title}")
+        if p.image_path:
+            click.echo(f"  [image {p.image_path}: {p.image_alt}]")
+        for line in p.text.splitlines():
+            click.echo(f"    {line}".rstrip())
+        click.echo()
+
+
+def _this_year(app: AppContext) -> int:
+    """The current year in the configured zone (not the machine's)."""
+    from datetime import datetime
+
+    return datetime.now(app.settings.zone).year
 
 
 def _weekday_time(post, zone) -> str:  # type: ignore[no-untyped-def]

@@ -11,8 +11,13 @@ from comms.cli.output import print_table
 
 
 @click.command("init")
-@click.option("--path", type=click.Path(path_type=Path), default=Path("comms.toml"),
-              show_default=True, help="Where to write the config.")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    default=Path("comms.toml"),
+    show_default=True,
+    help="Where to write the config.",
+)
 @pass_app
 def init_command(app: AppContext, path: Path) -> None:
     """Write a starter config and create the database schema.
@@ -76,8 +81,10 @@ def db_current(app: AppContext) -> None:
     """
     from comms.db import current_revision, head_revision
 
-    click.echo(f"database: {current_revision(app.settings.database_url) or 'empty'}; "
-               f"needed: {head_revision()}")
+    click.echo(
+        f"database: {current_revision(app.settings.database_url) or 'empty'}; "
+        f"needed: {head_revision()}"
+    )
 
 
 @click.group("channels")
@@ -146,8 +153,9 @@ def channels_resume(app: AppContext, name: str) -> None:
 @click.option("--resend", "mark", flag_value="queued", help="A person saw it is not; send it.")
 @click.option("--url", help="With --published: where it is.")
 @pass_app
-def reconcile_command(app: AppContext, post_id: int | None, mark: str | None,
-                      url: str | None) -> None:
+def reconcile_command(
+    app: AppContext, post_id: int | None, mark: str | None, url: str | None
+) -> None:
     """Settle posts left `unknown`: ask the channel where it can, else a person decides.
 
     \b
@@ -184,8 +192,12 @@ def metrics_group() -> None:
 
 
 @metrics_group.command("collect")
-@click.option("--all", "collect_all", is_flag=True, help="Every published post now, not only "
-              "those due by the schedule.")
+@click.option(
+    "--all",
+    "collect_all",
+    is_flag=True,
+    help="Every published post now, not only those due by the schedule.",
+)
 @pass_app
 def metrics_collect(app: AppContext, collect_all: bool) -> None:
     """Read figures for published posts on the schedule (+1h, +1d, +7d, +28d by default).

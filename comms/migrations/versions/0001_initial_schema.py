@@ -8,11 +8,10 @@ Create Date: 2026-11-25 10:46:38.457480
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
+import sqlmodel
 from alembic import op
 
 import comms.models
-
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -1,0 +1,5 @@
+"""`python -m comms` runs the CLI."""
+
+from comms.cli import main
+
+main()
