@@ -56,19 +56,22 @@ def approve(session: Session, post_ids: list[int], *, actor: str) -> int:
     if not post_ids:
         return 0
     now = utcnow()
-    result = session.execute(
+    return _update_audited(
+        session,
         sa.update(Post)
         .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT)
-        .values(state=PostState.QUEUED, approved_by=actor, approved_at=now, updated_at=now)
-        .returning(Post.id, Post.campaign)
+        .values(state=PostState.QUEUED, approved_by=actor, approved_at=now, updated_at=now),
+        actor=actor,
+        action="approve",
     )
-    rows = result.all()
+
+
+def _update_audited(session: Session, statement: sa.Update, *, actor: str, action: str) -> int:
+    """Run a bulk state change and append one audit event per post it changed."""
+    rows = session.execute(statement.returning(Post.id, Post.campaign)).all()
     audit.record_many(
         session,
-        [
-            {"actor": actor, "action": "approve", "post_id": pid, "campaign": campaign}
-            for pid, campaign in rows
-        ],
+        [{"actor": actor, "action": action, "post_id": pid, "campaign": c} for pid, c in rows],
     )
     return len(rows)
 
@@ -179,25 +182,18 @@ def resume_channel(session: Session, name: str, *, actor: str) -> None:
 
 def mark_missed(session: Session, *, now: datetime, grace: timedelta) -> int:
     """Queued posts never tried whose time passed beyond the grace window: `missed`."""
-    result = session.execute(
+    return _update_audited(
+        session,
         sa.update(Post)
         .where(Post.state == PostState.QUEUED, Post.attempts == 0, Post.scheduled_at < now - grace)
         .values(
             state=PostState.MISSED,
             updated_at=now,
             last_error=f"due more than {grace} ago while no daemon ran",
-        )
-        .returning(Post.id, Post.campaign)
+        ),
+        actor=DAEMON_ACTOR,
+        action="missed",
     )
-    rows = result.all()
-    audit.record_many(
-        session,
-        [
-            {"actor": DAEMON_ACTOR, "action": "missed", "post_id": pid, "campaign": c}
-            for pid, c in rows
-        ],
-    )
-    return len(rows)
 
 
 def claim_due(

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import func, select
 
-from comms.config import Settings, load_settings
-from comms.db import dispose_all, ensure_schema, session_scope
+from comms.config import Settings
+from comms.db import session_scope
 from comms.errors import ImportFileError
 from comms.importer import EXPECTED_HEADER, import_csv
 from comms.models import AuditEvent, MetricSample, Post
@@ -22,25 +22,8 @@ HEADER = "channel,published_at,title,url,reach,impressions,engagements"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    config = tmp_path / "comms.toml"
-    config.write_text(
-        'timezone = "Europe/Copenhagen"\n'
-        "[database]\n"
-        f'url = "sqlite:///{tmp_path / "comms.db"}"\n'
-        "[channels.hjemmeside]\n"
-        'type = "site"\n'
-        'path = "site"\n'
-        "[channels.facebook]\n"
-        'type = "facebook"\n'
-        'page_id = "1"\n'
-        'token_env = "X"\n',
-        encoding="utf-8",
-    )
-    loaded = load_settings(config)
-    ensure_schema(loaded.database_url)
-    yield loaded
-    dispose_all()
+def settings(make_settings) -> Settings:
+    return make_settings()
 
 
 def write_csv(tmp_path: Path, *rows: str, header: str = HEADER, name: str = "posts.csv") -> Path:
