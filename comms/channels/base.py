@@ -52,6 +52,15 @@ class Figures:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of `comms channels check`: works or not, why, and when the token expires."""
+
+    ok: bool
+    message: str
+    expires_at: datetime | None = None  # where the service tells (Facebook, LinkedIn)
+
+
 class Channel(ABC):
     """Base of every adapter. Facts about the service are class attributes."""
 
@@ -74,6 +83,10 @@ class Channel(ABC):
         """Look for an already-published copy of the post (reconciliation); None if absent."""
         return None
 
-    def check(self) -> str:
-        """Verify credentials and permissions without posting; return a one-line status."""
-        return "ok"
+    def check(self) -> CheckResult:
+        """Verify credentials and permissions without posting.
+
+        Return a CheckResult (ok, a one-line message, the token's expiry where the service says);
+        raise ChannelError only when the service cannot be reached at all.
+        """
+        return CheckResult(True, "ok")

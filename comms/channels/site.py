@@ -25,7 +25,7 @@ from jinja2 import DictLoader, Environment
 from markupsafe import Markup
 
 from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
-from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.config import ChannelSettings
 from comms.danish import format_date
 from comms.errors import RejectedError, TransientError
@@ -163,7 +163,7 @@ class SiteChannel(Channel):
             ) from None
         return self._receipt(entry) if entry else None
 
-    def check(self) -> str:
+    def check(self) -> CheckResult:
         """The folder exists (or is created) and a file can be written in it."""
         folder = self.folder
         try:
@@ -172,7 +172,7 @@ class SiteChannel(Channel):
                 pass
         except OSError as exc:
             raise TransientError(f"cannot write in {folder}: {exc.strerror or exc}") from None
-        return f"ok: writes to {folder}"
+        return CheckResult(True, f"writes to {folder}")
 
     # -- entries ----------------------------------------------------------------------------
 

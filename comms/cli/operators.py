@@ -107,22 +107,31 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
     Example:
       comms channels check hjemmeside
     """
+    from comms.channels.base import CheckResult
     from comms.channels.registry import create_channel, has_adapter
     from comms.errors import CommsError
+    from comms.models import utcnow
 
     settings = app.settings
     selected = [settings.channel(n) for n in names] or list(settings.channels.values())
     rows, failed = [], 0
     for channel in selected:
         if not has_adapter(channel.type):
-            rows.append([channel.name, channel.type, "no adapter yet: posts stay queued"])
+            rows.append([channel.name, channel.type, "-", "no adapter yet: posts stay queued", ""])
             continue
         try:
-            status = create_channel(channel).check()
+            result = create_channel(channel).check()
         except CommsError as exc:
-            status, failed = f"FAILED: {exc}", failed + 1
-        rows.append([channel.name, channel.type, status])
-    print_table(["channel", "type", "status"], rows)
+            result = CheckResult(False, str(exc))
+        failed += not result.ok
+        expires = ""
+        if result.expires_at is not None:
+            days = (result.expires_at - utcnow()).days
+            expires = f"{result.expires_at.astimezone(settings.zone):%Y-%m-%d} ({days} days)"
+        rows.append(
+            [channel.name, channel.type, "ok" if result.ok else "FAILED", result.message, expires]
+        )
+    print_table(["channel", "type", "status", "detail", "token expires"], rows)
     if failed:
         raise click.ClickException(f"{failed} channel(s) failed the check")
 

@@ -301,7 +301,9 @@ def test_concurrent_publishers_lose_no_entry(tmp_path: Path) -> None:
 
 def test_check_creates_the_folder_and_reports_it(tmp_path: Path) -> None:
     folder = tmp_path / "ny" / "site"
-    assert make_channel(folder).check() == f"ok: writes to {folder}"
+    result = make_channel(folder).check()
+    assert result.ok
+    assert result.message == f"writes to {folder}"
     assert folder.is_dir()
 
 

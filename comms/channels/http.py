@@ -1,0 +1,230 @@
+"""One HTTP layer for every adapter: timeouts, transport retries that cannot duplicate, and the
+mapping from what went wrong to the error class the queue acts on.
+
+The first question for any failure is "could the request have reached the service?":
+- refused connection or connect timeout: it did not; transient, safe to retry;
+- read timeout, connection reset after sending, a 500/502/504, or a 2xx whose body we cannot
+  read: it may have; `TransientError(maybe_delivered=True)`, which the queue turns into `unknown`
+  on a channel without idempotency (never a blind resend);
+- 429 (or 503 with Retry-After): not processed; `RateLimitedError` with the wait the service
+  asked for (Retry-After in seconds or as an HTTP date, or the service's reset header);
+- 401/403: `AuthError`, naming the environment variable to renew (never the token);
+- other 4xx: `RejectedError` with the service's own reason.
+
+The transport retries only failures to connect (urllib3 `Retry(connect=3, read=0, status=0)`):
+anything later is the queue's decision, recorded in the database. Secret values are scrubbed
+from every error message this module builds.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from comms.errors import AuthError, ChannelError, RateLimitedError, RejectedError, TransientError
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+USER_AGENT = "comms/0.1 (+https://github.com/tryg-aalborg/comms)"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date -> seconds to wait (never negative)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def parse_reset(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A rate-limit reset header: Unix seconds (X, Bluesky) or an ISO time (Mastodon)."""
+    if value is None or not value.strip():
+        return None
+    now = now or datetime.now(UTC)
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    if number > 1_000_000_000:  # an epoch timestamp, not a delta
+        return max(0.0, number - now.timestamp())
+    return max(0.0, number)
+
+
+class Scrubber:
+    """Removes secret values from text before it leaves the adapter."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def error_reason(response: requests.Response, limit: int = 300) -> str:
+    """The service's own words for a failure: a JSON error message if there is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:limit] or response.reason or ""
+    if isinstance(body, dict):
+        for key in ("error_description", "message", "error", "detail", "title"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or json.dumps(value)[:limit]
+            if isinstance(value, str) and value:
+                return value[:limit]
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or errors[0].get("detail") or errors[0])[:limit]
+    return json.dumps(body)[:limit]
+
+
+class HttpClient:
+    """A requests session bound to one service's base URL and credentials."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        service: str,
+        auth_env: str | None = None,
+        secrets: Iterable[str] = (),
+        headers: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        reset_headers: Iterable[str] = (),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service = service
+        self.auth_env = auth_env
+        self.scrub = Scrubber(secrets)
+        self.timeout = timeout
+        self.reset_headers = tuple(reset_headers)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers.update(headers or {})
+        retry = Retry(
+            total=3,
+            connect=3,
+            read=0,
+            status=0,
+            other=0,
+            backoff_factor=0.2,
+            allowed_methods=None,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        classify: Callable[[requests.Response], ChannelError | None] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request; return a 2xx response or raise the classified ChannelError."""
+        kwargs.setdefault("timeout", self.timeout)
+        target = self.url(path)
+        try:
+            response = self.session.request(method, target, **kwargs)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransientError(self._say(f"could not connect in time: {exc}")) from None
+        except requests.exceptions.ReadTimeout:
+            raise TransientError(
+                self._say(f"no answer within {self.timeout[1]:g} s after sending"),
+                maybe_delivered=True,
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            sent = not _never_connected(exc)
+            what = "connection lost after sending" if sent else "could not connect"
+            raise TransientError(self._say(f"{what}: {exc}"), maybe_delivered=sent) from None
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(
+                self._say(f"request failed: {exc}"), maybe_delivered=True
+            ) from None
+        if 200 <= response.status_code < 300:
+            return response
+        error = classify(response) if classify else None
+        raise error or self.classify(response)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A request whose 2xx answer must be JSON; an unreadable answer may hide a success."""
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(
+                self._say(f"HTTP {response.status_code} with a body that is not JSON"),
+                status=response.status_code,
+                maybe_delivered=True,
+            ) from None
+
+    def classify(self, response: requests.Response) -> ChannelError:
+        """The default mapping from an HTTP failure to the error class the queue acts on."""
+        status = response.status_code
+        reason = self.scrub(error_reason(response))
+        text = self._say(f"HTTP {status}: {reason}")
+        if status == 429 or (status == 503 and "Retry-After" in response.headers):
+            return RateLimitedError(text, retry_after=self.retry_after(response), status=status)
+        if status in (401, 403):
+            renew = f" (renew the token in ${self.auth_env})" if self.auth_env else ""
+            return AuthError(text + renew, status=status)
+        if status == 503:
+            return TransientError(text, status=status)
+        if status >= 500:
+            return TransientError(text, status=status, maybe_delivered=True)
+        return RejectedError(text, status=status)
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        """How long the service asked us to wait, from Retry-After or its reset header."""
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is not None:
+            return wait
+        for header in self.reset_headers:
+            wait = parse_reset(response.headers.get(header))
+            if wait is not None:
+                return wait
+        return None
+
+    def _say(self, message: str) -> str:
+        return self.scrub(f"{self.service}: {message}")
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the error happened while connecting, so nothing was sent."""
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", reason)  # MaxRetryError wraps the last cause
+    return isinstance(inner, NewConnectionError | ConnectTimeoutError | NameResolutionError)
