@@ -117,4 +117,5 @@ def test_retry_after_and_reset_parsing():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert parse_retry_after("soon") is None
     assert parse_reset("30") == 30
-    assert parse_reset("9999999999") > 0 and parse_reset("2000-01-01T00:00:00Z") == 0
+    assert parse_reset("9999999999") > 0
+    assert parse_reset("2000-01-01T00:00:00Z") == 0

@@ -17,6 +17,8 @@ BUILT_IN: dict[str, str] = {
     "site": "comms.channels.site:SiteChannel",
     "stub": "comms.channels.stub:StubChannel",
 }
+# adapters written in this change are added here by their authors, e.g.
+# "mastodon": "comms.channels.mastodon:MastodonChannel"
 
 # types a channel may be configured with before their adapter exists: posts are planned and
 # imported for them, and the daemon leaves them queued

@@ -196,8 +196,8 @@ class FakeServer:
             self.requests.append(request)
         fault = self._take_fault(parts.path)
         if fault is not None and not fault.kind.startswith("after-"):
-            if self._before_fault(http, fault):
-                return
+            self._before_fault(http, fault)
+            return
         response = self.check_auth(request) or self._route(request)
         if fault is not None and fault.kind.startswith("after-"):
             # the handler ran: the service has the post; now the answer goes wrong
@@ -210,7 +210,7 @@ class FakeServer:
                 return
         _send(http, response)
 
-    def _before_fault(self, http: BaseHTTPRequestHandler, fault: Fault) -> bool:
+    def _before_fault(self, http: BaseHTTPRequestHandler, fault: Fault) -> None:
         kind = fault.kind
         if kind in ("500", "502", "503"):
             _send(http, Response(int(kind), {"error": f"HTTP {kind}"}))
@@ -242,7 +242,6 @@ class FakeServer:
             _send(http, Response(200, b'{"id": "12', {"Content-Type": "application/json"}))
         elif kind == "expired":
             _send(http, self.expired_response())
-        return True
 
     def _route(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:
