@@ -286,14 +286,17 @@ def sync(
             )
     if new_rows:
         session.execute(sa.insert(Post), new_rows)
-        events.append(
-            {
-                "actor": actor,
-                "action": "plan:add",
-                "campaign": ",".join(slugs),
-                "detail": f"{len(new_rows)} post(s) for {year}",
-            }
-        )
+        keys = [row["plan_key"] for row in new_rows]
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            added = session.execute(
+                sa.select(Post.id, Post.campaign).where(
+                    Post.plan_key.in_(keys[start : start + 500])
+                )
+            ).all()
+            events += [
+                {"actor": actor, "action": "plan:add", "post_id": pid, "campaign": c}
+                for pid, c in added
+            ]
     audit.record_many(session, events)
     return changes
 

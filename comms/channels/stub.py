@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.channels.base import Channel, Figures, OutgoingPost, Receipt
 from comms.errors import (
     AuthError,
     RateLimitedError,
@@ -37,6 +37,13 @@ class StubChannel(Channel):
 
     name = "stub"
     idempotent = False
+    has_metrics = True  # figures come from the `reach` option, for metrics tests
+
+    def metrics(self, receipt: Receipt) -> Figures:
+        reach = self.settings.get("reach")
+        return Figures(
+            reach=reach, impressions=reach and reach * 2, raw={"id": receipt.external_id}
+        )
 
     def publish(self, post: OutgoingPost) -> Receipt:
         delay = float(self.settings.get("delay_seconds", 0))

@@ -40,6 +40,29 @@ def _register() -> None:
 
     for module in (officers, daemon, staff, operators):
         module.register(cli)
+    _add_config_option(cli)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(AppContext).config_path = value
+
+
+def _add_config_option(group: click.Group) -> None:
+    """`--config PATH` on every command too, so `comms plan --config x.toml` works."""
+    for command in group.commands.values():
+        if not any(p.name == "config_path" for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["--config", "config_path"],
+                    metavar="PATH",
+                    expose_value=False,
+                    callback=_set_config,
+                    help="Config file (overrides the one given before).",
+                )
+            )
+        if isinstance(command, click.Group):
+            _add_config_option(command)
 
 
 def main() -> None:

@@ -297,6 +297,88 @@ def queue_list(
     )
 
 
+@queue_group.command("show")
+@click.argument("post_id", type=int)
+@pass_app
+def queue_show(app: AppContext, post_id: int) -> None:
+    """Show one post whole: its text, state, every publish attempt and its audit history.
+
+    \b
+    Example:
+      comms queue show 12
+    """
+    from sqlmodel import select
+
+    from comms.db import session_scope
+    from comms.errors import QueueError
+    from comms.models import Attempt, AuditEvent, Post
+
+    zone = app.settings.zone
+    with session_scope(app.ready_database()) as session:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise QueueError(f"no post with id {post_id}")
+        attempts = session.exec(
+            select(Attempt).where(Attempt.post_id == post_id).order_by(Attempt.started_at)
+        ).all()
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.post_id == post_id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        ).all()
+
+    def local(value) -> str:  # type: ignore[no-untyped-def]
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+    click.secho(f"post {post.id}: {post.state}", bold=True)
+    for label, value in (
+        ("campaign", f"{post.campaign or '-'} {post.year or ''} {post.step or ''}".strip()),
+        ("channel", post.channel),
+        ("audience", post.audience or "-"),
+        (
+            "scheduled",
+            f"{local(post.scheduled_at)} ({post.local_time or '-'} local wall time"
+            f"{', moved past the DST gap' if post.dst_adjusted else ''})",
+        ),
+        (
+            "approved",
+            f"{post.approved_by} at {local(post.approved_at)}" if post.approved_by else "-",
+        ),
+        (
+            "published",
+            f"{local(post.published_at)} {post.external_url or post.external_id or ''}"
+            if post.published_at
+            else "-",
+        ),
+        ("last error", post.last_error or "-"),
+        ("title", post.title or "-"),
+        ("link", post.link or "-"),
+        ("image", f"{post.image_path} ({post.image_alt})" if post.image_path else "-"),
+    ):
+        click.echo(f"{label:>10}: {value}")
+    click.echo("\n" + post.text + "\n")
+    if attempts:
+        print_table(
+            ["started", "finished", "outcome", "HTTP", "error"],
+            [
+                [
+                    local(a.started_at),
+                    local(a.finished_at),
+                    a.outcome or "in progress",
+                    str(a.http_status or ""),
+                    a.error or "",
+                ]
+                for a in attempts
+            ],
+            title="attempts",
+        )
+    print_table(
+        ["when", "who", "action", "detail"],
+        [[local(e.at), e.actor, e.action, e.detail or ""] for e in events],
+        title="history",
+    )
+
+
 @click.command("approve")
 @click.argument("post_ids", nargs=-1, type=int)
 @click.option("--campaign", help="Approve every draft of this campaign (with --year).")

@@ -1,0 +1,48 @@
+"""Logs: levels to stderr, JSON lines for collectors, and secrets never in a line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from comms.logs import JsonFormatter, SecretScrubber, secret_values, setup_logging
+
+
+def test_json_lines_carry_level_and_post_fields():
+    record = logging.LogRecord(
+        "comms.daemon", logging.WARNING, __file__, 1, "post %d failed", (7,), None
+    )
+    record.post_id = 7
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "warning"
+    assert entry["message"] == "post 7 failed"
+    assert entry["post_id"] == 7
+    assert entry["time"].endswith("+00:00")
+
+
+def test_scrubber_removes_secret_values_from_messages_and_args():
+    scrubber = SecretScrubber(["EAAB-secret-token"])
+    record = logging.LogRecord(
+        "x",
+        logging.ERROR,
+        __file__,
+        1,
+        "call failed: %s",
+        ("401 for token EAAB-secret-token",),
+        None,
+    )
+    scrubber.filter(record)
+    assert "EAAB-secret-token" not in record.getMessage()
+    assert "***" in record.getMessage()
+
+
+def test_setup_scrubs_every_configured_secret(make_settings, monkeypatch, capsys):
+    monkeypatch.setenv("COMMS_TEST_FB_TOKEN", "marker-9f8e7d")
+    settings = make_settings()
+    assert secret_values(settings) == ["marker-9f8e7d"]
+    setup_logging(settings, fmt="json")
+    logging.getLogger("comms.test").error("boom with marker-9f8e7d inside")
+    err = capsys.readouterr().err
+    assert "marker-9f8e7d" not in err
+    assert json.loads(err.strip().splitlines()[-1])["message"] == "boom with *** inside"
+    logging.getLogger().handlers.clear()

@@ -1,0 +1,72 @@
+"""When figures are read after publishing, and storing them as samples."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from comms.db import session_scope
+from comms.errors import CommsError
+from comms.metrics import collect_due, due_offset, parse_offset
+from comms.models import MetricSample, PostState
+from tests.factories import add_post
+
+SCHEDULE = [timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=28)]
+T0 = datetime(2027, 5, 29, 8, tzinfo=UTC)
+
+
+def test_parse_offset():
+    assert parse_offset("1h") == timedelta(hours=1)
+    assert parse_offset("28d") == timedelta(days=28)
+    assert parse_offset("30m") == timedelta(minutes=30)
+    with pytest.raises(CommsError, match="not like 1h"):
+        parse_offset("soon")
+
+
+@pytest.mark.parametrize(
+    ("now", "last", "expected"),
+    [
+        (T0 + timedelta(minutes=59), None, None),
+        (T0 + timedelta(hours=1), None, timedelta(hours=1)),
+        (T0 + timedelta(hours=5), T0 + timedelta(hours=1, minutes=1), None),
+        (T0 + timedelta(days=1, hours=1), T0 + timedelta(hours=1), timedelta(days=1)),
+        (T0 + timedelta(days=40), T0 + timedelta(days=1), timedelta(days=28)),
+        (T0 + timedelta(days=40), T0 + timedelta(days=29), None),
+    ],
+)
+def test_due_offset(now, last, expected):
+    assert due_offset(T0, last, now, SCHEDULE) == expected
+
+
+def test_collect_reads_each_post_once_per_schedule_step(make_settings, tmp_path):
+    settings = make_settings(
+        channels=f"""
+        [channels.stub]
+        type = "stub"
+        path = "{tmp_path / "stub.jsonl"}"
+        reach = 3555
+        [channels.hjemmeside]
+        type = "site"
+        path = "site"
+        """
+    )
+    url = settings.database_url
+    published = utcnow_minus(hours=2)
+    post_id = add_post(url, state=PostState.PUBLISHED, published_at=published, external_id="stub-1")
+    add_post(url, channel="hjemmeside", state=PostState.PUBLISHED, published_at=published)
+    first = collect_due(settings)
+    assert first.collected == 1
+    assert first.skipped_channels == {"hjemmeside"}
+    assert collect_due(settings).collected == 0  # nothing new is due yet
+    later = collect_due(settings, now=published + timedelta(days=1, minutes=1))
+    assert later.collected == 1
+    with session_scope(url) as session:
+        samples = session.exec(select(MetricSample).where(MetricSample.post_id == post_id)).all()
+    assert [s.reach for s in samples] == [3555, 3555]
+    assert samples[0].impressions == 7110
+
+
+def utcnow_minus(**delta) -> datetime:
+    return datetime.now(UTC) - timedelta(**delta)

@@ -1,0 +1,105 @@
+"""Operators' commands: init, db upgrade/current, channels check/resume, reconcile, queue show."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from comms.channels.registry import create_channel
+from comms.cli import _register, cli
+from comms.db import session_scope
+from comms.models import PostState
+from comms.queue import outgoing_of, pause_channel
+from tests.factories import add_post, get_post
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands():
+    if "plan" not in cli.commands:
+        _register()
+
+
+def run(settings, *args: str, code: int = 0):
+    result = CliRunner().invoke(cli, ["--config", str(settings.path), *args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_init_writes_a_starter_config_and_the_schema(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["init"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "comms.toml").read_text().startswith("# comms configuration")
+    assert "database ready" in result.output
+    again = CliRunner().invoke(cli, ["init"])
+    assert "exists; left as it is" in again.output
+
+
+def test_db_upgrade_and_current(make_settings):
+    settings = make_settings(schema=False)
+    assert "database: empty" in run(settings, "db", "current")
+    assert "schema empty -> 0001" in run(settings, "db", "upgrade")
+    assert "database: 0001; needed: 0001" in run(settings, "db", "current")
+    path = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master")}
+    assert {"post", "attempt", "metric_sample", "audit_event", "channel_state"} <= tables
+
+
+def test_database_file_is_private(make_settings):
+    import os
+    import stat
+
+    settings = make_settings()
+    mode = os.stat(settings.database_url.removeprefix("sqlite:///")).st_mode
+    assert stat.S_IMODE(mode) == 0o600
+
+
+def test_channels_check_and_resume(make_settings, tmp_path):
+    settings = make_settings()
+    output = run(settings, "channels", "check", "hjemmeside", "stub")
+    assert "hjemmeside" in output
+    assert "writes to" in output
+    with session_scope(settings.database_url) as session:
+        pause_channel(session, "stub", "401")
+    assert "resumed" in run(settings, "channels", "resume", "stub")
+    run(settings, "channels", "check", "nope", code=1)
+
+
+def test_reconcile_asks_the_channel_then_a_person(make_settings):
+    settings = make_settings()
+    url = settings.database_url
+    found = add_post(url, channel="hjemmeside", state=PostState.UNKNOWN, title="Refleks")
+    missing = add_post(url, channel="hjemmeside", state=PostState.UNKNOWN, title="Karneval")
+    site = create_channel(settings.channels["hjemmeside"])
+    site.publish(outgoing_of(get_post(url, found)))  # it did reach the site before the crash
+    output = run(settings, "reconcile")
+    assert f"post {found}: found on hjemmeside -> published" in output
+    assert f"post {missing}: hjemmeside cannot confirm it" in output
+    assert get_post(url, found).state == PostState.PUBLISHED
+    assert get_post(url, missing).state == PostState.UNKNOWN
+    assert f"post {missing}: queued" in run(settings, "reconcile", str(missing), "--resend")
+    assert get_post(url, missing).state == PostState.QUEUED
+
+
+def test_queue_show_has_text_attempts_and_history(make_settings):
+    from comms.daemon import Daemon
+
+    settings = make_settings()
+    post_id = add_post(settings.database_url, text="Husk refleksen i mørket")
+    Daemon(settings).run_once()
+    output = run(settings, "queue", "show", str(post_id))
+    assert f"post {post_id}: published" in output
+    assert "Husk refleksen i mørket" in output
+    assert "attempts" in output
+    assert "publish" in output
+    run(settings, "queue", "show", "999", code=1)
+
+
+def test_config_option_works_after_the_command_too(make_settings):
+    settings = make_settings()
+    result = CliRunner().invoke(cli, ["queue", "list", "--config", str(settings.path)])
+    assert result.exit_code == 0, result.output
+    assert "0 post(s)" in result.output
