@@ -57,7 +57,11 @@ class Daemon:
         self.stopping = threading.Event()
         self._pass_lock = threading.Lock()
         for name, channel in settings.channels.items():
-            if has_adapter(channel.type):
+            missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
+            if has_adapter(channel.type) and missing:
+                log.warning("channel %s (type %s): $%s is not set; its posts stay queued",
+                            name, channel.type, ", $".join(missing))
+            elif has_adapter(channel.type):
                 self.adapters[name] = create_channel(channel)
             else:
                 log.warning(
@@ -238,6 +242,8 @@ class Daemon:
             self._schedule_wakeup(scheduler, tick)
 
         def stop(signum: int, _frame: object) -> None:
+            if self.stopping.is_set():
+                return
             log.info(
                 "received %s: finishing in-flight work and stopping", signal.Signals(signum).name
             )

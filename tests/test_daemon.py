@@ -207,3 +207,18 @@ def test_daemon_once_exits(make_settings, due_offset, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "published 1" in result.stderr
+
+
+def test_channel_without_its_secret_is_not_started(make_settings, tmp_path, monkeypatch,
+                                                   caplog):
+    monkeypatch.delenv("COMMS_TEST_UNSET", raising=False)
+    settings = make_settings(channels=f"""
+        [channels.stub]
+        type = "stub"
+        path = "{tmp_path / 'stub.jsonl'}"
+        token_env = "COMMS_TEST_UNSET"
+        """)
+    post_id = add_post(settings.database_url)
+    assert Daemon(settings).run_once().published == 0
+    assert get_post(settings.database_url, post_id).state == PostState.QUEUED
+    assert "$COMMS_TEST_UNSET is not set" in caplog.text
