@@ -25,6 +25,7 @@ DEFAULT_CONFIG_NAME = "comms.toml"
 CONFIG_ENV = "COMMS_CONFIG"
 
 _TOP_KEYS = {
+    "notifications",
     "timezone",
     "campaigns_dir",
     "templates_dir",
@@ -110,6 +111,8 @@ class Settings:
     utm: UtmSettings = field(default_factory=UtmSettings)
     metrics_schedule: tuple[str, ...] = ("1h", "1d", "7d", "28d")
     focus_areas: dict[str, str] = field(default_factory=dict)
+    notify_channel: str | None = None  # where notices to the team go (email or webhook)
+    token_warning_days: int = 14
 
     @property
     def zone(self) -> ZoneInfo:
@@ -261,6 +264,14 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
     metrics = _table(data, "metrics", fail)
     schedule = tuple(str(s) for s in metrics.get("schedule", ("1h", "1d", "7d", "28d")))
     report = _table(data, "report", fail)
+    notifications = _table(data, "notifications", fail)
+    notify_channel = notifications.get("channel")
+    if notify_channel is not None and notify_channel not in channels:
+        raise fail(
+            f"[notifications] channel {notify_channel!r} is not a configured channel",
+            "channel =",
+            "known: " + ", ".join(sorted(channels)),
+        )
 
     return Settings(
         path=path,
@@ -275,6 +286,8 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
         utm=utm,
         metrics_schedule=schedule,
         focus_areas={str(k): str(v) for k, v in dict(report.get("focus_areas", {})).items()},
+        notify_channel=notify_channel,
+        token_warning_days=int(notifications.get("token_warning_days", 14)),
     )
 
 

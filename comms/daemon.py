@@ -27,7 +27,9 @@ from comms.channels.registry import create_channel, has_adapter
 from comms.config import Settings
 from comms.db import ensure_schema, session_scope
 from comms.errors import CommsError
+from comms.faults import kill_point
 from comms.models import utcnow
+from comms.notify import Notifier, token_notice
 
 log = logging.getLogger("comms.daemon")
 METRICS_EVERY_MINUTES = 10
@@ -59,8 +61,12 @@ class Daemon:
         for name, channel in settings.channels.items():
             missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
             if has_adapter(channel.type) and missing:
-                log.warning("channel %s (type %s): $%s is not set; its posts stay queued",
-                            name, channel.type, ", $".join(missing))
+                log.warning(
+                    "channel %s (type %s): $%s is not set; its posts stay queued",
+                    name,
+                    channel.type,
+                    ", $".join(missing),
+                )
             elif has_adapter(channel.type):
                 self.adapters[name] = create_channel(channel)
             else:
@@ -70,6 +76,11 @@ class Daemon:
                     channel.type,
                 )
 
+        notify = settings.notify_channel
+        self.notifier = Notifier(settings, self.adapters.get(notify) if notify else None)
+        if notify and not self.notifier.enabled:
+            log.warning("notification channel %s cannot send; notices are not sent", notify)
+
     @property
     def idempotent_channels(self) -> set[str]:
         return {name for name, adapter in self.adapters.items() if adapter.idempotent}
@@ -77,7 +88,28 @@ class Daemon:
     def run_once(self, now: datetime | None = None) -> PassResult:
         """One dispatch pass: reap dead leases, mark missed posts, publish everything due."""
         with self._pass_lock:
-            return self._run_pass(now)
+            result = self._run_pass(now)
+        try:
+            self.notifier.send_pending(now=now)
+        except Exception:
+            log.exception("sending notices failed")
+        return result
+
+    def check_tokens(self, now: datetime | None = None) -> int:
+        """Warn the team well before a channel's token expires (where the service tells)."""
+        now = now or utcnow()
+        horizon = timedelta(days=self.settings.token_warning_days)
+        notices = []
+        for name, adapter in self.adapters.items():
+            try:
+                result = adapter.check()
+            except CommsError as exc:
+                log.warning("token check of %s failed: %s", name, exc)
+                continue
+            if result.expires_at is not None and result.expires_at - now <= horizon:
+                log.warning("the token of channel %s expires %s", name, result.expires_at)
+                notices.append(token_notice(name, result.expires_at, now=now))
+        return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 
     def _run_pass(self, fixed_now: datetime | None) -> PassResult:
         result = PassResult()
@@ -142,12 +174,14 @@ class Daemon:
             "campaign": claim.outgoing.campaign,
             "worker": self.worker,
         }
+        kill_point("after_claim")
         with session_scope(self.url) as session:
             if not queue.mark_sending(session, claim, now=fixed_now or utcnow()):
                 log.warning(
                     "post %d: lease lost before sending; not sent", claim.post_id, extra=extra
                 )
                 return "lost-lease"
+        kill_point("before_call")
         try:
             receipt = adapter.publish(claim.outgoing)
         except Exception as exc:
@@ -172,6 +206,7 @@ class Daemon:
                 extra={**extra, "state": state},
             )
             return state
+        kill_point("after_call")  # the service has the post; the database does not know yet
         with session_scope(self.url) as session:
             ok = queue.record_success(session, claim, receipt, now=fixed_now or utcnow())
         if ok:
@@ -258,6 +293,12 @@ class Daemon:
             seconds=self.settings.daemon.tick_seconds,
             id="tick",
             next_run_time=utcnow(),
+        )
+        scheduler.add_job(
+            self.collect_metrics, "interval", minutes=METRICS_EVERY_MINUTES, id="metrics"
+        )
+        scheduler.add_job(
+            self.check_tokens, "interval", hours=12, id="tokens", next_run_time=utcnow()
         )
         scheduler.start()
         log.info(

@@ -172,3 +172,20 @@ class ChannelState(SQLModel, table=True):
     paused: bool = False
     paused_reason: str | None = Field(default=None, sa_type=sa.Text)
     paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Notice(SQLModel, table=True):
+    """A notice sent to the team (failed post, paused channel, unknown post, expiring token).
+
+    The unique (kind, key) pair is what makes a notice go out once per event, not once per retry
+    or per daemon.
+    """
+
+    __tablename__ = "notice"
+    __table_args__ = (sa.UniqueConstraint("kind", "key", name="uq_notice_kind_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)
+    key: str = Field(max_length=200)
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    subject: str = Field(max_length=500)

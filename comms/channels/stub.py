@@ -13,9 +13,10 @@ import fcntl
 import json
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from comms.channels.base import Channel, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.errors import (
     AuthError,
     RateLimitedError,
@@ -38,6 +39,11 @@ class StubChannel(Channel):
     name = "stub"
     idempotent = False
     has_metrics = True  # figures come from the `reach` option, for metrics tests
+
+    def check(self) -> CheckResult:
+        days = self.settings.get("token_expires_in_days")
+        expires = None if days is None else datetime.now(UTC) + timedelta(days=float(days))
+        return CheckResult(True, "stub: always reachable", expires_at=expires)
 
     def metrics(self, receipt: Receipt) -> Figures:
         reach = self.settings.get("reach")

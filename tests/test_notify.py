@@ -1,0 +1,99 @@
+"""Notices to the team: once per event, through the configured channel, never per retry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from comms.daemon import Daemon
+from comms.models import PostState
+from tests.factories import add_post, get_post
+
+
+def notices(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def settings_with_team(
+    make_settings, tmp_path, fail: str, team_fail: str = "[]", expires: str = ""
+):
+    return make_settings(
+        channels=f"""
+        [channels.stub]
+        type = "stub"
+        path = "{tmp_path / "stub.jsonl"}"
+        fail = {fail}
+        {expires}
+        [channels.team]
+        type = "stub"
+        path = "{tmp_path / "team.jsonl"}"
+        fail = {team_fail}
+        [notifications]
+        channel = "team"
+        token_warning_days = 14
+        """
+    )
+
+
+def test_failed_post_is_noticed_once(make_settings, tmp_path):
+    settings = settings_with_team(make_settings, tmp_path, '["rejected"]')
+    post_id = add_post(settings.database_url)
+    daemon = Daemon(settings)
+    daemon.run_once()
+    daemon.run_once()
+    Daemon(settings).run_once()  # a restarted (or second) daemon does not repeat it
+    sent = notices(tmp_path / "team.jsonl")
+    assert len(sent) == 1
+    assert sent[0]["text"].startswith(f"Post {post_id} (test, stub, due ")
+    assert "Europe/Copenhagen) failed for good" in sent[0]["text"]
+    assert "422 text too long" in sent[0]["text"]
+    assert get_post(settings.database_url, post_id).state == PostState.FAILED
+
+
+def test_paused_channel_and_unknown_post_are_noticed_once(make_settings, tmp_path):
+    settings = settings_with_team(make_settings, tmp_path, '["unsure", "auth"]')
+    unknown, failed = add_post(settings.database_url), add_post(settings.database_url)
+    daemon = Daemon(settings)
+    daemon.run_once()
+    daemon.run_once()
+    assert get_post(settings.database_url, unknown).state == PostState.UNKNOWN
+    assert get_post(settings.database_url, failed).state == PostState.FAILED
+    texts = [n["text"] for n in notices(tmp_path / "team.jsonl")]
+    assert len(texts) == 3
+    assert sum("comms reconcile" in t for t in texts) == 1
+    assert sum("was paused" in t and "comms channels resume stub" in t for t in texts) == 1
+
+
+def test_notice_that_could_not_be_sent_is_tried_again(make_settings, tmp_path):
+    settings = settings_with_team(
+        make_settings, tmp_path, '["rejected"]', team_fail='["transient"]'
+    )
+    add_post(settings.database_url)
+    daemon = Daemon(settings)
+    daemon.run_once()
+    assert notices(tmp_path / "team.jsonl") == []
+    daemon.run_once()
+    daemon.run_once()
+    assert len(notices(tmp_path / "team.jsonl")) == 1
+
+
+def test_expiring_token_is_noticed_well_before_once(make_settings, tmp_path):
+    settings = settings_with_team(
+        make_settings, tmp_path, "[]", expires="token_expires_in_days = 10"
+    )
+    daemon = Daemon(settings)
+    assert daemon.check_tokens() == 1
+    assert daemon.check_tokens() == 0
+    [notice] = notices(tmp_path / "team.jsonl")
+    assert "expires in" in notice["text"] or "expires on" in notice["text"]
+    assert "channel stub" in notice["text"]
+
+
+def test_far_expiry_is_not_noticed(make_settings, tmp_path):
+    settings = settings_with_team(
+        make_settings, tmp_path, "[]", expires="token_expires_in_days = 50"
+    )
+    assert Daemon(settings).check_tokens() == 0
+    assert notices(tmp_path / "team.jsonl") == []
