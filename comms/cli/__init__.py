@@ -6,6 +6,7 @@ Domain errors (`CommsError`) become one clear line on stderr and exit status 1, 
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -83,3 +84,12 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:
+        click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("COMMS_DEBUG"):
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (this is a bug in comms; "
+                   "run again with COMMS_DEBUG=1 for the details and report them)", err=True)
+        sys.exit(2)
