@@ -183,7 +183,7 @@ class Daemon:
                 return "lost-lease"
         kill_point("before_call")
         try:
-            receipt = adapter.publish(claim.outgoing)
+            receipt = self._found_before_resend(adapter, claim) or adapter.publish(claim.outgoing)
         except Exception as exc:
             with session_scope(self.url) as session:
                 state = queue.record_failure(
@@ -222,6 +222,17 @@ class Daemon:
             "post %d: published but another worker had taken it over", claim.post_id, extra=extra
         )
         return "lost-lease"
+
+    @staticmethod
+    def _found_before_resend(adapter: Channel, claim: queue.Claim):  # type: ignore[no-untyped-def]
+        """Before any retry, ask the channel whether an earlier try went through after all.
+
+        Idempotency keys are remembered for a limited time (Mastodon: one hour) and most
+        services have none, so a retry first looks the post up where the adapter can.
+        """
+        if claim.attempt <= 1:
+            return None
+        return adapter.find(claim.outgoing)
 
     def collect_metrics(self) -> None:
         """Read figures of published posts that are due by the metrics schedule."""

@@ -3,7 +3,7 @@
 Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call), and
 `fail` (a list of error kinds to
 raise on successive calls before succeeding: "transient", "unsure", "rate-limited", "auth",
-"rejected"), so queue behaviour can be tested against a real daemon process without a server.
+"rejected", "lost-reply" (stored, then a 503)), so queue behaviour can be tested against a real daemon process without a server.
 The failure count is kept next to the log file, so it survives daemon restarts.
 """
 
@@ -45,6 +45,16 @@ class StubChannel(Channel):
         expires = None if days is None else datetime.now(UTC) + timedelta(days=float(days))
         return CheckResult(True, "stub: always reachable", expires_at=expires)
 
+    def find(self, post: OutgoingPost) -> Receipt | None:
+        """A delivery with this post's idempotency key, from the log (lookup before resend)."""
+        log = Path(self.settings.get("path", "stub-deliveries.jsonl"))
+        if not log.exists():
+            return None
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if json.loads(line)["key"] == post.idempotency_key:
+                return Receipt(external_id=f"stub-{post.post_id}", url=None)
+        return None
+
     def metrics(self, receipt: Receipt) -> Figures:
         reach = self.settings.get("reach")
         return Figures(
@@ -62,8 +72,9 @@ class StubChannel(Channel):
             counter = Path(str(log) + ".calls")
             calls = int(counter.read_text() or 0) if counter.exists() else 0
             counter.write_text(str(calls + 1))
-            if calls < len(failures):
-                raise _ERRORS[failures[calls]]()
+            failure = failures[calls] if calls < len(failures) else None
+            if failure is not None and failure != "lost-reply":
+                raise _ERRORS[failure]()
             line = json.dumps(
                 {
                     "post_id": post.post_id,
@@ -78,4 +89,6 @@ class StubChannel(Channel):
                 handle.write(line + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            if failure == "lost-reply":  # the service took the post, but its answer was lost
+                raise TransientError("stub: 503 after accepting", status=503)
         return Receipt(external_id=f"stub-{post.post_id}", url=None)
