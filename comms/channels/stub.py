@@ -1,9 +1,9 @@
 """A channel for tests and dry runs that are not about HTTP: it appends each post to a file.
 
 Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call), and
-`fail` (a list of error kinds to
-raise on successive calls before succeeding: "transient", "unsure", "rate-limited", "auth",
-"rejected", "lost-reply" (stored, then a 503)), so queue behaviour can be tested against a real daemon process without a server.
+`fail` (a list of error kinds to raise on successive calls before succeeding: "transient",
+"unsure", "rate-limited", "auth", "rejected", "lost-reply" (stored, then a 503)), so queue
+behaviour can be tested against a real daemon process without a server.
 The failure count is kept next to the log file, so it survives daemon restarts.
 """
 
