@@ -67,6 +67,8 @@ class Channel(ABC):
     name: ClassVar[str]  # the config `type` and registry key
     idempotent: ClassVar[bool] = False  # re-sending with the same key can never duplicate
     has_metrics: ClassVar[bool] = False  # `metrics()` can read figures
+    max_concurrency: ClassVar[int] = 1  # calls in flight at once (config key overrides)
+    rate_per_minute: ClassVar[float | None] = None  # calls a minute, None: no limit (config too)
 
     def __init__(self, settings: ChannelSettings) -> None:
         self.settings = settings

@@ -16,6 +16,15 @@ from comms.errors import ConfigError
 BUILT_IN: dict[str, str] = {
     "site": "comms.channels.site:SiteChannel",
     "stub": "comms.channels.stub:StubChannel",
+    "facebook": "comms.channels.facebook:FacebookChannel",
+    "instagram": "comms.channels.instagram:InstagramChannel",
+    "mastodon": "comms.channels.mastodon:MastodonChannel",
+    "bluesky": "comms.channels.bluesky:BlueskyChannel",
+    "linkedin": "comms.channels.linkedin:LinkedinChannel",
+    "x": "comms.channels.x:XChannel",
+    "wordpress": "comms.channels.wordpress:WordPressChannel",
+    "email": "comms.channels.email:EmailChannel",
+    "webhook": "comms.channels.webhook:WebhookChannel",
 }
 # adapters written in this change are added here by their authors, e.g.
 # "mastodon": "comms.channels.mastodon:MastodonChannel"

@@ -1,0 +1,315 @@
+"""What Facebook Pages and Instagram share: the Meta Graph API's auth, error codes and limits.
+
+Both adapters talk to the same Graph API (`https://graph.facebook.com/v24.0` by default), send
+the token as the documented `access_token` parameter (query for GET, form field for POST, never
+logged: HttpClient scrubs it), and get failures in one envelope,
+`{"error": {"message", "type", "code", "error_subcode", "is_transient", "fbtrace_id"}}`, usually
+with HTTP 400 whatever the cause, so the class of a failure is read from the code, not the status.
+
+Verified against the Graph "Handling Errors" page (search, docs corpus): 1/2 transient, 4/17/341
+throttling, 10 and 200-299 permission, 190 token expired/invalid (subcodes 458/459/460), 102
+session, 368 temporarily blocked, 506 duplicate post, 1609005 link scrape failure. From public
+code (UNCONFIRMED by a primary source): 32 and 613 (page / call-rate throttling), 80001-80099
+(Pages Business Use Case throttling), 9 with subcode 2207042 (Instagram's daily publishing
+limit), and `X-Business-Use-Case-Usage`'s `estimated_time_to_regain_access` being in **minutes**.
+`/debug_token` returning `data.{is_valid, expires_at, data_access_expires_at, scopes}` with 0
+meaning "never" is from the reference and Meta's Threads twin of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from comms.channels.http import HttpClient, parse_retry_after
+from comms.config import ChannelSettings
+from comms.errors import (
+    AuthError,
+    ChannelError,
+    ConfigError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+
+GRAPH_URL = "https://graph.facebook.com/v24.0"  # docs show v24-v27 in 2026; pin, don't float
+AUTH_CODES = frozenset({102, 104, 190})  # session / token missing / token expired or invalid
+TRANSIENT_CODES = frozenset({1, 2})  # "API Unknown", "API Service": downtime, retry
+THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # app, quota, user, page, app limit, rate
+BUC_THROTTLE = range(80000, 80100)  # Business Use Case throttling (Pages 80001, IG 80002, ...)
+BLOCKED_CODE = 368  # "temporarily blocked for policies violations": wait and retry, not sent
+BUC_HEADER = "X-Business-Use-Case-Usage"
+
+
+@dataclass(frozen=True)
+class GraphError:
+    """The fields of a Graph error body that decide what the daemon does."""
+
+    message: str
+    type: str | None
+    code: int | None
+    subcode: int | None
+    is_transient: bool
+    fbtrace_id: str | None
+
+    def describe(self) -> str:
+        parts = [f"code {self.code}"] if self.code is not None else []
+        if self.subcode is not None:
+            parts.append(f"subcode {self.subcode}")
+        if self.fbtrace_id:
+            parts.append(f"fbtrace_id {self.fbtrace_id}")
+        return f"{self.message} ({', '.join(parts)})" if parts else self.message
+
+
+def graph_error(response: requests.Response) -> GraphError | None:
+    """The Graph error in a response body, or None when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    return GraphError(
+        message=str(error.get("message") or response.reason or "error"),
+        type=error.get("type"),
+        code=_int(error.get("code")),
+        subcode=_int(error.get("error_subcode")),
+        is_transient=bool(error.get("is_transient")),
+        fbtrace_id=error.get("fbtrace_id"),
+    )
+
+
+def buc_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds until access returns, from X-Business-Use-Case-Usage (its value is in minutes)."""
+    raw = headers.get(BUC_HEADER)
+    if not raw:
+        return None
+    try:
+        usage = json.loads(raw)
+    except ValueError:
+        return None
+    minutes = [
+        float(entry.get("estimated_time_to_regain_access") or 0)
+        for entries in (usage.values() if isinstance(usage, dict) else [])
+        if isinstance(entries, list)
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    longest = max(minutes, default=0.0)
+    return longest * 60 if longest > 0 else None
+
+
+def classify(response: requests.Response, *, service: str, auth_env: str) -> ChannelError | None:
+    """Map a Graph error body to the error class the queue acts on; None leaves it to HTTP."""
+    error = graph_error(response)
+    if error is None:
+        return None
+    result = _classify(response, error, service=service, auth_env=auth_env)
+    result.graph_code = error.code  # type: ignore[attr-defined]  # e.g. 506 duplicate
+    result.graph_subcode = error.subcode  # type: ignore[attr-defined]
+    return result
+
+
+def graph_code(error: ChannelError) -> int | None:
+    """The Graph error code behind a ChannelError raised by GraphApi, if there was one."""
+    return getattr(error, "graph_code", None)
+
+
+def _classify(
+    response: requests.Response, error: GraphError, *, service: str, auth_env: str
+) -> ChannelError:
+    status = response.status_code
+    code = error.code
+    text = f"{service}: HTTP {status}: {error.describe()}"
+    sent = response.request is None or response.request.method != "GET"
+    if code in AUTH_CODES or (code is None and error.type == "OAuthException"):
+        return AuthError(f"{text} (renew the token in ${auth_env})", status=status)
+    if code == 10 and "viewers" in error.message.lower():
+        # Instagram's "(#10) Not enough viewers for the media to show insights": no figure yet
+        return RejectedError(text, status=status)
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return AuthError(
+            f"{text} (the token lacks a permission or Page task: grant it, "
+            f"then renew the token in ${auth_env})",
+            status=status,
+        )
+    if code in THROTTLE_CODES or (code is not None and code in BUC_THROTTLE):
+        wait = buc_wait(response.headers)
+        if wait is None:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimitedError(text, retry_after=wait, status=status)
+    if code in TRANSIENT_CODES or error.is_transient:
+        return TransientError(text, status=status, maybe_delivered=sent)
+    if code == BLOCKED_CODE:
+        return TransientError(text, status=status, maybe_delivered=False)
+    if status >= 500:
+        return TransientError(text, status=status, maybe_delivered=sent)
+    return RejectedError(text, status=status)
+
+
+class GraphApi:
+    """One channel's Graph calls: reads the token at call time and classifies every failure."""
+
+    def __init__(self, settings: ChannelSettings, *, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.base_url = str(settings.get("base_url") or GRAPH_URL)
+        self.token_env = str(settings.get("token_env") or "")
+        seconds = float(settings.get("timeout_seconds", 30))
+        self.timeout = (min(5.0, seconds), seconds)
+        self._http: HttpClient | None = None
+        self._key: tuple[str, ...] = ()
+
+    def token(self) -> str:
+        """The token from its environment variable; a missing one pauses the channel."""
+        try:
+            return self.settings.secret("token_env")
+        except ConfigError as exc:
+            raise AuthError(f"{self.service}: {exc}") from None
+
+    def secret(self, key: str) -> str:
+        """Another secret of the channel (e.g. `app_token_env`), read at call time."""
+        try:
+            return self.settings.secret(key)
+        except ConfigError as exc:
+            raise AuthError(f"{self.service}: {exc}") from None
+
+    def client(self, token: str, *also: str) -> HttpClient:
+        """The HTTP client scrubbing this token (and any other secret in `also`)."""
+        key = (token, *also)
+        if self._http is None or self._key != key:
+            self._http = HttpClient(
+                self.base_url,
+                service=self.service,
+                auth_env=self.token_env,
+                secrets=key,
+                timeout=self.timeout,
+            )
+            self._key = key
+        return self._http
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        token = self.token()
+        return self._call("GET", path, token, params={**(params or {}), "access_token": token})
+
+    def post(
+        self,
+        path: str,
+        data: Mapping[str, Any],
+        files: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        token = self.token()
+        return self._call("POST", path, token, data={**data, "access_token": token}, files=files)
+
+    def _call(
+        self, method: str, path: str, token: str, *, also: tuple[str, ...] = (), **kwargs: Any
+    ) -> dict[str, Any]:
+        http = self.client(token, *also)
+
+        def graph(response: requests.Response) -> ChannelError | None:
+            error = classify(response, service=self.service, auth_env=self.token_env)
+            if error is not None:
+                error.args = (http.scrub(str(error)),)
+            return error
+
+        body = http.json(method, path, classify=graph, **kwargs)
+        if not isinstance(body, dict):
+            raise TransientError(
+                f"{self.service}: {method} {path}: the answer is not a JSON object",
+                maybe_delivered=method != "GET",
+            )
+        return body
+
+    def token_info(self) -> TokenInfo:
+        """Ask /debug_token about the token: valid or not, its permissions, its earliest expiry.
+
+        The caller is the token itself unless `app_token_env` names an app token (the reference
+        asks for an app or app-developer token; a token of the same app can inspect itself).
+        """
+        token = self.token()
+        caller = self.secret("app_token_env") if self.settings.get("app_token_env") else token
+        body = self._call(
+            "GET",
+            "/debug_token",
+            token,
+            also=(caller,),
+            params={"input_token": token, "access_token": caller},
+        )
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        scopes = tuple(str(s) for s in data.get("scopes") or [])
+        if not data.get("is_valid"):
+            reason = (data.get("error") or {}).get("message") or "the token is not valid"
+            return TokenInfo(False, f"{reason} (renew the token in ${self.token_env})", scopes)
+        expiries = []
+        for key, label in (("expires_at", "token"), ("data_access_expires_at", "data access")):
+            stamp = _int(data.get(key))
+            if stamp:  # 0 means "never"
+                expiries.append((datetime.fromtimestamp(stamp, UTC), label))
+        if not expiries:
+            return TokenInfo(True, "token never expires", scopes)
+        when, label = min(expiries)
+        return TokenInfo(True, f"{label} expires {when:%Y-%m-%d}", scopes, when)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What /debug_token says about the channel's token."""
+
+    valid: bool
+    message: str
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+
+def figure(body: dict[str, Any]) -> Any:
+    """The lifetime value of the single metric in an /insights answer; None when empty."""
+    for item in body.get("data") or []:
+        values = item.get("values") if isinstance(item, dict) else None
+        if values and isinstance(values[-1], dict):
+            return values[-1].get("value")
+        if isinstance(item, dict) and "total_value" in item:
+            return (item.get("total_value") or {}).get("value")
+    return None
+
+
+def number(value: Any) -> int | None:
+    """A whole number from a metric value; a breakdown dict (reactions by type) is summed."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, dict):
+        parts = [number(v) for v in value.values()]
+        return sum(p for p in parts if p is not None)
+    return _int(value)
+
+
+def graph_time(text: Any) -> datetime | None:
+    """Graph's '2026-11-24T10:00:00+0000' as an aware datetime."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+
+
+def same_text(a: str | None, b: str | None) -> bool:
+    """Equal after collapsing whitespace, as the service may trim or re-wrap it."""
+    return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None

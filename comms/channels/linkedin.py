@@ -1,0 +1,497 @@
+"""The `linkedin` channel: posts as an organisation page through the LinkedIn Posts API.
+
+A text post with a link becomes `POST /rest/posts` with an `article` block (the preview card);
+an image post uploads the image first (Images API `initializeUpload`, then `PUT` of the bytes)
+and sends `content.media {id, altText}`, with the link left in the text, because a post carries
+one kind of content. The new post's URN comes back in the `x-restli-id` header of a 201 with an
+empty body. Figures come from `organizationalEntityShareStatistics` (lifetime, organic only):
+`uniqueImpressionsCount` is reach, `impressionCount`, `clickCount`, and likes + comments + shares
+are engagements. `check()` reads the page's posts and, when `client_id` and `client_secret_env`
+are configured, asks LinkedIn's token introspection for the token's scopes and expiry.
+
+LinkedIn has no idempotency key. It rejects a copy of recent content with 422 `DUPLICATE_POST`,
+so a duplicate is read as "maybe we posted this already": `find()` looks through the page's recent
+posts (never older than the post's scheduled time) and a match is the receipt; without a match
+the duplicate is a `RejectedError` naming the URN LinkedIn gave.
+
+Commentary is in LinkedIn's "little" text format: the reserved characters ``\\ | { } @ [ ] ( )
+< > # * _ ~`` are backslash-escaped, or LinkedIn silently cuts the post at the first one. URLs
+and hashtags (``#word``) are left as they are so they stay links and hashtags.
+
+Verified with `search` (2026-11): Posts API headers `LinkedIn-Version` + `X-Restli-Protocol-
+Version: 2.0.0` and the `q=author` finder (learn.microsoft.com posts-api, several clients); the
+Images API `initializeUploadRequest.owner` request and `value.uploadUrl/image` answer
+(learn.microsoft.com images-api, api-evangelist schema); the little-format reserved characters
+and that they must be escaped even outside elements (learn.microsoft.com little-text-format;
+crossposter v1.1.5 release note on silent truncation); token introspection `POST
+https://www.linkedin.com/oauth/v2/introspectToken` (form `client_id`, `client_secret`, `token`;
+answer `active`, `status` active/expired/revoked, `expires_at` in Unix seconds, `scope`); the share
+statistics fields and lifetime totals without `timeIntervals` (learn.microsoft.com
+share-statistics). Not confirmed from primary documents: the `List(...)` form of `shares=`,
+`altText` ≤ 4,086 characters, whether the 3,000-character limit counts escapes, and the exact
+duplicate window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
+from comms.config import ChannelSettings
+from comms.errors import (
+    AuthError,
+    ChannelError,
+    ConfigError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+
+DEFAULT_BASE_URL = "https://api.linkedin.com"
+DEFAULT_OAUTH_URL = "https://www.linkedin.com"  # token introspection lives on www, not api
+DEFAULT_VERSION = "202605"  # LinkedIn-Version, YYYYMM; sunset about 12 months after release
+POST_URL = "https://www.linkedin.com/feed/update/{urn}/"
+
+# the little format's reserved characters: escape them or LinkedIn truncates the post
+_RESERVED = set("\\|{}@[]()<>#*_~")
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_URL_TRAILING = ".,;:!?)]}'\""
+_HASHTAG = re.compile(r"(?<![\w&/#])#(?=\w*[^\W\d_])\w+")
+_URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")
+
+
+class DuplicatePostError(RejectedError):
+    """LinkedIn refused the post as a copy of recent content (422 DUPLICATE_POST)."""
+
+    def __init__(self, message: str, *, urn: str | None = None) -> None:
+        self.urn = urn
+        super().__init__(message, status=422)
+
+
+class LinkedinChannel(Channel):
+    """An organisation page on LinkedIn, posting as `urn:li:organization:{organization_id}`."""
+
+    name = "linkedin"
+    idempotent = False  # no idempotency key; duplicates are found with find() instead
+    has_metrics = True  # organizationalEntityShareStatistics (needs rw_organization_admin)
+    text_limit = 3000  # commentary characters [3p]
+    alt_text_limit = 4086  # content.media.altText (UNCONFIRMED)
+    find_slack = timedelta(minutes=10)  # clock skew allowed when find() bounds by scheduled time
+
+    def __init__(
+        self, settings: ChannelSettings, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(settings)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.base_url = str(settings.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        self.oauth_url = str(settings.get("oauth_url", DEFAULT_OAUTH_URL)).rstrip("/")
+        self.version = str(settings.get("api_version", DEFAULT_VERSION))
+        self.timeout = float(settings.get("timeout_seconds", 30))
+        self.find_count = int(settings.get("find_count", 50))
+        self._scrub = Scrubber()  # replaced by the secrets in use once a client is made
+
+    # -- options --------------------------------------------------------------------------
+
+    @property
+    def author(self) -> str:
+        org = str(self.settings.get("organization_id", "") or "").strip()
+        if not org.isdigit():
+            raise RejectedError(
+                f"channel {self.settings.name!r} needs organization_id, the page's number "
+                f'(add organization_id = "12345" to [channels.{self.settings.name}])'
+            )
+        return f"urn:li:organization:{org}"
+
+    @property
+    def token_env(self) -> str:
+        return str(self.settings.get("token_env") or "token_env")
+
+    def _token(self) -> str:
+        try:
+            return self.settings.secret("token_env")
+        except ConfigError as exc:
+            raise AuthError(f"linkedin: {exc}") from None
+
+    def _client(self) -> HttpClient:
+        token = self._token()
+        secrets = [token]
+        if self.settings.get("client_secret_env"):
+            with contextlib.suppress(ConfigError):
+                secrets.append(self.settings.secret("client_secret_env"))
+        self._scrub = Scrubber(secrets)
+        return HttpClient(
+            self.base_url,
+            service=f"linkedin ({self.settings.name})",
+            auth_env=self.token_env,
+            secrets=secrets,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "LinkedIn-Version": self.version,
+                "X-Restli-Protocol-Version": "2.0.0",
+            },
+            timeout=(min(5.0, self.timeout), self.timeout),
+        )
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def publish(self, post: OutgoingPost) -> Receipt:
+        """Upload the image (if any), then create the post; a duplicate is looked up first."""
+        author = self.author
+        _check_image(post, self.alt_text_limit)
+        http = self._client()
+        body: dict[str, Any] = {
+            "author": author,
+            "commentary": escape_little(self._text(post)),
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        if post.image_path is not None:
+            image = self._upload_image(http, author, Path(post.image_path))
+            body["content"] = {"media": {"id": image, "altText": post.image_alt}}
+        elif post.link:
+            title = (post.title or "").strip() or _first_line(post.text)
+            body["content"] = {"article": {"source": post.link, "title": title}}
+        try:
+            response = http.request("POST", "/rest/posts", json=body, classify=self._classify)
+        except DuplicatePostError as duplicate:
+            found = self.find(post)
+            if found is not None:
+                return found
+            raise duplicate from None
+        urn = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
+        if not urn:
+            found = self.find(post)
+            if found is not None:
+                return found
+            raise TransientError(
+                f"linkedin: HTTP {response.status_code} without the new post's id "
+                "(x-restli-id header)",
+                status=response.status_code,
+                maybe_delivered=True,
+            )
+        return _receipt(urn)
+
+    def find(self, post: OutgoingPost) -> Receipt | None:
+        """The page's recent post with this text, made no earlier than the post was due."""
+        author = self.author
+        path = (
+            f"/rest/posts?author={quote(author, safe='')}&q=author"
+            f"&count={self.find_count}&sortBy=LAST_MODIFIED"
+        )
+        data = self._client().json("GET", path, classify=self._classify)
+        wanted = _comparable(self._text(post))
+        since = None
+        if post.scheduled_at is not None:
+            since = (post.scheduled_at - self.find_slack).timestamp() * 1000
+        for element in data.get("elements", []) if isinstance(data, dict) else []:
+            if not isinstance(element, dict) or element.get("author") != author:
+                continue
+            created = element.get("createdAt") or element.get("publishedAt")
+            if since is not None and isinstance(created, int | float) and created < since:
+                continue
+            commentary = element.get("commentary")
+            if isinstance(commentary, str) and _comparable(unescape_little(commentary)) == wanted:
+                urn = str(element.get("id") or "")
+                if urn:
+                    return _receipt(urn)
+        return None
+
+    def metrics(self, receipt: Receipt) -> Figures:
+        """Lifetime organic figures of one post (reach = unique impressions)."""
+        urn = receipt.external_id
+        kind = "ugcPosts" if urn.startswith("urn:li:ugcPost:") else "shares"
+        path = (
+            "/rest/organizationalEntityShareStatistics?q=organizationalEntity"
+            f"&organizationalEntity={quote(self.author, safe='')}"
+            f"&{kind}=List({quote(urn, safe='')})"
+        )
+        data = self._client().json("GET", path, classify=self._classify)
+        elements = data.get("elements", []) if isinstance(data, dict) else []
+        stats: dict[str, Any] = {}
+        for element in elements:
+            if isinstance(element, dict) and urn in (element.get("share"), element.get("ugcPost")):
+                stats = element.get("totalShareStatistics") or {}
+                break
+        else:
+            if len(elements) == 1 and isinstance(elements[0], dict):
+                stats = elements[0].get("totalShareStatistics") or {}
+        parts = [stats.get(k) for k in ("likeCount", "commentCount", "shareCount")]
+        engagements = (
+            sum(int(p) for p in parts if p is not None)
+            if any(p is not None for p in parts)
+            else None
+        )
+        return Figures(
+            reach=_int(stats.get("uniqueImpressionsCount")),
+            impressions=_int(stats.get("impressionCount")),
+            engagements=engagements,
+            clicks=_int(stats.get("clickCount")),
+            raw=data if isinstance(data, dict) else {"value": data},
+        )
+
+    def check(self) -> CheckResult:
+        """Introspection (when set up) says status, scopes and expiry; a read proves page access."""
+        try:
+            author = self.author
+            http = self._client()
+        except (AuthError, RejectedError) as exc:
+            return CheckResult(False, str(exc))
+        expires_at, notes = None, ""
+        if self.settings.get("client_id") and self.settings.get("client_secret_env"):
+            verdict = self._introspect()
+            if not verdict.ok:
+                return verdict
+            expires_at, notes = verdict.expires_at, verdict.message
+        else:
+            notes = "; token expiry unknown (set client_id and client_secret_env)"
+        try:
+            http.json(
+                "GET",
+                f"/rest/posts?author={quote(author, safe='')}&q=author&count=1",
+                classify=self._classify,
+            )
+        except (AuthError, RejectedError) as exc:
+            return CheckResult(False, str(exc), expires_at)
+        except RateLimitedError as exc:
+            return CheckResult(False, f"{exc} (try again later)", expires_at)
+        return CheckResult(
+            True, f"reads posts of {author} (LinkedIn-Version {self.version}){notes}", expires_at
+        )
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _text(self, post: OutgoingPost) -> str:
+        """The commentary: the text, with the link added when an image takes the card's place."""
+        text = post.text.strip()
+        if post.image_path is not None and post.link and post.link not in text:
+            text = f"{text}\n\n{post.link}"
+        return text
+
+    def _upload_image(self, http: HttpClient, author: str, path: Path) -> str:
+        """initializeUpload, then PUT the bytes; nothing is posted yet, so nothing can double."""
+        try:
+            data = http.json(
+                "POST",
+                "/rest/images?action=initializeUpload",
+                json={"initializeUploadRequest": {"owner": author}},
+                classify=self._classify,
+            )
+            value = data.get("value", {}) if isinstance(data, dict) else {}
+            upload_url, image = value.get("uploadUrl"), value.get("image")
+            if not upload_url or not image:
+                raise TransientError("linkedin: initializeUpload answered without uploadUrl/image")
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            http.request(
+                "PUT",
+                str(upload_url),
+                data=path.read_bytes(),
+                headers={"Content-Type": content_type},
+                classify=self._classify,
+            )
+        except TransientError as exc:
+            # an upload cannot create a post: a retry is always safe
+            raise TransientError(str(exc), status=exc.status) from None
+        except OSError as exc:
+            raise RejectedError(f"cannot read image {path}: {exc.strerror or exc}") from None
+        return str(image)
+
+    def _introspect(self) -> CheckResult:
+        """Ask LinkedIn's token introspection for status, expiry and scopes; the message of an
+        ok result is a note to append to check()'s message."""
+        try:
+            secret = self.settings.secret("client_secret_env")
+        except ConfigError as exc:
+            return CheckResult(False, str(exc))
+        token = self._token()
+        http = HttpClient(
+            self.oauth_url,
+            service="linkedin introspection",
+            auth_env=self.token_env,
+            secrets=[token, secret],
+            timeout=(min(5.0, self.timeout), self.timeout),
+        )
+        try:
+            info = http.json(
+                "POST",
+                "/oauth/v2/introspectToken",
+                data={
+                    "client_id": str(self.settings.get("client_id")),
+                    "client_secret": secret,
+                    "token": token,
+                },
+            )
+        except (AuthError, RejectedError) as exc:
+            env = self.settings.get("client_secret_env")
+            return CheckResult(False, f"{exc} (check client_id and ${env})")
+        expires = info.get("expires_at") if isinstance(info, dict) else None
+        expires_at = (
+            datetime.fromtimestamp(expires, UTC) if isinstance(expires, int | float) else None
+        )
+        status = str(info.get("status") or ("active" if info.get("active") else "inactive"))
+        if not info.get("active") or status != "active":
+            return CheckResult(
+                False,
+                f"linkedin: the token is {status}; renew the token in ${self.token_env}",
+                expires_at,
+            )
+        scopes = {s.strip() for s in str(info.get("scope", "")).replace(" ", ",").split(",")}
+        missing = [s for s in ("w_organization_social",) if s not in scopes]
+        if missing:
+            return CheckResult(
+                False,
+                f"linkedin: the token lacks {', '.join(missing)}; renew the token in "
+                f"${self.token_env} with that permission",
+                expires_at,
+            )
+        extra = ""
+        if "rw_organization_admin" not in scopes:
+            extra = "; no rw_organization_admin, so no figures"
+        when = f"; token expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
+        return CheckResult(True, when + extra, expires_at)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _classify(self, response: requests.Response) -> ChannelError | None:
+        """LinkedIn's own signals; None leaves the rest to HttpClient's default mapping."""
+        status = response.status_code
+        reason = self._scrub(error_reason(response))
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        codes = _input_error_codes(body)
+        say = f"linkedin ({self.settings.name}): HTTP {status}: {reason}"
+        if status == 422 and "DUPLICATE_POST" in codes:
+            match = _URN.search(reason)
+            return DuplicatePostError(say, urn=match.group() if match else None)
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is None:
+                wait = _until_utc_midnight(self.clock())
+            return RateLimitedError(say + " (daily limit; resets at 00:00 UTC)", retry_after=wait)
+        if status == 401:
+            return AuthError(say + f" (renew the token in ${self.token_env})", status=status)
+        if status == 403:
+            return AuthError(
+                say + " (the token needs w_organization_social and a page role of ADMINISTRATOR,"
+                f" CONTENT_ADMIN or DIRECT_SPONSORED_CONTENT_POSTER; renew it in "
+                f"${self.token_env})",
+                status=status,
+            )
+        if status == 426 or (status == 400 and "version" in reason.lower()):
+            return RejectedError(
+                say + f" (LinkedIn-Version {self.version} is not active; set api_version)",
+                status=status,
+            )
+        return None
+
+
+def escape_little(text: str) -> str:
+    """Text as LinkedIn's little format wants it: reserved characters escaped, except inside
+    URLs and hashtags, which stay links and hashtags."""
+    keep: list[tuple[int, int]] = []
+    for match in _URL.finditer(text):
+        url = _trim_url(match.group())
+        keep.append((match.start(), match.start() + len(url)))
+    for match in _HASHTAG.finditer(text):
+        if not any(s <= match.start() < e for s, e in keep):
+            keep.append((match.start(), match.end()))
+    keep.sort()
+    out: list[str] = []
+    pos = 0
+    for start, end in keep:
+        out.append(_escape_plain(text[pos:start]))
+        out.append(text[start:end])
+        pos = end
+    out.append(_escape_plain(text[pos:]))
+    return "".join(out)
+
+
+def _trim_url(url: str) -> str:
+    """Drop sentence punctuation after a URL, keeping a closing bracket that is balanced."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    while url and url[-1] in _URL_TRAILING:
+        last = url[-1]
+        if last in pairs and url.count(last) <= url.count(pairs[last]):
+            break
+        url = url[:-1]
+    return url
+
+
+def unescape_little(text: str) -> str:
+    """The plain text of escaped little-format commentary (for comparing with our text)."""
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+
+
+def _escape_plain(text: str) -> str:
+    return "".join("\\" + c if c in _RESERVED else c for c in text)
+
+
+def _comparable(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _receipt(urn: str) -> Receipt:
+    return Receipt(external_id=urn, url=POST_URL.format(urn=urn))
+
+
+def _until_utc_midnight(now: datetime) -> float:
+    """Seconds until LinkedIn's daily limits reset, at the next 00:00 UTC."""
+    now = now.astimezone(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()
+
+
+def _input_error_codes(body: Any) -> set[str]:
+    """The `code`s in LinkedIn's errorDetails.inputErrors (and a top-level `code`)."""
+    codes: set[str] = set()
+    if not isinstance(body, dict):
+        return codes
+    if isinstance(body.get("code"), str):
+        codes.add(body["code"])
+    details = body.get("errorDetails")
+    errors = details.get("inputErrors") if isinstance(details, dict) else None
+    for item in errors if isinstance(errors, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("code"), str):
+            codes.add(item["code"])
+    return codes
+
+
+def _check_image(post: OutgoingPost, alt_limit: int) -> None:
+    if post.image_path is None:
+        return
+    path = Path(post.image_path)
+    if not path.is_file():
+        raise RejectedError(f"image not found: {path}")
+    alt = (post.image_alt or "").strip()
+    if not alt:
+        raise RejectedError(f"image {path} has no alt text: LinkedIn posts need one")
+    if len(alt) > alt_limit:
+        raise RejectedError(
+            f"alt text of {path} is {len(alt)} characters; LinkedIn takes {alt_limit}"
+        )
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,164 @@
+"""The `webhook` channel: a signed JSON POST for relays into Teams, Slack or an intranet.
+
+The body is one JSON object: `id`, `idempotency_key`, `channel`, `campaign`, `audience`,
+`title`, `text`, `link`, `image_url` (only when `image_base_url` is set, since the relay cannot
+read our disk), `image_alt` and `scheduled_at` (ISO 8601, UTC). Headers:
+- `X-Comms-Signature: sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the secret from
+  `$secret_env`, so the relay can tell the post came from us and was not changed;
+- `X-Comms-Timestamp`: Unix seconds when sent (not covered by the signature, which is over the
+  body alone: a relay that wants replay protection should also dedupe on the key);
+- `Idempotency-Key`: the post's key, for a relay that dedupes.
+Any 2xx is success; the receipt's id is the relay's `id` from a JSON answer when it gives one,
+else the idempotency key. Whether a resend is safe depends on the relay, which we cannot know,
+so `idempotent` is False and `find()` cannot tell. A relay reports no figures: `has_metrics`
+is False.
+
+Failures go through the shared HTTP layer: 429 (or 503 with Retry-After) waits, 401/403 means
+the relay refused the signature (renew `$secret_env` on both sides), other 4xx are rejected,
+5xx/timeouts are transient (maybe delivered when the request was sent).
+
+Options: `url`, `secret_env`, `image_base_url`, `timeout_seconds` (default 15).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.http import HttpClient
+from comms.config import ChannelSettings
+from comms.errors import ConfigError, TransientError
+
+SIGNATURE_HEADER = "X-Comms-Signature"
+TIMESTAMP_HEADER = "X-Comms-Timestamp"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value: `sha256=` and the HMAC-SHA256 hex digest of the body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookChannel(Channel):
+    """One signed JSON POST per post to a relay URL."""
+
+    name = "webhook"
+    idempotent = False  # only the relay knows whether it dedupes on Idempotency-Key
+    has_metrics = False  # a relay reports no reach, views or clicks
+
+    def __init__(
+        self, settings: ChannelSettings, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(settings)
+        self.url = str(settings.get("url", "") or "")
+        self.secret_env = str(settings.get("secret_env", "") or "")
+        base = str(settings.get("image_base_url", "") or "")
+        self.image_base_url = base if not base or base.endswith("/") else base + "/"
+        timeout = float(settings.get("timeout_seconds", 15))
+        self.timeout = (min(5.0, timeout), timeout)
+        self.clock = clock
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def publish(self, post: OutgoingPost) -> Receipt:
+        """POST the signed body; any 2xx means the relay took it."""
+        secret = self.settings.secret("secret_env")
+        body = self.body(post)
+        response = self._client(secret).request(
+            "POST",
+            self._target(),
+            data=body,
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                SIGNATURE_HEADER: sign(secret, body),
+                TIMESTAMP_HEADER: str(int(self.clock())),
+                "Idempotency-Key": post.idempotency_key,
+            },
+        )
+        answer = _json_or_none(response)
+        remote_id = answer.get("id") if isinstance(answer, dict) else None
+        url = answer.get("url") if isinstance(answer, dict) else None
+        return Receipt(
+            external_id=str(remote_id or post.idempotency_key),
+            url=url if isinstance(url, str) else None,
+        )
+
+    def check(self) -> CheckResult:
+        """The URL and secret are set and the relay answers at all (a GET; nothing is posted)."""
+        self.settings.secret("secret_env")
+        try:
+            response = requests.get(self._target(), timeout=self.timeout)
+        except requests.exceptions.ConnectionError as exc:
+            raise TransientError(f"webhook: cannot reach {_origin(self.url)}: {exc}") from None
+        except requests.exceptions.Timeout:
+            raise TransientError(f"webhook: {_origin(self.url)} did not answer in time") from None
+        return CheckResult(
+            response.status_code < 500,
+            f"{_origin(self.url)} answers (HTTP {response.status_code} to a GET); "
+            f"posts are signed with ${self.secret_env}",
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def body(self, post: OutgoingPost) -> bytes:
+        """The exact bytes that are signed and sent (compact UTF-8 JSON, keys in this order)."""
+        payload: dict[str, Any] = {
+            "id": post.post_id,
+            "idempotency_key": post.idempotency_key,
+            "channel": post.channel,
+            "campaign": post.campaign,
+            "audience": post.audience,
+            "title": post.title,
+            "text": post.text,
+            "link": post.link,
+        }
+        if post.image_path is not None and self.image_base_url:
+            payload["image_url"] = self.image_base_url + post.image_path.name
+        payload["image_alt"] = post.image_alt if post.image_path is not None else None
+        payload["scheduled_at"] = (
+            post.scheduled_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            if post.scheduled_at
+            else None
+        )
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def _target(self) -> str:
+        if not self.url.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"channel {self.settings.name!r} has no http(s) url",
+                hint='set url = "https://relay.example.dk/hooks/comms"',
+            )
+        return self.url
+
+    def _client(self, secret: str) -> HttpClient:
+        # Slack- and Teams-style URLs carry a token in the path: keep it out of messages too
+        parts = urlsplit(self.url)
+        hidden = [parts.path + ("?" + parts.query if parts.query else ""), parts.query]
+        return HttpClient(
+            _origin(self.url),
+            service="webhook",
+            auth_env=self.secret_env,
+            secrets=[secret, *(h for h in hidden if len(h) > 1)],
+            timeout=self.timeout,
+        )
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] only: a relay URL may carry a token in its path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None  # any 2xx is success; a relay may answer with plain text

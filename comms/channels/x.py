@@ -1,0 +1,335 @@
+"""The `x` channel: posts on X through API v2 with an OAuth 2.0 user-context token.
+
+A post is `POST /2/tweets {"text", "media": {"media_ids"}}`; the id is `data.id` of the 201. An
+image is uploaded first with `POST /2/media/upload` (multipart `media` + `media_category=
+tweet_image`) and gets its alt text from `POST /2/media/metadata {"id", "metadata": {"alt_text":
+{"text"}}}` (at most 1,000 characters). The link is added to the text when the template left it
+out, and the text must weigh at most 280 as X counts (`comms.lint.text_length`, every URL 23).
+
+Figures come from `GET /2/tweets/:id?tweet.fields=public_metrics,non_public_metrics,
+organic_metrics`: impressions (non-public when X gives them, else public), link clicks
+(`url_link_clicks`, owner only and only for posts up to 30 days old) and engagements (likes +
+replies + reposts + quotes). X has no unique reach, so `reach` stays None. When X refuses the
+owner-only fields (it answers 200 with only `errors`), the public figures are read alone.
+
+No idempotency key: X refuses identical text with 403 "duplicate content", which after an
+ambiguous failure means "probably ours", so `find()` looks through the account's own recent posts
+(from the post's scheduled time on) and a match is the receipt. A 429 waits for the reset X
+names: `x-user-limit-24hour-reset` or `x-app-limit-24hour-reset` when a daily cap is spent, else
+`x-rate-limit-reset` (Unix seconds), and `Retry-After` first when present.
+
+Verified with `search` (2026-11, docs.x.com OpenAPI pages): `POST /2/media/upload` body `media` +
+`media_category` (tweet_image) with answer `data.id`, `media_key`, `expires_after_secs`;
+`POST /2/media/metadata` with `id` and `metadata.alt_text.text`; `GET /2/users/:id/tweets`
+(`max_results` 5-100, `start_time`); `GET /2/users/me`; owner-only metrics coming back as a 200
+with only `errors` (twittered PR #366). Not confirmed: the exact 400 body for an over-long text,
+the duplicate wording (from a 2026 issue thread), and how long X remembers duplicates.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import re
+import unicodedata
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
+from comms.config import ChannelSettings
+from comms.errors import (
+    AuthError,
+    ChannelError,
+    ConfigError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+from comms.lint import text_length
+
+DEFAULT_BASE_URL = "https://api.x.com"
+POST_URL = "https://x.com/i/web/status/{id}"
+METRIC_FIELDS = "public_metrics,non_public_metrics,organic_metrics"
+_URL = re.compile(r"https?://\S+")
+
+
+class DuplicateContentError(RejectedError):
+    """X refused the text as a duplicate of one of the account's posts (403)."""
+
+
+class XChannel(Channel):
+    """One X account, posting with its OAuth 2.0 user-context access token."""
+
+    name = "x"
+    idempotent = False  # no idempotency key; duplicates are found with find() instead
+    has_metrics = True  # public_metrics always; owner-only figures for 30 days
+    text_limit = 280  # weighted length, twitter-text v3 (every URL counts 23)
+    alt_text_limit = 1000  # media metadata alt_text.text
+    image_limit = 5 * 1024 * 1024  # bytes for tweet_image (UNCONFIRMED; the long-standing cap)
+    find_slack = timedelta(minutes=10)  # clock skew allowed when find() bounds by scheduled time
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        super().__init__(settings)
+        self.base_url = str(settings.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        self.timeout = float(settings.get("timeout_seconds", 30))
+        self.find_count = max(5, min(100, int(settings.get("find_count", 20))))
+        self._user_id: str | None = str(settings.get("user_id") or "") or None
+        self._scrub = Scrubber()
+
+    @property
+    def token_env(self) -> str:
+        return str(self.settings.get("token_env") or "token_env")
+
+    def _client(self) -> HttpClient:
+        try:
+            token = self.settings.secret("token_env")
+        except ConfigError as exc:
+            raise AuthError(f"x: {exc}") from None
+        self._scrub = Scrubber([token])
+        return HttpClient(
+            self.base_url,
+            service=f"x ({self.settings.name})",
+            auth_env=self.token_env,
+            secrets=[token],
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=(min(5.0, self.timeout), self.timeout),
+        )
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def publish(self, post: OutgoingPost) -> Receipt:
+        """Upload the image with its alt text (if any), then create the post."""
+        text = self._text(post)
+        _check_image(post, self.alt_text_limit, self.image_limit)
+        http = self._client()
+        body: dict[str, Any] = {"text": text}
+        if post.image_path is not None:
+            media_id = self._upload_image(http, Path(post.image_path), str(post.image_alt))
+            body["media"] = {"media_ids": [media_id]}
+        try:
+            data = http.json("POST", "/2/tweets", json=body, classify=self._classify)
+        except DuplicateContentError as duplicate:
+            found = self.find(post)
+            if found is not None:
+                return found
+            raise duplicate from None
+        tweet_id = (data.get("data") or {}).get("id") if isinstance(data, dict) else None
+        if not tweet_id:
+            raise TransientError(
+                "x: the post was answered without data.id", status=201, maybe_delivered=True
+            )
+        return _receipt(str(tweet_id))
+
+    def find(self, post: OutgoingPost) -> Receipt | None:
+        """The account's own post with this text, made no earlier than the post was due."""
+        http = self._client()
+        user = self._me(http)
+        params: dict[str, Any] = {
+            "max_results": self.find_count,
+            "tweet.fields": "created_at,text",
+            "exclude": "replies,retweets",
+        }
+        if post.scheduled_at is not None:
+            since = (post.scheduled_at - self.find_slack).astimezone(UTC)
+            params["start_time"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        data = http.json("GET", f"/2/users/{user}/tweets", params=params, classify=self._classify)
+        wanted = _comparable(self._text(post))
+        for tweet in data.get("data", []) if isinstance(data, dict) else []:
+            if isinstance(tweet, dict) and _comparable(str(tweet.get("text", ""))) == wanted:
+                return _receipt(str(tweet["id"]))
+        return None
+
+    def metrics(self, receipt: Receipt) -> Figures:
+        """Impressions, link clicks and engagements; never reach, which X does not count."""
+        http = self._client()
+        path = f"/2/tweets/{receipt.external_id}"
+        data = http.json(
+            "GET", path, params={"tweet.fields": METRIC_FIELDS}, classify=self._classify
+        )
+        if isinstance(data, dict) and not data.get("data") and data.get("errors"):
+            # owner-only fields refused (post older than 30 days, or not ours): public only
+            data = http.json(
+                "GET", path, params={"tweet.fields": "public_metrics"}, classify=self._classify
+            )
+        tweet = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(tweet, dict):
+            reason = _first_error(data) or "no data"
+            raise RejectedError(f"x: post {receipt.external_id} cannot be read: {reason}")
+        public = tweet.get("public_metrics") or {}
+        private = tweet.get("non_public_metrics") or tweet.get("organic_metrics") or {}
+        counts = [public.get(k) for k in ("like_count", "reply_count", "retweet_count")]
+        counts.append(public.get("quote_count"))
+        known = [int(c) for c in counts if isinstance(c, int)]
+        impressions = private.get("impression_count", public.get("impression_count"))
+        return Figures(
+            reach=None,  # X has no unique-reach figure
+            impressions=int(impressions) if isinstance(impressions, int) else None,
+            engagements=sum(known) if known else None,
+            clicks=_int(private.get("url_link_clicks")),
+            raw=data,
+        )
+
+    def check(self) -> CheckResult:
+        """The token reads its own account (`/2/users/me`); X does not say when it expires."""
+        try:
+            http = self._client()
+            data = http.json("GET", "/2/users/me", classify=self._classify)
+        except (AuthError, RejectedError) as exc:
+            return CheckResult(False, str(exc))
+        except RateLimitedError as exc:
+            return CheckResult(False, f"{exc} (try again later)")
+        user = (data.get("data") or {}) if isinstance(data, dict) else {}
+        self._user_id = str(user.get("id") or "") or self._user_id
+        return CheckResult(
+            True,
+            f"posts as @{user.get('username', '?')}; X does not report when the token expires",
+        )
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _text(self, post: OutgoingPost) -> str:
+        """The text, with the link appended when the template left it out; at most 280."""
+        text = post.text.strip()
+        if post.link and post.link not in text:
+            text = f"{text}\n\n{post.link}"
+        length = text_length(text, "x")
+        if length > self.text_limit:
+            raise RejectedError(
+                f"x: the text weighs {length} of {self.text_limit} as X counts "
+                "(every URL counts 23; emoji and CJK count 2); shorten the X template"
+            )
+        return text
+
+    def _me(self, http: HttpClient) -> str:
+        if self._user_id is None:
+            data = http.json("GET", "/2/users/me", classify=self._classify)
+            self._user_id = str(((data or {}).get("data") or {}).get("id") or "") or None
+            if self._user_id is None:
+                raise TransientError("x: /2/users/me answered without the account's id")
+        return self._user_id
+
+    def _upload_image(self, http: HttpClient, path: Path, alt: str) -> str:
+        """Upload, then set alt text; nothing is posted yet, so a retry can never double."""
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        try:
+            data = http.json(
+                "POST",
+                "/2/media/upload",
+                files={"media": (path.name, path.read_bytes(), content_type)},
+                data={"media_category": "tweet_image", "media_type": content_type},
+                classify=self._classify,
+            )
+            media_id = (data.get("data") or {}).get("id") if isinstance(data, dict) else None
+            if not media_id:
+                raise TransientError("x: media upload answered without data.id")
+            http.json(
+                "POST",
+                "/2/media/metadata",
+                json={"id": str(media_id), "metadata": {"alt_text": {"text": alt}}},
+                classify=self._classify,
+            )
+        except TransientError as exc:
+            raise TransientError(str(exc), status=exc.status) from None
+        except OSError as exc:
+            raise RejectedError(f"cannot read image {path}: {exc.strerror or exc}") from None
+        return str(media_id)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _classify(self, response: requests.Response) -> ChannelError | None:
+        """X's own signals; None leaves the rest to HttpClient's default mapping."""
+        status = response.status_code
+        reason = self._scrub(_reason(response))
+        say = f"x ({self.settings.name}): HTTP {status}: {reason}"
+        if status == 429:
+            return RateLimitedError(say, retry_after=_rate_limit_wait(response.headers))
+        if status == 403 and "duplicate" in reason.lower():
+            return DuplicateContentError(say, status=403)
+        if status == 401:
+            return AuthError(
+                say + f" (renew the token in ${self.token_env}; OAuth 2.0 user tokens expire)",
+                status=status,
+            )
+        if status == 403:
+            return AuthError(
+                say + f" (the token needs tweet.write, users.read and media.write; renew it in "
+                f"${self.token_env})",
+                status=status,
+            )
+        if status == 400:
+            return RejectedError(say, status=status)
+        return None
+
+
+def _rate_limit_wait(headers: Any) -> float | None:
+    """Retry-After, else the reset of the limit that is spent (a daily cap before the window)."""
+    wait = parse_retry_after(headers.get("Retry-After"))
+    if wait is not None:
+        return wait
+    for prefix in ("x-user-limit-24hour", "x-app-limit-24hour", "x-rate-limit"):
+        if headers.get(f"{prefix}-remaining") == "0":
+            wait = parse_reset(headers.get(f"{prefix}-reset"))
+            if wait is not None:
+                return wait
+    resets = [
+        parse_reset(headers.get(f"{p}-reset")) for p in ("x-rate-limit", "x-user-limit-24hour")
+    ]
+    known = [r for r in resets if r is not None]
+    return min(known) if known else None
+
+
+def _reason(response: requests.Response) -> str:
+    """X's words: problem `detail`, or the first of `errors[]` (validation or code 88)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return error_reason(response)
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        first = _first_error(body)
+        if isinstance(detail, str) and detail:
+            return f"{detail} ({first})" if first and first not in detail else detail
+        if first:
+            return first
+    return error_reason(response)
+
+
+def _first_error(body: Any) -> str | None:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        item = errors[0]
+        return str(item.get("message") or item.get("detail") or item.get("title") or item)[:300]
+    return None
+
+
+def _comparable(text: str) -> str:
+    """Text as X gives it back, made comparable: unescaped, URLs (t.co) removed, spaces single."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    return " ".join(_URL.sub(" ", text).split())
+
+
+def _receipt(tweet_id: str) -> Receipt:
+    return Receipt(external_id=tweet_id, url=POST_URL.format(id=tweet_id))
+
+
+def _check_image(post: OutgoingPost, alt_limit: int, size_limit: int) -> None:
+    if post.image_path is None:
+        return
+    path = Path(post.image_path)
+    if not path.is_file():
+        raise RejectedError(f"image not found: {path}")
+    alt = (post.image_alt or "").strip()
+    if not alt:
+        raise RejectedError(f"image {path} has no alt text: posts on X need one")
+    if len(alt) > alt_limit:
+        raise RejectedError(f"alt text of {path} is {len(alt)} characters; X takes {alt_limit}")
+    if path.stat().st_size > size_limit:
+        raise RejectedError(f"image {path} is over {size_limit // (1024 * 1024)} MB, X's limit")
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None

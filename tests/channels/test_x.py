@@ -1,0 +1,355 @@
+"""The x channel against a fake X API v2 on 127.0.0.1: posts, images, errors, figures."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from comms.channels.base import OutgoingPost, Receipt
+from comms.channels.registry import create_channel
+from comms.channels.x import DuplicateContentError, XChannel
+from comms.config import ChannelSettings
+from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from comms.lint import text_length
+from tests.fakes.x import FakeX, problem
+
+TOKEN = "TOKEN-MARKER-x-9b27d4"  # must never appear in any message
+ENV = "COMMS_TEST_X_TOKEN"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One server for the module (stopping one takes half a second); reset for each test."""
+    with FakeX(token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def fake(server: FakeX, monkeypatch: pytest.MonkeyPatch) -> FakeX:
+    monkeypatch.setenv(ENV, TOKEN)
+    server.reset()
+    return server
+
+
+def channel(fake: FakeX, **options: object) -> XChannel:
+    values: dict[str, object] = {"token_env": ENV, "base_url": fake.url, "timeout_seconds": 1}
+    values.update(options)
+    return XChannel(ChannelSettings(name="x-tryg", type="x", options=values))
+
+
+def post(post_id: int = 1, **fields: object) -> OutgoingPost:
+    values: dict[str, object] = {
+        "idempotency_key": f"key-{post_id}",
+        "channel": "x-tryg",
+        "text": f"Tryghedsvandring i Vejgaard nr. {post_id} i aften kl. 19 & alle er velkomne",
+        "link": "https://aalborg.dk/tryg?utm_source=x-tryg&utm_medium=social",
+    }
+    values.update(fields)
+    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+
+
+def image(tmp_path: Path, size: int = 64) -> Path:
+    path = tmp_path / "plakat.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * size)
+    return path
+
+
+# --- success ----------------------------------------------------------------------------------
+
+
+def test_registry_builds_the_x_channel() -> None:
+    adapter = create_channel(ChannelSettings(name="x", type="x", options={}))
+    assert isinstance(adapter, XChannel)
+    assert adapter.has_metrics
+    assert not adapter.idempotent
+
+
+def test_text_with_link_is_posted(fake: FakeX) -> None:
+    receipt = channel(fake).publish(post())
+    assert len(fake.tweets) == 1
+    tweet = fake.tweets[0]
+    assert tweet.text == post().text + "\n\n" + str(post().link)
+    assert receipt.external_id == tweet.id
+    assert receipt.url == f"https://x.com/i/web/status/{tweet.id}"
+    call = fake.calls("POST", "/2/tweets")[0]
+    assert call.header("authorization") == f"Bearer {TOKEN}"
+    assert call.json == {"text": tweet.text}
+
+
+def test_link_already_in_the_text_is_not_repeated(fake: FakeX) -> None:
+    text = "Kom til tryghedsvandring: https://aalborg.dk/tryg"
+    channel(fake).publish(post(text=text, link="https://aalborg.dk/tryg"))
+    assert fake.texts() == [text]
+
+
+def test_image_with_alt_text_is_uploaded_described_and_attached(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    path = image(tmp_path)
+    alt = "Tre betjente og en borger foran Tryghedsbussen på Kennedy Plads"
+    channel(fake).publish(post(image_path=path, image_alt=alt))
+
+    (media_id,) = fake.tweets[0].media_ids
+    assert fake.media[media_id]["bytes"] == path.read_bytes()
+    assert fake.media[media_id]["category"] == "tweet_image"
+    assert fake.media[media_id]["alt"] == alt
+    metadata = fake.calls("POST", "/2/media/metadata")[0].json
+    assert metadata == {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
+    order = [r.path for r in fake.requests]
+    assert order == ["/2/media/upload", "/2/media/metadata", "/2/tweets"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"image_alt": None}, "alt text"),
+        ({"image_alt": "a" * 1001}, "1000"),
+    ],
+)
+def test_bad_image_is_rejected_before_any_call(
+    fake: FakeX, tmp_path: Path, fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(RejectedError, match=message):
+        channel(fake).publish(post(image_path=image(tmp_path), **fields))
+    assert fake.requests == []
+
+
+def test_too_large_image_is_rejected(fake: FakeX, tmp_path: Path) -> None:
+    with pytest.raises(RejectedError, match="5 MB"):
+        channel(fake).publish(post(image_path=image(tmp_path, 5 * 1024 * 1024), image_alt="Foto"))
+
+
+def test_upload_failure_is_transient_and_never_maybe_delivered(fake: FakeX, tmp_path: Path) -> None:
+    fake.fail_next("500", path="/2/media/metadata")
+    with pytest.raises(TransientError) as info:
+        channel(fake).publish(post(image_path=image(tmp_path), image_alt="Plakat"))
+    assert info.value.maybe_delivered is False
+    assert fake.tweets == []
+
+
+# --- the weighted 280 -------------------------------------------------------------------------
+
+
+def test_text_over_280_weighted_is_rejected_by_the_adapter(fake: FakeX) -> None:
+    text = "æ" * 250 + " " + "日本" * 10  # 250 + 1 + 40 = 291 as X counts
+    assert len(text) < 280 < text_length(text, "x")
+    with pytest.raises(RejectedError, match="291 of 280"):
+        channel(fake).publish(post(text=text, link=None))
+    assert fake.requests == []
+
+
+def test_fake_enforces_the_weighted_limit_as_x_does(fake: FakeX) -> None:
+    http = channel(fake)._client()
+    long_url = "https://aalborg.dk/" + "a" * 200  # counts 23, whatever its length
+    ok = "x" * 256 + " " + long_url
+    assert text_length(ok, "x") == 280
+    http.json("POST", "/2/tweets", json={"text": ok})
+    with pytest.raises(RejectedError, match="too long"):
+        http.json("POST", "/2/tweets", json={"text": "😀" * 141}, classify=channel(fake)._classify)
+    assert fake.texts() == [ok]
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "delivered"),
+    [
+        ("500", True),
+        ("502", True),
+        ("503", False),
+        ("timeout", True),
+        ("reset", True),
+        ("malformed", True),
+    ],
+)
+def test_transient_failures_say_whether_the_post_may_be_there(
+    fake: FakeX, fault: str, delivered: bool
+) -> None:
+    fake.fail_next(fault, delay=2.0)
+    with pytest.raises(TransientError) as info:
+        channel(fake).publish(post())
+    assert info.value.maybe_delivered is delivered
+    assert TOKEN not in str(info.value)
+    assert len(fake.calls("POST", "/2/tweets")) == 1
+
+
+@pytest.mark.parametrize("fault", ["429", "429-date"])
+def test_rate_limit_with_retry_after_is_honoured(fake: FakeX, fault: str) -> None:
+    fake.fail_next(fault, retry_after=120)
+    with pytest.raises(RateLimitedError) as info:
+        channel(fake).publish(post())
+    assert 115 <= (info.value.retry_after or 0) <= 120
+
+
+def test_rate_limit_waits_for_the_window_reset(fake: FakeX) -> None:
+    fake.limit_next("15min", reset_in=600)
+    with pytest.raises(RateLimitedError) as info:
+        channel(fake).publish(post())
+    assert 590 <= (info.value.retry_after or 0) <= 601
+
+
+def test_daily_cap_waits_for_the_24_hour_reset_not_the_window(fake: FakeX) -> None:
+    fake.limit_next("24hour", reset_in=5 * 3600)
+    with pytest.raises(RateLimitedError) as info:
+        channel(fake).publish(post())
+    assert 5 * 3600 - 10 <= (info.value.retry_after or 0) <= 5 * 3600 + 1
+    assert fake.tweets == []
+
+
+def test_expired_token_is_an_auth_error_naming_the_variable(fake: FakeX) -> None:
+    fake.fail_next("expired")
+    with pytest.raises(AuthError) as info:
+        channel(fake).publish(post())
+    assert f"${ENV}" in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_wrong_token_and_missing_variable_are_auth_errors(
+    fake: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "some-other-token-value")
+    with pytest.raises(AuthError, match=ENV) as info:
+        channel(fake).publish(post())
+    assert "some-other-token-value" not in str(info.value)
+    monkeypatch.delenv(ENV)
+    with pytest.raises(AuthError, match=ENV):
+        channel(fake).publish(post())
+
+
+def test_forbidden_is_an_auth_error_naming_scopes(fake: FakeX) -> None:
+    fake.canned.append(problem(403, "Forbidden", "You are not permitted to perform this action."))
+    with pytest.raises(AuthError, match=r"tweet\.write"):
+        channel(fake).publish(post())
+
+
+def test_invalid_request_is_rejected_with_the_reason(fake: FakeX) -> None:
+    http = channel(fake)._client()
+    with pytest.raises(RejectedError, match="media IDs are invalid"):
+        http.json(
+            "POST",
+            "/2/tweets",
+            json={"text": "hej", "media": {"media_ids": ["123"]}},
+            classify=channel(fake)._classify,
+        )
+
+
+def test_token_echoed_by_the_service_is_scrubbed(fake: FakeX) -> None:
+    fake.canned.append(problem(400, "Invalid Request", f"bad header Bearer {TOKEN}"))
+    with pytest.raises(RejectedError) as info:
+        channel(fake).publish(post())
+    assert TOKEN not in str(info.value)
+    assert "***" in str(info.value)
+
+
+# --- duplicates, find and retries -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["after-500", "after-timeout", "after-reset"])
+def test_retry_after_an_ambiguous_failure_does_not_post_twice(fake: FakeX, fault: str) -> None:
+    due = datetime.now(UTC)
+    adapter = channel(fake)
+    fake.fail_next(fault, delay=2.0)
+    with pytest.raises(TransientError) as info:
+        adapter.publish(post(scheduled_at=due))
+    assert info.value.maybe_delivered
+    assert len(fake.tweets) == 1  # X has it
+
+    found = adapter.find(post(scheduled_at=due))
+    assert found is not None
+    assert found.external_id == fake.tweets[0].id
+    receipt = adapter.publish(post(scheduled_at=due))  # the 403 duplicate is our own post
+    assert receipt.external_id == fake.tweets[0].id
+    assert len(fake.tweets) == 1
+
+
+def test_find_matches_text_as_x_returns_it(fake: FakeX, tmp_path: Path) -> None:
+    """X gives text back with &amp; and t.co links (and a link for the image)."""
+    adapter = channel(fake)
+    sent = post(image_path=image(tmp_path), image_alt="Plakat")
+    receipt = adapter.publish(sent)
+    timeline = fake.calls("GET", "/2/users/")
+    assert timeline == []
+    assert "&amp;" in fake.tweets[0].shown()
+    assert adapter.find(sent) == receipt
+    assert adapter.find(post(2)) is None
+    call = fake.calls("GET", r"/2/users/\d+/tweets")[-1]
+    assert call.query["exclude"] == ["replies,retweets"]
+
+
+def test_duplicate_of_an_older_post_is_rejected(fake: FakeX) -> None:
+    adapter = channel(fake)
+    adapter.publish(post(1))
+    fake.tweets[0].created_at -= 365 * 86400  # last year
+    with pytest.raises(DuplicateContentError, match="duplicate") as info:
+        adapter.publish(post(2, text=post(1).text, scheduled_at=datetime.now(UTC)))
+    assert isinstance(info.value, RejectedError)
+    assert len(fake.tweets) == 1
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_metrics_read_owner_figures(fake: FakeX) -> None:
+    adapter = channel(fake)
+    receipt = adapter.publish(post())
+    tweet = fake.tweets[0]
+    tweet.public_metrics.update(
+        like_count=12, reply_count=3, retweet_count=4, quote_count=1, impression_count=900
+    )
+    tweet.non_public_metrics.update(impression_count=950, url_link_clicks=37)
+    figures = adapter.metrics(receipt)
+    assert figures.reach is None  # X has no reach
+    assert figures.impressions == 950
+    assert figures.clicks == 37
+    assert figures.engagements == 20
+    assert figures.raw["data"]["public_metrics"]["like_count"] == 12
+    fields = fake.calls("GET", r"/2/tweets/\d+")[0].query["tweet.fields"]
+    assert fields == ["public_metrics,non_public_metrics,organic_metrics"]
+
+
+def test_metrics_of_an_old_post_fall_back_to_public_figures(fake: FakeX) -> None:
+    adapter = channel(fake)
+    receipt = adapter.publish(post())
+    tweet = fake.tweets[0]
+    tweet.created_at = time.time() - 40 * 86400
+    tweet.public_metrics.update(like_count=2, impression_count=300)
+    figures = adapter.metrics(receipt)
+    assert figures.impressions == 300
+    assert figures.clicks is None
+    assert figures.engagements == 2
+    assert len(fake.calls("GET", r"/2/tweets/\d+")) == 2
+
+
+def test_metrics_of_a_deleted_post_are_rejected(fake: FakeX) -> None:
+    with pytest.raises(RejectedError, match="Could not find tweet"):
+        channel(fake).metrics(Receipt("1860000000000009999"))
+
+
+def test_metrics_errors_are_classified(fake: FakeX) -> None:
+    fake.fail_next("expired")
+    with pytest.raises(AuthError, match=ENV):
+        channel(fake).metrics(Receipt("1"))
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def test_check_names_the_account(fake: FakeX) -> None:
+    result = channel(fake).check()
+    assert result.ok
+    assert "@TrygAalborg" in result.message
+    assert result.expires_at is None
+
+
+def test_check_fails_for_a_bad_token_naming_the_variable(
+    fake: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "expired-token-value")
+    result = channel(fake).check()
+    assert not result.ok
+    assert f"${ENV}" in result.message
+    assert "expired-token-value" not in result.message
