@@ -37,9 +37,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from comms.cli import daemon, officers, operators, staff
+    from comms.cli import daemon, officers, operators, staff, views
 
-    for module in (officers, daemon, staff, operators):
+    for module in (officers, daemon, staff, views, operators):
         module.register(cli)
     _add_config_option(cli)
 

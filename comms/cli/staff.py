@@ -71,6 +71,17 @@ def _date_option(value: str | None, option: str) -> date | None:
     return None if value is None else parse_date(value, option)
 
 
+def _period_option(value: str | None) -> tuple[date, date] | None:
+    from comms.report_compare import parse_period
+
+    if value is None:
+        return None
+    try:
+        return parse_period(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--compare-to") from None
+
+
 @click.command("report")
 @click.option(
     "--from",
@@ -88,76 +99,175 @@ def _date_option(value: str | None, option: str) -> date | None:
     callback=lambda _ctx, _param, value: _date_option(value, "--to"),
     help="Last day, YYYY-MM-DD (local date, included).",
 )
-@output_format_option("table", "json", "csv", "md")
+@output_format_option("table", "json", "csv", "md", "html", "docx")
+@click.option(
+    "--compare-to",
+    "compare_to",
+    metavar="FROM:TO",
+    callback=lambda _ctx, _param, value: _period_option(value),
+    help="Also show the change against an earlier period, e.g. 2025-01-01:2025-12-31.",
+)
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of the screen.",
+    help="Write to this file instead of the screen (needed for docx on a terminal).",
 )
 @pass_app
-def report_command(app: AppContext, start: date, end: date, fmt: str, out: Path | None) -> None:
-    """Posts and reach per channel, campaign and focus area, with a Danish summary.
+def report_command(
+    app: AppContext,
+    start: date,
+    end: date,
+    fmt: str,
+    compare_to: tuple[date, date] | None,
+    out: Path | None,
+) -> None:
+    """Posts and reach per channel, channel type, campaign and focus area, with a Danish summary.
 
     Both days are local dates in the configured zone and both are included. Reach is shown
-    as min / max / median / total where figures are known (newest figures per post).
-    The table ends with a paragraph in Danish for the status report.
+    as min / max / median / total where figures are known (newest figures per post), with the
+    posts of highest reach. The table ends with a paragraph in Danish for the status report.
+    html is one self-contained file with charts; docx is a Word document with the charts and
+    the tables as an annex. --compare-to adds the change against an earlier period.
 
     \b
     Example:
       comms report --from 2018-01-14 --to 2019-01-07
-      comms report --from 2026-01-01 --to 2026-12-31 --format md --out rapport.md
+      comms report --from 2026-01-01 --to 2026-12-31 --format html --out status.html
+      comms report --from 2026-01-01 --to 2026-12-31 --format docx --out bilag.docx \\
+          --compare-to 2025-01-01:2025-12-31
       comms report --from 2026-01-01 --to 2026-03-31 --format json
     """
-    from comms import report as reports
-
     if end < start:
         raise click.BadParameter(
             f"--to {end} is before --from {start}; swap them", param_hint="--to"
         )
+    if fmt == "docx" and out is None and sys.stdout.isatty():
+        raise click.BadParameter("a Word document needs --out FILE.docx", param_hint="--format")
     try:
         url = app.ready_database()
-        settings = app.settings
-        channel_types = {name: channel.type for name, channel in settings.channels.items()}
-        result = reports.build_report(
-            url, start=start, end=end, zone=settings.zone, channel_types=channel_types
-        )
+        with _progress_bar() as progress:
+            result, comparison, document = _report_document(
+                app, url, start, end, fmt, compare_to, progress
+            )
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
 
+    if isinstance(document, bytes):
+        if out is None:
+            click.echo(document, nl=False)  # bytes go to the binary stream
+        else:
+            out.write_bytes(document)
+    elif document is None:
+        _print_tables(result, out, comparison)
+    elif out is None:
+        click.echo(document, nl=False)
+    else:
+        out.write_text(document, encoding="utf-8")
+
+
+def _report_document(
+    app: AppContext,
+    url: str,
+    start: date,
+    end: date,
+    fmt: str,
+    compare_to: tuple[date, date] | None,
+    progress: Any,
+) -> tuple[Any, Any, str | bytes | None]:
+    """The report, the comparison (or None) and the rendered document (None for tables)."""
+    from comms import report as reports
+    from comms import report_compare
+
+    settings = app.settings
+    steps = 2 + (compare_to is not None) + (fmt in ("html", "docx"))
+    done = 0
+
+    def step(stage: str) -> None:
+        nonlocal done
+        if progress:
+            progress(stage, done, steps)
+        done += 1
+
+    channel_types = {name: channel.type for name, channel in settings.channels.items()}
+    step("figures")
+    result = reports.build_report(
+        url, start=start, end=end, zone=settings.zone, channel_types=channel_types
+    )
+    comparison = None
+    if compare_to is not None:
+        step("earlier period")
+        earlier = reports.build_report(
+            url,
+            start=compare_to[0],
+            end=compare_to[1],
+            zone=settings.zone,
+            channel_types=channel_types,
+        )
+        comparison = report_compare.compare(result, earlier)
+    charts: list[Any] = []
+    if fmt in ("html", "docx"):
+        from comms.report_charts import build_charts
+
+        step("charts")
+        points = reports.post_points(url, start=start, end=end, zone=settings.zone)
+        charts = build_charts(result, points)
+    step(fmt)
+    return result, comparison, _render(fmt, result, comparison, charts)
+
+
+def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | bytes | None:
+    from comms import report as reports
+    from comms import report_compare
+
     if fmt == "json":
-        text = json.dumps(reports.to_json(result), ensure_ascii=False, indent=2) + "\n"
-    elif fmt == "csv":
-        text = reports.to_csv(result)
-    elif fmt == "md":
-        text = reports.to_markdown(result)
-    else:
-        _print_tables(result, out)
-        return
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+        extra = report_compare.to_json(comparison) if comparison else None
+        data = reports.to_json_document(result, extra)
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        return reports.to_csv(
+            result, with_types=True, earlier=comparison.earlier if comparison else None
+        )
+    if fmt == "md":
+        lines = report_compare.to_markdown_lines(comparison) if comparison else []
+        return reports.to_markdown(result, lines)
+    if fmt == "html":
+        from comms.models import utcnow
+        from comms.report_html import render_html
+
+        return render_html(result, charts, comparison, generated=utcnow())
+    if fmt == "docx":
+        from comms.report_docx import render_docx
+
+        return render_docx(result, charts, comparison)
+    return None
 
 
-def _print_tables(result: Any, out: Path | None) -> None:
+def _print_tables(result: Any, out: Path | None, comparison: Any = None) -> None:
     """The rich tables, then the Danish paragraph unwrapped (so it can be copied as one line)."""
     from rich.console import Console
 
     from comms.report import danish_summary, render_table
+    from comms.report_compare import comparison_table, danish_comparison
 
-    summary = danish_summary(result)
+    tables = render_table(result)
+    paragraphs = [danish_summary(result)]
+    if comparison is not None:
+        tables.append(comparison_table(comparison))
+        paragraphs.append(danish_comparison(comparison))
     if out is None:
         console = Console()
         if not console.is_terminal:
             console = Console(width=120)  # piped: no terminal width to fit, keep numbers whole
-        for table in render_table(result):
+        for table in tables:
             console.print(table)
-        click.echo()
-        click.echo(summary)
+        for paragraph in paragraphs:
+            click.echo()
+            click.echo(paragraph)
         return
     with out.open("w", encoding="utf-8") as handle:
         console = Console(file=handle, width=140, color_system=None, force_terminal=False)
-        for table in render_table(result):
+        for table in tables:
             console.print(table)
-        handle.write("\n" + summary + "\n")
+        for paragraph in paragraphs:
+            handle.write("\n" + paragraph + "\n")

@@ -1,0 +1,108 @@
+"""Commands that show the plan to people: the calendar (iCalendar or HTML) and the web view."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from comms.cli.common import AppContext, output_format_option, pass_app
+from comms.errors import CommsError
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the main group."""
+    group.add_command(calendar_command)
+    group.add_command(serve_command)
+
+
+@click.command("calendar")
+@click.option("--year", type=click.IntRange(1900, 9998), required=True, help="The calendar year.")
+@output_format_option("ics", "html", default="ics")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of the screen.",
+)
+@pass_app
+def calendar_command(app: AppContext, year: int, fmt: str, out: str | None) -> None:
+    """Every planned and published post of a year as calendar events.
+
+    Each post is an event at its publishing time with its title, channel, audience, state and
+    link; cancelled posts are left out. ics is an iCalendar file that Outlook and Google
+    Calendar import (importing a newer file updates the events: each has a fixed UID); html is
+    a month view to print or share.
+
+    \b
+    Example:
+      comms calendar --year 2027 --out opslag-2027.ics
+      comms calendar --year 2027 --format html --out kalender-2027.html
+    """
+    from comms.calendar_export import calendar_entries, to_html, to_ics
+
+    try:
+        url = app.ready_database()
+        zone = app.settings.zone
+        entries = calendar_entries(url, year=year, zone=zone)
+    except CommsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "ics":
+        data = to_ics(entries, year=year, zone=zone)
+    else:
+        data = to_html(entries, year=year, zone=zone).encode("utf-8")
+    if out is None:
+        click.echo(data, nl=False)  # bytes go to the binary stream
+    else:
+        with open(out, "wb") as handle:
+            handle.write(data)
+        click.echo(f"Wrote {len(entries)} posts to {out}", err=True)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@pass_app
+def serve_command(app: AppContext, host: str, port: int) -> None:
+    """A read-only web view: the queue, the calendar, each post as it will look, the report.
+
+    It listens on 127.0.0.1 (this machine only) unless --host says otherwise; it has no login
+    and shows unpublished posts, so think before opening it to a network. It changes nothing:
+    only GET is answered. Stop it with Ctrl-C.
+
+    \b
+    Example:
+      comms serve
+      comms serve --port 8080
+    """
+    from comms.web import make_server
+
+    try:
+        app.ready_database()
+        server = make_server(app.settings, host, port)
+    except CommsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    if not _is_loopback(host):
+        click.echo(
+            f"Warning: {host} is reachable from other machines; there is no login.", err=True
+        )
+    bound_host, bound_port = server.server_address[:2]
+    click.echo(
+        f"Serving on http://{bound_host}:{bound_port}/ (read-only; Ctrl-C to stop)", err=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
