@@ -3,10 +3,10 @@
 The body is one JSON object: `id`, `idempotency_key`, `channel`, `campaign`, `audience`,
 `title`, `text`, `link`, `image_url` (only when `image_base_url` is set, since the relay cannot
 read our disk), `image_alt` and `scheduled_at` (ISO 8601, UTC). Headers:
-- `X-Comms-Signature: sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the secret from
-  `$secret_env`, so the relay can tell the post came from us and was not changed;
-- `X-Comms-Timestamp`: Unix seconds when sent (not covered by the signature, which is over the
-  body alone: a relay that wants replay protection should also dedupe on the key);
+- `X-Comms-Timestamp`: Unix seconds when sent;
+- `X-Comms-Signature: sha256=<hex>`: HMAC-SHA256, with the secret from `$secret_env`, of
+  `<timestamp>.<exact body bytes>` (as Slack signs), so the relay can tell the post came from
+  us, was not changed, and is not an old request replayed (it rejects stale timestamps);
 - `Idempotency-Key`: the post's key, for a relay that dedupes.
 Any 2xx is success; the receipt's id is the relay's `id` from a JSON answer when it gives one,
 else the idempotency key. Whether a resend is safe depends on the relay, which we cannot know,
@@ -42,9 +42,10 @@ SIGNATURE_HEADER = "X-Comms-Signature"
 TIMESTAMP_HEADER = "X-Comms-Timestamp"
 
 
-def sign(secret: str, body: bytes) -> str:
+def sign(secret: str, body: bytes, timestamp: str) -> str:
     """The signature header's value: `sha256=` and the HMAC-SHA256 hex digest of the body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    message = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 class WebhookChannel(Channel):
@@ -72,14 +73,15 @@ class WebhookChannel(Channel):
         """POST the signed body; any 2xx means the relay took it."""
         secret = self.settings.secret("secret_env")
         body = self.body(post)
+        timestamp = str(int(self.clock()))
         response = self._client(secret).request(
             "POST",
             self._target(),
             data=body,
             headers={
                 "Content-Type": "application/json; charset=utf-8",
-                SIGNATURE_HEADER: sign(secret, body),
-                TIMESTAMP_HEADER: str(int(self.clock())),
+                SIGNATURE_HEADER: sign(secret, body, timestamp),
+                TIMESTAMP_HEADER: timestamp,
                 "Idempotency-Key": post.idempotency_key,
             },
         )

@@ -89,7 +89,8 @@ def test_signed_json_body_reaches_the_relay(relay):
         "scheduled_at": "2026-12-31T21:30:00Z",
     }
     headers = delivery["headers"]
-    expected = hmac.new(SECRET.encode(), delivery["raw"], hashlib.sha256).hexdigest()
+    signed = headers["x-comms-timestamp"].encode() + b"." + delivery["raw"]
+    expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["x-comms-signature"] == f"sha256={expected}"
     assert abs(int(headers["x-comms-timestamp"]) - time.time()) < 5
     assert headers["idempotency-key"] == post().idempotency_key
@@ -111,8 +112,13 @@ def test_image_url_and_alt_text_when_images_have_a_public_home(relay, tmp_path: 
 
 def test_sign_is_hmac_sha256_over_the_exact_bytes():
     body = b'{"a":1}'
-    assert sign("k", body) == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
-    assert sign("k", body) != sign("k", b'{"a": 1}')
+    signed = b"1700000000." + body
+    assert (
+        sign("k", body, "1700000000")
+        == "sha256=" + hmac.new(b"k", signed, hashlib.sha256).hexdigest()
+    )
+    assert sign("k", body, "1700000000") != sign("k", b'{"a": 1}', "1700000000")
+    assert sign("k", body, "1700000000") != sign("k", body, "1700000001")  # no replays
 
 
 def test_wrong_secret_is_auth_and_names_the_variable(relay, monkeypatch):

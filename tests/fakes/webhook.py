@@ -42,15 +42,15 @@ class FakeRelay(FakeServer):
     def receive(self, request: Request) -> Response:
         if not (request.header("content-type") or "").startswith("application/json"):
             return Response(415, {"error": "expected application/json"})
-        expected = (
-            "sha256=" + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
-        )
-        if not hmac.compare_digest(request.header("x-comms-signature") or "", expected):
-            return Response(401, {"error": "bad signature"})
+        stamp = request.header("x-comms-timestamp") or ""
         try:
-            sent = float(request.header("x-comms-timestamp") or "")
+            sent = float(stamp)
         except ValueError:
             return Response(401, {"error": "no timestamp"})
+        signed = stamp.encode() + b"." + request.body
+        expected = "sha256=" + hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(request.header("x-comms-signature") or "", expected):
+            return Response(401, {"error": "bad signature"})
         if abs(time.time() - sent) > self.max_age:
             return Response(401, {"error": "stale timestamp"})
         try:
