@@ -30,6 +30,7 @@ from comms.errors import CommsError
 from comms.faults import kill_point
 from comms.models import utcnow
 from comms.notify import Notifier, token_notice
+from comms.publisher import Publisher
 
 log = logging.getLogger("comms.daemon")
 METRICS_EVERY_MINUTES = 10
@@ -78,6 +79,7 @@ class Daemon:
 
         notify = settings.notify_channel
         self.notifier = Notifier(settings, self.adapters.get(notify) if notify else None)
+        self.publisher = Publisher(self.adapters, self.stopping)
         if notify and not self.notifier.enabled:
             log.warning("notification channel %s cannot send; notices are not sent", notify)
 
@@ -127,40 +129,41 @@ class Daemon:
                 "%d post(s) were due beyond the grace window while no daemon ran: marked missed",
                 result.missed,
             )
-        while not self.stopping.is_set():
+        with session_scope(self.url) as session:
+            channels = set(self.adapters) - queue.paused_channels(session)
+
+        def claim(channel: str, limit: int) -> list[queue.Claim]:
             with session_scope(self.url) as session:
-                now = fixed_now or utcnow()
-                channels = set(self.adapters) - queue.paused_channels(session)
-                claims = queue.claim_due(
+                return queue.claim_due(
                     session,
                     worker=self.worker,
-                    now=now,
-                    channels=channels,
-                    limit=daemon.batch_size,
+                    now=fixed_now or utcnow(),
+                    channels={channel},
+                    limit=limit,
                     lease=timedelta(seconds=daemon.lease_seconds),
                 )
-            if not claims:
-                break
-            paused: set[str] = set()
-            for claim in claims:
-                if self.stopping.is_set():
-                    break
-                if claim.outgoing.channel in paused:
-                    with session_scope(self.url) as session:
-                        queue.release_claim(session, claim, now=fixed_now or utcnow())
-                    continue
-                state = self._publish(claim, fixed_now)
-                if state == "failed" and self._channel_paused(claim.outgoing.channel):
-                    paused.add(claim.outgoing.channel)
-                result.states[claim.post_id] = state
-                if state == "published":
-                    result.published += 1
-                elif state == "queued":
-                    result.retrying += 1
-                elif state == "unknown":
-                    result.unknown += 1
-                elif state == "failed":
-                    result.failed += 1
+
+        def release(claim: queue.Claim) -> None:
+            with session_scope(self.url) as session:
+                queue.release_claim(session, claim, now=fixed_now or utcnow())
+
+        # calls to different channels overlap, within each channel's limits (comms/publisher.py)
+        result.states = self.publisher.drain(
+            channels,
+            claim=claim,
+            publish=lambda claim: self._publish(claim, fixed_now),
+            release=release,
+            is_paused=self._channel_paused,
+        )
+        for state in result.states.values():
+            if state == "published":
+                result.published += 1
+            elif state == "queued":
+                result.retrying += 1
+            elif state == "unknown":
+                result.unknown += 1
+            elif state == "failed":
+                result.failed += 1
         if self.stopping.is_set():
             with session_scope(self.url) as session:
                 queue.release_claims(session, worker=self.worker, now=fixed_now or utcnow())
@@ -183,7 +186,9 @@ class Daemon:
                 return "lost-lease"
         kill_point("before_call")
         try:
-            receipt = self._found_before_resend(adapter, claim) or adapter.publish(claim.outgoing)
+            receipt = self._found_before_resend(adapter, claim) or self.publisher.call(
+                adapter, claim.outgoing
+            )
         except Exception as exc:
             with session_scope(self.url) as session:
                 state = queue.record_failure(
@@ -320,6 +325,7 @@ class Daemon:
         )
         done.wait()
         scheduler.shutdown(wait=True)
+        self.publisher.close()
         with session_scope(self.url) as session:
             released = queue.release_claims(session, worker=self.worker, now=utcnow())
         log.info("daemon stopped (%d unsent claim(s) released)", released)

@@ -8,6 +8,7 @@ a decomposed "å" still counts as one character.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -240,6 +241,7 @@ def _alt_problems(image: str | None, alt: str | None) -> list[LintProblem]:
     return []
 
 
+@functools.lru_cache(maxsize=512)  # the same brand phrases for every post of a plan
 def _phrase_re(phrase: str, *, ignore_case: bool) -> regex.Pattern[str]:
     words = [regex.escape(word) for word in phrase.split()]
     flags = regex.IGNORECASE if ignore_case else 0

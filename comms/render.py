@@ -51,6 +51,10 @@ class TemplateRenderer:
             keep_trailing_newline=False,
         )
         self.env.filters.update(FILTERS)
+        # a plan renders thousands of posts from a few templates and titles: compile each
+        # title once and look each variant file up once (see bench/plan)
+        self._strings: dict[str, jinja2.Template] = {}
+        self._resolved: dict[tuple[str, str, str, str], str] = {}
 
     def candidates(
         self, template: str, *, channel_name: str, channel_type: str, audience: str
@@ -83,6 +87,16 @@ class TemplateRenderer:
 
     def resolve(self, template: str, *, channel_name: str, channel_type: str, audience: str) -> str:
         """The template file (relative to the folder, '/'-separated) to use for this post."""
+        key = (template, channel_name, channel_type, audience)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(
+                template, channel_name=channel_name, channel_type=channel_type, audience=audience
+            )
+        return self._resolved[key]
+
+    def _resolve(
+        self, template: str, *, channel_name: str, channel_type: str, audience: str
+    ) -> str:
         tried = self.candidates(
             template, channel_name=channel_name, channel_type=channel_type, audience=audience
         )
@@ -117,7 +131,10 @@ class TemplateRenderer:
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
         try:
-            return self.env.from_string(source).render(context).strip()
+            compiled = self._strings.get(source)
+            if compiled is None:
+                compiled = self._strings[source] = self.env.from_string(source)
+            return compiled.render(context).strip()
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=origin, string_origin=origin) from exc
 
