@@ -76,3 +76,6 @@ def setup_logging(settings: Settings, *, level: str = "INFO", fmt: str = "text")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # a pass longer than the tick makes APScheduler skip ticks, one warning each: that is the
+    # design (max_instances=1, the next tick catches up), not a problem worth a log line
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -1,0 +1,422 @@
+"""The queue's state-machine contract, run against SQLite and PostgreSQL alike.
+
+Every test takes `db_url`, parametrised over a SQLite file and a fresh PostgreSQL database
+(tests/pg.py; skipped loudly without a server, a failure under CI=true), brought to the newest
+schema with `comms.db.upgrade`, as `comms db upgrade` does. What must hold on both:
+
+- a claim takes a due post once, under a lease, with a new attempt id; every later change is a
+  compare-and-set on (state, attempt_id), so a second result for the same attempt is refused;
+- two workers claiming at the same time never get the same post: PostgreSQL skips the rows the
+  other holds (`FOR UPDATE SKIP LOCKED`, no waiting), SQLite makes the second wait for the first
+  (`BEGIN IMMEDIATE`); either way the sets are disjoint;
+- a worker whose lease expired and was reaped cannot send (mark_sending) or record a result;
+- a real daemon frozen with SIGSTOP inside a call, holding claims, loses them when its lease
+  expires: a second daemon takes them over and publishes them, and after SIGCONT the frozen
+  one's compare-and-set fails and it sends nothing more (the call it was inside ends `unknown`);
+- the alembic migrations go up and down on both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from comms import queue
+from comms.channels.base import Receipt
+from comms.config import DaemonSettings
+from comms.db import (
+    current_revision,
+    downgrade,
+    ensure_schema,
+    get_engine,
+    head_revision,
+    session_scope,
+    upgrade,
+)
+from comms.errors import QueueError, TransientError
+from comms.models import Attempt, Post, PostState, utcnow
+from tests.factories import add_post, get_post
+from tests.pg import fresh_database
+
+LEASE = timedelta(seconds=60)
+TABLES = {"post", "attempt", "audit_event", "metric_sample", "channel_state"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    """An empty database: a new SQLite file, or a new PostgreSQL database (dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'comms.db'}"
+    else:
+        with fresh_database() as url:
+            yield url
+
+
+@pytest.fixture
+def db_url(empty_url):
+    upgrade(empty_url)
+    return empty_url
+
+
+def claim(url, *, worker="w1", now=None, limit=10, lease=LEASE, channels=("stub",)):
+    with session_scope(url) as session:
+        return queue.claim_due(
+            session,
+            worker=worker,
+            now=now or utcnow(),
+            channels=set(channels),
+            limit=limit,
+            lease=lease,
+        )
+
+
+def backend(url: str) -> str:
+    return get_engine(url).dialect.name
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def test_migrations_upgrade_and_downgrade(empty_url):
+    assert current_revision(empty_url) is None
+    upgrade(empty_url)
+    assert current_revision(empty_url) == head_revision()
+    assert set(sa.inspect(get_engine(empty_url)).get_table_names()) >= TABLES
+    ensure_schema(empty_url)  # the daemon's check passes
+    add_post(empty_url)
+
+    downgrade(empty_url, "base")
+    assert current_revision(empty_url) is None
+    left = set(sa.inspect(get_engine(empty_url)).get_table_names()) - {"alembic_version"}
+    assert left == set()
+
+    upgrade(empty_url)
+    assert current_revision(empty_url) == head_revision()
+    post_id = add_post(empty_url)
+    assert get_post(empty_url, post_id).state == PostState.QUEUED
+
+
+# --- claim and compare-and-set ----------------------------------------------------------------
+
+
+def test_claim_takes_a_due_post_once_under_a_lease(db_url):
+    due = add_post(db_url)
+    add_post(db_url, due=utcnow() + timedelta(hours=1))
+    add_post(db_url, state=PostState.DRAFT)
+    add_post(db_url, channel="facebook")
+    now = utcnow()
+    [c] = claim(db_url, now=now)
+    assert c.post_id == due
+    assert claim(db_url, worker="w2") == []
+    post = get_post(db_url, due)
+    assert (post.state, post.lease_owner, post.attempt_id, post.attempts) == (
+        PostState.PUBLISHING,
+        "w1",
+        c.attempt_id,
+        1,
+    )
+    assert post.lease_expires_at == now + LEASE
+    assert post.scheduled_at.tzinfo is not None  # aware UTC on both backends
+
+
+def test_every_change_is_compare_and_set(db_url):
+    first, second = add_post(db_url), add_post(db_url)
+    [c1, c2] = claim(db_url)
+    with session_scope(db_url) as session, pytest.raises(QueueError, match="publishing"):
+        queue.cancel(session, first, actor="anne")
+    with session_scope(db_url) as session:
+        assert queue.mark_sending(session, c1, now=utcnow())
+        assert queue.record_success(session, c1, Receipt("x1"), now=utcnow())
+    with session_scope(db_url) as session:  # the same attempt cannot finish twice
+        assert not queue.record_success(session, c1, Receipt("x2"), now=utcnow())
+        assert (
+            queue.record_failure(
+                session,
+                c1,
+                TransientError("503"),
+                now=utcnow(),
+                settings=DaemonSettings(),
+                idempotent=False,
+            )
+            == "lost-lease"
+        )
+    assert (get_post(db_url, first).state, get_post(db_url, first).external_id) == (
+        PostState.PUBLISHED,
+        "x1",
+    )
+    with session_scope(db_url) as session:  # approve only moves drafts
+        assert queue.approve(session, [first, second], actor="anne") == 0
+    with session_scope(db_url) as session:
+        assert queue.release_claim(session, c2, now=utcnow())
+    with session_scope(db_url) as session:
+        queue.cancel(session, second, actor="anne")
+    assert get_post(db_url, second).state == PostState.CANCELLED
+    assert claim(db_url) == []
+
+
+def test_threads_claiming_at_once_never_share_a_post(db_url):
+    ids = {add_post(db_url, text=f"post {i}") for i in range(60)}
+    workers = 4
+    start = threading.Barrier(workers)
+    taken: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        mine: list[int] = []
+        try:
+            start.wait()
+            while batch := claim(db_url, worker=name, limit=3):
+                mine += [c.post_id for c in batch]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        taken[name] = mine
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    everything = [post_id for mine in taken.values() for post_id in mine]
+    assert sorted(everything) == sorted(ids)  # all claimed, none twice
+    with session_scope(db_url) as session:
+        attempts = session.exec(select(Attempt.post_id)).all()
+        owners = dict(session.exec(select(Post.id, Post.lease_owner)).all())
+    assert sorted(attempts) == sorted(ids)  # one attempt row per post
+    for name, mine in taken.items():
+        assert all(owners[post_id] == name for post_id in mine)
+
+
+def test_a_held_claim_is_skipped_on_postgres_and_waited_for_on_sqlite(db_url):
+    """The mechanism behind the previous test: PostgreSQL `FOR UPDATE SKIP LOCKED` lets the second
+    claimer take other rows at once; SQLite's `BEGIN IMMEDIATE` makes it wait for the first."""
+    for i in range(10):
+        add_post(db_url, text=f"post {i}")
+    statements: list[str] = []
+    engine = get_engine(db_url)
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    holder = Session(engine, expire_on_commit=False)
+    try:
+        first = queue.claim_due(
+            holder, worker="A", now=utcnow(), channels={"stub"}, limit=5, lease=LEASE
+        )  # A's transaction stays open: its rows are locked (PG) / it holds the write lock
+        second: list = []
+        done = threading.Event()
+
+        def other() -> None:
+            second.extend(claim(db_url, worker="B", limit=5))
+            done.set()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        if backend(db_url) == "postgresql":
+            assert done.wait(10), "B blocked on A's rows: SKIP LOCKED is not in effect"
+        else:
+            assert not done.wait(1.0), "B wrote while A held the write lock: not BEGIN IMMEDIATE"
+        holder.commit()
+        thread.join(30)
+        assert done.is_set()
+    finally:
+        holder.close()
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(first) == 5
+    assert len(second) == 5
+    assert {c.post_id for c in first}.isdisjoint(c.post_id for c in second)
+    claims_sql = [s for s in statements if "FROM post" in s and "LIMIT" in s]
+    if backend(db_url) == "postgresql":
+        assert all("FOR UPDATE SKIP LOCKED" in s for s in claims_sql), claims_sql
+    else:
+        assert not any("FOR UPDATE" in s for s in claims_sql)  # SQLite has none
+
+
+# --- leases -----------------------------------------------------------------------------------
+
+
+def test_expired_lease_after_sending_is_unknown_and_the_old_worker_cannot_record(db_url):
+    post_id = add_post(db_url)
+    t0 = utcnow()
+    [old] = claim(db_url, now=t0)
+    with session_scope(db_url) as session:
+        assert queue.mark_sending(session, old, now=t0)
+    with session_scope(db_url) as session:
+        assert queue.reap_expired(session, now=t0 + 2 * LEASE, idempotent_channels=set()) == 1
+    assert get_post(db_url, post_id).state == PostState.UNKNOWN  # never a blind resend
+    assert claim(db_url, worker="w2", now=t0 + 2 * LEASE) == []
+    with session_scope(db_url) as session:
+        assert not queue.record_success(session, old, Receipt("late"), now=t0 + 3 * LEASE)
+        assert (
+            queue.record_failure(
+                session,
+                old,
+                TransientError("503"),
+                now=t0 + 3 * LEASE,
+                settings=DaemonSettings(),
+                idempotent=False,
+            )
+            == "lost-lease"
+        )
+    post = get_post(db_url, post_id)
+    assert (post.state, post.external_id) == (PostState.UNKNOWN, None)
+
+
+def test_expired_lease_before_sending_is_taken_over_and_the_old_worker_is_fenced(db_url):
+    post_id = add_post(db_url)
+    t0 = utcnow()
+    [old] = claim(db_url, worker="w1", now=t0)
+    later = t0 + 2 * LEASE
+    with session_scope(db_url) as session:
+        assert queue.reap_expired(session, now=later, idempotent_channels=set()) == 1
+    assert get_post(db_url, post_id).state == PostState.QUEUED
+    [new] = claim(db_url, worker="w2", now=later)
+    assert new.attempt_id != old.attempt_id
+    with session_scope(db_url) as session:  # the old worker wakes up: fenced at every step
+        assert not queue.mark_sending(session, old, now=t0 + LEASE / 2)
+        assert not queue.record_success(session, old, Receipt("old"), now=later)
+    with session_scope(db_url) as session:
+        assert queue.mark_sending(session, new, now=later)
+        assert queue.record_success(session, new, Receipt("new"), now=later)
+    post = get_post(db_url, post_id)
+    assert (post.state, post.external_id, post.attempts) == (PostState.PUBLISHED, "new", 1)
+
+
+def test_lease_not_expired_is_not_reaped(db_url):
+    post_id = add_post(db_url)
+    t0 = utcnow()
+    claim(db_url, now=t0)
+    with session_scope(db_url) as session:
+        assert queue.reap_expired(session, now=t0 + LEASE / 2, idempotent_channels=set()) == 0
+    assert get_post(db_url, post_id).state == PostState.PUBLISHING
+
+
+# --- real daemons: SIGSTOP one, the other takes over ------------------------------------------
+
+
+def _config(folder: Path, url: str, name: str, *, delay: float) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(
+        f"""timezone = "Europe/Copenhagen"
+[database]
+url = "{url}"
+[daemon]
+tick_seconds = 0.3
+lease_seconds = 3
+[channels.stub]
+type = "stub"
+path = "{folder / "stub.jsonl"}"
+delay_seconds = {delay}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _daemon(config: Path, log: Path) -> subprocess.Popen:
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "comms", "--config", str(config), "daemon"],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _deliveries(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _posts(url: str) -> dict[int, Post]:
+    with session_scope(url) as session:
+        return {p.id: p for p in session.exec(select(Post)).all()}
+
+
+def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_path):
+    ids = sorted(add_post(db_url, text=f"post {i}") for i in range(5))
+    a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
+    a = _daemon(_config(tmp_path, db_url, "a", delay=2), a_log)  # slow calls: a window
+    b = None
+    try:
+        pid_tag = f":{a.pid}:"
+
+        def held_by_a() -> list[Post]:
+            posts = _posts(db_url).values()
+            return [p for p in posts if p.lease_owner and pid_tag in p.lease_owner]
+
+        def a_is_sending_one_and_holds_more() -> bool:
+            mine = held_by_a()
+            sending = sum(p.sending_at is not None for p in mine)
+            return sending >= 1 and len(mine) > sending
+
+        assert _wait_for(a_is_sending_one_and_holds_more), a_log.read_text()
+        os.kill(a.pid, signal.SIGSTOP)  # frozen inside a call, holding claims it has not sent
+        held = held_by_a()
+        sent_by_a = {p.id for p in held if p.sending_at is not None}
+        unsent = {p.id for p in held if p.sending_at is None}
+        expiry = max(p.lease_expires_at for p in held)
+
+        b = _daemon(_config(tmp_path, db_url, "b", delay=0), b_log)
+
+        def taken_over() -> bool:
+            states = {p.id: p.state for p in _posts(db_url).values()}
+            return all(
+                states[i] == (PostState.UNKNOWN if i in sent_by_a else PostState.PUBLISHED)
+                for i in ids
+            )
+
+        assert _wait_for(taken_over), b_log.read_text()
+        after = _posts(db_url)
+        for post_id in unsent:  # A's unsent claims: B published them once A's lease ran out
+            assert after[post_id].published_at >= expiry
+            assert after[post_id].attempts == 1  # A's unsent attempt was handed back
+
+        os.kill(a.pid, signal.SIGCONT)  # A finishes its call(s), then every CAS of A fails
+        assert _wait_for(
+            lambda: (
+                a_log.read_text().count("lease lost before sending") == len(unsent)
+                and a_log.read_text().count("another worker had taken it over") == len(sent_by_a)
+            ),
+            timeout=20,
+        ), a_log.read_text()
+    finally:
+        for proc in (a, b):
+            if proc is not None and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(30) for proc in (a, b) if proc is not None]
+    assert codes == [0, 0], (a_log.read_text(), b_log.read_text())
+
+    delivered = _deliveries(tmp_path / "stub.jsonl")
+    by_post = {d["post_id"]: d for d in delivered}
+    assert len(delivered) == len(by_post) == 5  # each post reached the channel exactly once
+    assert all(by_post[i]["pid"] == a.pid for i in sent_by_a)  # the call(s) A was inside
+    assert all(by_post[i]["pid"] == b.pid for i in ids if i not in sent_by_a)
+    final = _posts(db_url)
+    for post_id in sent_by_a:  # A's late success was refused: left for reconciliation
+        assert (final[post_id].state, final[post_id].external_id) == (PostState.UNKNOWN, None)
+    assert all(p.lease_owner is None for p in final.values())
