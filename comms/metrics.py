@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,7 +67,11 @@ class CollectSummary:
 
 
 def collect_due(
-    settings: Settings, *, now: datetime | None = None, force: bool = False
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> CollectSummary:
     """Read figures for every published post that is due by the schedule (or all, `force`)."""
     now = now or utcnow()
@@ -99,7 +104,9 @@ def collect_due(
                 Post.published_at >= horizon,
             )
         ).all()
-    for post, last_sample in rows:
+    for done, (post, last_sample) in enumerate(rows, start=1):
+        if progress:
+            progress(f"reading figures ({post.channel})", done, len(rows))
         if not force and due_offset(post.published_at, last_sample, now, schedule) is None:
             continue
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from comms.cli.common import AppContext, current_actor, pass_app
-from comms.cli.output import print_table
+from comms.cli.output import print_table, progress_bar
 
 
 @click.command("init")
@@ -217,7 +217,8 @@ def metrics_collect(app: AppContext, collect_all: bool) -> None:
     """
     from comms.metrics import collect_due
 
-    summary = collect_due(app.settings, force=collect_all)
+    with progress_bar() as progress:
+        summary = collect_due(app.settings, force=collect_all, progress=progress)
     click.echo(summary.line())
 
 

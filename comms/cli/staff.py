@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import click
 
 from comms.cli.common import AppContext, current_actor, output_format_option, parse_date, pass_app
+from comms.cli.output import progress_bar
 from comms.errors import CommsError
 
 
@@ -20,24 +19,6 @@ def register(group: click.Group) -> None:
     """Add this module's commands to the main group."""
     group.add_command(import_command)
     group.add_command(report_command)
-
-
-@contextmanager
-def _progress_bar() -> Iterator[Any]:
-    """A rich progress bar on stderr when it is a terminal; otherwise no output at all."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("checking", total=None)
-
-        def update(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
-
-        yield update
 
 
 @click.command("import")
@@ -60,7 +41,7 @@ def import_command(app: AppContext, file: Path) -> None:
 
     try:
         app.ready_database()
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             result = import_csv(app.settings, file, actor=current_actor(), progress=progress)
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -146,7 +127,7 @@ def report_command(
         raise click.BadParameter("a Word document needs --out FILE.docx", param_hint="--format")
     try:
         url = app.ready_database()
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             result, comparison, document = _report_document(
                 app, url, start, end, fmt, compare_to, progress
             )
