@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -33,8 +33,52 @@ def record(
     )
 
 
+_MANY_COLUMNS = ("at", "actor", "action", "post_id", "campaign", "detail")
+
+
 def record_many(session: Session, rows: list[dict]) -> None:
-    """Append several events at once (bulk approve, plan)."""
-    if rows:
-        now = utcnow()
+    """Append several events at once (bulk approve, plan).
+
+    On SQLite through the DB-API executemany of the session's connection (same transaction):
+    a plan of 10,000 posts writes 10,000 events, and SQLAlchemy's per-value type conversion was
+    most of that. `at` is written as models.UTCDateTime stores it there: naive UTC, microseconds.
+    """
+    if not rows:
+        return
+    now = utcnow()
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
         session.execute(sa.insert(AuditEvent), [{"at": now, **row} for row in rows])
+        return
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name].name for name in _MANY_COLUMNS]  # fails loudly on a rename
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * 6)})"
+    session.flush()  # as session.execute would (autoflush): pending objects go in first
+    stamp = _sqlite_time(now)
+    values = []
+    for row in rows:
+        unknown = row.keys() - set(_MANY_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown audit event field(s): {', '.join(sorted(unknown))}")
+        at = row.get("at")
+        values.append(
+            (
+                stamp if at is None else _sqlite_time(at),
+                row["actor"],
+                row["action"],
+                row.get("post_id"),
+                row.get("campaign"),
+                row.get("detail"),
+            )
+        )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, values)
+    finally:
+        cursor.close()
+
+
+def _sqlite_time(moment: datetime) -> str:
+    if moment.tzinfo is None:  # as models.UTCDateTime refuses it
+        raise ValueError("naive datetime given to a UTC column; attach a timezone first")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

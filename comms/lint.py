@@ -94,12 +94,22 @@ def _trim(url: str) -> str:
     return url
 
 
+_SCHEME_ONLY_RE = regex.compile(r"(?i)https?://")
+
+
 def _url_spans(text: str, *, bare_domains: bool = False) -> list[tuple[int, int]]:
     """(start, end) of every URL in text, trailing punctuation excluded."""
+    return list(_url_spans_of(text, bare_domains))
+
+
+@functools.lru_cache(maxsize=64)  # add_utm, then lint's length and brand checks scan one text
+def _url_spans_of(text: str, bare_domains: bool) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
+    if "://" not in text and not bare_domains:  # exact: every _URL_RE match contains "://"
+        return ()
     for match in _URL_RE.finditer(text):
         url = _trim(match.group())
-        if regex.fullmatch(r"(?i)https?://", url):
+        if _SCHEME_ONLY_RE.fullmatch(url):
             continue
         spans.append((match.start(), match.start() + len(url)))
     if bare_domains:
@@ -108,7 +118,7 @@ def _url_spans(text: str, *, bare_domains: bool = False) -> list[tuple[int, int]
             if not any(s <= start < e for s, e in spans):
                 spans.append((start, end))
         spans.sort()
-    return spans
+    return tuple(spans)
 
 
 def find_urls(text: str) -> list[str]:
@@ -135,6 +145,10 @@ def _x_weight(char: str) -> int:
 
 def _x_weighted(text: str) -> int:
     """Weighted length of text without URLs: an emoji sequence weighs 2, code points 1 or 2."""
+    if not text or max(text) <= "\u10ff":
+        # exact shortcut (most Danish posts): every code point up to U+10FF weighs 1, and no
+        # cluster can match _EMOJI_RE, whose characters all lie above U+10FF
+        return len(text)
     total = 0
     for cluster in _GRAPHEME_RE.findall(text):
         if _EMOJI_RE.search(cluster):
@@ -169,6 +183,20 @@ def text_length(text: str, channel_type: str) -> int:
     return len(text)
 
 
+def _surely_fits(text: str, rule: ChannelTextRule) -> bool:
+    """True when text is within the rule's max_length without counting it the channel's way.
+
+    Exact, never a guess: for "chars" and "graphemes" the code points of the NFC text are the
+    count or an upper bound on it (a grapheme cluster is one or more code points), so a text
+    within the limit in code points needs no grapheme scan. (NFC can lengthen a few characters,
+    hence normalising first.) X and Mastodon count every URL as 23 whatever its length, so for
+    them there is no such bound and the text is always counted.
+    """
+    if rule.max_length is None or rule.counting not in ("chars", "graphemes"):
+        return False
+    return len(unicodedata.normalize("NFC", text)) <= rule.max_length
+
+
 def _unit(rule: ChannelTextRule, channel_type: str) -> str:
     label = rule.label or channel_type
     if rule.url_length is not None:
@@ -201,44 +229,56 @@ def find_hashtags(text: str) -> list[str]:
 
 def _mask_urls(text: str) -> str:
     """Text with every URL replaced by spaces, so brand or hashtag checks skip links."""
+    spans = _url_spans(text)
+    if not spans:
+        return text
     chars = list(text)
-    for start, end in _url_spans(text):
+    for start, end in spans:
         chars[start:end] = " " * (end - start)
     return "".join(chars)
 
 
+_NON_WORD_RE = regex.compile(r"[\W_]+")
+_WEB_IMAGE_RE = regex.compile(r"(?i)^https?://")
+
+
 def _loose(text: str) -> str:
     """File name or alt text reduced to lower-case words, to compare them."""
-    return " ".join(regex.split(r"[\W_]+", text.casefold())).strip()
+    return " ".join(_NON_WORD_RE.split(text.casefold())).strip()
 
 
 def _image_name(image: str) -> PurePosixPath:
-    path = urlsplit(image).path if regex.match(r"(?i)^https?://", image) else image
+    path = urlsplit(image).path if _WEB_IMAGE_RE.match(image) else image
     return PurePosixPath(unquote(path).replace("\\", "/"))
 
 
 def _alt_problems(image: str | None, alt: str | None) -> list[LintProblem]:
     if not image or not image.strip():
         return []
+    return list(_alt_problems_of(image, alt))
+
+
+@functools.lru_cache(maxsize=1024)  # a plan checks the same image and alt for many posts
+def _alt_problems_of(image: str, alt: str | None) -> tuple[LintProblem, ...]:
     name = _image_name(image.strip())
     if alt is None or not alt.strip():
-        return [
+        return (
             LintProblem(
                 "alt-missing",
                 f"image {name.name} has no alt text: describe what the picture shows "
                 "for people who use a screen reader",
-            )
-        ]
+            ),
+        )
     said = _loose(alt)
     if said in {_loose(name.name), _loose(name.stem)} or not said:
-        return [
+        return (
             LintProblem(
                 "alt-is-file-name",
                 f"the alt text of image {name.name} only repeats its file name: describe what "
                 "the picture shows",
-            )
-        ]
-    return []
+            ),
+        )
+    return ()
 
 
 @functools.lru_cache(maxsize=512)  # the same brand phrases for every post of a plan
@@ -250,7 +290,16 @@ def _phrase_re(phrase: str, *, ignore_case: bool) -> regex.Pattern[str]:
 
 def _wrong_spellings(text: str, wrong: str, right: str) -> list[str]:
     """Occurrences of `wrong` (any case, whole phrase) that are not the right spelling itself."""
-    text = unicodedata.normalize("NFC", _mask_urls(text))
+    return _wrong_in(_brand_text(text), wrong, right)
+
+
+def _brand_text(text: str) -> str:
+    """Text as brand checks search it: URLs masked, NFC. Done once per text, not per phrase."""
+    return unicodedata.normalize("NFC", _mask_urls(text))
+
+
+def _wrong_in(text: str, wrong: str, right: str) -> list[str]:
+    """`_wrong_spellings` of a text already prepared by `_brand_text`."""
     wrong, right = unicodedata.normalize("NFC", wrong), unicodedata.normalize("NFC", right)
     if not wrong.split():
         return []
@@ -266,12 +315,11 @@ def _wrong_spellings(text: str, wrong: str, right: str) -> list[str]:
 
 def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
     problems = []
+    if not brand:
+        return problems
+    prepared = (("text", _brand_text(text)), ("title", _brand_text(title or "")))
     for wrong, right in brand.items():
-        places = [
-            where
-            for where, content in (("text", text), ("title", title or ""))
-            if _wrong_spellings(content, wrong, right)
-        ]
+        places = [where for where, content in prepared if _wrong_in(content, wrong, right)]
         if places:
             problems.append(
                 LintProblem(
@@ -295,7 +343,7 @@ def lint_post(
     rule = _rule(channel_type)
     label = rule.label or channel_type
     problems: list[LintProblem] = []
-    if rule.max_length is not None:
+    if rule.max_length is not None and not _surely_fits(text, rule):
         length = text_length(text, channel_type)
         if length > rule.max_length:
             problems.append(
@@ -374,6 +422,11 @@ def tag_url(url: str, *, domains: Sequence[str], source: str, medium: str, campa
     Existing query parameters and the fragment are kept as written; an existing utm_ parameter
     is never overwritten; a URL on another host comes back unchanged.
     """
+    return _tag_url(url, tuple(domains), source, medium, campaign)
+
+
+@functools.lru_cache(maxsize=4096)  # a plan tags the same few links for every post of a step
+def _tag_url(url: str, domains: tuple[str, ...], source: str, medium: str, campaign: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -397,8 +450,11 @@ def tag_url(url: str, *, domains: Sequence[str], source: str, medium: str, campa
 
 def add_utm(text: str, *, domains: Sequence[str], source: str, medium: str, campaign: str) -> str:
     """text with every http(s) link to one of `domains` tagged by `tag_url`; idempotent."""
+    spans = _url_spans(text)
+    if not spans:
+        return text
     pieces, last = [], 0
-    for start, end in _url_spans(text):
+    for start, end in spans:
         pieces.append(text[last:start])
         pieces.append(
             tag_url(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -20,6 +21,7 @@ from sqlmodel import Session, select
 from comms import audit
 from comms.campaigns import CampaignSet, CampaignSpec, StepSpec
 from comms.config import Settings
+from comms.dates import Occurrence
 from comms.errors import LintError
 from comms.lint import add_utm, lint_post, tag_url
 from comms.models import Post, PostState, utcnow
@@ -79,18 +81,30 @@ class PlanChanges:
 def build_posts(
     settings: Settings, campaigns: CampaignSet, year: int, slugs: Iterable[str] | None = None
 ) -> list[PlannedPost]:
-    """Render and lint every post of `year`; raise LintError listing every problem found."""
+    """Render and lint every post of `year`; raise LintError listing every problem found.
+
+    A plan renders thousands of posts from a few steps, so what depends only on the step and
+    channel (`_StepChannel`) or on the occurrence and step (the instant) is worked out once,
+    not per post (see bench/plan).
+    """
     renderer = TemplateRenderer(settings.templates_dir)
     selected = [campaigns.get(s) for s in slugs] if slugs else list(campaigns)
     posts: list[PlannedPost] = []
     problems: list[str] = []
+    brand = settings.brand
     for spec in selected:
-        for occurrence in campaigns.occurrences(spec.slug, year):
-            for step in spec.steps:
-                for channel_name in step.channels:
-                    post = _build_one(
-                        settings, renderer, spec, step, channel_name, year, occurrence
-                    )
+        occurrences = campaigns.occurrences(spec.slug, year)
+        if not occurrences:
+            continue
+        per_step = [
+            (step, [_StepChannel.of(settings, spec, step, name) for name in step.channels])
+            for step in spec.steps
+        ]
+        for occurrence in occurrences:
+            for step, targets in per_step:
+                when = _when(settings, step, occurrence)
+                for target in targets:
+                    post = _build_one(renderer, spec, step, target, year, occurrence, when)
                     posts.append(post)
                     for problem in lint_post(
                         text=post.text,
@@ -98,7 +112,7 @@ def build_posts(
                         channel_type=post.channel_type,
                         image=post.image_path,
                         alt=post.image_alt,
-                        brand=settings.brand,
+                        brand=brand,
                     ):
                         where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
                         problems.append(f"{where}: {post.plan_key}: {problem.message}")
@@ -109,40 +123,91 @@ def build_posts(
     return posts
 
 
-def _build_one(
-    settings: Settings,
-    renderer: TemplateRenderer,
-    spec: CampaignSpec,
-    step: StepSpec,
-    channel_name: str,
-    year: int,
-    occurrence,
-) -> PlannedPost:  # type: ignore[no-untyped-def]
-    channel = settings.channel(channel_name)
+@dataclass(frozen=True)
+class _StepChannel:
+    """What one step on one channel shares across occurrences: the same for every post."""
+
+    listed: str  # the channel as the step lists it: plan_key, Post.channel, utm_source
+    name: str
+    type: str
+    link: str | None
+    image_path: str | None
+    title_origin: str
+    campaign: dict[str, Any]
+    step: dict[str, Any]
+    channel: dict[str, str]
+    utm: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, settings: Settings, spec: CampaignSpec, step: StepSpec, channel_name: str
+    ) -> _StepChannel:
+        channel = settings.channel(channel_name)
+        utm = {
+            "domains": settings.utm.domains,
+            "source": channel_name,
+            "medium": settings.utm.medium,
+            "campaign": spec.slug,
+        }
+        raw_link = step.link or spec.variables.get("link")
+        image = spec.image_path(step)
+        return cls(
+            listed=channel_name,
+            name=channel.name,
+            type=channel.type,
+            link=tag_url(str(raw_link), **utm) if raw_link else None,
+            image_path=str(image) if image else None,
+            title_origin=f"{spec.path} ({step.name})",
+            campaign={
+                "slug": spec.slug,
+                "title": spec.title,
+                "focus_area": spec.focus_area,
+                "description": spec.description,
+            },
+            step={"name": step.name, "audience": step.audience, "offset_days": step.offset_days},
+            channel={"name": channel.name, "type": channel.type},
+            utm=utm,
+        )
+
+
+@dataclass(frozen=True)
+class _When:
+    """When a step of one occurrence goes out: the same for every channel of the step."""
+
+    day: date
+    utc: datetime
+    local: datetime
+    dst_adjusted: bool
+    local_time: str
+
+
+def _when(settings: Settings, step: StepSpec, occurrence: Occurrence) -> _When:
     anchor = occurrence.end if step.anchor == "end" else occurrence.start
     day = anchor + timedelta(days=step.offset_days)
     resolved = local_to_utc(day, step.time, settings.zone)
-    local_at = resolved.utc.astimezone(settings.zone)
-    raw_link = step.link or spec.variables.get("link")
-    link = (
-        tag_url(
-            str(raw_link),
-            domains=settings.utm.domains,
-            source=channel_name,
-            medium=settings.utm.medium,
-            campaign=spec.slug,
-        )
-        if raw_link
-        else None
+    return _When(
+        day=day,
+        utc=resolved.utc,
+        local=resolved.utc.astimezone(settings.zone),
+        dst_adjusted=resolved.dst_adjusted,
+        local_time=f"{day.isoformat()} {step.time.strftime('%H:%M')}",
     )
+
+
+def _build_one(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    target: _StepChannel,
+    year: int,
+    occurrence: Occurrence,
+    when: _When,
+) -> PlannedPost:
+    local_at = when.local
+    # fresh dicts per post: a template may not see (or change) another post's values
     context = {
         **spec.variables,
-        "campaign": {
-            "slug": spec.slug,
-            "title": spec.title,
-            "focus_area": spec.focus_area,
-            "description": spec.description,
-        },
+        "campaign": dict(target.campaign),
         "event": {
             "date": occurrence.date,
             "start": occurrence.start,
@@ -150,47 +215,40 @@ def _build_one(
             "year": year,
         },
         "post": {"date": local_at.date(), "time": local_at.time(), "at": local_at},
-        "step": {"name": step.name, "audience": step.audience, "offset_days": step.offset_days},
-        "channel": {"name": channel.name, "type": channel.type},
+        "step": dict(target.step),
+        "channel": dict(target.channel),
         "audience": step.audience,
-        "link": link,
+        "link": target.link,
     }
     title_source = step.title or spec.title
-    title = renderer.render_string(title_source, context, origin=f"{spec.path} ({step.name})")
+    title = renderer.render_string(title_source, context, origin=target.title_origin)
     context["title"] = title
     text = renderer.render(
         step.template,
-        channel_name=channel.name,
-        channel_type=channel.type,
+        channel_name=target.name,
+        channel_type=target.type,
         audience=step.audience,
         context=context,
     )
-    text = add_utm(
-        text,
-        domains=settings.utm.domains,
-        source=channel_name,
-        medium=settings.utm.medium,
-        campaign=spec.slug,
-    )
-    image = spec.image_path(step)
+    text = add_utm(text, **target.utm)
     return PlannedPost(
-        plan_key=f"{spec.slug}/{year}/{occurrence.date.isoformat()}/{step.name}/{channel_name}",
+        plan_key=f"{spec.slug}/{year}/{occurrence.date.isoformat()}/{step.name}/{target.listed}",
         campaign=spec.slug,
         focus_area=spec.focus_area,
         year=year,
         occurrence=occurrence.date,
         step=step.name,
         audience=step.audience,
-        channel=channel_name,
-        channel_type=channel.type,
+        channel=target.listed,
+        channel_type=target.type,
         title=title,
         text=text,
-        link=link,
-        image_path=str(image) if image else None,
+        link=target.link,
+        image_path=target.image_path,
         image_alt=step.alt,
-        scheduled_at=resolved.utc,
-        local_time=f"{day.isoformat()} {step.time.strftime('%H:%M')}",
-        dst_adjusted=resolved.dst_adjusted,
+        scheduled_at=when.utc,
+        local_time=when.local_time,
+        dst_adjusted=when.dst_adjusted,
     )
 
 
@@ -285,20 +343,119 @@ def sync(
                 }
             )
     if new_rows:
-        session.execute(sa.insert(Post), new_rows)
-        keys = [row["plan_key"] for row in new_rows]
-        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-            added = session.execute(
-                sa.select(Post.id, Post.campaign).where(
-                    Post.plan_key.in_(keys[start : start + 500])
-                )
-            ).all()
-            events += [
-                {"actor": actor, "action": "plan:add", "post_id": pid, "campaign": c}
-                for pid, c in added
-            ]
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            added = _insert_sqlite(connection, new_rows)
+        else:
+            session.execute(sa.insert(Post), new_rows)
+            keys = [row["plan_key"] for row in new_rows]
+            added = []
+            for start in range(0, len(keys), 500):  # stay under the bound-parameter limit
+                added += session.execute(
+                    sa.select(Post.id, Post.campaign).where(
+                        Post.plan_key.in_(keys[start : start + 500])
+                    )
+                ).all()
+        events += [
+            {"actor": actor, "action": "plan:add", "post_id": pid, "campaign": c}
+            for pid, c in added
+        ]
     audit.record_many(session, events)
     return changes
+
+
+# Columns a new planned post is inserted with; every other column is NULL (or `attempts`, 0).
+_NEW_POST_COLUMNS = (
+    "plan_key",
+    "source",
+    "campaign",
+    "focus_area",
+    "year",
+    "occurrence",
+    "step",
+    "audience",
+    "channel",
+    "title",
+    "text",
+    "link",
+    "image_path",
+    "image_alt",
+    "content_hash",
+    "scheduled_at",
+    "local_time",
+    "dst_adjusted",
+    "state",
+    "approved_by",
+    "approved_at",
+    "idempotency_key",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[int, str]]:
+    """Insert new posts with the DB-API executemany; (id, campaign) of each.
+
+    SQLAlchemy's per-value type conversion was most of `sync` for a plan of 10,000 posts
+    (bench/plan). This writes on the session's own connection, so in the same transaction,
+    with the values in the form SQLAlchemy's SQLite types store: naive UTC datetimes as
+    "YYYY-MM-DD HH:MM:SS.ffffff" (models.UTCDateTime), dates as "YYYY-MM-DD", booleans 0/1.
+    Our transaction holds SQLite's write lock (BEGIN IMMEDIATE), so every id above the largest
+    one before the insert is one of ours: one range query finds them all.
+    """
+    table = Post.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name].name for name in _NEW_POST_COLUMNS]  # fails loudly on a rename
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    values = []
+    for row in rows:
+        values.append(
+            (
+                row["plan_key"],
+                row["source"],
+                row["campaign"],
+                row["focus_area"],
+                row["year"],
+                row["occurrence"].isoformat(),
+                row["step"],
+                row["audience"],
+                row["channel"],
+                row["title"],
+                row["text"],
+                row["link"],
+                row["image_path"],
+                row["image_alt"],
+                row["content_hash"],
+                _sqlite_time(row["scheduled_at"]),
+                row["local_time"],
+                1 if row["dst_adjusted"] else 0,
+                row["state"],
+                row["approved_by"],
+                _sqlite_time(row["approved_at"]),
+                row["idempotency_key"],
+                0,
+                _sqlite_time(row["created_at"]),
+                _sqlite_time(row["updated_at"]),
+            )
+        )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        (before,) = cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table.name}").fetchone()
+        cursor.executemany(sql, values)
+        return cursor.execute(
+            f"SELECT id, campaign FROM {table.name} WHERE id > ? ORDER BY id", (before,)
+        ).fetchall()
+    finally:
+        cursor.close()
+
+
+def _sqlite_time(moment: datetime | None) -> str | None:
+    """An aware datetime as models.UTCDateTime stores it on SQLite."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _fields(item: PlannedPost) -> dict:

@@ -55,6 +55,9 @@ class TemplateRenderer:
         # title once and look each variant file up once (see bench/plan)
         self._strings: dict[str, jinja2.Template] = {}
         self._resolved: dict[tuple[str, str, str, str], str] = {}
+        # and keep each file's compiled template, so a render does not ask the loader again
+        # (jinja2's own cache stats the file on every get_template)
+        self._files: dict[str, jinja2.Template] = {}
 
     def candidates(
         self, template: str, *, channel_name: str, channel_type: str, audience: str
@@ -88,11 +91,12 @@ class TemplateRenderer:
     def resolve(self, template: str, *, channel_name: str, channel_type: str, audience: str) -> str:
         """The template file (relative to the folder, '/'-separated) to use for this post."""
         key = (template, channel_name, channel_type, audience)
-        if key not in self._resolved:
-            self._resolved[key] = self._resolve(
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(
                 template, channel_name=channel_name, channel_type=channel_type, audience=audience
             )
-        return self._resolved[key]
+        return found
 
     def _resolve(
         self, template: str, *, channel_name: str, channel_type: str, audience: str
@@ -124,7 +128,10 @@ class TemplateRenderer:
         )
         path = self.templates_dir / name
         try:
-            return self.env.get_template(name).render(context).strip()
+            compiled = self._files.get(name)
+            if compiled is None:
+                compiled = self._files[name] = self.env.get_template(name)
+            return compiled.render(context).strip()
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=path) from exc
 
