@@ -10,7 +10,7 @@ Nothing is written unless every post of the run renders and passes lint.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -79,7 +79,12 @@ class PlanChanges:
 
 
 def build_posts(
-    settings: Settings, campaigns: CampaignSet, year: int, slugs: Iterable[str] | None = None
+    settings: Settings,
+    campaigns: CampaignSet,
+    year: int,
+    slugs: Iterable[str] | None = None,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[PlannedPost]:
     """Render and lint every post of `year`; raise LintError listing every problem found.
 
@@ -92,7 +97,9 @@ def build_posts(
     posts: list[PlannedPost] = []
     problems: list[str] = []
     brand = settings.brand
-    for spec in selected:
+    for number, spec in enumerate(selected, start=1):
+        if progress:
+            progress(f"rendering {spec.slug} {year}", number, len(selected))
         occurrences = campaigns.occurrences(spec.slug, year)
         if not occurrences:
             continue

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def big_csv(path: Path, rows: int) -> Path:
@@ -20,21 +23,21 @@ def big_csv(path: Path, rows: int) -> Path:
     return path
 
 
-def run_import(config: Path, csv: Path, *, terminal: bool) -> str:
-    command = [sys.executable, "-m", "comms", "--config", str(config), "import", str(csv)]
+def stderr_of(command: list[str], *, terminal: bool) -> str:
+    """What the command wrote to stderr: a pipe, or a pseudo-terminal as a person has."""
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
     if not terminal:
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
         assert result.returncode == 0, result.stderr
         return result.stderr
     leader, follower = pty.openpty()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower, env=env)
     os.close(follower)
     chunks = []
     while True:
         try:
             chunk = os.read(leader, 65536)
-        except OSError:
+        except OSError:  # the terminal closed when the process ended
             break
         if not chunk:
             break
@@ -45,9 +48,26 @@ def run_import(config: Path, csv: Path, *, terminal: bool) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+def comms(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "comms", "--config", str(config), *args]
+
+
 def test_import_shows_progress_only_on_a_terminal(make_settings, tmp_path):
     settings = make_settings()
-    quiet = run_import(settings.path, big_csv(tmp_path / "a.csv", 30_000), terminal=False)
+    quiet = stderr_of(
+        comms(settings.path, "import", str(big_csv(tmp_path / "a.csv", 30_000))), terminal=False
+    )
     assert quiet == ""
-    shown = run_import(settings.path, big_csv(tmp_path / "b.csv", 30_000), terminal=True)
+    shown = stderr_of(
+        comms(settings.path, "import", str(big_csv(tmp_path / "b.csv", 30_000))), terminal=True
+    )
     assert "checking" in shown or "saving" in shown
+
+
+def test_plan_shows_progress_only_on_a_terminal(tmp_path):
+    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    config = tmp_path / "comms.toml"
+    shutil.copy(ROOT / "config.example.toml", config)
+    assert stderr_of(comms(config, "plan", "--year", "2027"), terminal=False) == ""
+    assert "rendering" in stderr_of(comms(config, "plan", "--year", "2026"), terminal=True)

@@ -12,7 +12,7 @@ from comms.cli.common import (
     parse_local_datetime,
     pass_app,
 )
-from comms.cli.output import console, print_json, print_table
+from comms.cli.output import print_json, print_table, progress_bar
 
 
 @click.group("campaigns")
@@ -177,8 +177,8 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
     url = app.ready_database()
     campaigns = CampaignSet.load(settings.campaigns_dir)
     selected = list(slugs) or [spec.slug for spec in campaigns]
-    with console(err=True).status(f"rendering {len(selected)} campaign(s) for {year}…"):
-        posts = build_posts(settings, campaigns, year, selected)
+    with progress_bar() as progress:
+        posts = build_posts(settings, campaigns, year, selected, progress=progress)
     with session_scope(url) as session:
         changes = sync(
             session,
