@@ -459,35 +459,20 @@ def reap_expired(session: Session, *, now: datetime, idempotent_channels: set[st
 def release_claim(session: Session, claim: Claim, *, now: datetime) -> bool:
     """Hand back one claim that never started sending (its channel was paused meanwhile)."""
     return (
-        session.execute(
-            sa.update(Post)
-            .where(
-                Post.id == claim.post_id,
-                Post.attempt_id == claim.attempt_id,
-                Post.state == PostState.PUBLISHING,
-                Post.sending_at.is_(None),
-            )
-            .values(
-                state=PostState.QUEUED,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=Post.attempts - 1,
-                updated_at=now,
-            )
-        ).rowcount
-        == 1
+        _hand_back(session, now, Post.id == claim.post_id, Post.attempt_id == claim.attempt_id) == 1
     )
 
 
 def release_claims(session: Session, *, worker: str, now: datetime) -> int:
     """On a clean stop: hand back claims that never started sending."""
+    return _hand_back(session, now, Post.lease_owner == worker)
+
+
+def _hand_back(session: Session, now: datetime, *which: sa.ColumnElement[bool]) -> int:
+    """Claims that never reached `sending` go back to the queue; the attempt is not counted."""
     return session.execute(
         sa.update(Post)
-        .where(
-            Post.state == PostState.PUBLISHING,
-            Post.lease_owner == worker,
-            Post.sending_at.is_(None),
-        )
+        .where(*which, Post.state == PostState.PUBLISHING, Post.sending_at.is_(None))
         .values(
             state=PostState.QUEUED,
             lease_owner=None,
