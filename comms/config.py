@@ -84,7 +84,6 @@ class DaemonSettings:
     backoff_base_seconds: float = 30.0
     backoff_cap_seconds: float = 3600.0
     max_age_hours: float = 24.0
-    batch_size: int = 50
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +59,7 @@ class Daemon:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.adapters: dict[str, Channel] = {}
         self.stopping = threading.Event()
+        self._last_look: tuple[datetime, float] | None = None  # (wall, monotonic) of last pass
         self._pass_lock = threading.Lock()
         for name, channel in settings.channels.items():
             missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
@@ -86,6 +88,19 @@ class Daemon:
     @property
     def idempotent_channels(self) -> set[str]:
         return {name for name, adapter in self.adapters.items() if adapter.idempotent}
+
+    def _clock_jump(self, now: datetime) -> timedelta:
+        """How far the wall clock leapt forward since the last pass, beyond real elapsed time.
+
+        Real time is measured with the monotonic clock, which no clock setting moves.
+        """
+        mono = time.monotonic()
+        last = self._last_look
+        self._last_look = (now, mono)
+        if last is None:
+            return timedelta(0)
+        expected = last[0] + timedelta(seconds=mono - last[1])
+        return max(now - expected, timedelta(0))
 
     def run_once(self, now: datetime | None = None) -> PassResult:
         """One dispatch pass: reap dead leases, mark missed posts, publish everything due."""
@@ -122,7 +137,10 @@ class Daemon:
                 session, now=now, idempotent_channels=self.idempotent_channels
             )
             result.missed = queue.mark_missed(
-                session, now=now, grace=timedelta(minutes=daemon.grace_minutes)
+                session,
+                now=now,
+                grace=timedelta(minutes=daemon.grace_minutes),
+                clock_jump=self._clock_jump(now),
             )
         if result.missed:
             log.warning(

@@ -180,12 +180,20 @@ def resume_channel(session: Session, name: str, *, actor: str) -> None:
         audit.record(session, actor=actor, action="resume-channel", detail=name)
 
 
-def mark_missed(session: Session, *, now: datetime, grace: timedelta) -> int:
-    """Queued posts never tried whose time passed beyond the grace window: `missed`."""
+def mark_missed(
+    session: Session, *, now: datetime, grace: timedelta, clock_jump: timedelta = timedelta(0)
+) -> int:
+    """Queued posts never tried whose time passed beyond the grace window: `missed`.
+
+    `clock_jump` is how far the wall clock leapt forward since the daemon's last look (beyond
+    the time that really passed): posts that fell due inside the leap were not missed by
+    anyone, so the window is counted from before the leap.
+    """
+    cutoff = now - max(clock_jump, timedelta(0)) - grace
     return _update_audited(
         session,
         sa.update(Post)
-        .where(Post.state == PostState.QUEUED, Post.attempts == 0, Post.scheduled_at < now - grace)
+        .where(Post.state == PostState.QUEUED, Post.attempts == 0, Post.scheduled_at < cutoff)
         .values(
             state=PostState.MISSED,
             updated_at=now,

@@ -1,8 +1,9 @@
 """Settle `unknown` posts by asking the channel, never by a blind resend.
 
-An adapter that can look a post up (`Channel.find`, e.g. by idempotency key) settles it as
-published, or, when it proves the post is absent, sends it back to the queue. Where the channel
-cannot tell, the post stays `unknown` for a person: `comms reconcile ID --published/--resend`.
+An adapter that can look a post up (`Channel.find`: by idempotency key, record key, slug or
+text since the due time) settles it as published when it finds it. Not finding it is no proof
+of absence (a look-up sees only recent posts, and a service may show a post late), so such a
+post stays `unknown` for a person to settle: `comms reconcile ID --published|--resend|--failed`.
 """
 
 from __future__ import annotations
