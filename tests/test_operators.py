@@ -103,3 +103,22 @@ def test_config_option_works_after_the_command_too(make_settings):
     result = CliRunner().invoke(cli, ["queue", "list", "--config", str(settings.path)])
     assert result.exit_code == 0, result.output
     assert "0 post(s)" in result.output
+
+
+def test_a_draft_never_reaches_a_channel_whatever_the_cli_is_asked(make_settings, tmp_path):
+    from comms.daemon import Daemon
+
+    settings = make_settings()
+    post_id = add_post(settings.database_url, state=PostState.DRAFT)
+    for args, code in [
+        (("reschedule", str(post_id), "2020-01-01 10:00"), 0),
+        (("reconcile", str(post_id), "--resend"), 1),
+        (("reconcile", str(post_id), "--published"), 1),
+        (("channels", "resume", "stub"), 0),
+        (("daemon", "--once"), 0),
+        (("metrics", "collect", "--all"), 0),
+    ]:
+        run(settings, *args, code=code)
+    Daemon(settings).run_once()
+    assert get_post(settings.database_url, post_id).state == PostState.DRAFT
+    assert not (tmp_path / "stub.jsonl").exists()
