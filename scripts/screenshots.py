@@ -31,16 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.headless import CHROMIUM, CHROMIUM_ARGS, docx_to_pdf, libreoffice  # noqa: E402
+
 IMAGE = ROOT / "campaigns" / "images" / "karneval.png"
 
 
@@ -105,28 +97,12 @@ def report_docx(settings, start: str, end: str, compare: str) -> bytes:  # type:
 
 def docx_pages(docx: Path, out: Path, pages: tuple[int, ...]) -> list[Path]:
     """DOCX -> PDF with LibreOffice -> one PNG a page with pdftoppm."""
-    office = shutil.which("libreoffice") or shutil.which("soffice")
+    office = libreoffice()
     if office is None or shutil.which("pdftoppm") is None:
         raise SystemExit(
             "needs libreoffice and pdftoppm (apt-get install libreoffice poppler-utils)"
         )
-    profile = docx.parent / "lo-profile"
-    subprocess.run(
-        [
-            office,
-            f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(docx.parent),
-            str(docx),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    pdf = docx.with_suffix(".pdf")
+    pdf = docx_to_pdf(office, docx, docx.parent, timeout=180)
     written = []
     for page in pages:
         stem = out / f"docx-page-{page}"

@@ -11,8 +11,6 @@ import io
 import json
 import os
 import re
-import shutil
-import subprocess
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,6 +33,7 @@ from comms.report_compare import (
 from comms.report_compare import to_json as comparison_json
 from comms.report_docx import ANNEX, render_docx
 from comms.report_html import render_html
+from tests.headless import docx_to_pdf, libreoffice
 from tests.seed import CHANNELS, CHANNELS_TOML, seed_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -283,12 +282,8 @@ def test_docx_reads_back_with_summary_charts_and_danish_annex(seeded: Settings):
     assert len(tables) == 5 + 4  # four groupings + top posts, then four change tables
 
 
-def _libreoffice() -> str | None:
-    return shutil.which("libreoffice") or shutil.which("soffice")
-
-
 def test_docx_converts_to_pdf_with_libreoffice(seeded: Settings, tmp_path: Path):
-    office = _libreoffice()
+    office = libreoffice()
     if office is None:
         if os.environ.get("CI"):
             pytest.fail("LibreOffice is missing in CI: apt-get install libreoffice-writer-nogui")
@@ -296,23 +291,7 @@ def test_docx_converts_to_pdf_with_libreoffice(seeded: Settings, tmp_path: Path)
     report = report_for(seeded, date(2026, 1, 1), date(2026, 12, 31))
     source = tmp_path / "status.docx"
     source.write_bytes(render_docx(report, charts_for(seeded, report)))
-    profile = tmp_path / "lo-profile"
-    subprocess.run(
-        [
-            office,
-            f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    pdf = (tmp_path / "status.pdf").read_bytes()
+    pdf = docx_to_pdf(office, source, tmp_path, timeout=120).read_bytes()
     assert pdf.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert pages >= 3  # summary and charts, then the annex after a page break

@@ -26,18 +26,9 @@ from comms.config import Settings
 from comms.db import session_scope
 from comms.models import Attempt, Post
 from comms.web import WebView, make_server
+from tests.headless import CHROMIUM, CHROMIUM_ARGS
 from tests.seed import CHANNELS_TOML, seed_history, seed_planned
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 IMAGE = Path(__file__).resolve().parent.parent / "campaigns" / "images" / "karneval.png"
 
 

@@ -45,7 +45,6 @@ import re
 import struct
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import regex
@@ -53,6 +52,7 @@ import requests
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
+from comms.channels.images import checked_image
 from comms.config import ChannelSettings
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
@@ -269,12 +269,7 @@ class BlueskyChannel(Channel):
             )
 
     def _read_image(self, post: OutgoingPost) -> dict[str, Any]:
-        path = Path(post.image_path or "")
-        alt = (post.image_alt or "").strip()
-        if not path.is_file():
-            raise RejectedError(f"bluesky: image not found: {path}")
-        if not alt:
-            raise RejectedError(f"bluesky: image {path} has no alt text")
+        path, alt = checked_image(post, prefix="bluesky: ")
         if len(regex.findall(r"\X", alt)) > self.max_alt_graphemes:
             raise RejectedError(f"bluesky: alt text is over {self.max_alt_graphemes} graphemes")
         data = path.read_bytes()

@@ -34,14 +34,15 @@ when a post has no due time).
 from __future__ import annotations
 
 import mimetypes
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
-from comms.channels.graph import GraphApi, figure, graph_code, graph_time, number, same_text
+from comms.channels.graph import GraphApi, graph_code, graph_time, number, same_text
+from comms.channels.images import alt_text, image_path
+from comms.channels.lookup import DUE_MARGIN, found_or_raise, look_first, look_since
 from comms.config import ChannelSettings
-from comms.errors import AuthError, ChannelError, RejectedError, TransientError
+from comms.errors import AuthError, RejectedError, TransientError
 
 
 class FacebookChannel(Channel):
@@ -64,7 +65,7 @@ class FacebookChannel(Channel):
         "reactions": "post_reactions_by_type_total",
     }
     WEB_URL = "https://www.facebook.com"
-    DUE_MARGIN = timedelta(minutes=10)  # clock skew when looking for posts made since due time
+    DUE_MARGIN = DUE_MARGIN  # clock skew when looking for posts made since due time
 
     def __init__(self, settings: ChannelSettings) -> None:
         super().__init__(settings)
@@ -72,13 +73,7 @@ class FacebookChannel(Channel):
 
     @property
     def page_id(self) -> str:
-        page = str(self.settings.get("page_id") or "")
-        if not page:
-            raise RejectedError(
-                f"channel {self.settings.name!r} has no page_id "
-                f'(add page_id = "..." to [channels.{self.settings.name}])'
-            )
-        return page
+        return self.api.required("page_id")
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -87,13 +82,9 @@ class FacebookChannel(Channel):
         message = self.message(post)
         if post.image_path is not None:
             _check_image(post, self.MAX_IMAGE_BYTES)
-        if self.settings.get("lookup_before_send", True):
-            try:
-                earlier = self.find(post)
-            except TransientError as exc:  # a look-up publishes nothing
-                raise TransientError(str(exc), status=exc.status, maybe_delivered=False) from None
-            if earlier is not None:
-                return earlier
+        earlier = look_first(self.settings, self.find, post)
+        if earlier is not None:
+            return earlier
         try:
             if post.image_path is None:
                 body = self._post_text(post, message)
@@ -101,11 +92,11 @@ class FacebookChannel(Channel):
                 body = self._post_photo(post, message)
         except TransientError as exc:
             if exc.maybe_delivered:
-                return self._settle(post, exc)
+                return found_or_raise(self.find, post, exc)
             raise
         except RejectedError as exc:
             if graph_code(exc) == self.DUPLICATE_CODE:
-                return self._settle(post, exc)
+                return found_or_raise(self.find, post, exc)
             raise
         post_id = str(body.get("post_id") or body.get("id") or "")
         if not post_id:
@@ -116,7 +107,7 @@ class FacebookChannel(Channel):
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The Page's post with this message, made since the post was due; None if absent."""
-        since = self._since(post)
+        since = look_since(post, self.settings, self.DUE_MARGIN)
         body = self.api.get(
             f"/{self.page_id}/published_posts",
             {
@@ -134,20 +125,9 @@ class FacebookChannel(Channel):
 
     def metrics(self, receipt: Receipt) -> Figures:
         """Insights one metric at a time, plus comment and share counts from the post."""
-        raw: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        values: dict[str, int | None] = {}
-        for field, metric in self.METRICS.items():
-            try:
-                body = self.api.get(
-                    f"/{receipt.external_id}/insights", {"metric": metric, "period": "lifetime"}
-                )
-            except RejectedError as exc:  # deprecated metric, not available for this post
-                errors[metric] = str(exc)
-                values[field] = None
-                continue
-            raw[metric] = body
-            values[field] = number(figure(body))
+        values, raw, errors = self.api.insights(
+            receipt.external_id, self.METRICS, period="lifetime"
+        )
         try:
             counts = self.api.get(
                 f"/{receipt.external_id}",
@@ -220,22 +200,6 @@ class FacebookChannel(Channel):
             files = {"source": (path.name, handle, kind)}
             return self.api.post(f"/{self.page_id}/photos", data, files=files)
 
-    def _settle(self, post: OutgoingPost, error: ChannelError) -> Receipt:
-        """After an ambiguous failure or a duplicate: the post if it is there, else the error."""
-        try:
-            found = self.find(post)
-        except ChannelError:
-            found = None
-        if found is None:
-            raise error
-        return found
-
-    def _since(self, post: OutgoingPost) -> datetime:
-        if post.scheduled_at is not None:
-            return post.scheduled_at.astimezone(UTC) - self.DUE_MARGIN
-        hours = float(self.settings.get("lookup_hours", 48))
-        return datetime.now(UTC) - timedelta(hours=hours)
-
     def _receipt(self, post_id: str, url: str | None = None) -> Receipt:
         if url is None:
             page, _, story = post_id.partition("_")
@@ -244,14 +208,9 @@ class FacebookChannel(Channel):
 
 
 def _check_image(post: OutgoingPost, limit: int) -> None:
-    path = Path(post.image_path or "")
-    if not path.is_file():
-        raise RejectedError(f"image not found: {path}")
+    path = image_path(post)
     if path.stat().st_size > limit:
         raise RejectedError(
             f"image {path} is {path.stat().st_size} bytes; Facebook takes at most {limit}"
         )
-    if not (post.image_alt or "").strip():
-        raise RejectedError(
-            f"image {path} has no alt text: screen-reader users would get nothing from it"
-        )
+    alt_text(post, path, why=": screen-reader users would get nothing from it")

@@ -27,6 +27,7 @@ from typing import Any
 import requests
 
 from comms.channels.http import HttpClient, parse_retry_after
+from comms.channels.lookup import flat
 from comms.config import ChannelSettings
 from comms.errors import (
     AuthError,
@@ -166,6 +167,16 @@ class GraphApi:
         self._http: HttpClient | None = None
         self._key: tuple[str, ...] = ()
 
+    def required(self, key: str) -> str:
+        """A required id option (`page_id`, `ig_user_id`); missing, the post cannot be placed."""
+        value = str(self.settings.get(key) or "")
+        if not value:
+            name = self.settings.name
+            raise RejectedError(
+                f'channel {name!r} has no {key} (add {key} = "..." to [channels.{name}])'
+            )
+        return value
+
     def token(self) -> str:
         """The token from its environment variable; a missing one pauses the channel."""
         try:
@@ -225,6 +236,28 @@ class GraphApi:
                 maybe_delivered=method != "GET",
             )
         return body
+
+    def insights(
+        self, object_id: str, metrics: Mapping[str, str], **params: Any
+    ) -> tuple[dict[str, int | None], dict[str, Any], dict[str, str]]:
+        """`/{id}/insights` one metric per call (one refused metric fails a whole request).
+
+        Returns the values by Figures field, the raw answers and the errors by metric; a metric
+        Graph refuses (deprecated, wrong media type, too few viewers) is None with its error.
+        """
+        values: dict[str, int | None] = {}
+        raw: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for field, metric in metrics.items():
+            try:
+                body = self.get(f"/{object_id}/insights", {"metric": metric, **params})
+            except RejectedError as exc:
+                errors[metric] = str(exc)
+                values[field] = None
+                continue
+            raw[metric] = body
+            values[field] = number(figure(body))  # an empty data list means "no data yet"
+        return values, raw, errors
 
     def token_info(self) -> TokenInfo:
         """Ask /debug_token about the token: valid or not, its permissions, its earliest expiry.
@@ -305,7 +338,7 @@ def graph_time(text: Any) -> datetime | None:
 
 def same_text(a: str | None, b: str | None) -> bool:
     """Equal after collapsing whitespace, as the service may trim or re-wrap it."""
-    return " ".join((a or "").split()) == " ".join((b or "").split())
+    return flat(a) == flat(b)
 
 
 def _int(value: Any) -> int | None:

@@ -45,13 +45,13 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import quote
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
-from comms.channels.graph import GraphApi, figure, graph_time, number, same_text
+from comms.channels.graph import GraphApi, graph_time, number, same_text
+from comms.channels.images import checked_image
+from comms.channels.lookup import DUE_MARGIN, look_first, look_since
 from comms.config import ChannelSettings
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
@@ -72,7 +72,7 @@ class InstagramChannel(Channel):
         "impressions": "views",
         "engagements": "total_interactions",
     }
-    DUE_MARGIN = timedelta(minutes=10)  # clock skew when looking for media made since due time
+    DUE_MARGIN = DUE_MARGIN  # clock skew when looking for media made since due time
 
     def __init__(self, settings: ChannelSettings) -> None:
         super().__init__(settings)
@@ -82,13 +82,7 @@ class InstagramChannel(Channel):
 
     @property
     def user_id(self) -> str:
-        user = str(self.settings.get("ig_user_id") or "")
-        if not user:
-            raise RejectedError(
-                f"channel {self.settings.name!r} has no ig_user_id "
-                f'(add ig_user_id = "..." to [channels.{self.settings.name}])'
-            )
-        return user
+        return self.api.required("ig_user_id")
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -96,13 +90,9 @@ class InstagramChannel(Channel):
         """Container, wait until it is ready, publish; look the media up where in doubt."""
         caption = self.caption(post)
         image_url = self.image_url(post)
-        if self.settings.get("lookup_before_send", True):
-            try:
-                earlier = self.find(post)
-            except TransientError as exc:  # a look-up publishes nothing
-                raise TransientError(str(exc), status=exc.status, maybe_delivered=False) from None
-            if earlier is not None:
-                return earlier
+        earlier = look_first(self.settings, self.find, post)
+        if earlier is not None:
+            return earlier
         try:
             container = self.api.post(
                 f"/{self.user_id}/media",
@@ -134,7 +124,7 @@ class InstagramChannel(Channel):
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The account's media with this caption, made since the post was due; None if absent."""
-        since = self._since(post)
+        since = look_since(post, self.settings, self.DUE_MARGIN)
         body = self.api.get(
             f"/{self.user_id}/media",
             {"fields": "id,caption,timestamp,permalink", "limit": 50},
@@ -148,18 +138,7 @@ class InstagramChannel(Channel):
 
     def metrics(self, receipt: Receipt) -> Figures:
         """Reach, views and interactions, one metric per call; a refused metric stays None."""
-        raw: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        values: dict[str, int | None] = {}
-        for field, metric in self.METRICS.items():
-            try:
-                body = self.api.get(f"/{receipt.external_id}/insights", {"metric": metric})
-            except RejectedError as exc:  # unsupported for the media type, too few viewers
-                errors[metric] = str(exc)
-                values[field] = None
-                continue
-            raw[metric] = body
-            values[field] = number(figure(body))  # an empty data list means "no data yet"
+        values, raw, errors = self.api.insights(receipt.external_id, self.METRICS)
         if errors:
             raw["errors"] = errors
         return Figures(
@@ -230,13 +209,7 @@ class InstagramChannel(Channel):
                 f"{self.api.service}: Instagram needs an image; the post has none "
                 "(add one, or leave Instagram out of the post's channels)"
             )
-        path = Path(post.image_path)
-        if not path.is_file():
-            raise RejectedError(f"image not found: {path}")
-        if not (post.image_alt or "").strip():
-            raise RejectedError(
-                f"image {path} has no alt text: screen-reader users would get nothing from it"
-            )
+        path, _ = checked_image(post, why=": screen-reader users would get nothing from it")
         base = str(self.settings.get("media_base_url") or "")
         if not base.startswith(("https://", "http://")):
             raise RejectedError(
@@ -284,9 +257,3 @@ class InstagramChannel(Channel):
             return self.api.get(f"/{media_id}", {"fields": "permalink"}).get("permalink")
         except ChannelError:
             return None
-
-    def _since(self, post: OutgoingPost) -> datetime:
-        if post.scheduled_at is not None:
-            return post.scheduled_at.astimezone(UTC) - self.DUE_MARGIN
-        hours = float(self.settings.get("lookup_hours", 48))
-        return datetime.now(UTC) - timedelta(hours=hours)

@@ -47,6 +47,8 @@ import requests
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
+from comms.channels.images import checked_image, uploading
+from comms.channels.lookup import DUE_MARGIN, flat, since_due
 from comms.config import ChannelSettings
 from comms.errors import (
     AuthError,
@@ -86,7 +88,7 @@ class LinkedinChannel(Channel):
     has_metrics = True  # organizationalEntityShareStatistics (needs rw_organization_admin)
     text_limit = 3000  # commentary characters [3p]
     alt_text_limit = 4086  # content.media.altText (UNCONFIRMED)
-    find_slack = timedelta(minutes=10)  # clock skew allowed when find() bounds by scheduled time
+    find_slack = DUE_MARGIN  # clock skew allowed when find() bounds by scheduled time
 
     def __init__(
         self, settings: ChannelSettings, *, clock: Callable[[], datetime] | None = None
@@ -195,10 +197,9 @@ class LinkedinChannel(Channel):
             f"&count={self.find_count}&sortBy=LAST_MODIFIED"
         )
         data = self._client().json("GET", path, classify=self._classify)
-        wanted = _comparable(self._text(post))
-        since = None
-        if post.scheduled_at is not None:
-            since = (post.scheduled_at - self.find_slack).timestamp() * 1000
+        wanted = flat(self._text(post))
+        due = since_due(post, self.find_slack)
+        since = None if due is None else due.timestamp() * 1000
         for element in data.get("elements", []) if isinstance(data, dict) else []:
             if not isinstance(element, dict) or element.get("author") != author:
                 continue
@@ -206,7 +207,7 @@ class LinkedinChannel(Channel):
             if since is not None and isinstance(created, int | float) and created < since:
                 continue
             commentary = element.get("commentary")
-            if isinstance(commentary, str) and _comparable(unescape_little(commentary)) == wanted:
+            if isinstance(commentary, str) and flat(unescape_little(commentary)) == wanted:
                 urn = str(element.get("id") or "")
                 if urn:
                     return _receipt(urn)
@@ -285,7 +286,7 @@ class LinkedinChannel(Channel):
 
     def _upload_image(self, http: HttpClient, author: str, path: Path) -> str:
         """initializeUpload, then PUT the bytes; nothing is posted yet, so nothing can double."""
-        try:
+        with uploading(path):
             data = http.json(
                 "POST",
                 "/rest/images?action=initializeUpload",
@@ -304,11 +305,6 @@ class LinkedinChannel(Channel):
                 headers={"Content-Type": content_type},
                 classify=self._classify,
             )
-        except TransientError as exc:
-            # an upload cannot create a post: a retry is always safe
-            raise TransientError(str(exc), status=exc.status) from None
-        except OSError as exc:
-            raise RejectedError(f"cannot read image {path}: {exc.strerror or exc}") from None
         return str(image)
 
     def _introspect(self) -> CheckResult:
@@ -443,10 +439,6 @@ def _escape_plain(text: str) -> str:
     return "".join("\\" + c if c in _RESERVED else c for c in text)
 
 
-def _comparable(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _receipt(urn: str) -> Receipt:
     return Receipt(external_id=urn, url=POST_URL.format(urn=urn))
 
@@ -476,12 +468,7 @@ def _input_error_codes(body: Any) -> set[str]:
 def _check_image(post: OutgoingPost, alt_limit: int) -> None:
     if post.image_path is None:
         return
-    path = Path(post.image_path)
-    if not path.is_file():
-        raise RejectedError(f"image not found: {path}")
-    alt = (post.image_alt or "").strip()
-    if not alt:
-        raise RejectedError(f"image {path} has no alt text: LinkedIn posts need one")
+    path, alt = checked_image(post, why=": LinkedIn posts need one")
     if len(alt) > alt_limit:
         raise RejectedError(
             f"alt text of {path} is {len(alt)} characters; LinkedIn takes {alt_limit}"

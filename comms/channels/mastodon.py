@@ -33,11 +33,12 @@ import html
 import mimetypes
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
+from comms.channels.images import checked_image
+from comms.channels.lookup import flat
 from comms.config import ChannelSettings
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
@@ -103,9 +104,9 @@ class MastodonChannel(Channel):
             f"/api/v1/accounts/{account}/statuses",
             params={"limit": self.find_scan, "exclude_reblogs": "true"},
         )
-        wanted = _flat(_status_text(post))
+        wanted = flat(_status_text(post))
         for status in statuses if isinstance(statuses, list) else []:
-            if _flat(plain_text(str(status.get("content") or ""))) == wanted:
+            if flat(plain_text(str(status.get("content") or ""))) == wanted:
                 return self._receipt(http, status)
         return None
 
@@ -161,12 +162,7 @@ class MastodonChannel(Channel):
 
     def _upload(self, http: HttpClient, post: OutgoingPost) -> str:
         """Upload the image with its alt text and wait until the instance has processed it."""
-        path = Path(post.image_path or "")
-        alt = (post.image_alt or "").strip()
-        if not path.is_file():
-            raise RejectedError(f"mastodon: image not found: {path}")
-        if not alt:
-            raise RejectedError(f"mastodon: image {path} has no alt text (description)")
+        path, alt = checked_image(post, why=" (description)", prefix="mastodon: ")
         if len(alt) > self.max_description:
             raise RejectedError(
                 f"mastodon: alt text is {len(alt)} characters; the limit is {self.max_description}"
@@ -208,7 +204,3 @@ def _status_text(post: OutgoingPost) -> str:
 def plain_text(content: str) -> str:
     """A status's HTML `content` as plain text (links keep their full URL)."""
     return html.unescape(_TAG.sub("", _BREAK.sub("\n", content)))
-
-
-def _flat(text: str) -> str:
-    return " ".join(text.split())

@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.images import SCREEN_READERS, checked_image
 from comms.config import ChannelSettings
 from comms.danish import format_date
 from comms.errors import RejectedError, TransientError
@@ -136,7 +137,7 @@ class SiteChannel(Channel):
         """Write the post's page, then rebuild index and feed from the updated entry list."""
         folder, zone, limit = self.folder, self.zone, self.feed_entries
         if post.image_path is not None:
-            _check_image(post)
+            checked_image(post, why=SCREEN_READERS)
         try:
             with locked(folder / LOCK_FILE):
                 entries = self._load(folder)
@@ -323,16 +324,6 @@ def _body(entry: dict[str, Any], prefix: str = "") -> Markup:
     if link and link not in entry["text"] and _URL.fullmatch(link):
         parts.append(f'<p>Læs mere: <a href="{escape(link)}">{escape(link)}</a></p>')
     return Markup("\n".join(parts))
-
-
-def _check_image(post: OutgoingPost) -> None:
-    path = Path(post.image_path or "")
-    if not path.is_file():
-        raise RejectedError(f"image not found: {path}")
-    if not (post.image_alt or "").strip():
-        raise RejectedError(
-            f"image {path} has no alt text: a public web page needs one for screen readers"
-        )
 
 
 def _when(stamp: str, zone: ZoneInfo) -> datetime:

@@ -51,6 +51,7 @@ import requests
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, error_reason
+from comms.channels.images import SCREEN_READERS, checked_image
 from comms.channels.site import linkify
 from comms.config import ChannelSettings
 from comms.errors import (
@@ -108,7 +109,7 @@ class WordPressChannel(Channel):
     def publish(self, post: OutgoingPost) -> Receipt:
         """Create the news post (with its featured image), unless a lookup finds it already."""
         if post.image_path is not None:
-            _check_image(post)
+            checked_image(post, why=SCREEN_READERS)
         existing = self.find(post)  # a crash or an `unknown` may have published it already
         if existing is not None:
             return existing
@@ -306,16 +307,6 @@ def news_html(text: str, link: str | None, *, read_more: str = "Læs mere") -> s
     if link and link not in text and _URL.fullmatch(link):
         parts.append(f'<p>{escape(read_more)}: <a href="{escape(link)}">{escape(link)}</a></p>')
     return "\n".join(parts)
-
-
-def _check_image(post: OutgoingPost) -> None:
-    path = Path(post.image_path or "")
-    if not path.is_file():
-        raise RejectedError(f"image not found: {path}")
-    if not (post.image_alt or "").strip():
-        raise RejectedError(
-            f"image {path} has no alt text: a public web page needs one for screen readers"
-        )
 
 
 def _detail_codes(body: dict[str, Any]) -> list[str]:

@@ -32,7 +32,6 @@ import html
 import mimetypes
 import re
 import unicodedata
-from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ import requests
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
+from comms.channels.images import checked_image, uploading
+from comms.channels.lookup import DUE_MARGIN, since_due
 from comms.config import ChannelSettings
 from comms.errors import (
     AuthError,
@@ -70,7 +71,7 @@ class XChannel(Channel):
     text_limit = 280  # weighted length, twitter-text v3 (every URL counts 23)
     alt_text_limit = 1000  # media metadata alt_text.text
     image_limit = 5 * 1024 * 1024  # bytes for tweet_image (UNCONFIRMED; the long-standing cap)
-    find_slack = timedelta(minutes=10)  # clock skew allowed when find() bounds by scheduled time
+    find_slack = DUE_MARGIN  # clock skew allowed when find() bounds by scheduled time
 
     def __init__(self, settings: ChannelSettings) -> None:
         super().__init__(settings)
@@ -133,8 +134,8 @@ class XChannel(Channel):
             "tweet.fields": "created_at,text",
             "exclude": "replies,retweets",
         }
-        if post.scheduled_at is not None:
-            since = (post.scheduled_at - self.find_slack).astimezone(UTC)
+        since = since_due(post, self.find_slack)
+        if since is not None:
             params["start_time"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         data = http.json("GET", f"/2/users/{user}/tweets", params=params, classify=self._classify)
         wanted = _comparable(self._text(post))
@@ -215,7 +216,7 @@ class XChannel(Channel):
     def _upload_image(self, http: HttpClient, path: Path, alt: str) -> str:
         """Upload, then set alt text; nothing is posted yet, so a retry can never double."""
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        try:
+        with uploading(path):
             data = http.json(
                 "POST",
                 "/2/media/upload",
@@ -232,10 +233,6 @@ class XChannel(Channel):
                 json={"id": str(media_id), "metadata": {"alt_text": {"text": alt}}},
                 classify=self._classify,
             )
-        except TransientError as exc:
-            raise TransientError(str(exc), status=exc.status) from None
-        except OSError as exc:
-            raise RejectedError(f"cannot read image {path}: {exc.strerror or exc}") from None
         return str(media_id)
 
     # -- errors -----------------------------------------------------------------------------
@@ -319,12 +316,7 @@ def _receipt(tweet_id: str) -> Receipt:
 def _check_image(post: OutgoingPost, alt_limit: int, size_limit: int) -> None:
     if post.image_path is None:
         return
-    path = Path(post.image_path)
-    if not path.is_file():
-        raise RejectedError(f"image not found: {path}")
-    alt = (post.image_alt or "").strip()
-    if not alt:
-        raise RejectedError(f"image {path} has no alt text: posts on X need one")
+    path, alt = checked_image(post, why=": posts on X need one")
     if len(alt) > alt_limit:
         raise RejectedError(f"alt text of {path} is {len(alt)} characters; X takes {alt_limit}")
     if path.stat().st_size > size_limit:

@@ -17,6 +17,12 @@ from comms.channels.bluesky import BlueskyChannel, make_facets, rkey_for
 from comms.channels.registry import create_channel
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_rate_limited,
+    assert_transient,
+)
 from tests.fakes.bluesky import TID, FakeBluesky
 
 PASSWORD = "bsky-MARKER-app-pass-9d1e"
@@ -267,23 +273,10 @@ def test_wrong_app_password_is_an_auth_error_without_the_password(
     assert ENV in result.message
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [
-        ("500", True),
-        ("502", True),
-        ("503", False),
-        ("timeout", True),
-        ("reset", True),
-        ("malformed", True),
-    ],
-)
+@pytest.mark.parametrize(("fault", "delivered"), TRANSIENT_FAULTS)
 def test_transient_failures(fake: FakeBluesky, fault: str, delivered: bool) -> None:
-    fake.fail_next(fault, delay=1.5, path="createRecord")
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(post())
-    assert info.value.maybe_delivered is delivered
-    assert PASSWORD not in str(info.value)
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_transient(publish, fake, fault, delivered, secret=PASSWORD, path="createRecord")
 
 
 @pytest.mark.parametrize("fault", ["after-timeout", "after-reset"])
@@ -329,12 +322,9 @@ def test_rate_limit_waits_until_ratelimit_reset(fake: FakeBluesky) -> None:
     assert fake.records == {}
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_rate_limit_with_retry_after(fake: FakeBluesky, fault: str) -> None:
-    fake.fail_next(fault, retry_after=60, path="createRecord")
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(post())
-    assert 55 <= (info.value.retry_after or 0) <= 60
+    assert_rate_limited(lambda: channel(fake).publish(post()), fake, fault, 60, path="createRecord")
 
 
 def test_metrics_sum_likes_reposts_replies_quotes(fake: FakeBluesky) -> None:

@@ -13,6 +13,13 @@ from comms.channels.facebook import FacebookChannel
 from comms.channels.registry import create_channel
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_auth,
+    assert_rate_limited,
+    assert_transient,
+)
 from tests.fakes.graph import GraphFake, graph_error
 
 TOKEN = "EAAB-marker-7f3c9d1e-never-print-me"
@@ -129,22 +136,10 @@ def test_a_link_facebook_cannot_scrape_is_rejected(fake):
 # -- failures ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [
-        ("500", True),
-        ("502", True),
-        ("503", False),
-        ("timeout", True),
-        ("reset", True),
-        ("malformed", True),
-    ],
-)
+@pytest.mark.parametrize(("fault", "delivered"), TRANSIENT_FAULTS)
 def test_transient_failures_say_whether_the_post_may_have_arrived(fake, fault, delivered):
-    fake.fail_next(fault, path="/feed", delay=1.0)
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(make_post())
-    assert info.value.maybe_delivered is delivered
+    publish = lambda: channel(fake).publish(make_post())  # noqa: E731
+    assert_transient(publish, fake, fault, delivered, secret=TOKEN, path="/feed", delay=1.0)
     assert fake.posts == []
     assert len(fake.calls("POST", "/feed$")) == 1  # the transport never re-sent the POST
 
@@ -174,12 +169,9 @@ def test_graph_transient_codes(fake, error, delivered):
     assert info.value.maybe_delivered is delivered
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_http_429_carries_retry_after(fake, fault):
-    fake.fail_next(fault, path="/feed", retry_after=120)
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(make_post())
-    assert 115 <= info.value.retry_after <= 120
+    assert_rate_limited(lambda: channel(fake).publish(make_post()), fake, fault, 120, path="/feed")
 
 
 @pytest.mark.parametrize("code", [4, 17, 32, 613, 80001])
@@ -199,14 +191,10 @@ def test_throttling_without_an_estimate_leaves_the_wait_to_the_queue(fake):
 
 
 def test_expired_token_names_the_variable_never_the_token(fake):
-    fake.fail_next("expired")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(make_post())
-    message = str(info.value)
-    assert "$COMMS_FB_TOKEN" in message
+    publish = lambda: channel(fake).publish(make_post())  # noqa: E731
+    message = str(assert_auth(publish, says="$COMMS_FB_TOKEN", secret=TOKEN, fake=fake))
     assert "code 190" in message
     assert "subcode 463" in message
-    assert TOKEN not in message
 
 
 def test_wrong_token_echoed_by_the_service_is_scrubbed(fake, monkeypatch):

@@ -13,6 +13,7 @@ from comms.channels.instagram import InstagramChannel
 from comms.channels.registry import create_channel
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import RATE_LIMIT_FAULTS, assert_auth, assert_rate_limited
 from tests.fakes.graph import GraphFake, graph_error
 
 TOKEN = "IGAA-marker-91b2c7-never-print-me"
@@ -211,12 +212,10 @@ def test_retry_after_an_unconfirmed_publish_does_not_post_twice(fake, make_post)
     assert len(fake.containers) == 1
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_http_429_carries_retry_after(fake, make_post, fault):
-    fake.fail_next(fault, path="/media_publish", retry_after=90)
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(make_post())
-    assert 85 <= info.value.retry_after <= 90
+    publish = lambda: channel(fake).publish(make_post())  # noqa: E731
+    assert_rate_limited(publish, fake, fault, 90, path="/media_publish")
 
 
 def test_buc_throttling_waits_for_the_estimate(fake, make_post):
@@ -235,11 +234,8 @@ def test_the_daily_publishing_quota_is_rate_limited(fake, make_post):
 
 
 def test_expired_token_names_the_variable_never_the_token(fake, make_post):
-    fake.fail_next("expired")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(make_post())
-    assert "renew the token in $COMMS_IG_TOKEN" in str(info.value)
-    assert TOKEN not in str(info.value)
+    publish = lambda: channel(fake).publish(make_post())  # noqa: E731
+    assert_auth(publish, says="renew the token in $COMMS_IG_TOKEN", secret=TOKEN, fake=fake)
 
 
 def test_wrong_token_echoed_by_the_service_is_scrubbed(fake, make_post, monkeypatch):

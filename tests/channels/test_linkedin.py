@@ -17,6 +17,14 @@ from comms.channels.linkedin import (
 from comms.channels.registry import create_channel
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_auth,
+    assert_rate_limited,
+    assert_transient,
+    assert_wrong_or_missing_token,
+)
 from tests.fakes.linkedin import FakeLinkedin, error, shown_text
 
 TOKEN = "TOKEN-MARKER-li-5f1c9e"  # must never appear in any message
@@ -167,34 +175,18 @@ def test_upload_failure_is_transient_and_never_maybe_delivered(
 # --- failures ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [
-        ("500", True),
-        ("502", True),
-        ("503", False),
-        ("timeout", True),
-        ("reset", True),
-        ("malformed", True),
-    ],
-)
+@pytest.mark.parametrize(("fault", "delivered"), TRANSIENT_FAULTS)
 def test_transient_failures_say_whether_the_post_may_be_there(
     fake: FakeLinkedin, fault: str, delivered: bool
 ) -> None:
-    fake.fail_next(fault, delay=2.0)
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(post())
-    assert info.value.maybe_delivered is delivered
-    assert TOKEN not in str(info.value)
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_transient(publish, fake, fault, delivered, secret=TOKEN, delay=2.0)
     assert len(fake.calls("POST", "/rest/posts")) == 1  # never re-sent by the transport
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_rate_limit_with_retry_after_is_honoured(fake: FakeLinkedin, fault: str) -> None:
-    fake.fail_next(fault, retry_after=120)
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(post())
-    assert 115 <= (info.value.retry_after or 0) <= 120
+    assert_rate_limited(lambda: channel(fake).publish(post()), fake, fault, 120)
 
 
 def test_daily_limit_without_headers_waits_until_utc_midnight(fake: FakeLinkedin) -> None:
@@ -207,24 +199,15 @@ def test_daily_limit_without_headers_waits_until_utc_midnight(fake: FakeLinkedin
 
 
 def test_expired_token_is_an_auth_error_naming_the_variable(fake: FakeLinkedin) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(post())
-    assert f"${ENV}" in str(info.value)
-    assert "expired" in str(info.value)
-    assert TOKEN not in str(info.value)
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    error = assert_auth(publish, says=f"${ENV}", secret=TOKEN, fake=fake)
+    assert "expired" in str(error)
 
 
 def test_wrong_token_and_missing_variable_are_auth_errors(
     fake: FakeLinkedin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ENV, "some-other-token-value")
-    with pytest.raises(AuthError, match=ENV) as info:
-        channel(fake).publish(post())
-    assert "some-other-token-value" not in str(info.value)
-    monkeypatch.delenv(ENV)
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).publish(post())
+    assert_wrong_or_missing_token(lambda: channel(fake).publish(post()), monkeypatch, ENV)
 
 
 def test_page_the_token_cannot_post_for_is_an_auth_error(fake: FakeLinkedin) -> None:
@@ -336,9 +319,7 @@ def test_metrics_of_a_ugc_post_and_of_a_post_without_figures(fake: FakeLinkedin)
 
 
 def test_metrics_errors_are_classified(fake: FakeLinkedin) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).metrics(Receipt("urn:li:share:1"))
+    assert_auth(lambda: channel(fake).metrics(Receipt("urn:li:share:1")), says=ENV, fake=fake)
 
 
 # --- check ------------------------------------------------------------------------------------

@@ -12,7 +12,14 @@ from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.mastodon import MastodonChannel, plain_text
 from comms.channels.registry import create_channel
 from comms.config import ChannelSettings
-from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from comms.errors import RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_auth,
+    assert_rate_limited,
+    assert_transient,
+)
 from tests.fakes.mastodon import FakeMastodon, status_length
 
 TOKEN = "mstdn-MARKER-7f3a9c1e-never-print-me"
@@ -165,23 +172,10 @@ def test_blank_text_is_rejected(fake: FakeMastodon) -> None:
         channel(fake).publish(post(text="   ", link=None))
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [
-        ("500", True),
-        ("502", True),
-        ("503", False),
-        ("timeout", True),
-        ("reset", True),
-        ("malformed", True),
-    ],
-)
+@pytest.mark.parametrize(("fault", "delivered"), TRANSIENT_FAULTS)
 def test_transient_failures(fake: FakeMastodon, fault: str, delivered: bool) -> None:
-    fake.fail_next(fault, delay=1.5, path="/api/v1/statuses")
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(post())
-    assert info.value.maybe_delivered is delivered
-    assert TOKEN not in str(info.value)
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_transient(publish, fake, fault, delivered, secret=TOKEN, path="/api/v1/statuses")
 
 
 def test_rate_limit_waits_until_x_ratelimit_reset(fake: FakeMastodon) -> None:
@@ -193,27 +187,19 @@ def test_rate_limit_waits_until_x_ratelimit_reset(fake: FakeMastodon) -> None:
     assert fake.statuses == {}
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_rate_limit_with_retry_after(fake: FakeMastodon, fault: str) -> None:
-    fake.fail_next(fault, retry_after=120)
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(post())
-    assert 115 <= (info.value.retry_after or 0) <= 120
+    assert_rate_limited(lambda: channel(fake).publish(post()), fake, fault, 120)
 
 
 def test_invalid_token_is_an_auth_error_naming_the_variable(
     fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(post())
-    assert f"${ENV}" in str(info.value)
-    assert info.value.status == 401
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert assert_auth(publish, says=f"${ENV}", fake=fake).status == 401
 
     monkeypatch.setenv(ENV, "revoked-MARKER-token-value")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(post())
-    assert "revoked-MARKER-token-value" not in str(info.value)
+    assert_auth(publish, secret="revoked-MARKER-token-value")
 
 
 @pytest.mark.parametrize("fault", ["after-500", "after-timeout", "after-reset"])

@@ -17,6 +17,12 @@ from comms.channels.registry import create_channel
 from comms.channels.webhook import WebhookChannel, sign
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_rate_limited,
+    assert_transient,
+)
 from tests.fakes.webhook import FakeRelay
 
 ENV = "COMMS_TEST_WEBHOOK_SECRET"
@@ -145,13 +151,10 @@ def test_text_over_the_relay_limit_is_rejected(relay):
 
 @pytest.mark.parametrize(
     ("fault", "delivered"),
-    [("500", True), ("502", True), ("503", False), ("timeout", True), ("reset", True)],
+    [(f, d) for f, d in TRANSIENT_FAULTS if f != "malformed"],  # a malformed 2xx is a success
 )
 def test_transient_failures_say_whether_it_may_have_arrived(relay, fault, delivered):
-    relay.fail_next(fault, delay=1.5)
-    with pytest.raises(TransientError) as info:
-        channel(relay).publish(post())
-    assert info.value.maybe_delivered is delivered
+    assert_transient(lambda: channel(relay).publish(post()), relay, fault, delivered)
     assert len(relay.requests) == 1  # the transport never re-sent the POST
 
 
@@ -161,12 +164,9 @@ def test_malformed_2xx_answer_is_still_success(relay):
     assert receipt.external_id == post().idempotency_key
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_rate_limit_carries_the_wait(relay, fault):
-    relay.fail_next(fault, retry_after=90)
-    with pytest.raises(RateLimitedError) as info:
-        channel(relay).publish(post())
-    assert 85 <= info.value.retry_after <= 90
+    assert_rate_limited(lambda: channel(relay).publish(post()), relay, fault, 90)
 
 
 @pytest.mark.parametrize("fault", ["after-500", "after-timeout"])

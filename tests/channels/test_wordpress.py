@@ -16,6 +16,13 @@ from comms.channels.registry import create_channel
 from comms.channels.wordpress import WordPressChannel, news_html
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_auth,
+    assert_rate_limited,
+    assert_transient,
+)
 from tests.fakes.wordpress import FakeWordPress
 
 SECRET = "Zq9x MARK3R pw77 UNIQ ue00 tokn"  # an application password no message may show
@@ -215,22 +222,10 @@ def test_retry_after_a_failed_image_step_reuses_the_uploaded_image(fake, image):
 # --- failures ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [
-        ("500", True),
-        ("502", True),
-        ("503", False),
-        ("timeout", True),
-        ("reset", True),
-        ("malformed", True),
-    ],
-)
+@pytest.mark.parametrize(("fault", "delivered"), TRANSIENT_FAULTS)
 def test_transient_failures_on_create_say_whether_the_post_may_exist(fake, fault, delivered):
-    fake.fail_next(fault, path="POST /wp/v2/posts", delay=1.5)
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(post())
-    assert info.value.maybe_delivered is delivered
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_transient(publish, fake, fault, delivered, secret=SECRET, path="POST /wp/v2/posts")
     assert len(fake.calls("POST", r"/wp/v2/posts$")) == 1
 
 
@@ -252,12 +247,10 @@ def test_a_failed_upload_publishes_nothing(fake, image, fault):
     assert fake.posts == {}
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_host_rate_limit_carries_the_wait(fake, fault):
-    fake.fail_next(fault, path="POST /wp/v2/posts", retry_after=120)
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(post())
-    assert 115 <= info.value.retry_after <= 120
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_rate_limited(publish, fake, fault, 120, path="POST /wp/v2/posts")
 
 
 def test_revoked_application_password_is_auth_and_names_the_variable(fake, monkeypatch):
@@ -272,9 +265,8 @@ def test_revoked_application_password_is_auth_and_names_the_variable(fake, monke
 
 
 def test_expired_fault_is_auth(fake):
-    fake.fail_next("expired", path="POST /wp/v2/posts")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).publish(post())
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_auth(publish, says=ENV, secret=SECRET, fake=fake, path="POST /wp/v2/posts")
 
 
 def test_user_without_publish_right_is_auth_403(fake):

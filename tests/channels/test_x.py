@@ -14,6 +14,14 @@ from comms.channels.x import DuplicateContentError, XChannel
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
 from comms.lint import text_length
+from tests.channels.contract import (
+    RATE_LIMIT_FAULTS,
+    TRANSIENT_FAULTS,
+    assert_auth,
+    assert_rate_limited,
+    assert_transient,
+    assert_wrong_or_missing_token,
+)
 from tests.fakes.x import FakeX, problem
 
 TOKEN = "TOKEN-MARKER-x-9b27d4"  # must never appear in any message
@@ -155,34 +163,18 @@ def test_fake_enforces_the_weighted_limit_as_x_does(fake: FakeX) -> None:
 # --- failures ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [
-        ("500", True),
-        ("502", True),
-        ("503", False),
-        ("timeout", True),
-        ("reset", True),
-        ("malformed", True),
-    ],
-)
+@pytest.mark.parametrize(("fault", "delivered"), TRANSIENT_FAULTS)
 def test_transient_failures_say_whether_the_post_may_be_there(
     fake: FakeX, fault: str, delivered: bool
 ) -> None:
-    fake.fail_next(fault, delay=2.0)
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(post())
-    assert info.value.maybe_delivered is delivered
-    assert TOKEN not in str(info.value)
+    publish = lambda: channel(fake).publish(post())  # noqa: E731
+    assert_transient(publish, fake, fault, delivered, secret=TOKEN, delay=2.0)
     assert len(fake.calls("POST", "/2/tweets")) == 1
 
 
-@pytest.mark.parametrize("fault", ["429", "429-date"])
+@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
 def test_rate_limit_with_retry_after_is_honoured(fake: FakeX, fault: str) -> None:
-    fake.fail_next(fault, retry_after=120)
-    with pytest.raises(RateLimitedError) as info:
-        channel(fake).publish(post())
-    assert 115 <= (info.value.retry_after or 0) <= 120
+    assert_rate_limited(lambda: channel(fake).publish(post()), fake, fault, 120)
 
 
 def test_rate_limit_waits_for_the_window_reset(fake: FakeX) -> None:
@@ -201,23 +193,13 @@ def test_daily_cap_waits_for_the_24_hour_reset_not_the_window(fake: FakeX) -> No
 
 
 def test_expired_token_is_an_auth_error_naming_the_variable(fake: FakeX) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(post())
-    assert f"${ENV}" in str(info.value)
-    assert TOKEN not in str(info.value)
+    assert_auth(lambda: channel(fake).publish(post()), says=f"${ENV}", secret=TOKEN, fake=fake)
 
 
 def test_wrong_token_and_missing_variable_are_auth_errors(
     fake: FakeX, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ENV, "some-other-token-value")
-    with pytest.raises(AuthError, match=ENV) as info:
-        channel(fake).publish(post())
-    assert "some-other-token-value" not in str(info.value)
-    monkeypatch.delenv(ENV)
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).publish(post())
+    assert_wrong_or_missing_token(lambda: channel(fake).publish(post()), monkeypatch, ENV)
 
 
 def test_forbidden_is_an_auth_error_naming_scopes(fake: FakeX) -> None:
@@ -330,9 +312,7 @@ def test_metrics_of_a_deleted_post_are_rejected(fake: FakeX) -> None:
 
 
 def test_metrics_errors_are_classified(fake: FakeX) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).metrics(Receipt("1"))
+    assert_auth(lambda: channel(fake).metrics(Receipt("1")), says=ENV, fake=fake)
 
 
 # --- check ------------------------------------------------------------------------------------

@@ -144,6 +144,10 @@ class FakeServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle on, the body waits for the
+            # client's delayed ACK of the headers (~40 ms on Linux), so every call took about
+            # latency + 40 ms and bench/publish measured the fake, not the daemon
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: Any) -> None:
                 pass

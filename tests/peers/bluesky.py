@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
-import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +28,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.peers.common import in_ci, run_until_ready, stop
 
 START_SCRIPT = Path(
     os.environ.get("COMMS_PDS_START_SCRIPT", "/work/shared/peers/bluesky-pds/start.sh")
@@ -61,7 +60,7 @@ class Account:
 def unavailable(reason: str) -> None:
     """Skip loudly; under CI=true (with the start script present) a missing PDS is a failure."""
     message = f"REAL BLUESKY PDS NOT AVAILABLE - peer test not run: {reason}"
-    if os.environ.get("CI", "").lower() == "true" and START_SCRIPT.is_file():
+    if in_ci() and START_SCRIPT.is_file():
         pytest.fail(message + " (CI=true and the start script exists: peer tests must run)")
     pytest.skip(message)
 
@@ -78,48 +77,15 @@ def start(log: Path) -> tuple[subprocess.Popen[str], str, float]:
     """Run the start script in its own process group; return it, the PDS URL and the time."""
     if not START_SCRIPT.is_file():
         unavailable(f"{START_SCRIPT} does not exist")
-    began = time.monotonic()
-    process = subprocess.Popen(
-        ["bash", str(START_SCRIPT), str(WORKDIR)],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-        start_new_session=True,
+    process, match, took = run_until_ready(
+        START_SCRIPT,
+        str(WORKDIR),
+        ready=READY,
+        timeout=START_TIMEOUT,
+        log=log,
+        unavailable=unavailable,
     )
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    seen: list[str] = []
-    while time.monotonic() - began < START_TIMEOUT:
-        if not selector.select(timeout=5):
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen.append(line.rstrip())
-        match = READY.search(line)
-        if match:
-            return process, match["url"].rstrip("/"), time.monotonic() - began
-    stop(process)
-    tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-    unavailable(
-        f"{START_SCRIPT} gave no ready line within {START_TIMEOUT:g} s "
-        f"(exit {process.returncode}); stdout: {seen[-5:]}; stderr tail: {tail!r}"
-    )
-    raise AssertionError("unreachable")  # unavailable() always raises
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """End the start script's node process: the process group this fixture created."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+    return process, match["url"].rstrip("/"), took
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ com.atproto.repo.getRecord: link facets at UTF-8 byte offsets, the image blob an
 
 from __future__ import annotations
 
-import struct
 import uuid
-import zlib
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from comms.channels.base import OutgoingPost
 from comms.channels.bluesky import BlueskyChannel, rkey_for
 from comms.config import ChannelSettings
 from comms.errors import AuthError, RejectedError, TransientError
+from tests.peers import common
 from tests.peers.bluesky import Account, Pds, create_account, pds  # noqa: F401 - the fixture
 
 ENV = "COMMS_PEER_BLUESKY_PASSWORD"
@@ -27,20 +26,7 @@ URL = "https://www.aalborg.dk/tryghed/østerå-vandring?utm_source=bluesky"
 
 def png(width: int = 40, height: int = 30) -> bytes:
     """A real (tiny, grey) PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+    return common.png(width, height, b"\x80")
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ WordPress can be had; fails instead under CI=true (see tests/peers/wordpress.py)
 from __future__ import annotations
 
 import base64
-import struct
 import uuid
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from comms.channels.base import OutgoingPost
 from comms.channels.wordpress import WordPressChannel, news_html
 from comms.config import ChannelSettings
 from comms.errors import AuthError
+from tests.peers import common
 from tests.peers.wordpress import WordPress, wordpress  # noqa: F401 - the session fixture
 
 ENV = "COMMS_TEST_WP_REAL_PASSWORD"
@@ -29,19 +28,7 @@ UPLOADS = Path("/var/lib/wordpress/wp-content/uploads")  # WP_CONTENT_DIR in sta
 
 def png_bytes(width: int = 4, height: int = 3) -> bytes:
     """A real RGB PNG: WordPress reads the image's size and refuses what is not one."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    rows = b"".join(b"\x00" + b"\xc8\x10\x2e" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+    return common.png(width, height, b"\xc8\x10\x2e")
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import selectors
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,6 +27,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.peers.common import in_ci, run_until_ready, stop
 
 START_SCRIPT = Path(
     os.environ.get("COMMS_WP_START_SCRIPT", "/work/shared/peers/wordpress/start.sh")
@@ -55,7 +55,7 @@ class WordPress:
 def unavailable(reason: str) -> None:
     """Skip loudly; under CI a missing peer is a failure."""
     message = f"REAL WORDPRESS NOT AVAILABLE - peer test not run: {reason}"
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(message + " (CI=true: peer tests must run)", pytrace=False)
     pytest.skip(message)
 
@@ -115,51 +115,16 @@ def start(log: Path) -> tuple[subprocess.Popen[str], re.Match[str], float]:
         unavailable(f"{START_SCRIPT} does not exist")
     if os.geteuid() != 0:
         unavailable(f"{START_SCRIPT} needs root (it installs packages and writes /etc/wordpress)")
-    began = time.monotonic()
-    process = subprocess.Popen(
-        ["bash", str(START_SCRIPT)],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-        start_new_session=True,
+    return run_until_ready(
+        START_SCRIPT,
+        ready=READY,
+        timeout=START_TIMEOUT,
+        log=log,
+        unavailable=unavailable,
         # PHP's built-in server handles one request at a time, and WordPress's first pages
         # spawn WP-Cron as a request to itself (which then waits on api.wordpress.org)
         env={**os.environ, "PHP_CLI_SERVER_WORKERS": os.environ.get("PHP_CLI_SERVER_WORKERS", "4")},
     )
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    seen: list[str] = []
-    while time.monotonic() - began < START_TIMEOUT:
-        if not selector.select(timeout=5):
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen.append(line.rstrip())
-        match = READY.search(line)
-        if match:
-            return process, match, time.monotonic() - began
-    stop(process)
-    tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-    unavailable(
-        f"{START_SCRIPT} gave no ready line within {START_TIMEOUT:g} s "
-        f"(exit {process.returncode}); stdout: {seen[-5:]}; stderr tail: {tail!r}"
-    )
-    raise AssertionError("unreachable")  # unavailable() always raises
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """End the start script and its PHP server: the process group this fixture created."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")
