@@ -15,12 +15,20 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from comms.dates import SLUG_RE, DateRuleError, EventSpec, Occurrence, parse_event
 from comms.errors import CampaignError
-from comms.tomlsource import TomlSource, did_you_mean, key_problems, syntax_error
+from comms.tomlsource import (
+    Line,
+    TomlSource,
+    did_you_mean,
+    key_problems,
+    line_of,
+    syntax_error,
+)
 
 TOP_KEYS = ("slug", "title", "focus_area", "description", "variables", "event", "steps")
 TOP_REQUIRED = ("title", "focus_area", "event", "steps")
@@ -90,10 +98,12 @@ def _located(exc: CampaignError, path: Path, line: int | None) -> CampaignError:
     return type(exc)(exc.message, path=path, line=exc.line or line, hint=exc.hint)
 
 
-def _text(value: object, key: str, line: int | None, *, required: bool = True) -> str:
+def _text(value: object, key: str, line: Line, *, required: bool = True) -> str:
     if not isinstance(value, str) or (required and not value.strip()):
         raise CampaignError(
-            f"{key} must be a non-empty text in quotes", line=line, hint=f'e.g. {key} = "…"'
+            f"{key} must be a non-empty text in quotes",
+            line=line_of(line),
+            hint=f'e.g. {key} = "…"',
         )
     return value
 
@@ -121,7 +131,7 @@ class _FileLoader:
         for key, required in (("title", True), ("focus_area", True), ("description", False)):
             if key in data:
                 try:
-                    values[key] = _text(data[key], key, top(key), required=required)
+                    values[key] = _text(data[key], key, partial(top, key), required=required)
                 except CampaignError as exc:
                     self.add(exc)
         slug = self._slug(data)
@@ -193,6 +203,9 @@ class _FileLoader:
         def at(key: str) -> int | None:
             return self.src.key_line(key, "steps", index) or line
 
+        def lazy(key: str) -> Line:  # looked up only if the value is wrong
+            return partial(at, key)
+
         name = t.get("name", f"step-{index + 1}")
         where = f"step {name!r}" if "name" in t else f"step {index + 1}"
         problems = key_problems(
@@ -200,7 +213,7 @@ class _FileLoader:
         )
         if problems:
             raise problems[0] if len(problems) == 1 else CampaignErrors(problems)
-        name = _text(name, "name", at("name"))
+        name = _text(name, "name", lazy("name"))
         offset = t["offset_days"]
         if isinstance(offset, bool) or not isinstance(offset, int):
             raise CampaignError(
@@ -217,7 +230,7 @@ class _FileLoader:
                 line=at("anchor"),
                 hint=f"this event is a {event.kind}: remove anchor",
             )
-        template = _text(t["template"], "template", at("template"))
+        template = _text(t["template"], "template", lazy("template"))
         if template.endswith(".j2"):
             raise CampaignError(
                 "template is written without .j2",
@@ -225,7 +238,8 @@ class _FileLoader:
                 hint=f'template = "{template.removesuffix(".j2")}"',
             )
         optional = {
-            k: _text(t[k], k, at(k)) if k in t else None for k in ("title", "link", "image", "alt")
+            k: _text(t[k], k, lazy(k)) if k in t else None
+            for k in ("title", "link", "image", "alt")
         }
         if optional["image"] and not optional["alt"]:
             raise CampaignError(
@@ -236,28 +250,28 @@ class _FileLoader:
         return StepSpec(
             name,
             offset,
-            _parse_time(t["time"], at("time")),
+            _parse_time(t["time"], lazy("time")),
             anchor,
-            _channels(t["channels"], at("channels")),
-            _text(t["audience"], "audience", at("audience")),
+            _channels(t["channels"], lazy("channels")),
+            _text(t["audience"], "audience", lazy("audience")),
             template,
             line=line,
             **optional,
         )
 
 
-def _parse_time(value: object, line: int | None) -> time:
+def _parse_time(value: object, line: Line) -> time:
     match = _TIME.match(value) if isinstance(value, str) else None
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise CampaignError(
             f"time = {value!r} is not a time of day",
-            line=line,
+            line=line_of(line),
             hint='write 24-hour "HH:MM" in quotes, e.g. time = "08:00"',
         )
     return time(int(match.group(1)), int(match.group(2)))
 
 
-def _channels(value: object, line: int | None) -> tuple[str, ...]:
+def _channels(value: object, line: Line) -> tuple[str, ...]:
     if (
         not isinstance(value, list)
         or not value
@@ -265,12 +279,14 @@ def _channels(value: object, line: int | None) -> tuple[str, ...]:
     ):
         raise CampaignError(
             "channels must be a non-empty list of channel names",
-            line=line,
+            line=line_of(line),
             hint='e.g. channels = ["hjemmeside", "facebook"]',
         )
     if len(set(value)) != len(value):
         raise CampaignError(
-            "a channel is listed twice in channels", line=line, hint="list each channel once"
+            "a channel is listed twice in channels",
+            line=line_of(line),
+            hint="list each channel once",
         )
     return tuple(value)
 

@@ -264,7 +264,12 @@ def parse_align(value: object, *, locate: Locate | None = None) -> Align:
         raise bad_value(locate, "align", "align must be an inline table", hint)
     keys = ("weekday", "direction")
     check_keys(
-        value, allowed=keys, required=keys, where="align", locate=locate, line=_at(locate, "align")
+        value,
+        allowed=keys,
+        required=keys,
+        where="align",
+        locate=locate,
+        line=lambda: _at(locate, "align"),
     )
     direction = value["direction"]
     if direction not in DIRECTIONS:
@@ -308,7 +313,7 @@ def parse_rule(value: object, *, locate: Locate | None = None) -> Rule:
         required=required,
         where=f"{kind} rule",
         locate=locate,
-        line=_at(locate, "type"),
+        line=lambda: _at(locate, "type"),
     )
     return _build(kind, value, locate)
 

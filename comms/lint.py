@@ -143,12 +143,25 @@ def _x_weight(char: str) -> int:
     return 1 if any(low <= code <= high for low, high in _X_LIGHT_RANGES) else 2
 
 
+# Characters weighing 2, and every character _EMOJI_RE can match (for the shortcut below).
+_X_HEAVY_RE = regex.compile(
+    "[^" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _X_LIGHT_RANGES) + "]"
+)
+_EMOJI_ANY_RE = regex.compile(
+    r"[\p{Emoji_Presentation}\p{Regional_Indicator}\uFE0F\u20E3\p{Extended_Pictographic}]"
+)
+
+
 def _x_weighted(text: str) -> int:
     """Weighted length of text without URLs: an emoji sequence weighs 2, code points 1 or 2."""
     if not text or max(text) <= "\u10ff":
         # exact shortcut (most Danish posts): every code point up to U+10FF weighs 1, and no
         # cluster can match _EMOJI_RE, whose characters all lie above U+10FF
         return len(text)
+    if not _EMOJI_ANY_RE.search(text):
+        # exact too: with no character _EMOJI_RE could match, no cluster matches it, so the
+        # total is the sum of every code point's weight (1, plus 1 for each heavy one)
+        return len(text) + len(_X_HEAVY_RE.findall(text))
     total = 0
     for cluster in _GRAPHEME_RE.findall(text):
         if _EMOJI_RE.search(cluster):
@@ -298,14 +311,27 @@ def _brand_text(text: str) -> str:
     return unicodedata.normalize("NFC", _mask_urls(text))
 
 
-def _wrong_in(text: str, wrong: str, right: str) -> list[str]:
-    """`_wrong_spellings` of a text already prepared by `_brand_text`."""
+@functools.lru_cache(maxsize=512)
+def _pair_res(wrong: str, right: str) -> tuple[regex.Pattern[str], regex.Pattern[str]] | None:
+    """The patterns of one brand rule (wrong any case, right as written), NFC; None if blank."""
     wrong, right = unicodedata.normalize("NFC", wrong), unicodedata.normalize("NFC", right)
     if not wrong.split():
+        return None
+    return _phrase_re(wrong, ignore_case=True), _phrase_re(right, ignore_case=False)
+
+
+def _wrong_in(text: str, wrong: str, right: str) -> list[str]:
+    """`_wrong_spellings` of a text already prepared by `_brand_text`."""
+    patterns = _pair_res(wrong, right)
+    if patterns is None:
         return []
-    right_spans = [m.span() for m in _phrase_re(right, ignore_case=False).finditer(text)]
+    wrong_re, right_re = patterns
+    first = wrong_re.search(text)
+    if first is None:
+        return []
+    right_spans = [m.span() for m in right_re.finditer(text)]
     found = []
-    for match in _phrase_re(wrong, ignore_case=True).finditer(text):
+    for match in wrong_re.finditer(text, first.start()):
         start, end = match.span()
         if any(s <= start and end <= e for s, e in right_spans):
             continue
@@ -313,11 +339,23 @@ def _wrong_in(text: str, wrong: str, right: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def _any_wrong_re(wrongs: tuple[str, ...]) -> regex.Pattern[str] | None:
+    """One pattern matching wherever any of the wrong spellings matches (a pre-check)."""
+    phrases = [unicodedata.normalize("NFC", w) for w in wrongs]
+    parts = [_phrase_re(p, ignore_case=True).pattern for p in phrases if p.split()]
+    return regex.compile("|".join(f"(?:{p})" for p in parts), regex.IGNORECASE) if parts else None
+
+
 def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
     problems = []
     if not brand:
         return problems
     prepared = (("text", _brand_text(text)), ("title", _brand_text(title or "")))
+    # exact shortcut: where no wrong spelling matches at all, there is nothing to report
+    anywhere = _any_wrong_re(tuple(brand))
+    if anywhere is None or not any(anywhere.search(content) for _, content in prepared):
+        return problems
     for wrong, right in brand.items():
         places = [where for where, content in prepared if _wrong_in(content, wrong, right)]
         if places:
@@ -391,6 +429,7 @@ def lint_post(
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 
 
+@functools.lru_cache(maxsize=1024)
 def _host_key(host: str) -> str:
     """A host name in one comparable form: lower-case, no trailing dot, IDNA-encoded."""
     host = host.strip().strip(".").lower()
@@ -400,6 +439,7 @@ def _host_key(host: str) -> str:
         return host
 
 
+@functools.lru_cache(maxsize=1024)
 def _domain_key(domain: str) -> str:
     domain = domain.strip()
     if "://" in domain:

@@ -49,6 +49,10 @@ class TemplateRenderer:
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain-text posts, never HTML
             keep_trailing_newline=False,
+            # one renderer serves one plan or check run: a base named by {% extends %} is read
+            # once, not stat-ed again on every render (jinja2's auto_reload checks the file's
+            # mtime each time a template is looked up)
+            auto_reload=False,
         )
         self.env.filters.update(FILTERS)
         # a plan renders thousands of posts from a few templates and titles: compile each

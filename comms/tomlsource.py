@@ -9,6 +9,7 @@ here are shared by the date rules and the campaign loader, so their messages rea
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +19,15 @@ from datetime import date
 from comms.errors import CampaignError
 
 Locate = Callable[[str], int | None]
+# A line number, or a function giving it: errors look their line up only when they are raised
+# (the scans are most of loading a correct file otherwise).
+Line = int | None | Callable[[], int | None]
+
+
+def line_of(line: Line) -> int | None:
+    """The line number of a `Line`, looking it up now if it is a function."""
+    return line() if callable(line) else line
+
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([\w.\-\"' ]+?)\s*\]\]?\s*(?:#.*)?$")
 _SYNTAX_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -33,6 +43,7 @@ class Header:
     line: int
 
 
+@functools.lru_cache(maxsize=256)
 def _key_pattern(key: str, *, anywhere: bool) -> re.Pattern[str]:
     quoted = f"(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
     lead = r"(?:^|[\s{,])" if anywhere else r"^\s*"
@@ -43,12 +54,25 @@ class TomlSource:
     """The raw text of one TOML file, indexed by table so keys can be found per section."""
 
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self._code = self._code_lines()
-        self.headers = [h for i, h in self._scan_headers() if self._code[i]]
+        self.text = text
+
+    # the scans run on the first look-up, which a file without errors may never need
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @functools.cached_property
+    def _code(self) -> list[bool]:
+        return self._code_lines()
+
+    @functools.cached_property
+    def headers(self) -> list[Header]:
+        return [h for i, h in self._scan_headers() if self._code[i]]
 
     def _code_lines(self) -> list[bool]:
         """Mark lines inside multi-line strings, where a `[x]` or `k =` is text, not TOML."""
+        if '"""' not in self.text and "'''" not in self.text:
+            return [True] * len(self.lines)
         code, inside = [], None
         for line in self.lines:
             code.append(inside is None)
@@ -61,6 +85,8 @@ class TomlSource:
 
     def _scan_headers(self) -> Iterable[tuple[int, Header]]:
         for i, line in enumerate(self.lines):
+            if "[" not in line:  # every header has one; most lines are `key = value`
+                continue
             match = _HEADER.match(line)
             if match:
                 name = re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', "").replace("'", "")
@@ -116,18 +142,22 @@ class TomlSource:
         A table written inline at the top level (`event = { ... }`) is found through its key.
         The fallback is the table's own line, which is closer than no line at all.
         """
-        found = self.region(section, index)
-        if found is None:
-            own = self.key_line(section)
-            found = range(own - 1, own) if own else range(0)
-        fallback = found.start + 1 if len(found) else None
+
+        @functools.cache
+        def table() -> range:  # found on the first look-up, not when the locator is made
+            found = self.region(section, index)
+            if found is None:
+                own = self.key_line(section)
+                found = range(own - 1, own) if own else range(0)
+            return found
 
         def locate(key: str) -> int | None:
+            found = table()
             pattern = _key_pattern(key, anywhere=True)
             for i in found:
                 if self._code[i] and pattern.search(self.lines[i]):
                     return i + 1
-            return fallback
+            return found.start + 1 if len(found) else None
 
         return locate
 
@@ -168,7 +198,7 @@ def key_problems(
     required: Iterable[str] = (),
     where: str,
     locate: Locate | None = None,
-    line: int | None = None,
+    line: Line = None,
     hints: Mapping[str, str] | None = None,
 ) -> list[CampaignError]:
     """Unknown and missing keys of one table; `line` is used for a missing key."""
@@ -179,12 +209,14 @@ def key_problems(
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             meant.update(close)
             hint = did_you_mean(key, allowed) or "allowed keys: " + ", ".join(allowed)
-            at = locate(key) if locate else line
+            at = locate(key) if locate else line_of(line)
             problems.append(CampaignError(f"unknown key {key!r} in {where}", line=at, hint=hint))
     for key in required:
         if key not in table and key not in meant:  # a typo is reported once, as the typo
             hint = (hints or {}).get(key, f"add `{key} = …`")
-            problems.append(CampaignError(f"missing key {key!r} in {where}", line=line, hint=hint))
+            problems.append(
+                CampaignError(f"missing key {key!r} in {where}", line=line_of(line), hint=hint)
+            )
     return problems
 
 
@@ -195,7 +227,7 @@ def check_keys(
     required: Iterable[str] = (),
     where: str,
     locate: Locate | None = None,
-    line: int | None = None,
+    line: Line = None,
 ) -> None:
     """Raise the first problem `key_problems` finds."""
     problems = key_problems(
