@@ -97,3 +97,30 @@ def test_far_expiry_is_not_noticed(make_settings, tmp_path):
     )
     assert Daemon(settings).check_tokens() == 0
     assert notices(tmp_path / "team.jsonl") == []
+
+
+def test_notices_go_through_a_real_webhook_channel(make_settings, tmp_path, monkeypatch):
+    from tests.fakes.webhook import FakeRelay
+
+    monkeypatch.setenv("COMMS_TEST_HOOK_SECRET", "hook-secret-123")
+    with FakeRelay("hook-secret-123") as relay:
+        settings = make_settings(channels=f"""
+            [channels.stub]
+            type = "stub"
+            path = "{tmp_path / 'stub.jsonl'}"
+            fail = ["rejected"]
+            [channels.team]
+            type = "webhook"
+            url = "{relay.url}{relay.path}"
+            secret_env = "COMMS_TEST_HOOK_SECRET"
+            [notifications]
+            channel = "team"
+            """)
+        post_id = add_post(settings.database_url)
+        daemon = Daemon(settings)
+        daemon.run_once()
+        daemon.run_once()
+        assert len(relay.deliveries) == 1
+        body = relay.deliveries[0]["body"]
+        assert body["title"] == f"comms: post {post_id} on stub failed for good"
+        assert "422 text too long" in body["text"]
