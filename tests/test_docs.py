@@ -23,8 +23,9 @@ def test_every_channel_type_is_documented(kind):
     assert kind in BUILT_IN, f"{kind} has no adapter"
 
 
-@pytest.mark.parametrize("module", sorted((ROOT / "comms" / "channels").glob("*.py")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "module", sorted((ROOT / "comms" / "channels").glob("*.py")), ids=lambda p: p.stem
+)
 def test_every_adapter_option_is_in_the_example_config(module):
     if module.stem in ("stub", "base", "http", "registry", "__init__", "graph", "atom"):
         return

@@ -104,10 +104,11 @@ def test_notices_go_through_a_real_webhook_channel(make_settings, tmp_path, monk
 
     monkeypatch.setenv("COMMS_TEST_HOOK_SECRET", "hook-secret-123")
     with FakeRelay("hook-secret-123") as relay:
-        settings = make_settings(channels=f"""
+        settings = make_settings(
+            channels=f"""
             [channels.stub]
             type = "stub"
-            path = "{tmp_path / 'stub.jsonl'}"
+            path = "{tmp_path / "stub.jsonl"}"
             fail = ["rejected"]
             [channels.team]
             type = "webhook"
@@ -115,7 +116,8 @@ def test_notices_go_through_a_real_webhook_channel(make_settings, tmp_path, monk
             secret_env = "COMMS_TEST_HOOK_SECRET"
             [notifications]
             channel = "team"
-            """)
+            """
+        )
         post_id = add_post(settings.database_url)
         daemon = Daemon(settings)
         daemon.run_once()

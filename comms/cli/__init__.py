@@ -90,6 +90,9 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("COMMS_DEBUG"):
             raise
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (this is a bug in comms; "
-                   "run again with COMMS_DEBUG=1 for the details and report them)", err=True)
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc} (this is a bug in comms; "
+            "run again with COMMS_DEBUG=1 for the details and report them)",
+            err=True,
+        )
         sys.exit(2)
