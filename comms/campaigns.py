@@ -19,8 +19,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from comms.dates import SLUG_RE, DateRuleError, EventSpec, Occurrence, parse_event
-from comms.errors import CampaignError
+from comms.dates import SLUG_RE
+from comms.errors import CampaignError, DateRuleError
+from comms.events import EventSpec, Occurrence, parse_event
 from comms.tomlsource import (
     Line,
     TomlSource,

@@ -21,8 +21,8 @@ from sqlmodel import Session, select
 from comms import audit
 from comms.campaigns import CampaignSet, CampaignSpec, StepSpec
 from comms.config import Settings
-from comms.dates import Occurrence
 from comms.errors import LintError
+from comms.events import Occurrence
 from comms.lint import add_utm, lint_post, tag_url
 from comms.models import Post, PostState, utcnow
 from comms.render import TemplateRenderer

@@ -16,7 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from comms.danish import format_number, format_period
-from comms.report import PostPoint, Report, section_rows
+from comms.report import PostPoint, Report
+from comms.report_render import section_rows
 
 MONTHS = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 # one colour per channel, stable across charts (Tableau-like, readable in print)

@@ -13,7 +13,8 @@ from datetime import date
 from typing import Any
 
 from comms.danish import format_date, format_number
-from comms.report import MISSING, TOTAL, Group, Report, section_rows
+from comms.report import TOTAL, Group, Report
+from comms.report_render import MISSING, section_rows
 
 # the figures compared, with their Danish names for tables
 FIGURES = (

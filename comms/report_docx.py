@@ -15,21 +15,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from comms.danish import format_period
-from comms.report import (
+from comms.report import TOTAL, Report
+from comms.report_charts import Chart
+from comms.report_compare import FIGURES, Comparison, comparison_rows, danish_comparison
+from comms.report_html import TITLE
+from comms.report_render import (
     MISSING,
     SECTIONS,
     TOP_HEADINGS,
     TOP_TITLE,
-    TOTAL,
-    Report,
     danish_cells,
     danish_summary,
     section_rows,
     top_post_cells,
 )
-from comms.report_charts import Chart
-from comms.report_compare import FIGURES, Comparison, comparison_rows, danish_comparison
-from comms.report_html import TITLE
 
 FONT = "Arial"  # LibreOffice substitutes Liberation Sans, metric-compatible
 LANGUAGE = "da-DK"

@@ -17,21 +17,20 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 
 from comms.danish import format_datetime, format_period
-from comms.report import (
+from comms.report import TOTAL, Report
+from comms.report_charts import Chart
+from comms.report_compare import FIGURES, Comparison, comparison_rows, danish_comparison
+from comms.report_render import (
     HEADINGS,
     MISSING,
     SECTIONS,
     TOP_HEADINGS,
     TOP_TITLE,
-    TOTAL,
-    Report,
     danish_cells,
     danish_summary,
     section_rows,
     top_post_cells,
 )
-from comms.report_charts import Chart
-from comms.report_compare import FIGURES, Comparison, comparison_rows, danish_comparison
 
 BASE_CSS = """
 :root { --ink: #1d2733; --muted: #5b6775; --line: #d9dee4; --accent: #1f5fa8; --bg: #f6f7f9; }

@@ -12,19 +12,14 @@ from hypothesis import strategies as st
 from comms.dates import (
     DIRECTIONS,
     WEEKDAYS,
-    DateEvent,
-    DatesSeries,
     EventRef,
-    Occurrence,
     Relative,
-    SpanEvent,
-    WeekdaySeries,
     align_to_weekday,
-    parse_event,
     parse_rule,
     parse_weekday,
 )
 from comms.errors import CampaignError, DateRuleError
+from comms.events import DateEvent, DatesSeries, Occurrence, SpanEvent, WeekdaySeries, parse_event
 
 YEARS = (2024, 2025, 2026, 2027)
 

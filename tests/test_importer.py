@@ -15,7 +15,8 @@ from sqlmodel import func, select
 from comms.config import Settings
 from comms.db import session_scope
 from comms.errors import ImportFileError
-from comms.importer import EXPECTED_HEADER, import_csv
+from comms.import_rows import EXPECTED_HEADER
+from comms.importer import import_csv
 from comms.models import AuditEvent, MetricSample, Post
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"

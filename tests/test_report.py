@@ -18,16 +18,8 @@ from comms.config import Settings
 from comms.db import session_scope
 from comms.importer import import_csv
 from comms.models import MetricSample, Post
-from comms.report import (
-    Group,
-    Report,
-    build_report,
-    danish_summary,
-    render_table,
-    to_csv,
-    to_json,
-    to_markdown,
-)
+from comms.report import Group, Report, build_report
+from comms.report_render import danish_summary, render_table, to_csv, to_json, to_markdown
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from comms.config import Settings
 from comms.db import session_scope
 from comms.models import MetricSample, Post
-from comms.report import Group, Report, build_report, post_points, to_json, to_json_document
+from comms.report import Group, Report, build_report, post_points
 from comms.report_charts import build_charts
 from comms.report_compare import (
     Change,
@@ -33,6 +33,7 @@ from comms.report_compare import (
 from comms.report_compare import to_json as comparison_json
 from comms.report_docx import ANNEX, render_docx
 from comms.report_html import render_html
+from comms.report_render import to_json, to_json_document
 from tests.headless import docx_to_pdf, libreoffice
 from tests.seed import CHANNELS, CHANNELS_TOML, seed_history
 

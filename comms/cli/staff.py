@@ -198,20 +198,19 @@ def _report_document(
 
 
 def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | bytes | None:
-    from comms import report as reports
-    from comms import report_compare
+    from comms import report_compare, report_render
 
     if fmt == "json":
         extra = report_compare.to_json(comparison) if comparison else None
-        data = reports.to_json_document(result, extra)
+        data = report_render.to_json_document(result, extra)
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        return reports.to_csv(
+        return report_render.to_csv(
             result, with_types=True, earlier=comparison.earlier if comparison else None
         )
     if fmt == "md":
         lines = report_compare.to_markdown_lines(comparison) if comparison else []
-        return reports.to_markdown(result, lines)
+        return report_render.to_markdown(result, lines)
     if fmt == "html":
         from comms.models import utcnow
         from comms.report_html import render_html
@@ -228,8 +227,8 @@ def _print_tables(result: Any, out: Path | None, comparison: Any = None) -> None
     """The rich tables, then the Danish paragraph unwrapped (so it can be copied as one line)."""
     from rich.console import Console
 
-    from comms.report import danish_summary, render_table
     from comms.report_compare import comparison_table, danish_comparison
+    from comms.report_render import danish_summary, render_table
 
     tables = render_table(result)
     paragraphs = [danish_summary(result)]
