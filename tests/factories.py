@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from comms.db import session_scope
 from comms.models import Post, PostState, utcnow
@@ -39,3 +41,13 @@ def get_post(url: str, post_id: int) -> Post:
         post = session.get(Post, post_id)
         assert post is not None
         return post
+
+
+def stub_channel(folder: Path, name: str = "stub", **options: object) -> str:
+    """A `[channels.NAME]` table of type stub delivering to `folder/NAME.jsonl`, as TOML."""
+    lines = [f"[channels.{name}]", 'type = "stub"', f'path = "{folder / f"{name}.jsonl"}"']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+SITE_CHANNEL = '[channels.hjemmeside]\ntype = "site"\npath = "site"\n'

@@ -18,7 +18,7 @@ import pytest
 from comms.daemon import Daemon
 from comms.db import session_scope
 from comms.models import PostState, utcnow
-from tests.factories import add_post, get_post
+from tests.factories import SITE_CHANNEL, add_post, get_post, stub_channel
 
 
 def deliveries(path: Path) -> list[dict]:
@@ -56,14 +56,7 @@ def test_late_inside_grace_is_published_outside_is_missed(make_settings, tmp_pat
 
 
 def test_transient_errors_retry_with_backoff_then_publish(make_settings, tmp_path):
-    settings = make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        fail = ["transient", "transient"]
-        """
-    )
+    settings = make_settings(channels=stub_channel(tmp_path, fail=["transient", "transient"]))
     url = settings.database_url
     post_id = add_post(url)
     daemon = Daemon(settings)
@@ -80,17 +73,7 @@ def test_transient_errors_retry_with_backoff_then_publish(make_settings, tmp_pat
 
 
 def test_auth_error_pauses_only_that_channel(make_settings, tmp_path):
-    settings = make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        fail = ["auth"]
-        [channels.hjemmeside]
-        type = "site"
-        path = "site"
-        """
-    )
+    settings = make_settings(channels=stub_channel(tmp_path, fail=["auth"]) + SITE_CHANNEL)
     url = settings.database_url
     failed, waiting = add_post(url), add_post(url)
     site_post = add_post(url, channel="hjemmeside")
@@ -170,14 +153,7 @@ def test_real_daemon_publishes_on_time_to_the_site_and_stops_on_sigterm(make_set
 
 def test_sigterm_lets_the_call_in_flight_finish(make_settings, tmp_path):
     """A slow channel call in progress when SIGTERM arrives is completed and recorded."""
-    settings = make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        delay_seconds = 2
-        """
-    )
+    settings = make_settings(channels=stub_channel(tmp_path, delay_seconds=2))
     url = settings.database_url
     first, second = add_post(url), add_post(url)
     process = _start_daemon(settings)
@@ -211,14 +187,7 @@ def test_daemon_once_exits(make_settings, due_offset, tmp_path):
 
 def test_channel_without_its_secret_is_not_started(make_settings, tmp_path, monkeypatch, caplog):
     monkeypatch.delenv("COMMS_TEST_UNSET", raising=False)
-    settings = make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        token_env = "COMMS_TEST_UNSET"
-        """
-    )
+    settings = make_settings(channels=stub_channel(tmp_path, token_env="COMMS_TEST_UNSET"))
     post_id = add_post(settings.database_url)
     assert Daemon(settings).run_once().published == 0
     assert get_post(settings.database_url, post_id).state == PostState.QUEUED
@@ -227,14 +196,7 @@ def test_channel_without_its_secret_is_not_started(make_settings, tmp_path, monk
 
 def test_a_retry_first_looks_for_the_post(make_settings, tmp_path):
     """The service stored the post but its answer was lost: the retry finds it, no resend."""
-    settings = make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        fail = ["lost-reply"]
-        """
-    )
+    settings = make_settings(channels=stub_channel(tmp_path, fail=["lost-reply"]))
     url = settings.database_url
     post_id = add_post(url)
     daemon = Daemon(settings)

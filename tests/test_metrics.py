@@ -11,7 +11,7 @@ from comms.db import session_scope
 from comms.errors import CommsError
 from comms.metrics import collect_due, due_offset, parse_offset
 from comms.models import MetricSample, PostState
-from tests.factories import add_post
+from tests.factories import SITE_CHANNEL, add_post, stub_channel
 
 SCHEDULE = [timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=28)]
 T0 = datetime(2027, 5, 29, 8, tzinfo=UTC)
@@ -41,17 +41,7 @@ def test_due_offset(now, last, expected):
 
 
 def test_collect_reads_each_post_once_per_schedule_step(make_settings, tmp_path):
-    settings = make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        reach = 3555
-        [channels.hjemmeside]
-        type = "site"
-        path = "site"
-        """
-    )
+    settings = make_settings(channels=stub_channel(tmp_path, reach=3555) + SITE_CHANNEL)
     url = settings.database_url
     published = utcnow_minus(hours=2)
     post_id = add_post(url, state=PostState.PUBLISHED, published_at=published, external_id="stub-1")

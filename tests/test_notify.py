@@ -7,7 +7,7 @@ from pathlib import Path
 
 from comms.daemon import Daemon
 from comms.models import PostState
-from tests.factories import add_post, get_post
+from tests.factories import add_post, get_post, stub_channel
 
 
 def notices(path: Path) -> list[dict]:
@@ -16,29 +16,17 @@ def notices(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def settings_with_team(
-    make_settings, tmp_path, fail: str, team_fail: str = "[]", expires: str = ""
-):
+def settings_with_team(make_settings, tmp_path, fail: list[str], team_fail=(), **options):
+    """A failing `stub` channel, and a `team` stub channel that receives the notices."""
     return make_settings(
-        channels=f"""
-        [channels.stub]
-        type = "stub"
-        path = "{tmp_path / "stub.jsonl"}"
-        fail = {fail}
-        {expires}
-        [channels.team]
-        type = "stub"
-        path = "{tmp_path / "team.jsonl"}"
-        fail = {team_fail}
-        [notifications]
-        channel = "team"
-        token_warning_days = 14
-        """
+        channels=stub_channel(tmp_path, fail=fail, **options)
+        + stub_channel(tmp_path, "team", fail=list(team_fail))
+        + '[notifications]\nchannel = "team"\ntoken_warning_days = 14\n'
     )
 
 
 def test_failed_post_is_noticed_once(make_settings, tmp_path):
-    settings = settings_with_team(make_settings, tmp_path, '["rejected"]')
+    settings = settings_with_team(make_settings, tmp_path, ["rejected"])
     post_id = add_post(settings.database_url)
     daemon = Daemon(settings)
     daemon.run_once()
@@ -53,7 +41,7 @@ def test_failed_post_is_noticed_once(make_settings, tmp_path):
 
 
 def test_paused_channel_and_unknown_post_are_noticed_once(make_settings, tmp_path):
-    settings = settings_with_team(make_settings, tmp_path, '["unsure", "auth"]')
+    settings = settings_with_team(make_settings, tmp_path, ["unsure", "auth"])
     unknown, failed = add_post(settings.database_url), add_post(settings.database_url)
     daemon = Daemon(settings)
     daemon.run_once()
@@ -67,9 +55,7 @@ def test_paused_channel_and_unknown_post_are_noticed_once(make_settings, tmp_pat
 
 
 def test_notice_that_could_not_be_sent_is_tried_again(make_settings, tmp_path):
-    settings = settings_with_team(
-        make_settings, tmp_path, '["rejected"]', team_fail='["transient"]'
-    )
+    settings = settings_with_team(make_settings, tmp_path, ["rejected"], team_fail=["transient"])
     add_post(settings.database_url)
     daemon = Daemon(settings)
     daemon.run_once()
@@ -80,9 +66,7 @@ def test_notice_that_could_not_be_sent_is_tried_again(make_settings, tmp_path):
 
 
 def test_expiring_token_is_noticed_well_before_once(make_settings, tmp_path):
-    settings = settings_with_team(
-        make_settings, tmp_path, "[]", expires="token_expires_in_days = 10"
-    )
+    settings = settings_with_team(make_settings, tmp_path, [], token_expires_in_days=10)
     daemon = Daemon(settings)
     assert daemon.check_tokens() == 1
     assert daemon.check_tokens() == 0
@@ -92,9 +76,7 @@ def test_expiring_token_is_noticed_well_before_once(make_settings, tmp_path):
 
 
 def test_far_expiry_is_not_noticed(make_settings, tmp_path):
-    settings = settings_with_team(
-        make_settings, tmp_path, "[]", expires="token_expires_in_days = 50"
-    )
+    settings = settings_with_team(make_settings, tmp_path, [], token_expires_in_days=50)
     assert Daemon(settings).check_tokens() == 0
     assert notices(tmp_path / "team.jsonl") == []
 
@@ -105,11 +87,8 @@ def test_notices_go_through_a_real_webhook_channel(make_settings, tmp_path, monk
     monkeypatch.setenv("COMMS_TEST_HOOK_SECRET", "hook-secret-123")
     with FakeRelay("hook-secret-123") as relay:
         settings = make_settings(
-            channels=f"""
-            [channels.stub]
-            type = "stub"
-            path = "{tmp_path / "stub.jsonl"}"
-            fail = ["rejected"]
+            channels=stub_channel(tmp_path, fail=["rejected"])
+            + f"""
             [channels.team]
             type = "webhook"
             url = "{relay.url}{relay.path}"
