@@ -227,6 +227,14 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                 f"channels.{name}",
                 'add type = "site" (or facebook, instagram, …)',
             )
+        from comms.channels.registry import BUILT_IN, CHANNEL_TYPES  # registry imports config
+
+        if kind not in BUILT_IN:
+            raise fail(
+                f"channel {name!r} has unknown type {kind!r}",
+                f"channels.{name}",
+                "known types: " + ", ".join(CHANNEL_TYPES),
+            )
         for key, value in options.items():
             if _looks_like_secret(key, value):
                 raise fail(

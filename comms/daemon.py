@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from comms import queue
 from comms.channels.base import Channel
-from comms.channels.registry import create_channel, has_adapter
+from comms.channels.registry import create_channel
 from comms.config import Settings
 from comms.db import ensure_schema, session_scope
 from comms.errors import CommsError
@@ -63,21 +63,15 @@ class Daemon:
         self._pass_lock = threading.Lock()
         for name, channel in settings.channels.items():
             missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
-            if has_adapter(channel.type) and missing:
+            if missing:
                 log.warning(
                     "channel %s (type %s): $%s is not set; its posts stay queued",
                     name,
                     channel.type,
                     ", $".join(missing),
                 )
-            elif has_adapter(channel.type):
-                self.adapters[name] = create_channel(channel)
             else:
-                log.warning(
-                    "channel %s (type %s): no adapter in this version; its posts stay queued",
-                    name,
-                    channel.type,
-                )
+                self.adapters[name] = create_channel(channel)
 
         notify = settings.notify_channel
         self.notifier = Notifier(settings, self.adapters.get(notify) if notify else None)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from comms.channels.base import Receipt
-from comms.channels.registry import create_channel, has_adapter
+from comms.channels.registry import create_channel
 from comms.config import Settings
 from comms.db import session_scope
 from comms.errors import CommsError
@@ -79,12 +79,11 @@ def collect_due(
     summary = CollectSummary()
     adapters = {}
     for name, channel in settings.channels.items():
-        if has_adapter(channel.type):
-            adapter = create_channel(channel)
-            if adapter.has_metrics:
-                adapters[name] = adapter
-                continue
-        summary.skipped_channels.add(name)
+        adapter = create_channel(channel)
+        if adapter.has_metrics:
+            adapters[name] = adapter
+        else:
+            summary.skipped_channels.add(name)
     if not adapters:
         return summary
     horizon = now - max(schedule) - timedelta(days=1)

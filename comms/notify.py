@@ -40,7 +40,7 @@ class PendingNotice:
 
 
 def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[PendingNotice]:
-    """Failed and unknown posts, and paused channels, that have no notice yet."""
+    """Notices for recent failed and unknown posts and for paused channels (sent or not)."""
     since = now - LOOKBACK
     notices: list[PendingNotice] = []
     posts = session.exec(
@@ -50,16 +50,8 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
             Post.source == "plan",
         )
     ).all()
-    done = {
-        (n.kind, n.key)
-        for n in session.exec(
-            select(Notice).where(Notice.kind.in_(["post-failed", "post-unknown", "channel-paused"]))
-        ).all()
-    }
     for post in posts:
         kind = f"post-{post.state}"
-        if (kind, str(post.id)) in done:
-            continue
         what = (
             "failed for good"
             if post.state == PostState.FAILED
@@ -78,8 +70,6 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
         )
     for state in session.exec(select(ChannelState).where(ChannelState.paused)).all():
         key = f"{state.name}:{state.paused_at:%Y%m%dT%H%M%S}" if state.paused_at else state.name
-        if ("channel-paused", key) in done:
-            continue
         notices.append(
             PendingNotice(
                 "channel-paused",
@@ -91,6 +81,18 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
             )
         )
     return notices
+
+
+def _not_sent(session: Session, candidates: list[PendingNotice]) -> list[PendingNotice]:
+    """The candidates without a notice row; only their own keys are read, never the whole log."""
+    keys = sorted({n.key for n in candidates})
+    sent: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+        rows = session.exec(
+            select(Notice.kind, Notice.key).where(Notice.key.in_(keys[start : start + 500]))
+        ).all()
+        sent.update((kind, key) for kind, key in rows)
+    return [n for n in candidates if (n.kind, n.key) not in sent]
 
 
 def token_notice(channel: str, expires_at: datetime, *, now: datetime) -> PendingNotice:
@@ -124,10 +126,9 @@ class Notifier:
             return 0
         now = now or utcnow()
         with session_scope(self.settings.database_url) as session:
-            due = pending_notices(session, now=now, zone=self.settings.zone)
-            if extra:
-                done = {(n.kind, n.key) for n in session.exec(select(Notice)).all()}
-                due += [n for n in extra if (n.kind, n.key) not in done]
+            candidates = pending_notices(session, now=now, zone=self.settings.zone)
+            candidates += extra or []
+            due = _not_sent(session, candidates)
         sent = 0
         for notice in due:
             if self._send(notice, now):

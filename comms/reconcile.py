@@ -11,7 +11,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from comms import audit
-from comms.channels.registry import create_channel, has_adapter
+from comms.channels.base import Channel
+from comms.channels.registry import create_channel
 from comms.config import Settings
 from comms.db import session_scope
 from comms.models import Post, PostState, utcnow
@@ -26,15 +27,18 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
         if only is not None:
             query = query.where(Post.id == only)
         posts = list(session.exec(query).all())
+    adapters: dict[str, Channel] = {}  # one per channel: a Bluesky adapter logs in once
     for post in posts:
         channel = settings.channels.get(post.channel)
-        if channel is None or not has_adapter(channel.type):
+        if channel is None:
             lines.append(
                 f"post {post.id}: channel {post.channel} cannot be asked; "
                 "check it and run `comms reconcile ID --published|--resend|--failed`"
             )
             continue
-        receipt = create_channel(channel).find(outgoing_of(post))
+        if channel.name not in adapters:
+            adapters[channel.name] = create_channel(channel)
+        receipt = adapters[channel.name].find(outgoing_of(post))
         if receipt is None:
             lines.append(
                 f"post {post.id}: {post.channel} cannot confirm it; check by hand and "

@@ -8,6 +8,7 @@ import string
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
@@ -65,18 +66,6 @@ def assert_clear(error: CommsError, path: Path) -> None:
         if isinstance(each, LocatedError):
             assert each.path is not None
             assert path.name in str(each)
-
-
-@FUZZ
-@given(data=st.data())
-def test_mutated_campaign_files(data):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "refleks.toml"
-        path.write_text(mutate(VALID_CAMPAIGN, data), encoding="utf-8", errors="surrogatepass")
-        try:
-            load_campaign(path)
-        except CommsError as error:
-            assert_clear(error, path)
 
 
 @FUZZ
@@ -142,14 +131,19 @@ token_env = "COMMS_FB_TOKEN"
 """
 
 
+@pytest.mark.parametrize(
+    ("valid", "name", "load"),
+    [(VALID_CAMPAIGN, "refleks.toml", load_campaign), (VALID_CONFIG, "comms.toml", load_settings)],
+    ids=["campaign", "config"],
+)
 @FUZZ
 @given(data=st.data())
-def test_mutated_configs(data):
+def test_mutated_files(valid, name, load, data):
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "comms.toml"
-        path.write_text(mutate(VALID_CONFIG, data), encoding="utf-8", errors="surrogatepass")
+        path = Path(folder) / name
+        path.write_text(mutate(valid, data), encoding="utf-8", errors="surrogatepass")
         try:
-            load_settings(path)
+            load(path)
         except CommsError as error:
             assert_clear(error, path)
 

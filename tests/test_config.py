@@ -64,6 +64,7 @@ def test_the_example_config_is_the_built_in_default():
         ('[database]\nurl = 3\n[channels.x]\ntypo = "site"\n', 3, "has no type"),
         ('[channels.fb]\ntype = "facebook"\naccess_token = "EAAB123456"\n', 3, "secret value"),
         ("[daemon]\ntick_secs = 5\n", 2, "unknown key 'tick_secs' in [daemon]"),
+        ('[channels.fb]\ntype = "facebok"\n', 1, "unknown type 'facebok'"),
         ('timezone = "Europe/Copenhagen\n', 1, "not valid TOML"),
     ],
 )

@@ -122,3 +122,25 @@ def test_a_draft_never_reaches_a_channel_whatever_the_cli_is_asked(make_settings
     Daemon(settings).run_once()
     assert get_post(settings.database_url, post_id).state == PostState.DRAFT
     assert not (tmp_path / "stub.jsonl").exists()
+
+
+def test_reconcile_logs_in_once_per_channel(make_settings, monkeypatch):
+    """Several unknown posts on one Bluesky account: one session, not one login per post."""
+    from tests.fakes.bluesky import FakeBluesky
+
+    monkeypatch.setenv("COMMS_TEST_BSKY", "app-pass-word")
+    with FakeBluesky() as fake:
+        settings = make_settings(
+            channels=f"""
+            [channels.bluesky]
+            type = "bluesky"
+            handle = "{fake.handle}"
+            password_env = "COMMS_TEST_BSKY"
+            base_url = "{fake.url}"
+            """
+        )
+        for _ in range(3):
+            add_post(settings.database_url, channel="bluesky", state=PostState.UNKNOWN)
+        output = run(settings, "reconcile")
+        assert output.count("bluesky cannot confirm it") == 3
+        assert len(fake.calls("POST", "createSession")) == 1
