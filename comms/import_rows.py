@@ -47,6 +47,10 @@ MAX_TITLE = 500  # Post.title
 MAX_URL = 2000  # Post.link / Post.external_url
 MAX_REPORTED_ERRORS = 10  # lines named in one error message
 
+# an aware datetime minus EPOCH_UTC, plus EPOCH_NAIVE, is the same instant as naive UTC (and
+# the other way round): the arithmetic is in C, where datetime.replace(tzinfo=...) is slow
+EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH_NAIVE = EPOCH_UTC.replace(tzinfo=None)
 _FIGURE_RE = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+)$")
 _FIGURE_HINT = "write a whole number of 0 or more, e.g. 25056 or 25.056, or leave it empty"
 
@@ -71,10 +75,15 @@ class Row(NamedTuple):
     plan_key: str
 
 
-def _plan_key(channel: str, published_at: datetime, url: str | None, title: str | None) -> str:
-    """Stable over re-imports: the same instant written another way (offset, Z) is the same key."""
-    parts = (channel, published_at.isoformat(), url or "", title or "")
-    return "import:" + sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+def _plan_key(channel: str, utc: datetime, url: str, title: str) -> str:
+    """Stable over re-imports: the same instant written another way (offset, Z) is the same key.
+
+    `utc` is the instant as naive UTC and `url`/`title` are "" when empty. The hashed text is
+    what it always was (keys in existing databases must not change; a test pins one): the parts
+    joined by U+001F, the instant written as the aware UTC datetime's isoformat() writes it.
+    """
+    text = f"{channel}\x1f{utc.isoformat()}+00:00\x1f{url}\x1f{title}"
+    return "import:" + sha256(text.encode("utf-8")).hexdigest()
 
 
 class _Problems:
@@ -123,7 +132,7 @@ def read_rows(settings: Settings, path: Path, *, progress: Progress | None = Non
     width = len(header)
     pick = itemgetter(*(positions[name] for name in COLUMNS))  # the columns in COLUMNS order
     channels = settings.channels
-    zone = settings.zone
+    utcoffset = settings.zone.utcoffset
     fromisoformat = datetime.fromisoformat
     rows: list[Row] = []
     append = rows.append
@@ -139,37 +148,41 @@ def read_rows(settings: Settings, path: Path, *, progress: Progress | None = Non
         if progress and line >= next_progress:
             next_progress = (line // 5000 + 1) * 5000
             progress("checking", min(line, total_lines), total_lines)
-        raw = tuple(map(str.strip, pick(fields)))
+        raw = pick(fields)  # a tuple, already stripped by _records
         channel, written, title, url, reach, impressions, engagements = raw
         try:
             if channel not in channels or not written:
                 raise ValueError
             moment = fromisoformat(written)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=zone)  # naive: wall time in the configured zone
-            moment = moment.astimezone(UTC)
+            # the instant as naive UTC, then aware: what _parse_time's replace(tzinfo=zone) and
+            # astimezone(UTC) give (the same value, the same OverflowError at the ends of the
+            # range), by datetime arithmetic in C: datetime.replace alone took ~0.05 s and the
+            # aware isoformat() another ~0.03 s per 100,000 rows
+            if moment.tzinfo is None:  # naive: wall time in the configured zone
+                utc = moment - utcoffset(moment)
+            else:
+                utc = EPOCH_NAIVE + (moment - EPOCH_UTC)
+            moment = EPOCH_UTC + (utc - EPOCH_NAIVE)
             if len(title) > MAX_TITLE or len(url) > MAX_URL:
                 raise ValueError
             if url and not url.lower().startswith(("http://", "https://")):
                 raise ValueError
             figures = (_figure(reach), _figure(impressions), _figure(engagements))
-        except ValueError:  # not plainly valid: let the full check find and word the problems
+        except (ValueError, OverflowError):  # not plainly valid: the full check words it
             row = _check_row(settings, dict(zip(COLUMNS, raw, strict=True)), line, problems)
             if row is not None:
                 append(row)
             continue
-        title_or_none = title or None
-        url_or_none = url or None
         append(
             Row(
                 line,
                 channel,
                 moment,
-                title_or_none,
-                url_or_none,
+                title or None,
+                url or None,
                 figures,
                 raw,
-                _plan_key(channel, moment, url_or_none, title_or_none),
+                _plan_key(channel, utc, url, title),
             )
         )
     problems.raise_if_any()
@@ -182,10 +195,17 @@ def _figure(value: str) -> int | None:
     """A valid figure, or None when empty; ValueError when `_parse_figure` would report it."""
     if not value:
         return None
-    if _FIGURE_RE.match(value):
+    # most figures are plain ASCII digits: str methods are ~4x cheaper than the regex, and
+    # ASCII digits are exactly what its \d+ branch accepts of ASCII (isdigit alone would also
+    # take "²" or "٣", which go to the regex as before)
+    if value.isdigit() and value.isascii():
+        number = int(value)
+    elif _FIGURE_RE.match(value):
         number = int(value.replace(".", ""))
-        if number <= MAX_FIGURE:
-            return number
+    else:
+        raise ValueError(value)
+    if number <= MAX_FIGURE:
+        return number
     raise ValueError(value)
 
 
@@ -222,26 +242,23 @@ def _decode(path: Path) -> str:
 
 
 def _records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, fields) per non-blank CSV record."""
+    """(first line number, stripped fields) per non-blank CSV record."""
     reader = csv.reader(io.StringIO(text, newline=""))
     previous_end = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ImportFileError(
-                f"not valid CSV: {exc}",
-                path=path,
-                line=reader.line_num,
-                hint="check quotes on this line; nothing was imported",
-            ) from None
-        line = previous_end + 1
-        previous_end = reader.line_num
-        if not fields or all(not field.strip() for field in fields):
-            continue
-        yield line, fields
+    try:
+        for fields in reader:
+            line = previous_end + 1
+            previous_end = reader.line_num
+            stripped = list(map(str.strip, fields))  # the values are used stripped everywhere
+            if any(stripped):  # in C: all() over a generator here took ~0.03 s per 100,000 rows
+                yield line, stripped
+    except csv.Error as exc:
+        raise ImportFileError(
+            f"not valid CSV: {exc}",
+            path=path,
+            line=reader.line_num,
+            hint="check quotes on this line; nothing was imported",
+        ) from None
 
 
 def _check_header(header: list[str], path: Path, line: int) -> dict[str, int]:
@@ -316,7 +333,7 @@ def _check_row(
         url,
         (reach, impressions, engagements),
         tuple(values[name] for name in COLUMNS),
-        _plan_key(channel, published_at, url, title),
+        _plan_key(channel, published_at.replace(tzinfo=None), url or "", title or ""),
     )
 
 
@@ -336,7 +353,15 @@ def _parse_time(value: str, settings: Settings, line: int, problems: _Problems) 
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=settings.zone)  # naive: wall time in the configured zone
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01 00:00 local time is before year 1 in UTC
+        problems.add(
+            line,
+            f"published_at {value!r} is out of range",
+            "write a time between the years 1 and 9999 (UTC)",
+        )
+        return None
 
 
 def _parse_figure(name: str, value: str, line: int, problems: _Problems) -> int | None:

@@ -1,0 +1,153 @@
+"""The import's fast paths: they accept and build exactly what the full row checks do.
+
+read_rows accepts plainly valid rows in one tight loop and importer.py writes them with bare
+DB-API inserts (see bench/import); these tests hold both to the slow, obvious definitions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from comms import importer
+from comms.config import Settings
+from comms.db import session_scope, sqlite_path
+from comms.import_rows import COLUMNS, _check_row, _Problems, read_rows
+from comms.importer import import_csv
+from comms.models import Post
+from tests.test_importer import counts, write_csv
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
+
+
+def fast_rows_checked(settings: Settings, path: Path) -> list[int]:
+    """read_rows' rows, each equal to what the full check builds; their line numbers."""
+    rows, problems = read_rows(settings, path), _Problems(path)
+    for row in rows:
+        values = dict(zip(COLUMNS, row.raw, strict=True))
+        assert row == _check_row(settings, values, row.line, problems)
+        assert row.published_at.tzinfo is UTC
+    assert problems.items == []
+    return [row.line for row in rows]
+
+
+def test_fast_path_rows_equal_fully_checked_rows(settings: Settings, tmp_path: Path):
+    # Copenhagen: 2026-03-29 02:00-03:00 does not exist, 2026-10-25 02:00-03:00 comes twice
+    days = [datetime.fromisoformat(day) for day in ("2026-03-29", "2026-10-25")]
+    times = [(day + timedelta(minutes=20 * n)).isoformat(" ") for day in days for n in range(15)]
+    times += ["2019-07-01", "2019-07-01T08:00:00.5Z", "2019-07-01T08:00+05:30", "0001-01-02"]
+    times += ["2019-01-14T20:59:59.999999-04:00", "9999-12-30 23:59", "1850-06-01 12:00"]
+    figures = ["", "0", "007", "25.056", "1.234.567", "٣٤", "2147483647", " 42 "]
+    lines = [
+        f'facebook,{at},"T {n}",{"https://a.dk/" * (n % 2)},"{figures[n % 8]}",,{n}'
+        for n, at in enumerate(times)
+    ]
+    lines.insert(2, " , ,,,,,  ")  # a blank record and an empty line: skipped, lines counted
+    lines.insert(3, "")
+    expected_lines = [2, 3, *range(6, len(times) + 4)]
+    assert fast_rows_checked(settings, write_csv(tmp_path, *lines)) == expected_lines
+
+
+def test_plan_keys_are_the_ones_earlier_versions_stored(settings: Settings, tmp_path: Path):
+    rows = ["facebook,2019-01-14T20:59+01:00,Tryg nytår,https://aalborg.dk/nyt,,,"]
+    rows += ["hjemmeside,2019-07-01 08:00:00.123456,,,,,"]
+    assert [row.plan_key for row in read_rows(settings, write_csv(tmp_path, *rows))] == [
+        "import:1421c23457ec2cd2180e7509fda742218366fe2a8f3751f121717242a6acea51",
+        "import:6c886e62605b8a54b118bb3be3ed6ba5f3ca3c0131bf91a6bc57a8db54d76d80",
+    ]  # as the code before the fast paths made them: a re-import must find them
+
+
+@fuzz_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    zone=st.sampled_from(["Europe/Copenhagen", "America/St_Johns", "Australia/Lord_Howe"]),
+    moments=st.lists(
+        st.datetimes(datetime.fromisoformat("1850-01-01"), datetime.fromisoformat("2100-01-01")),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_naive_times_convert_as_zoneinfo_does(
+    settings: Settings, tmp_path: Path, zone: str, moments: list[datetime]
+):
+    in_zone = dataclasses.replace(settings, timezone=zone)
+    path = write_csv(tmp_path, *(f"facebook,{moment.isoformat()},,,,," for moment in moments))
+    assert [row.published_at for row in read_rows(in_zone, path)] == [
+        moment.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC) for moment in moments
+    ]
+    fast_rows_checked(in_zone, path)
+
+
+def test_stored_times_and_idempotency_keys_are_as_the_orm_writes_them():
+    moment = datetime(2019, 1, 14, 20, 59, 1, 5, tzinfo=ZoneInfo("Europe/Copenhagen"))
+    assert importer._sqlite_time(moment) == "2019-01-14 19:59:01.000005"
+    keys = importer._idempotency_keys(1000)
+    assert {(str(uuid.UUID(key)), uuid.UUID(key).version) for key in keys} == {
+        (key, 4) for key in keys
+    }
+    assert {uuid.UUID(key).variant for key in keys} == {uuid.RFC_4122}
+
+
+# --- a failure halfway through the bulk inserts leaves nothing behind -----------------------
+
+
+def stored(settings: Settings) -> tuple[object, ...]:
+    """The row counts and every post's key, id and times."""
+    with session_scope(settings.database_url) as session:
+        posts = [
+            (p.id, p.plan_key, p.published_at, p.created_at)
+            for p in session.exec(select(Post).order_by(Post.id))
+        ]
+    return counts(settings), posts
+
+
+def measured_rows(tmp_path: Path, start: int, count: int, name: str = "posts.csv") -> Path:
+    rows = [f"facebook,2019-01-14 10:00,Opslag {n},,{n},," for n in range(start, start + count)]
+    return write_csv(tmp_path, *rows, name=name)
+
+
+@pytest.mark.parametrize("fault", ["in python", "in the database"])
+def test_a_failing_bulk_import_leaves_the_rows_as_they_were(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+):
+    import_csv(settings, measured_rows(tmp_path, 0, 2), actor="a")
+    monkeypatch.setattr(importer, "_INSERT_CHUNK", 2)  # new rows 10-15 go in three chunks
+    if fault == "in python":  # the second chunk fails, the first one is in
+        keys = [importer._idempotency_keys(2), RuntimeError("fault injected by the test")]
+        monkeypatch.setattr(importer, "_idempotency_keys", mock.Mock(side_effect=keys))
+    else:  # SQLite itself refuses the figures of the second chunk
+        path = sqlite_path(settings.database_url)
+        assert path is not None
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(
+                "CREATE TRIGGER refuse_13 BEFORE INSERT ON metric_sample WHEN NEW.reach = 13 "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+    before = stored(settings)
+
+    with pytest.raises((RuntimeError, sqlite3.DatabaseError), match="by the test"):
+        import_csv(settings, measured_rows(tmp_path, 10, 6, "new.csv"), actor="a")
+
+    assert stored(settings) == before
+    # and the same file goes in whole once the fault is gone
+    monkeypatch.undo()
+    if fault == "in the database":
+        with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+            db.execute("DROP TRIGGER refuse_13")
+    assert import_csv(settings, measured_rows(tmp_path, 10, 6, "new.csv"), actor="a").added == 6
