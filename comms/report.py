@@ -105,6 +105,8 @@ def build_report(
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
     begin, stop = period_bounds(start, end, zone)
     latest = _latest_figures()
+    # only what the groupings and the ranking read: the texts of the few top posts are fetched
+    # by id afterwards, not copied into the temporary table for every post
     query = (
         sa.select(
             Post.id,
@@ -113,11 +115,7 @@ def build_report(
             _campaign_label().label("campaign"),
             sa.func.coalesce(Post.focus_area, NO_FOCUS_AREA).label("focus_area"),
             sa.literal("total").label("total"),
-            Post.title,
-            Post.text,
             Post.published_at,
-            Post.external_url,
-            Post.link,
             latest.c.reach,
             latest.c.impressions,
             latest.c.engagements,
@@ -130,24 +128,30 @@ def build_report(
     with session_scope(url) as session:
         base = _materialised(session, query)
         groups = {
-            kind: _groups(session, base, base.c[kind])
+            kind: _groups(session, base, kind)
             for kind in ("channel", "channel_type", "campaign", "focus_area", "total")
         }
-        top = session.execute(
-            sa.select(
-                base.c.id,
-                base.c.channel,
-                base.c.campaign,
-                sa.func.coalesce(base.c.title, sa.func.substr(base.c.text, 1, 80)),
-                base.c.published_at,
-                base.c.reach,
-                base.c.impressions,
-                base.c.engagements,
-                sa.func.coalesce(base.c.external_url, base.c.link),
-            )
+        ranked = (
+            sa.select(base)
             .where(base.c.reach.is_not(None))
             .order_by(base.c.reach.desc(), base.c.published_at, base.c.id)
             .limit(TOP_POSTS)
+            .subquery("top")
+        )
+        top = session.execute(
+            sa.select(
+                ranked.c.id,
+                ranked.c.channel,
+                ranked.c.campaign,
+                sa.func.coalesce(Post.title, sa.func.substr(Post.text, 1, 80)),
+                ranked.c.published_at,
+                ranked.c.reach,
+                ranked.c.impressions,
+                ranked.c.engagements,
+                sa.func.coalesce(Post.external_url, Post.link),
+            )
+            .join(Post, Post.id == ranked.c.id)
+            .order_by(ranked.c.reach.desc(), ranked.c.published_at, ranked.c.id)
         ).all()
         base.drop(session.connection())
     return Report(
@@ -229,46 +233,58 @@ def post_points(url: str, *, start: date, end: date, zone: ZoneInfo) -> list[Pos
         return [PostPoint(*row) for row in session.execute(query)]
 
 
-def _groups(session: Any, base: Any, key: ColumnElement[Any]) -> dict[str, Group]:
-    """One Group per value of `key`, with the median from a ranked window."""
+def _groups(session: Any, base: Any, kind: str) -> dict[str, Group]:
+    """One Group per value of the `kind` column, the median read off an index.
+
+    An index of the temporary table on (key, reach, impressions, engagements) is one sort; the
+    sums are then one GROUP BY along it that never reads the table (the index covers it), and
+    each group's median is the middle one or two values found by OFFSET in it. A ranked window
+    per grouping (row_number and count over each partition) took 2.4 times as long: SQLite's
+    window functions cost more per row than the sort (bench/report: 0.155 s against 0.065 s a
+    grouping of 100,000 posts).
+    """
+    key, reach = base.c[kind], base.c.reach
+    covering = (key, reach, base.c.impressions, base.c.engagements)
+    sa.Index(f"{base.name}_{kind}", *covering).create(session.connection())
     figures = sa.select(
-        key.label("k"),
-        sa.func.count().label("posts"),
-        sa.func.min(base.c.reach),
-        sa.func.max(base.c.reach),
-        sa.func.sum(base.c.reach),
+        key,
+        sa.func.count(),
+        sa.func.min(reach),
+        sa.func.max(reach),
+        sa.func.sum(reach),
         sa.func.sum(base.c.impressions),
         sa.func.sum(base.c.engagements),
+        sa.func.count(reach),
     ).group_by(key)
-    ranked = (
-        sa.select(
-            key.label("k"),
-            base.c.reach.label("r"),
-            sa.func.row_number().over(partition_by=key, order_by=base.c.reach).label("rn"),
-            sa.func.count().over(partition_by=key).label("n"),
-        )
-        .where(base.c.reach.is_not(None))
-        .subquery("ranked")
-    )
-    middle = sa.or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
-    medians = dict(
-        session.execute(
-            sa.select(ranked.c.k, sa.func.avg(ranked.c.r)).where(middle).group_by(ranked.c.k)
-        ).all()
-    )
     result = {}
-    for name, posts, rmin, rmax, rsum, impressions, engagements in session.execute(figures):
+    for name, posts, rmin, rmax, rsum, impressions, engagements, measured in session.execute(
+        figures
+    ).all():
         result[name] = Group(
             name=name,
             posts=posts,
             reach_min=_int(rmin),
             reach_max=_int(rmax),
-            reach_median=_median(medians.get(name)),
+            reach_median=_middle(session, base, key, name, measured),
             reach_total=_int(rsum),
             impressions=_int(impressions),
             engagements=_int(engagements),
         )
     return dict(sorted(result.items(), key=lambda item: (item[0].startswith("("), item[0])))
+
+
+def _middle(session: Any, base: Any, key: Any, name: str, count: int) -> int | float | None:
+    """The median reach of the `count` measured posts where `key` is `name`."""
+    if not count:
+        return None
+    values = session.scalars(
+        sa.select(base.c.reach)
+        .where(key == name, base.c.reach.is_not(None))
+        .order_by(base.c.reach)
+        .offset((count - 1) // 2)
+        .limit(1 if count % 2 else 2)
+    ).all()
+    return _median(sum(values) / len(values))
 
 
 def _int(value: Any) -> int | None:
