@@ -79,3 +79,16 @@ def setup_logging(settings: Settings, *, level: str = "INFO", fmt: str = "text")
     # a pass longer than the tick makes APScheduler skip ticks, one warning each: that is the
     # design (max_instances=1, the next tick catches up), not a problem worth a log line
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    # a new database logs its migrations ("Running upgrade 0001 -> 0002, ..."): worth a line;
+    # alembic's plugin set-up and dialect notes around them are not
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _OnlyUpgrades) for f in migration.filters):
+        migration.addFilter(_OnlyUpgrades())
+
+
+class _OnlyUpgrades(logging.Filter):
+    """Lets through alembic's warnings and its "Running upgrade/downgrade" lines only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or str(record.msg).startswith("Running ")

@@ -46,3 +46,18 @@ def test_setup_scrubs_every_configured_secret(make_settings, monkeypatch, capsys
     assert "marker-9f8e7d" not in err
     assert json.loads(err.strip().splitlines()[-1])["message"] == "boom with *** inside"
     logging.getLogger().handlers.clear()
+
+
+def test_a_new_database_logs_its_migrations_without_alembic_chatter(
+    make_settings, tmp_path, capsys
+):
+    from comms.db import dispose_all, ensure_schema
+
+    setup_logging(make_settings(schema=False))
+    capsys.readouterr()
+    ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
+    dispose_all()
+    lines = capsys.readouterr().err.splitlines()
+    logging.getLogger().handlers.clear()
+    assert any("Running upgrade  -> 0001" in line for line in lines), lines
+    assert not [line for line in lines if "setup plugin" in line or "Context impl" in line]
