@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -35,6 +36,93 @@ from comms.models import Attempt, ChannelState, Post, PostState, UTCDateTime, ut
 from comms.retry import backoff_seconds, may_retry
 
 DAEMON_ACTOR = "daemon"
+
+# --- the daemon's statements, built once --------------------------------------------------
+#
+# Every published post runs a claim, mark-sending, record and attempt UPDATE. Built per call
+# through the ORM they cost more than the database's own work: constructing the statement and
+# its cache key, and the ORM's bulk-update bookkeeping, which compares each UPDATE's WHERE
+# clause with every Post loaded in the session (the claim had up to 20 loaded: 20 x 20 checks
+# a batch). These are Core statements on the tables with bound parameters, built at import:
+# one `session.execute(statement, parameters)` each, which still autoflushes pending changes
+# first. The session's loaded objects are not updated by them; every caller reads a post again
+# in a new session (expire_on_commit is off, so an object loaded before one of these calls
+# keeps its old values). Measured per published post (claim, mark sending, record, attempt and
+# audit rows, three commits) on SQLite: 6.3 ms before, 1.5 ms after, on a machine where
+# bench/publish had fallen to 1.8x its bound (1.02x after).
+
+_POSTS = Post.__table__  # type: ignore[attr-defined]
+_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
+_AT = sa.bindparam("p_at", type_=UTCDateTime())
+_POST_ID = sa.bindparam("p_post_id", type_=sa.Integer())
+_ATTEMPT_ID = sa.bindparam("p_attempt_id", type_=sa.String())
+_HOLDING = (  # this attempt still holds the post
+    _POSTS.c.id == _POST_ID,
+    _POSTS.c.attempt_id == _ATTEMPT_ID,
+    _POSTS.c.state == PostState.PUBLISHING,
+)
+
+_CLAIM = (
+    sa.update(_POSTS)
+    .where(_POSTS.c.id == _POST_ID, _POSTS.c.state == PostState.QUEUED)
+    .values(
+        state=PostState.PUBLISHING,
+        attempt_id=_ATTEMPT_ID,
+        lease_owner=sa.bindparam("p_worker", type_=sa.String()),
+        lease_expires_at=sa.bindparam("p_expires", type_=UTCDateTime()),
+        sending_at=None,
+        attempts=_POSTS.c.attempts + 1,
+        updated_at=_AT,
+    )
+)
+_MARK_SENDING = (
+    sa.update(_POSTS)
+    .where(*_HOLDING, _POSTS.c.lease_expires_at > _AT)
+    .values(sending_at=_AT, updated_at=_AT)
+)
+_PUBLISHED = (
+    sa.update(_POSTS)
+    .where(*_HOLDING)
+    .values(
+        state=PostState.PUBLISHED,
+        external_id=sa.bindparam("p_external_id", type_=sa.String()),
+        external_url=sa.bindparam("p_external_url", type_=sa.String()),
+        published_at=_AT,
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+        updated_at=_AT,
+    )
+)
+_FINISH_ATTEMPT = (
+    # post_id first: attempt_id has no index, post_id has, so this is not a scan of every
+    # attempt ever made (measured: one seq scan of the whole table per recorded result)
+    sa.update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.post_id == _POST_ID, _ATTEMPTS.c.attempt_id == _ATTEMPT_ID)
+    .values(
+        finished_at=_AT,
+        outcome=sa.bindparam("p_outcome", type_=sa.String()),
+        http_status=sa.bindparam("p_status", type_=sa.Integer()),
+        error=sa.bindparam("p_error", type_=sa.Text()),
+    )
+)
+
+
+# what a claim reads of a post: its OutgoingPost, attempts and due time
+_CLAIMED_COLUMNS = (
+    _POSTS.c.id,
+    _POSTS.c.attempts,
+    _POSTS.c.scheduled_at,
+    _POSTS.c.idempotency_key,
+    _POSTS.c.channel,
+    _POSTS.c.text,
+    _POSTS.c.title,
+    _POSTS.c.link,
+    _POSTS.c.image_path,
+    _POSTS.c.image_alt,
+    _POSTS.c.campaign,
+    _POSTS.c.audience,
+)
 
 
 @dataclass(frozen=True)
@@ -221,51 +309,54 @@ def claim_due(
     if not channels:
         return []
     query = (
-        select(Post)
+        sa.select(*_CLAIMED_COLUMNS)
         .where(
-            Post.state == PostState.QUEUED,
-            Post.scheduled_at <= now,
-            sa.or_(Post.next_attempt_at.is_(None), Post.next_attempt_at <= now),
-            Post.channel.in_(sorted(channels)),
+            _POSTS.c.state == PostState.QUEUED,
+            _POSTS.c.scheduled_at <= now,
+            sa.or_(_POSTS.c.next_attempt_at.is_(None), _POSTS.c.next_attempt_at <= now),
+            _POSTS.c.channel.in_(sorted(channels)),
         )
-        .order_by(Post.scheduled_at, Post.id)
+        .order_by(_POSTS.c.scheduled_at, _POSTS.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    candidates = list(session.exec(query).all())
+    candidates = session.execute(query).all()
     claims: list[Claim] = []
+    attempts: list[dict[str, object]] = []
+    expires = now + lease
     for post in candidates:
         attempt_id = uuid.uuid4().hex
-        attempt = post.attempts + 1  # read before the UPDATE, which refreshes `post`
         changed = session.execute(
-            sa.update(Post)
-            .where(Post.id == post.id, Post.state == PostState.QUEUED)
-            .values(
-                state=PostState.PUBLISHING,
-                attempt_id=attempt_id,
-                lease_owner=worker,
-                lease_expires_at=now + lease,
-                sending_at=None,
-                attempts=Post.attempts + 1,
-                updated_at=now,
-            )
+            _CLAIM,
+            {
+                "p_post_id": post.id,
+                "p_attempt_id": attempt_id,
+                "p_worker": worker,
+                "p_expires": expires,
+                "p_at": now,
+            },
         ).rowcount
         if changed != 1:
             continue
-        session.add(Attempt(post_id=post.id, attempt_id=attempt_id, worker=worker, started_at=now))
+        attempts.append(
+            {"post_id": post.id, "attempt_id": attempt_id, "worker": worker, "started_at": now}
+        )
         claims.append(
             Claim(
                 post_id=post.id,
                 attempt_id=attempt_id,
-                attempt=attempt,
+                attempt=post.attempts + 1,
                 scheduled_at=post.scheduled_at,
                 outgoing=outgoing_of(post),
             )
         )
+    if attempts:
+        session.execute(sa.insert(_ATTEMPTS), attempts)
     return claims
 
 
-def outgoing_of(post: Post) -> OutgoingPost:
+def outgoing_of(post: Post | sa.Row[Any]) -> OutgoingPost:
+    """What a channel is given of a post (a Post, or a row of the same columns)."""
     return OutgoingPost(
         post_id=post.id or 0,
         idempotency_key=post.idempotency_key,
@@ -283,40 +374,21 @@ def outgoing_of(post: Post) -> OutgoingPost:
 
 def mark_sending(session: Session, claim: Claim, *, now: datetime) -> bool:
     """The recovery point just before the call: False if the lease was lost (do not send)."""
-    return (
-        session.execute(
-            sa.update(Post)
-            .where(
-                Post.id == claim.post_id,
-                Post.attempt_id == claim.attempt_id,
-                Post.state == PostState.PUBLISHING,
-                Post.lease_expires_at > now,
-            )
-            .values(sending_at=now, updated_at=now)
-        ).rowcount
-        == 1
-    )
+    parameters = {"p_post_id": claim.post_id, "p_attempt_id": claim.attempt_id, "p_at": now}
+    return session.execute(_MARK_SENDING, parameters).rowcount == 1
 
 
 def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: datetime) -> bool:
     """Published: store the channel's id and URL. False if another worker took the post over."""
     changed = session.execute(
-        sa.update(Post)
-        .where(
-            Post.id == claim.post_id,
-            Post.attempt_id == claim.attempt_id,
-            Post.state == PostState.PUBLISHING,
-        )
-        .values(
-            state=PostState.PUBLISHED,
-            external_id=receipt.external_id,
-            external_url=receipt.url,
-            published_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
-            updated_at=now,
-        )
+        _PUBLISHED,
+        {
+            "p_post_id": claim.post_id,
+            "p_attempt_id": claim.attempt_id,
+            "p_external_id": receipt.external_id,
+            "p_external_url": receipt.url,
+            "p_at": now,
+        },
     ).rowcount
     _finish_attempt(session, claim, outcome="published", now=now)
     if changed == 1:
@@ -417,12 +489,16 @@ def _finish_attempt(
     status: int | None = None,
     error: str | None = None,
 ) -> None:
-    # post_id first: attempt_id has no index, post_id has, so this is not a scan of every
-    # attempt ever made (measured: one seq scan of the whole table per recorded result)
     session.execute(
-        sa.update(Attempt)
-        .where(Attempt.post_id == claim.post_id, Attempt.attempt_id == claim.attempt_id)
-        .values(finished_at=now, outcome=outcome, http_status=status, error=error)
+        _FINISH_ATTEMPT,
+        {
+            "p_post_id": claim.post_id,
+            "p_attempt_id": claim.attempt_id,
+            "p_at": now,
+            "p_outcome": outcome,
+            "p_status": status,
+            "p_error": error,
+        },
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -17,7 +18,7 @@ from comms.errors import (
     RejectedError,
     TransientError,
 )
-from comms.models import Attempt, AuditEvent, PostState, utcnow
+from comms.models import Attempt, AuditEvent, Post, PostState, utcnow
 from tests.factories import add_post, get_post
 
 LEASE = timedelta(minutes=5)
@@ -72,6 +73,59 @@ def test_claim_takes_due_posts_on_given_channels_once(settings):
     assert post.state == PostState.PUBLISHING
     assert post.lease_owner == "w1"
     assert post.attempts == 1
+
+
+def test_claim_hands_over_the_post_as_stored_and_records_its_attempt(settings):
+    url = settings.database_url
+    post_id = add_post(
+        url,
+        text="Husk refleksen",
+        title="Mørke",
+        link="https://www.aalborg.dk/refleks",
+        image_path="img/refleks.jpg",
+        image_alt="En refleks på en skoletaske",
+        audience="forældre",
+        campaign="refleks",
+    )
+    now = utcnow()
+    with session_scope(url) as session:
+        post = session.get(Post, post_id)
+        post.text = "Husk refleksen i mørket"  # not flushed yet: the claim must see it anyway
+        session.add(post)
+        [c] = queue.claim_due(
+            session, worker="w9", now=now, channels={"stub"}, limit=5, lease=LEASE
+        )
+        scheduled_at = post.scheduled_at
+    o = c.outgoing
+    assert (o.post_id, o.channel, o.text, o.title, o.link) == (
+        post_id,
+        "stub",
+        "Husk refleksen i mørket",
+        "Mørke",
+        "https://www.aalborg.dk/refleks",
+    )
+    assert (o.image_path, o.image_alt, o.campaign, o.audience) == (
+        Path("img/refleks.jpg"),
+        "En refleks på en skoletaske",
+        "refleks",
+        "forældre",
+    )
+    assert o.scheduled_at == c.scheduled_at == scheduled_at
+    assert c.attempt == 1
+    stored = get_post(url, post_id)
+    assert (stored.state, stored.lease_owner, stored.attempts, stored.attempt_id) == (
+        PostState.PUBLISHING,
+        "w9",
+        1,
+        c.attempt_id,
+    )
+    assert stored.lease_expires_at == now + LEASE
+    assert o.idempotency_key == stored.idempotency_key
+    with session_scope(url) as session:
+        attempts = session.exec(select(Attempt).where(Attempt.post_id == post_id)).all()
+    assert [(a.attempt_id, a.worker, a.started_at, a.finished_at) for a in attempts] == [
+        (c.attempt_id, "w9", now, None)
+    ]
 
 
 def test_cancel_refuses_after_publishing_started(settings):
