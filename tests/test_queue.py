@@ -112,15 +112,8 @@ def test_claim_hands_over_the_post_as_stored_and_records_its_attempt(settings):
     )
     assert o.scheduled_at == c.scheduled_at == scheduled_at
     assert c.attempt == 1
-    stored = get_post(url, post_id)
-    assert (stored.state, stored.lease_owner, stored.attempts, stored.attempt_id) == (
-        PostState.PUBLISHING,
-        "w9",
-        1,
-        c.attempt_id,
-    )
-    assert stored.lease_expires_at == now + LEASE
-    assert o.idempotency_key == stored.idempotency_key
+    # the post's own state after a claim (lease, owner, attempts) is test_queue_backends' part
+    assert o.idempotency_key == get_post(url, post_id).idempotency_key
     with session_scope(url) as session:
         attempts = session.exec(select(Attempt).where(Attempt.post_id == post_id)).all()
     assert [(a.attempt_id, a.worker, a.started_at, a.finished_at) for a in attempts] == [
