@@ -119,7 +119,7 @@ def sqlite_copy_seconds(
     rows has that.) With `indexes=False` the schema's secondary indexes are dropped first (the
     primary keys and the unique plan_key stay): the floor of any schema storing the same values.
     """
-    from comms.db import dispose_all, ensure_schema
+    from comms.store.db import dispose_all, ensure_schema
 
     ensure_schema(f"sqlite:///{into}")
     dispose_all()

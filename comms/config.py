@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from comms.channels.registry import BUILT_IN, CHANNEL_TYPES
+from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "comms.toml"
@@ -39,38 +41,6 @@ _TOP_KEYS = {
     "report",
 }
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    """One named channel: an instance of an adapter type with its own options."""
-
-    name: str
-    type: str
-    options: dict[str, Any]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
-
-    def secret(self, key: str = "token_env") -> str:
-        """The secret named by `key` (e.g. token_env), read from the environment at call time."""
-        var = self.options.get(key)
-        if not var:
-            raise ConfigError(
-                f"channel {self.name!r} has no {key} naming its secret",
-                hint=f'add {key} = "COMMS_..." to [channels.{self.name}]',
-            )
-        value = os.environ.get(var)
-        if not value:
-            raise ConfigError(
-                f"environment variable {var} for channel {self.name!r} is not set",
-                hint=f"export {var}=... before starting comms",
-            )
-        return value
-
-    def secret_env_names(self) -> list[str]:
-        """Names of the environment variables this channel reads secrets from."""
-        return [str(v) for k, v in self.options.items() if k.endswith("_env") and v]
 
 
 @dataclass(frozen=True)
@@ -227,8 +197,6 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                 f"channels.{name}",
                 'add type = "site" (or facebook, instagram, …)',
             )
-        from comms.channels.registry import BUILT_IN, CHANNEL_TYPES  # registry imports config
-
         if kind not in BUILT_IN:
             raise fail(
                 f"channel {name!r} has unknown type {kind!r}",

@@ -21,9 +21,9 @@ from sqlmodel import select
 from comms.channels.base import Receipt
 from comms.channels.registry import create_channel
 from comms.config import Settings
-from comms.db import session_scope
 from comms.errors import CommsError
-from comms.models import MetricSample, Post, PostState, utcnow
+from comms.store.db import session_scope
+from comms.store.models import MetricSample, Post, PostState, utcnow
 
 log = logging.getLogger("comms.metrics")
 _OFFSET = re.compile(r"^(\d+)\s*([mhdw])$")

@@ -18,14 +18,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from comms import audit
-from comms.campaigns import CampaignSet, CampaignSpec, StepSpec
+from comms.campaigns.events import Occurrence
+from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.config import Settings
+from comms.content.lint import add_utm, lint_post, tag_url
+from comms.content.render import TemplateRenderer
 from comms.errors import LintError
-from comms.events import Occurrence
-from comms.lint import add_utm, lint_post, tag_url
-from comms.models import Post, PostState, utcnow
-from comms.render import TemplateRenderer
+from comms.store import audit
+from comms.store.models import Post, PostState, utcnow
 from comms.timeutil import local_to_utc
 
 
@@ -487,6 +487,6 @@ def _fields(item: PlannedPost) -> dict:
 
 
 def _new_key() -> str:
-    from comms.models import new_key
+    from comms.store.models import new_key
 
     return new_key()

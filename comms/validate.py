@@ -22,9 +22,9 @@ class ValidationReport:
 
 def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport:
     """Check files, channel names, templates and rendered posts; never writes anything."""
-    from comms.campaigns import CampaignSet
+    from comms.campaigns.loader import CampaignSet
+    from comms.content.render import TemplateRenderer
     from comms.plan import build_posts
-    from comms.render import TemplateRenderer
 
     report = ValidationReport(years=years)
     renderer = TemplateRenderer(settings.templates_dir)

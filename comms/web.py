@@ -31,10 +31,10 @@ from urllib.parse import parse_qs, urlsplit
 from markupsafe import Markup
 from sqlmodel import select
 
-from comms.calendar_export import calendar_entries, to_html, to_ics
 from comms.config import Settings
-from comms.db import session_scope
-from comms.models import Attempt, AuditEvent, Post, PostState, utcnow
+from comms.report.calendar import calendar_entries, to_html, to_ics
+from comms.store.db import session_scope
+from comms.store.models import Attempt, AuditEvent, Post, PostState, utcnow
 from comms.web_pages import render_index, render_page, render_post
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -163,10 +163,10 @@ class WebView:
         return Response(HTTPStatus.OK, path.read_bytes(), content_type=kind)
 
     def report(self, query: dict[str, list[str]]) -> Response:
-        from comms import report as reports
-        from comms.report_charts import build_charts
-        from comms.report_compare import compare, parse_period
-        from comms.report_html import render_html
+        from comms.report import figures as reports
+        from comms.report.charts import build_charts
+        from comms.report.compare import compare, parse_period
+        from comms.report.html import render_html
 
         today = utcnow().astimezone(self.zone).date()
         start = _date(query, "from", date(today.year, 1, 1))

@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
-from comms.calendar_export import STATES
 from comms.config import Settings
-from comms.danish import format_date, format_datetime, format_number
-from comms.lint import find_urls, lint_post, text_length, text_limit
-from comms.models import Attempt, AuditEvent, Post, PostState
-from comms.report_html import BASE_CSS
-from comms.report_render import TYPE_NAMES
+from comms.content.danish import format_date, format_datetime, format_number
+from comms.content.lint import find_urls, lint_post, text_length, text_limit
+from comms.report.calendar import STATES
+from comms.report.html import BASE_CSS
+from comms.report.render import TYPE_NAMES
+from comms.store.models import Attempt, AuditEvent, Post, PostState
 
 
 def render_page(title: str, body: str | Markup, nav: Sequence[tuple[str, str]]) -> str:

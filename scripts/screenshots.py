@@ -39,7 +39,7 @@ IMAGE = ROOT / "campaigns" / "images" / "karneval.png"
 def make_site(folder: Path):  # type: ignore[no-untyped-def]
     """Settings for a new database in `folder`, filled with 10 years of posts and a planned 2027."""
     from comms.config import load_settings
-    from comms.db import ensure_schema
+    from comms.store.db import ensure_schema
     from tests.seed import CHANNELS_TOML, seed_history, seed_planned
 
     config = folder / "comms.toml"
@@ -57,11 +57,11 @@ def make_site(folder: Path):  # type: ignore[no-untyped-def]
 def report_html(settings, start: str, end: str, compare: str | None = None) -> str:  # type: ignore[no-untyped-def]
     from datetime import date
 
-    from comms import report as reports
-    from comms.report_charts import build_charts
-    from comms.report_compare import compare as compare_reports
-    from comms.report_compare import parse_period
-    from comms.report_html import render_html
+    from comms.report import figures as reports
+    from comms.report.charts import build_charts
+    from comms.report.compare import compare as compare_reports
+    from comms.report.compare import parse_period
+    from comms.report.html import render_html
 
     types = {name: channel.type for name, channel in settings.channels.items()}
     first, last = date.fromisoformat(start), date.fromisoformat(end)
@@ -79,11 +79,11 @@ def report_html(settings, start: str, end: str, compare: str | None = None) -> s
 def report_docx(settings, start: str, end: str, compare: str) -> bytes:  # type: ignore[no-untyped-def]
     from datetime import date
 
-    from comms import report as reports
-    from comms.report_charts import build_charts
-    from comms.report_compare import compare as compare_reports
-    from comms.report_compare import parse_period
-    from comms.report_docx import render_docx
+    from comms.report import figures as reports
+    from comms.report.charts import build_charts
+    from comms.report.compare import compare as compare_reports
+    from comms.report.compare import parse_period
+    from comms.report.docx import render_docx
 
     types = {name: channel.type for name, channel in settings.channels.items()}
     first, last = date.fromisoformat(start), date.fromisoformat(end)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
 
     from playwright.sync_api import sync_playwright
 
-    from comms.calendar_export import calendar_entries, to_html
+    from comms.report.calendar import calendar_entries, to_html
     from comms.web import make_server
 
     written: list[Path] = []
@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
 def _first_queued_facebook_post(url: str) -> int:
     from sqlmodel import select
 
-    from comms.db import session_scope
-    from comms.models import Post, PostState
+    from comms.store.db import session_scope
+    from comms.store.models import Post, PostState
 
     with session_scope(url) as session:
         post = session.exec(

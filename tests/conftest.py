@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from comms.config import Settings, load_settings
-from comms.db import dispose_all, ensure_schema
+from comms.store.db import dispose_all, ensure_schema
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from comms.db import session_scope
-from comms.models import Post, PostState, utcnow
+from comms.store.db import session_scope
+from comms.store.models import Post, PostState, utcnow
 
 
 def add_post(

@@ -106,7 +106,7 @@ def create_database(admin_url: str, prefix: str = "comms_t") -> str:
 
 def drop_database(admin_url: str, url: str) -> None:
     """Drop the database behind `url`, disconnecting whoever is still in it."""
-    from comms.db import dispose_all
+    from comms.store.db import dispose_all
 
     dispose_all()  # our own pooled connections first
     name = make_url(url).database

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from comms.db import session_scope
-from comms.models import AuditEvent, MetricSample, Post, PostState
+from comms.store.db import session_scope
+from comms.store.models import AuditEvent, MetricSample, Post, PostState
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 

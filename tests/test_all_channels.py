@@ -29,6 +29,8 @@ from tests.fakes.webhook import FakeRelay
 from tests.fakes.wordpress import FakeWordPress
 from tests.fakes.x import FakeX
 
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
+
 CPH = ZoneInfo("Europe/Copenhagen")
 ROOT = Path(__file__).resolve().parent.parent
 MARK = uuid.uuid4().hex[:10]

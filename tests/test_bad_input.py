@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
-from comms.campaigns import load_campaign
+from comms.campaigns.loader import load_campaign
 from comms.config import load_settings
-from comms.db import session_scope
+from comms.content.render import TemplateRenderer
 from comms.errors import CommsError, LocatedError
-from comms.importer import import_csv
-from comms.models import AuditEvent, Post
-from comms.render import TemplateRenderer
+from comms.importer.write import import_csv
+from comms.store.db import session_scope
+from comms.store.models import AuditEvent, Post
 
 VALID_CAMPAIGN = """title = "Refleks"
 focus_area = "Trafik"

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 SCRIPTS = ("plan", "publish", "report", "cli_start", "idle_daemon", "import")
 RESULT_RE = re.compile(r"^RESULT (\w+) value=(\S+) target=(\S+) ok=(true|false)$")

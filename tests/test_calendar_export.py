@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from icalendar import Calendar
 from sqlmodel import select
 
-from comms.calendar_export import UID_DOMAIN, calendar_entries, to_html, to_ics
 from comms.cli import views
 from comms.cli.common import AppContext
 from comms.config import Settings
-from comms.db import session_scope
-from comms.models import Post, PostState
+from comms.report.calendar import UID_DOMAIN, calendar_entries, to_html, to_ics
+from comms.store.db import session_scope
+from comms.store.models import Post, PostState
 from tests.seed import CHANNELS_TOML, seed_planned
 
 ZONE = ZoneInfo("Europe/Copenhagen")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comms.campaigns import CampaignErrors, CampaignSet, StepSpec, load_campaign
+from comms.campaigns.loader import CampaignErrors, CampaignSet, StepSpec, load_campaign
 from comms.errors import CampaignError, DateRuleError
 
 KARNEVAL = """\

@@ -25,13 +25,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from comms.config import load_settings
-from comms.daemon import Daemon
-from comms.models import PostState, utcnow
-from comms.reconcile import reconcile_all
+from comms.publishing.daemon import Daemon
+from comms.queue.reconcile import reconcile_all
+from comms.store.models import PostState, utcnow
 from comms.timeutil import local_to_utc
 from tests.factories import add_post, get_post
 from tests.fakes.linkedin import FakeLinkedin
 from tests.fakes.mastodon import FakeMastodon
+
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASE = 2.0  # seconds; a dead daemon's claim is reaped by a pass this much later

@@ -15,9 +15,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from comms.daemon import Daemon
-from comms.db import session_scope
-from comms.models import PostState, utcnow
+from comms.publishing.daemon import Daemon
+from comms.store.db import session_scope
+from comms.store.models import PostState, utcnow
 from tests.factories import SITE_CHANNEL, add_post, get_post, stub_channel
 
 
@@ -82,7 +82,7 @@ def test_auth_error_pauses_only_that_channel(make_settings, tmp_path):
     assert get_post(url, waiting).state == PostState.QUEUED
     assert get_post(url, site_post).state == PostState.PUBLISHED
     assert result.failed == 1
-    from comms import queue
+    from comms.queue import transitions as queue
 
     with session_scope(url) as session:
         assert queue.paused_channels(session) == {"stub"}
@@ -123,6 +123,7 @@ def _wait_for(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_real_daemon_publishes_on_time_to_the_site_and_stops_on_sigterm(make_settings, tmp_path):
     settings = make_settings()
     url = settings.database_url
@@ -151,6 +152,7 @@ def test_real_daemon_publishes_on_time_to_the_site_and_stops_on_sigterm(make_set
     assert [entry.title for entry in feed.entries] == ["Husk refleksen"]
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_call_in_flight_finish(make_settings, tmp_path):
     """A slow channel call in progress when SIGTERM arrives is completed and recorded."""
     settings = make_settings(channels=stub_channel(tmp_path, delay_seconds=2))

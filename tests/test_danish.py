@@ -1,4 +1,4 @@
-"""Danish dates, times and numbers (comms.danish)."""
+"""Danish dates, times and numbers (comms.content.danish)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comms import danish
+from comms.content import danish
 
 D = date(2019, 1, 14)
 

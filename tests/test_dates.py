@@ -9,7 +9,7 @@ from dateutil.easter import easter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comms.dates import (
+from comms.campaigns.dates import (
     DIRECTIONS,
     WEEKDAYS,
     EventRef,
@@ -18,8 +18,15 @@ from comms.dates import (
     parse_rule,
     parse_weekday,
 )
+from comms.campaigns.events import (
+    DateEvent,
+    DatesSeries,
+    Occurrence,
+    SpanEvent,
+    WeekdaySeries,
+    parse_event,
+)
 from comms.errors import CampaignError, DateRuleError
-from comms.events import DateEvent, DatesSeries, Occurrence, SpanEvent, WeekdaySeries, parse_event
 
 YEARS = (2024, 2025, 2026, 2027)
 

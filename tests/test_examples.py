@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comms.campaigns import CampaignSet
+from comms.campaigns.loader import CampaignSet
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = CampaignSet.load(ROOT / "campaigns")

@@ -21,12 +21,12 @@ from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from comms import importer
 from comms.config import Settings
-from comms.db import session_scope, sqlite_path
-from comms.import_rows import COLUMNS, _check_row, _Problems, read_rows
-from comms.importer import import_csv
-from comms.models import Post
+from comms.importer import write as importer
+from comms.importer.rows import COLUMNS, _check_row, _Problems, read_rows
+from comms.importer.write import import_csv
+from comms.store.db import session_scope, sqlite_path
+from comms.store.models import Post
 from tests.test_importer import counts, write_csv
 
 

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from sqlmodel import func, select
 
 from comms.config import Settings
-from comms.db import session_scope
 from comms.errors import ImportFileError
-from comms.import_rows import EXPECTED_HEADER
-from comms.importer import import_csv
-from comms.models import AuditEvent, MetricSample, Post
+from comms.importer.rows import EXPECTED_HEADER
+from comms.importer.write import import_csv
+from comms.store.db import session_scope
+from comms.store.models import AuditEvent, MetricSample, Post
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
 

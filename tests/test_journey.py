@@ -13,6 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import feedparser
+import pytest
+
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
 CPH = ZoneInfo("Europe/Copenhagen")
 

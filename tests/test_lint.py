@@ -1,4 +1,4 @@
-"""Post checks and UTM tagging (comms.lint)."""
+"""Post checks and UTM tagging (comms.content.lint)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comms.lint import (
+from comms.content.lint import (
     CHANNEL_RULES,
     LintProblem,
     add_utm,

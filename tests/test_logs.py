@@ -10,7 +10,7 @@ from comms.logs import JsonFormatter, SecretScrubber, secret_values, setup_loggi
 
 def test_json_lines_carry_level_and_post_fields():
     record = logging.LogRecord(
-        "comms.daemon", logging.WARNING, __file__, 1, "post %d failed", (7,), None
+        "comms.publishing.daemon", logging.WARNING, __file__, 1, "post %d failed", (7,), None
     )
     record.post_id = 7
     entry = json.loads(JsonFormatter().format(record))
@@ -51,7 +51,7 @@ def test_setup_scrubs_every_configured_secret(make_settings, monkeypatch, capsys
 def test_a_new_database_logs_its_migrations_without_alembic_chatter(
     make_settings, tmp_path, capsys
 ):
-    from comms.db import dispose_all, ensure_schema
+    from comms.store.db import dispose_all, ensure_schema
 
     setup_logging(make_settings(schema=False))
     capsys.readouterr()

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from comms.db import session_scope
 from comms.errors import CommsError
 from comms.metrics import collect_due, due_offset, parse_offset
-from comms.models import MetricSample, PostState
+from comms.store.db import session_scope
+from comms.store.models import MetricSample, PostState
 from tests.factories import SITE_CHANNEL, add_post, stub_channel
 
 SCHEDULE = [timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=28)]

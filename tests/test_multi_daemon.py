@@ -19,6 +19,8 @@ import pytest
 
 from tests.pg import require_server
 
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "multi_daemon"
 RESULT = re.compile(
     r"^RESULT multi-daemon daemons=(?P<daemons>\d+) posts=(?P<posts>\d+) "

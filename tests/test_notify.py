@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from comms.daemon import Daemon
-from comms.models import PostState
+from comms.publishing.daemon import Daemon
+from comms.store.models import PostState
 from tests.factories import add_post, get_post, stub_channel
 
 

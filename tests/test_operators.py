@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from comms.channels.registry import create_channel
 from comms.cli import _register, cli
-from comms.db import session_scope
-from comms.models import PostState
-from comms.queue import outgoing_of, pause_channel
+from comms.queue.transitions import outgoing_of, pause_channel
+from comms.store.db import session_scope
+from comms.store.models import PostState
 from tests.factories import add_post, get_post
 
 
@@ -85,7 +85,7 @@ def test_reconcile_asks_the_channel_then_a_person(make_settings):
 
 
 def test_queue_show_has_text_attempts_and_history(make_settings):
-    from comms.daemon import Daemon
+    from comms.publishing.daemon import Daemon
 
     settings = make_settings()
     post_id = add_post(settings.database_url, text="Husk refleksen i mørket")
@@ -106,7 +106,7 @@ def test_config_option_works_after_the_command_too(make_settings):
 
 
 def test_a_draft_never_reaches_a_channel_whatever_the_cli_is_asked(make_settings, tmp_path):
-    from comms.daemon import Daemon
+    from comms.publishing.daemon import Daemon
 
     settings = make_settings()
     post_id = add_post(settings.database_url, state=PostState.DRAFT)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from comms.campaigns import CampaignSet
-from comms.db import session_scope
+from comms.campaigns.loader import CampaignSet
 from comms.errors import LintError
-from comms.models import Post, PostState
 from comms.plan import build_posts, sync
+from comms.store.db import session_scope
+from comms.store.models import Post, PostState
 
 CAMPAIGN = """
     title = "Aalborg Karneval"

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from comms import queue
 from comms.channels.base import Receipt
-from comms.db import session_scope
 from comms.errors import (
     AuthError,
     QueueError,
@@ -18,7 +16,9 @@ from comms.errors import (
     RejectedError,
     TransientError,
 )
-from comms.models import Attempt, AuditEvent, Post, PostState, utcnow
+from comms.queue import transitions as queue
+from comms.store.db import session_scope
+from comms.store.models import Attempt, AuditEvent, Post, PostState, utcnow
 from tests.factories import add_post, get_post
 
 LEASE = timedelta(minutes=5)

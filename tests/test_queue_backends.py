@@ -2,7 +2,7 @@
 
 Every test takes `db_url`, parametrised over a SQLite file and a fresh PostgreSQL database
 (tests/pg.py; skipped loudly without a server, a failure under CI=true), brought to the newest
-schema with `comms.db.upgrade`, as `comms db upgrade` does. What must hold on both:
+schema with `comms.store.db.upgrade`, as `comms db upgrade` does. What must hold on both:
 
 - a claim takes a due post once, under a lease, with a new attempt id; every later change is a
   compare-and-set on (state, attempt_id), so a second result for the same attempt is refused;
@@ -33,10 +33,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from comms import queue
 from comms.channels.base import Receipt
 from comms.config import DaemonSettings
-from comms.db import (
+from comms.errors import QueueError, TransientError
+from comms.queue import transitions as queue
+from comms.store.db import (
     current_revision,
     downgrade,
     ensure_schema,
@@ -45,8 +46,7 @@ from comms.db import (
     session_scope,
     upgrade,
 )
-from comms.errors import QueueError, TransientError
-from comms.models import Attempt, Post, PostState, utcnow
+from comms.store.models import Attempt, Post, PostState, utcnow
 from tests.factories import add_post, get_post
 from tests.pg import fresh_database
 
@@ -356,6 +356,7 @@ def _posts(url: str) -> dict[int, Post]:
         return {p.id: p for p in session.exec(select(Post)).all()}
 
 
+@pytest.mark.slow
 def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_path):
     ids = sorted(add_post(db_url, text=f"post {i}") for i in range(5))
     a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"

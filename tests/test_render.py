@@ -1,4 +1,4 @@
-"""Rendering posts from templates (comms.render): variants, filters, located errors."""
+"""Rendering posts from templates (comms.content.render): variants, filters, located errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from comms.content.render import TemplateRenderer
 from comms.errors import RenderError
-from comms.render import TemplateRenderer
 
 WHO = {"channel_name": "hjemmeside", "channel_type": "x", "audience": "unge"}
 

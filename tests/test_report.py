@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from comms.config import Settings
-from comms.db import session_scope
-from comms.importer import import_csv
-from comms.models import MetricSample, Post
-from comms.report import Group, Report, build_report
-from comms.report_render import danish_summary, render_table, to_csv, to_json, to_markdown
+from comms.importer.write import import_csv
+from comms.report.figures import Group, Report, build_report
+from comms.report.render import danish_summary, render_table, to_csv, to_json, to_markdown
+from comms.store.db import session_scope
+from comms.store.models import MetricSample, Post
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"

@@ -1,7 +1,8 @@
 """The report's figures are the same on SQLite and PostgreSQL, and are what Python computes.
 
 build_report does its work in SQL (a temporary table, covering indexes, medians by OFFSET; see
-the docstrings in comms/report.py), so the same random history goes into both databases and the
+the docstrings in comms/report/figures.py), so the
+same random history goes into both databases and the
 groups must equal a reference computed here with plain Python from the same rows.
 """
 
@@ -15,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from comms.db import ensure_schema, session_scope
-from comms.models import MetricSample, Post, PostState
-from comms.report import IMPORTED, NO_CAMPAIGN, NO_FOCUS_AREA, Group, build_report
+from comms.report.figures import IMPORTED, NO_CAMPAIGN, NO_FOCUS_AREA, Group, build_report
+from comms.store.db import ensure_schema, session_scope
+from comms.store.models import MetricSample, Post, PostState
 from tests.pg import fresh_database
 
 ZONE = ZoneInfo("Europe/Copenhagen")

@@ -19,21 +19,21 @@ import pytest
 from click.testing import CliRunner
 
 from comms.config import Settings
-from comms.db import session_scope
-from comms.models import MetricSample, Post
-from comms.report import Group, Report, build_report, post_points
-from comms.report_charts import build_charts
-from comms.report_compare import (
+from comms.report.charts import build_charts
+from comms.report.compare import (
     Change,
     compare,
     danish_comparison,
     format_change,
     parse_period,
 )
-from comms.report_compare import to_json as comparison_json
-from comms.report_docx import ANNEX, render_docx
-from comms.report_html import render_html
-from comms.report_render import to_json, to_json_document
+from comms.report.compare import to_json as comparison_json
+from comms.report.docx import ANNEX, render_docx
+from comms.report.figures import Group, Report, build_report, post_points
+from comms.report.html import render_html
+from comms.report.render import to_json, to_json_document
+from comms.store.db import session_scope
+from comms.store.models import MetricSample, Post
 from tests.headless import docx_to_pdf, libreoffice
 from tests.seed import CHANNELS, CHANNELS_TOML, seed_history
 
@@ -283,6 +283,7 @@ def test_docx_reads_back_with_summary_charts_and_danish_annex(seeded: Settings):
     assert len(tables) == 5 + 4  # four groupings + top posts, then four change tables
 
 
+@pytest.mark.slow
 def test_docx_converts_to_pdf_with_libreoffice(seeded: Settings, tmp_path: Path):
     office = libreoffice()
     if office is None:
@@ -316,6 +317,7 @@ def run(settings: Settings, *args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(comms_cli(), ["--config", str(settings.path), "report", *args])
 
 
+@pytest.mark.slow
 def test_cli_html_and_docx_files(seeded: Settings, tmp_path: Path):
     period = ("--from", "2026-01-01", "--to", "2026-12-31")
     html, docx = tmp_path / "status.html", tmp_path / "bilag.docx"

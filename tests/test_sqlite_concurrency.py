@@ -30,9 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from comms import queue
-from comms.db import get_engine, session_scope, upgrade
-from comms.models import Post, PostState, utcnow
+from comms.queue import transitions as queue
+from comms.store.db import get_engine, session_scope, upgrade
+from comms.store.models import Post, PostState, utcnow
 from tests.factories import add_post
 
 CAMPAIGN = """
@@ -106,6 +106,7 @@ def _deliveries(path: Path) -> dict[int, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_daemon_and_twenty_cli_writers_share_one_sqlite_file(tmp_path):
     config = _project(tmp_path)
     url = f"sqlite:///{tmp_path / 'comms.db'}"

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from comms.config import Settings
-from comms.db import session_scope
-from comms.models import Attempt, Post
+from comms.store.db import session_scope
+from comms.store.models import Attempt, Post
 from comms.web import WebView, make_server
 from tests.headless import CHROMIUM, CHROMIUM_ARGS
 from tests.seed import CHANNELS_TOML, seed_history, seed_planned
@@ -246,9 +246,9 @@ def test_report_page_with_charts(page: Any, server: tuple[str, int]):
 def test_the_report_file_is_self_contained_in_the_browser(
     page: Any, site: tuple[Settings, int], tmp_path: Path
 ):
-    from comms import report as reports
-    from comms.report_charts import build_charts
-    from comms.report_html import render_html
+    from comms.report import figures as reports
+    from comms.report.charts import build_charts
+    from comms.report.html import render_html
 
     settings, _ = site
     types = {name: channel.type for name, channel in settings.channels.items()}

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ import requests
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 POST = "app.bsky.feed.post"

@@ -44,8 +44,8 @@ from html import escape
 from pathlib import Path
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
-from comms.config import ChannelSettings
 from comms.errors import (
     AuthError,
     ChannelError,

@@ -41,7 +41,7 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.graph import GraphApi, graph_code, graph_time, number, same_text
 from comms.channels.images import alt_text, image_path
 from comms.channels.lookup import DUE_MARGIN, found_or_raise, look_first, look_since
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RejectedError, TransientError
 
 

@@ -28,7 +28,7 @@ import requests
 
 from comms.channels.http import HttpClient, parse_retry_after
 from comms.channels.lookup import flat
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import (
     AuthError,
     ChannelError,

@@ -52,7 +52,7 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.graph import GraphApi, graph_time, number, same_text
 from comms.channels.images import checked_image
 from comms.channels.lookup import DUE_MARGIN, look_first, look_since
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 _HASHTAG = re.compile(r"(?<!\w)#\w+")

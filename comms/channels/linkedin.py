@@ -49,7 +49,7 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, flat, since_due
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import (
     AuthError,
     ChannelError,

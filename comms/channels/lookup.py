@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from comms.channels.base import OutgoingPost, Receipt
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import ChannelError, TransientError
 
 DUE_MARGIN = timedelta(minutes=10)  # clock skew allowed when looking for posts since due time

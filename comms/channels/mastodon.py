@@ -39,7 +39,7 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.lookup import flat
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 _TAG = re.compile(r"<[^>]+>")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from comms.channels.base import Channel
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError
 
 # type name -> "module:Class" of the adapters built so far

@@ -26,11 +26,11 @@ from markupsafe import Markup
 
 from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.files import copy_atomic, locked, write_atomic
 from comms.channels.images import SCREEN_READERS, checked_image
-from comms.config import ChannelSettings
-from comms.danish import format_date
+from comms.channels.settings import ChannelSettings
+from comms.content.danish import format_date
 from comms.errors import RejectedError, TransientError
-from comms.fileio import copy_atomic, locked, write_atomic
 
 ENTRIES_FILE = "entries.json"
 LOCK_FILE = ".entries.lock"

@@ -35,7 +35,7 @@ import requests
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError, TransientError
 
 SIGNATURE_HEADER = "X-Comms-Signature"

@@ -52,8 +52,8 @@ import requests
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
+from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
-from comms.config import ChannelSettings
 from comms.errors import (
     AuthError,
     ChannelError,

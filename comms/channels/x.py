@@ -4,7 +4,8 @@ A post is `POST /2/tweets {"text", "media": {"media_ids"}}`; the id is `data.id`
 image is uploaded first with `POST /2/media/upload` (multipart `media` + `media_category=
 tweet_image`) and gets its alt text from `POST /2/media/metadata {"id", "metadata": {"alt_text":
 {"text"}}}` (at most 1,000 characters). The link is added to the text when the template left it
-out, and the text must weigh at most 280 as X counts (`comms.lint.text_length`, every URL 23).
+out, and the text must weigh at most 280 as X counts
+(`comms.content.lint.text_length`, every URL 23).
 
 Figures come from `GET /2/tweets/:id?tweet.fields=public_metrics,non_public_metrics,
 organic_metrics`: impressions (non-public when X gives them, else public), link clicks
@@ -41,7 +42,8 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, since_due
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
+from comms.content.lint import text_length
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -50,7 +52,6 @@ from comms.errors import (
     RejectedError,
     TransientError,
 )
-from comms.lint import text_length
 
 DEFAULT_BASE_URL = "https://api.x.com"
 POST_URL = "https://x.com/i/web/status/{id}"

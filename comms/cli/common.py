@@ -34,7 +34,7 @@ class AppContext:
 
     def ready_database(self) -> str:
         """The database URL, after checking the schema is current (creating a new one)."""
-        from comms.db import ensure_schema
+        from comms.store.db import ensure_schema
 
         ensure_schema(self.url)
         return self.url

@@ -31,8 +31,8 @@ def daemon_command(app: AppContext, once: bool, log_level: str, log_format: str)
       comms daemon
       comms daemon --once --log-format json
     """
-    from comms import daemon
     from comms.logs import setup_logging
+    from comms.publishing import daemon
 
     settings = app.settings
     setup_logging(settings, level=log_level, fmt=log_format)

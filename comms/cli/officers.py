@@ -36,8 +36,8 @@ def campaigns_list(app: AppContext, year: int | None) -> None:
     Example:
       comms campaigns list --year 2027
     """
-    from comms.campaigns import CampaignSet
-    from comms.danish import format_date
+    from comms.campaigns.loader import CampaignSet
+    from comms.content.danish import format_date
 
     campaigns = CampaignSet.load(app.settings.campaigns_dir)
     year = year or _this_year(app)
@@ -95,7 +95,7 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
     Example:
       comms campaigns preview karneval --year 2027
     """
-    from comms.campaigns import CampaignSet
+    from comms.campaigns.loader import CampaignSet
     from comms.plan import build_posts
 
     settings = app.settings
@@ -121,7 +121,7 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
             ]
         )
         return
-    from comms.lint import text_length, text_limit
+    from comms.content.lint import text_length, text_limit
 
     click.echo(f"{slug} {year}: {len(posts)} post(s)\n")
     for p in sorted(posts, key=lambda p: (p.scheduled_at, p.channel)):
@@ -150,7 +150,7 @@ def _this_year(app: AppContext) -> int:
 
 
 def _weekday_time(post, zone) -> str:  # type: ignore[no-untyped-def]
-    from comms.danish import format_date, format_time, format_weekday
+    from comms.content.danish import format_date, format_time, format_weekday
 
     local = post.scheduled_at.astimezone(zone)
     return f"{format_weekday(local.date())} {format_date(local.date())} kl. {format_time(local)}"
@@ -169,9 +169,9 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
       comms plan --year 2027
       comms plan --year 2027 --campaign karneval --dry-run
     """
-    from comms.campaigns import CampaignSet
-    from comms.db import session_scope
+    from comms.campaigns.loader import CampaignSet
     from comms.plan import build_posts, sync
+    from comms.store.db import session_scope
 
     settings = app.settings
     url = app.ready_database()
@@ -258,8 +258,8 @@ def queue_list(
       comms queue list --state unknown
       comms queue list --campaign karneval --from 2027-05-01 --to 2027-05-31
     """
-    from comms.db import session_scope
-    from comms.queries import list_posts
+    from comms.store.db import session_scope
+    from comms.store.queries import list_posts
 
     settings = app.settings
     start = parse_date(date_from, "--from") if date_from else None
@@ -309,9 +309,9 @@ def queue_show(app: AppContext, post_id: int) -> None:
     """
     from sqlmodel import select
 
-    from comms.db import session_scope
     from comms.errors import QueueError
-    from comms.models import Attempt, AuditEvent, Post
+    from comms.store.db import session_scope
+    from comms.store.models import Attempt, AuditEvent, Post
 
     zone = app.settings.zone
     with session_scope(app.ready_database()) as session:
@@ -396,9 +396,9 @@ def approve_command(
     """
     from sqlmodel import select
 
-    from comms import queue
-    from comms.db import session_scope
-    from comms.models import Post, PostState
+    from comms.queue import transitions as queue
+    from comms.store.db import session_scope
+    from comms.store.models import Post, PostState
 
     if not post_ids and not (campaign and year):
         raise click.UsageError("give post ids, or --campaign and --year")
@@ -429,8 +429,8 @@ def cancel_command(app: AppContext, post_ids: tuple[int, ...], reason: str | Non
     Example:
       comms cancel 12 --reason "event cancelled"
     """
-    from comms import queue
-    from comms.db import session_scope
+    from comms.queue import transitions as queue
+    from comms.store.db import session_scope
 
     with session_scope(app.ready_database()) as session:
         for post_id in post_ids:
@@ -449,9 +449,9 @@ def reschedule_command(app: AppContext, post_id: int, when: str) -> None:
     Example:
       comms reschedule 12 "2027-05-28 09:30"
     """
-    from comms import queue
-    from comms.danish import format_datetime
-    from comms.db import session_scope
+    from comms.content.danish import format_datetime
+    from comms.queue import transitions as queue
+    from comms.store.db import session_scope
     from comms.timeutil import local_to_utc
 
     settings = app.settings

@@ -35,7 +35,7 @@ def init_command(app: AppContext, path: Path) -> None:
         path.write_text(example, encoding="utf-8")
         click.echo(f"wrote {path}")
     from comms.config import load_settings
-    from comms.db import upgrade
+    from comms.store.db import upgrade
 
     settings = load_settings(path)
     upgrade(settings.database_url)
@@ -62,7 +62,7 @@ def db_upgrade(app: AppContext, revision: str) -> None:
     Example:
       comms --config /etc/comms/comms.toml db upgrade
     """
-    from comms.db import current_revision, upgrade
+    from comms.store.db import current_revision, upgrade
 
     url = app.settings.database_url
     before = current_revision(url)
@@ -79,7 +79,7 @@ def db_current(app: AppContext) -> None:
     Example:
       comms db current
     """
-    from comms.db import current_revision, head_revision
+    from comms.store.db import current_revision, head_revision
 
     click.echo(
         f"database: {current_revision(app.settings.database_url) or 'empty'}; "
@@ -110,7 +110,7 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
     from comms.channels.base import CheckResult
     from comms.channels.registry import create_channel
     from comms.errors import CommsError
-    from comms.models import utcnow
+    from comms.store.models import utcnow
 
     settings = app.settings
     selected = [settings.channel(n) for n in names] or list(settings.channels.values())
@@ -143,8 +143,8 @@ def channels_resume(app: AppContext, name: str) -> None:
     Example:
       comms channels resume facebook
     """
-    from comms import queue
-    from comms.db import session_scope
+    from comms.queue import transitions as queue
+    from comms.store.db import session_scope
 
     app.settings.channel(name)
     with session_scope(app.ready_database()) as session:
@@ -169,12 +169,12 @@ def reconcile_command(
       comms reconcile             # ask the channels about every unknown post
       comms reconcile 12 --published --url https://…
     """
-    from comms.db import session_scope
-    from comms.reconcile import reconcile_all
+    from comms.queue.reconcile import reconcile_all
+    from comms.store.db import session_scope
 
     db_url = app.ready_database()
     if post_id is not None and mark:
-        from comms import queue
+        from comms.queue import transitions as queue
 
         with session_scope(db_url) as session:
             queue.resolve_unknown(session, post_id, mark, actor=current_actor(), url=url)

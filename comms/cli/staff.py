@@ -37,7 +37,7 @@ def import_command(app: AppContext, file: Path) -> None:
     Example:
       comms import facebook-2018.csv
     """
-    from comms.importer import import_csv
+    from comms.importer.write import import_csv
 
     try:
         app.ready_database()
@@ -53,7 +53,7 @@ def _date_option(value: str | None, option: str) -> date | None:
 
 
 def _period_option(value: str | None) -> tuple[date, date] | None:
-    from comms.report_compare import parse_period
+    from comms.report.compare import parse_period
 
     if value is None:
         return None
@@ -157,8 +157,8 @@ def _report_document(
     progress: Any,
 ) -> tuple[Any, Any, str | bytes | None]:
     """The report, the comparison (or None) and the rendered document (None for tables)."""
-    from comms import report as reports
-    from comms import report_compare
+    from comms.report import compare as report_compare
+    from comms.report import figures as reports
 
     settings = app.settings
     steps = 2 + (compare_to is not None) + (fmt in ("html", "docx"))
@@ -188,7 +188,7 @@ def _report_document(
         comparison = report_compare.compare(result, earlier)
     charts: list[Any] = []
     if fmt in ("html", "docx"):
-        from comms.report_charts import build_charts
+        from comms.report.charts import build_charts
 
         step("charts")
         points = reports.post_points(url, start=start, end=end, zone=settings.zone)
@@ -198,7 +198,8 @@ def _report_document(
 
 
 def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | bytes | None:
-    from comms import report_compare, report_render
+    from comms.report import compare as report_compare
+    from comms.report import render as report_render
 
     if fmt == "json":
         extra = report_compare.to_json(comparison) if comparison else None
@@ -212,12 +213,12 @@ def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | 
         lines = report_compare.to_markdown_lines(comparison) if comparison else []
         return report_render.to_markdown(result, lines)
     if fmt == "html":
-        from comms.models import utcnow
-        from comms.report_html import render_html
+        from comms.report.html import render_html
+        from comms.store.models import utcnow
 
         return render_html(result, charts, comparison, generated=utcnow())
     if fmt == "docx":
-        from comms.report_docx import render_docx
+        from comms.report.docx import render_docx
 
         return render_docx(result, charts, comparison)
     return None
@@ -227,8 +228,8 @@ def _print_tables(result: Any, out: Path | None, comparison: Any = None) -> None
     """The rich tables, then the Danish paragraph unwrapped (so it can be copied as one line)."""
     from rich.console import Console
 
-    from comms.report_compare import comparison_table, danish_comparison
-    from comms.report_render import danish_summary, render_table
+    from comms.report.compare import comparison_table, danish_comparison
+    from comms.report.render import danish_summary, render_table
 
     tables = render_table(result)
     paragraphs = [danish_summary(result)]

@@ -38,7 +38,7 @@ def calendar_command(app: AppContext, year: int, fmt: str, out: str | None) -> N
       comms calendar --year 2027 --out opslag-2027.ics
       comms calendar --year 2027 --format html --out kalender-2027.html
     """
-    from comms.calendar_export import calendar_entries, to_html, to_ics
+    from comms.report.calendar import calendar_entries, to_html, to_ics
 
     try:
         url = app.ready_database()

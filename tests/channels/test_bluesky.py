@@ -15,7 +15,7 @@ from comms.channels import bluesky
 from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.bluesky import BlueskyChannel, make_facets, rkey_for
 from comms.channels.registry import create_channel
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
 from tests.channels.contract import (
     RATE_LIMIT_FAULTS,

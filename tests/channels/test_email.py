@@ -21,7 +21,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from comms.channels.base import Figures, OutgoingPost, Receipt
 from comms.channels.email import EmailChannel
 from comms.channels.registry import create_channel
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RejectedError, TransientError
 
 ENV = "COMMS_TEST_SMTP_PASSWORD"

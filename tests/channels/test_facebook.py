@@ -11,7 +11,7 @@ import pytest
 from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.facebook import FacebookChannel
 from comms.channels.registry import create_channel
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
 from tests.channels.contract import (
     RATE_LIMIT_FAULTS,

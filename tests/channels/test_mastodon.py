@@ -11,7 +11,7 @@ import pytest
 from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.mastodon import MastodonChannel, plain_text
 from comms.channels.registry import create_channel
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import RateLimitedError, RejectedError, TransientError
 from tests.channels.contract import (
     RATE_LIMIT_FAULTS,

@@ -16,8 +16,8 @@ import pytest
 
 from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.registry import create_channel
+from comms.channels.settings import ChannelSettings
 from comms.channels.site import SiteChannel, linkify, slugify
-from comms.config import ChannelSettings
 from comms.errors import RejectedError, TransientError
 
 BASE = "https://www.aalborg.dk/tryg/"

@@ -14,8 +14,8 @@ import pytest
 
 from comms.channels.base import Figures, OutgoingPost
 from comms.channels.registry import create_channel
+from comms.channels.settings import ChannelSettings
 from comms.channels.webhook import WebhookChannel, sign
-from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
 from tests.channels.contract import (
     RATE_LIMIT_FAULTS,

@@ -13,8 +13,8 @@ import requests
 
 from comms.channels.base import Figures, OutgoingPost
 from comms.channels.registry import create_channel
+from comms.channels.settings import ChannelSettings
 from comms.channels.wordpress import WordPressChannel, news_html
-from comms.config import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
 from tests.channels.contract import (
     RATE_LIMIT_FAULTS,

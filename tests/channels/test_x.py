@@ -10,10 +10,10 @@ import pytest
 
 from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.registry import create_channel
+from comms.channels.settings import ChannelSettings
 from comms.channels.x import DuplicateContentError, XChannel
-from comms.config import ChannelSettings
+from comms.content.lint import text_length
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
-from comms.lint import text_length
 from tests.channels.contract import (
     RATE_LIMIT_FAULTS,
     TRANSIENT_FAULTS,

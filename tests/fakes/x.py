@@ -1,7 +1,8 @@
 """A fake X API v2: posts, media upload with alt text, post lookup with metrics, timelines.
 
 It enforces what X enforces: the Bearer user token, a weighted length of at most 280 (counted
-with `comms.lint.text_length(text, "x")`, as twitter-text does), media ids that were uploaded by
+with `comms.content.lint.text_length(text, "x")`,
+as twitter-text does), media ids that were uploaded by
 this account, alt text of at most 1,000 characters, `tweet_image` uploads of at most 5 MB, and
 duplicate text (403 "duplicate content"). Errors have X's problem shape (`title`, `detail`,
 `type`, `status`, sometimes `errors[]`); every answer carries `x-rate-limit-*` headers, and a
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from comms.lint import text_length
+from comms.content.lint import text_length
 from tests.fakes.server import FakeServer, Request, Response
 
 _URL = re.compile(r"https?://\S+")

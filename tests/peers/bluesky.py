@@ -1,6 +1,6 @@
-"""A real Bluesky PDS for the peer tests: found running, or started with the shared start script.
+"""A real Bluesky PDS for the peer tests: found running, or started with our start script.
 
-`/work/shared/peers/bluesky-pds/start.sh [WORKDIR]` runs the reference PDS (@atproto/dev-env
+`tests/peers/scripts/bluesky-pds.sh [WORKDIR]` runs the reference PDS (@atproto/dev-env
 0.6.7, with an in-memory PLC directory, no network needed) under Node 24 from a pip wheel, on
 127.0.0.1:${PDS_PORT:-2583}, and prints `PDS ready at URL`. Its work folder (WORKDIR, default
 /tmp/comms-pds; here $COMMS_PDS_WORKDIR) holds the Python venv with Node, node_modules and the
@@ -31,9 +31,8 @@ import requests
 
 from tests.peers.common import in_ci, run_until_ready, stop
 
-START_SCRIPT = Path(
-    os.environ.get("COMMS_PDS_START_SCRIPT", "/work/shared/peers/bluesky-pds/start.sh")
-)
+SCRIPTS = Path(__file__).parent / "scripts"
+START_SCRIPT = Path(os.environ.get("COMMS_PDS_START_SCRIPT", SCRIPTS / "bluesky-pds.sh"))
 WORKDIR = Path(os.environ.get("COMMS_PDS_WORKDIR", "/tmp/comms-pds"))
 DEFAULT_URL = f"http://localhost:{os.environ.get('PDS_PORT', '2583')}"
 READY = re.compile(r"PDS ready at (?P<url>\S+)")

@@ -15,10 +15,12 @@ import requests
 from comms.channels import bluesky
 from comms.channels.base import OutgoingPost
 from comms.channels.bluesky import BlueskyChannel, rkey_for
-from comms.config import ChannelSettings
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RejectedError, TransientError
 from tests.peers import common
 from tests.peers.bluesky import Account, Pds, create_account, pds  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
 ENV = "COMMS_PEER_BLUESKY_PASSWORD"
 URL = "https://www.aalborg.dk/tryghed/østerå-vandring?utm_source=bluesky"

@@ -16,11 +16,13 @@ import pytest
 import requests
 
 from comms.channels.base import OutgoingPost
+from comms.channels.settings import ChannelSettings
 from comms.channels.wordpress import WordPressChannel, news_html
-from comms.config import ChannelSettings
 from comms.errors import AuthError
 from tests.peers import common
 from tests.peers.wordpress import WordPress, wordpress  # noqa: F401 - the session fixture
+
+pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
 ENV = "COMMS_TEST_WP_REAL_PASSWORD"
 UPLOADS = Path("/var/lib/wordpress/wp-content/uploads")  # WP_CONTENT_DIR in start.sh

@@ -1,6 +1,6 @@
-"""A real WordPress for the peer tests: found running, or started with the shared start script.
+"""A real WordPress for the peer tests: found running, or started with our start script.
 
-`/work/shared/peers/wordpress/start.sh` installs Debian's WordPress (first run: apt, minutes),
+`tests/peers/scripts/wordpress.sh` installs Debian's WordPress (first run: apt, minutes),
 recreates its database, serves it with PHP's built-in server and prints
 `WORDPRESS ready at URL user=admin app_password=…`. The session fixture `wordpress`:
 - uses a WordPress already answering at $COMMS_WP_URL (default http://127.0.0.1:8088), with the
@@ -30,9 +30,8 @@ import requests
 
 from tests.peers.common import in_ci, run_until_ready, stop
 
-START_SCRIPT = Path(
-    os.environ.get("COMMS_WP_START_SCRIPT", "/work/shared/peers/wordpress/start.sh")
-)
+SCRIPTS = Path(__file__).parent / "scripts"
+START_SCRIPT = Path(os.environ.get("COMMS_WP_START_SCRIPT", SCRIPTS / "wordpress.sh"))
 DEFAULT_URL = "http://127.0.0.1:8088"
 READY = re.compile(r"WORDPRESS ready at (?P<url>\S+) user=(?P<user>\S+) app_password=(?P<pw>\S+)")
 START_TIMEOUT = float(os.environ.get("COMMS_WP_START_TIMEOUT", 900))  # first run installs

@@ -1,0 +1,45 @@
+"""One configured channel as the adapters see it: its name, type, options and secrets.
+
+It lives with the channels, not in config.py, so the adapters and the registry never import the
+config module: the config reads the file and builds these, the channels only consume them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from comms.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """One named channel: an instance of an adapter type with its own options."""
+
+    name: str
+    type: str
+    options: dict[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    def secret(self, key: str = "token_env") -> str:
+        """The secret named by `key` (e.g. token_env), read from the environment at call time."""
+        var = self.options.get(key)
+        if not var:
+            raise ConfigError(
+                f"channel {self.name!r} has no {key} naming its secret",
+                hint=f'add {key} = "COMMS_..." to [channels.{self.name}]',
+            )
+        value = os.environ.get(var)
+        if not value:
+            raise ConfigError(
+                f"environment variable {var} for channel {self.name!r} is not set",
+                hint=f"export {var}=... before starting comms",
+            )
+        return value
+
+    def secret_env_names(self) -> list[str]:
+        """Names of the environment variables this channel reads secrets from."""
+        return [str(v) for k, v in self.options.items() if k.endswith("_env") and v]

@@ -1,0 +1,506 @@
+"""Checks of a rendered post before it is queued, and UTM tagging of links to our own sites.
+
+Text is counted the way each channel counts it (docs/templates.md, docs/channels.md): X weighs
+code points 1 or 2 and every URL as 23; Mastodon counts every URL as 23; Bluesky counts grapheme
+clusters and UTF-8 bytes; the rest count characters. Text is NFC-normalised first everywhere, so
+a decomposed "å" still counts as one character.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import regex
+
+# ---------------------------------------------------------------------------------------------
+# Channel rules
+
+
+@dataclass(frozen=True)
+class ChannelTextRule:
+    """How one channel type counts post text, and what it allows."""
+
+    counting: str = "chars"  # "chars", "x" (weighted), "mastodon" or "graphemes"
+    max_length: int | None = None  # None: no practical limit
+    url_length: int | None = None  # every URL counts this much, whatever its length
+    max_bytes: int | None = None  # UTF-8 byte limit on top of max_length (Bluesky)
+    max_hashtags: int | None = None
+    image_required: bool = False
+    label: str = ""  # how messages name the channel
+
+
+CHANNEL_RULES: dict[str, ChannelTextRule] = {
+    "site": ChannelTextRule(label="the website"),
+    "wordpress": ChannelTextRule(label="WordPress"),
+    "email": ChannelTextRule(label="e-mail"),
+    "webhook": ChannelTextRule(label="the webhook"),
+    "facebook": ChannelTextRule(max_length=63206, label="Facebook"),
+    "instagram": ChannelTextRule(
+        max_length=2200, max_hashtags=30, image_required=True, label="Instagram"
+    ),
+    "linkedin": ChannelTextRule(max_length=3000, label="LinkedIn"),
+    "x": ChannelTextRule(counting="x", max_length=280, url_length=23, label="X"),
+    "mastodon": ChannelTextRule(
+        counting="mastodon", max_length=500, url_length=23, label="Mastodon"
+    ),
+    "bluesky": ChannelTextRule(
+        counting="graphemes", max_length=300, max_bytes=3000, label="Bluesky"
+    ),
+}
+
+_NO_RULE = ChannelTextRule()
+
+
+def _rule(channel_type: str) -> ChannelTextRule:
+    return CHANNEL_RULES.get(channel_type.strip().lower(), _NO_RULE)
+
+
+def text_limit(channel_type: str) -> int | None:
+    """The channel's text limit in its own unit, or None when it has none (or is unknown)."""
+    return _rule(channel_type).max_length
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs
+
+# An http(s) URL runs to whitespace, quotes or angle brackets; trailing punctuation is trimmed.
+_URL_RE = regex.compile(r"""(?i)\bhttps?://[^\s<>"'«»“”„‘’]+""")
+_TRAILING = ".,;:!?*'"
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+# X (twitter-text) also links bare domains such as "aalborg.dk/karneval"; we recognise the
+# top-level domains our posts use. Others are counted at full length.
+_BARE_TLDS = "dk|com|org|net|eu|info|io|nu|de|se|no|fi|is|fo|gl|uk|fr|nl|be|gov|edu|app|dev|tv|me"
+_BARE_DOMAIN_RE = regex.compile(
+    r"(?<![\w@./:-])(?:www\.)?(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+"
+    rf"(?:{_BARE_TLDS})(?![\p{{L}}\p{{N}}-])(?:/[^\s<>\"'«»“”„‘’]*)?",
+    regex.IGNORECASE,
+)
+
+
+def _trim(url: str) -> str:
+    """Drop trailing punctuation that belongs to the sentence, keeping balanced brackets."""
+    while url:
+        last = url[-1]
+        unbalanced = last in _CLOSERS and url.count(last) > url.count(_CLOSERS[last])
+        if last not in _TRAILING and not unbalanced:
+            break
+        url = url[:-1]
+    return url
+
+
+_SCHEME_ONLY_RE = regex.compile(r"(?i)https?://")
+
+
+def _url_spans(text: str, *, bare_domains: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of every URL in text, trailing punctuation excluded."""
+    return list(_url_spans_of(text, bare_domains))
+
+
+@functools.lru_cache(maxsize=64)  # add_utm, then lint's length and brand checks scan one text
+def _url_spans_of(text: str, bare_domains: bool) -> tuple[tuple[int, int], ...]:
+    spans: list[tuple[int, int]] = []
+    if "://" not in text and not bare_domains:  # exact: every _URL_RE match contains "://"
+        return ()
+    for match in _URL_RE.finditer(text):
+        url = _trim(match.group())
+        if _SCHEME_ONLY_RE.fullmatch(url):
+            continue
+        spans.append((match.start(), match.start() + len(url)))
+    if bare_domains:
+        for match in _BARE_DOMAIN_RE.finditer(text):
+            start, end = match.start(), match.start() + len(_trim(match.group()))
+            if not any(s <= start < e for s, e in spans):
+                spans.append((start, end))
+        spans.sort()
+    return tuple(spans)
+
+
+def find_urls(text: str) -> list[str]:
+    """Every http(s) URL in text, in order, without trailing punctuation."""
+    return [text[start:end] for start, end in _url_spans(text)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting
+
+_GRAPHEME_RE = regex.compile(r"\X")
+_EMOJI_RE = regex.compile(
+    r"[\p{Emoji_Presentation}\p{Regional_Indicator}\uFE0F\u20E3]"
+    r"|\p{Extended_Pictographic}[\p{Emoji_Modifier}\u200D]"
+)
+# twitter-text v3 ranges that weigh 1 (scale 100, weight 100); everything else weighs 2.
+_X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+
+
+def _x_weight(char: str) -> int:
+    code = ord(char)
+    return 1 if any(low <= code <= high for low, high in _X_LIGHT_RANGES) else 2
+
+
+# Characters weighing 2, and every character _EMOJI_RE can match (for the shortcut below).
+_X_HEAVY_RE = regex.compile(
+    "[^" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _X_LIGHT_RANGES) + "]"
+)
+_EMOJI_ANY_RE = regex.compile(
+    r"[\p{Emoji_Presentation}\p{Regional_Indicator}\uFE0F\u20E3\p{Extended_Pictographic}]"
+)
+
+
+def _x_weighted(text: str) -> int:
+    """Weighted length of text without URLs: an emoji sequence weighs 2, code points 1 or 2."""
+    if not text or max(text) <= "\u10ff":
+        # exact shortcut (most Danish posts): every code point up to U+10FF weighs 1, and no
+        # cluster can match _EMOJI_RE, whose characters all lie above U+10FF
+        return len(text)
+    if not _EMOJI_ANY_RE.search(text):
+        # exact too: with no character _EMOJI_RE could match, no cluster matches it, so the
+        # total is the sum of every code point's weight (1, plus 1 for each heavy one)
+        return len(text) + len(_X_HEAVY_RE.findall(text))
+    total = 0
+    for cluster in _GRAPHEME_RE.findall(text):
+        if _EMOJI_RE.search(cluster):
+            total += 2
+        else:
+            total += sum(_x_weight(char) for char in cluster)
+    return total
+
+
+def _with_urls_as(text: str, spans: list[tuple[int, int]], url_length: int) -> tuple[str, int]:
+    """The text without its URLs, and the length the URLs count for."""
+    rest, last = [], 0
+    for start, end in spans:
+        rest.append(text[last:start])
+        last = end
+    rest.append(text[last:])
+    return "".join(rest), url_length * len(spans)
+
+
+def text_length(text: str, channel_type: str) -> int:
+    """Length of text as the channel counts it, in the unit of `text_limit`."""
+    rule = _rule(channel_type)
+    text = unicodedata.normalize("NFC", text)
+    if rule.counting == "x":
+        rest, urls = _with_urls_as(text, _url_spans(text, bare_domains=True), rule.url_length or 0)
+        return _x_weighted(rest) + urls
+    if rule.counting == "mastodon":
+        rest, urls = _with_urls_as(text, _url_spans(text), rule.url_length or 0)
+        return len(rest) + urls
+    if rule.counting == "graphemes":
+        return len(_GRAPHEME_RE.findall(text))
+    return len(text)
+
+
+def _surely_fits(text: str, rule: ChannelTextRule) -> bool:
+    """True when text is within the rule's max_length without counting it the channel's way.
+
+    Exact, never a guess: for "chars" and "graphemes" the code points of the NFC text are the
+    count or an upper bound on it (a grapheme cluster is one or more code points), so a text
+    within the limit in code points needs no grapheme scan. (NFC can lengthen a few characters,
+    hence normalising first.) X and Mastodon count every URL as 23 whatever its length, so for
+    them there is no such bound and the text is always counted.
+    """
+    if rule.max_length is None or rule.counting not in ("chars", "graphemes"):
+        return False
+    return len(unicodedata.normalize("NFC", text)) <= rule.max_length
+
+
+def _unit(rule: ChannelTextRule, channel_type: str) -> str:
+    label = rule.label or channel_type
+    if rule.url_length is not None:
+        return f"characters as {label} counts them (URLs count {rule.url_length})"
+    if rule.counting == "graphemes":
+        return f"characters (graphemes) as {label} counts them"
+    return f"characters ({label})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Lint
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One thing wrong with a rendered post; the message says what to do, for officers."""
+
+    code: str
+    message: str
+
+
+# A hashtag: '#' not inside a word, a URL or an HTML entity, with at least one letter.
+_HASHTAG_RE = regex.compile(r"(?<![\w&/#])#(?=\w*[^\W\d_])\w+")
+
+
+def find_hashtags(text: str) -> list[str]:
+    """Every hashtag in text (outside URLs), in order, duplicates included."""
+    return [m.group() for m in _HASHTAG_RE.finditer(_mask_urls(text))]
+
+
+def _mask_urls(text: str) -> str:
+    """Text with every URL replaced by spaces, so brand or hashtag checks skip links."""
+    spans = _url_spans(text)
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+_NON_WORD_RE = regex.compile(r"[\W_]+")
+_WEB_IMAGE_RE = regex.compile(r"(?i)^https?://")
+
+
+def _loose(text: str) -> str:
+    """File name or alt text reduced to lower-case words, to compare them."""
+    return " ".join(_NON_WORD_RE.split(text.casefold())).strip()
+
+
+def _image_name(image: str) -> PurePosixPath:
+    path = urlsplit(image).path if _WEB_IMAGE_RE.match(image) else image
+    return PurePosixPath(unquote(path).replace("\\", "/"))
+
+
+def _alt_problems(image: str | None, alt: str | None) -> list[LintProblem]:
+    if not image or not image.strip():
+        return []
+    return list(_alt_problems_of(image, alt))
+
+
+@functools.lru_cache(maxsize=1024)  # a plan checks the same image and alt for many posts
+def _alt_problems_of(image: str, alt: str | None) -> tuple[LintProblem, ...]:
+    name = _image_name(image.strip())
+    if alt is None or not alt.strip():
+        return (
+            LintProblem(
+                "alt-missing",
+                f"image {name.name} has no alt text: describe what the picture shows "
+                "for people who use a screen reader",
+            ),
+        )
+    said = _loose(alt)
+    if said in {_loose(name.name), _loose(name.stem)} or not said:
+        return (
+            LintProblem(
+                "alt-is-file-name",
+                f"the alt text of image {name.name} only repeats its file name: describe what "
+                "the picture shows",
+            ),
+        )
+    return ()
+
+
+@functools.lru_cache(maxsize=512)  # the same brand phrases for every post of a plan
+def _phrase_re(phrase: str, *, ignore_case: bool) -> regex.Pattern[str]:
+    words = [regex.escape(word) for word in phrase.split()]
+    flags = regex.IGNORECASE if ignore_case else 0
+    return regex.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", flags)
+
+
+def _wrong_spellings(text: str, wrong: str, right: str) -> list[str]:
+    """Occurrences of `wrong` (any case, whole phrase) that are not the right spelling itself."""
+    return _wrong_in(_brand_text(text), wrong, right)
+
+
+def _brand_text(text: str) -> str:
+    """Text as brand checks search it: URLs masked, NFC. Done once per text, not per phrase."""
+    return unicodedata.normalize("NFC", _mask_urls(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _pair_res(wrong: str, right: str) -> tuple[regex.Pattern[str], regex.Pattern[str]] | None:
+    """The patterns of one brand rule (wrong any case, right as written), NFC; None if blank."""
+    wrong, right = unicodedata.normalize("NFC", wrong), unicodedata.normalize("NFC", right)
+    if not wrong.split():
+        return None
+    return _phrase_re(wrong, ignore_case=True), _phrase_re(right, ignore_case=False)
+
+
+def _wrong_in(text: str, wrong: str, right: str) -> list[str]:
+    """`_wrong_spellings` of a text already prepared by `_brand_text`."""
+    patterns = _pair_res(wrong, right)
+    if patterns is None:
+        return []
+    wrong_re, right_re = patterns
+    first = wrong_re.search(text)
+    if first is None:
+        return []
+    right_spans = [m.span() for m in right_re.finditer(text)]
+    found = []
+    for match in wrong_re.finditer(text, first.start()):
+        start, end = match.span()
+        if any(s <= start and end <= e for s, e in right_spans):
+            continue
+        found.append(match.group())
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _any_wrong_re(wrongs: tuple[str, ...]) -> regex.Pattern[str] | None:
+    """One pattern matching wherever any of the wrong spellings matches (a pre-check)."""
+    phrases = [unicodedata.normalize("NFC", w) for w in wrongs]
+    parts = [_phrase_re(p, ignore_case=True).pattern for p in phrases if p.split()]
+    return regex.compile("|".join(f"(?:{p})" for p in parts), regex.IGNORECASE) if parts else None
+
+
+def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
+    problems = []
+    if not brand:
+        return problems
+    prepared = (("text", _brand_text(text)), ("title", _brand_text(title or "")))
+    # exact shortcut: where no wrong spelling matches at all, there is nothing to report
+    anywhere = _any_wrong_re(tuple(brand))
+    if anywhere is None or not any(anywhere.search(content) for _, content in prepared):
+        return problems
+    for wrong, right in brand.items():
+        places = [where for where, content in prepared if _wrong_in(content, wrong, right)]
+        if places:
+            problems.append(
+                LintProblem(
+                    "brand-spelling",
+                    f'write "{right}", not "{wrong}" (found in the {" and ".join(places)})',
+                )
+            )
+    return problems
+
+
+def lint_post(
+    *,
+    text: str,
+    title: str | None,
+    channel_type: str,
+    image: str | None,
+    alt: str | None,
+    brand: Mapping[str, str],
+) -> list[LintProblem]:
+    """Everything wrong with a rendered post for one channel type; empty when it may be queued."""
+    rule = _rule(channel_type)
+    label = rule.label or channel_type
+    problems: list[LintProblem] = []
+    if rule.max_length is not None and not _surely_fits(text, rule):
+        length = text_length(text, channel_type)
+        if length > rule.max_length:
+            problems.append(
+                LintProblem(
+                    "text-too-long",
+                    f"text is {length} of {rule.max_length} {_unit(rule, channel_type)}: "
+                    f"shorten it by {length - rule.max_length}",
+                )
+            )
+    if rule.max_bytes is not None:
+        size = len(unicodedata.normalize("NFC", text).encode("utf-8"))
+        if size > rule.max_bytes:
+            problems.append(
+                LintProblem(
+                    "text-too-many-bytes",
+                    f"text is {size} of {rule.max_bytes} bytes (UTF-8) as {label} counts them: "
+                    f"shorten it by {size - rule.max_bytes} bytes",
+                )
+            )
+    if rule.max_hashtags is not None:
+        count = len(find_hashtags(text))
+        if count > rule.max_hashtags:
+            problems.append(
+                LintProblem(
+                    "too-many-hashtags",
+                    f"text has {count} hashtags, {label} allows {rule.max_hashtags}: "
+                    f"remove {count - rule.max_hashtags}",
+                )
+            )
+    if rule.image_required and not (image and image.strip()):
+        problems.append(
+            LintProblem(
+                "image-missing",
+                f"{label} posts need an image: add one (with alt text) to the step",
+            )
+        )
+    problems.extend(_alt_problems(image, alt))
+    problems.extend(_brand_problems(text, title, brand))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# UTM tagging
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_key(host: str) -> str:
+    """A host name in one comparable form: lower-case, no trailing dot, IDNA-encoded."""
+    host = host.strip().strip(".").lower()
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+@functools.lru_cache(maxsize=1024)
+def _domain_key(domain: str) -> str:
+    domain = domain.strip()
+    if "://" in domain:
+        domain = urlsplit(domain).hostname or ""
+    return _host_key(domain.split("/", 1)[0])
+
+
+def _is_own(host: str, domains: Sequence[str]) -> bool:
+    host = _host_key(host)
+    for domain in domains:
+        key = _domain_key(domain)
+        if key and (host == key or host.endswith("." + key)):
+            return True
+    return False
+
+
+def tag_url(url: str, *, domains: Sequence[str], source: str, medium: str, campaign: str) -> str:
+    """url with the missing UTM parameters added when its host is one of `domains` (or below).
+
+    Existing query parameters and the fragment are kept as written; an existing utm_ parameter
+    is never overwritten; a URL on another host comes back unchanged.
+    """
+    return _tag_url(url, tuple(domains), source, medium, campaign)
+
+
+@functools.lru_cache(maxsize=4096)  # a plan tags the same few links for every post of a step
+def _tag_url(url: str, domains: tuple[str, ...], source: str, medium: str, campaign: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in ("http", "https") or not host or not _is_own(host, domains):
+        return url
+    without_fragment, hash_sign, fragment = url.partition("#")
+    base, _, query = without_fragment.partition("?")
+    present = {key for key, _ in parse_qsl(query, keep_blank_values=True)}
+    values = {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}
+    added = [f"{key}={quote(values[key], safe='')}" for key in UTM_KEYS if key not in present]
+    if not added:
+        return url
+    if not parts.path:
+        base += "/"
+    if query and not query.endswith("&"):
+        query += "&"
+    return f"{base}?{query}{'&'.join(added)}{hash_sign}{fragment}"
+
+
+def add_utm(text: str, *, domains: Sequence[str], source: str, medium: str, campaign: str) -> str:
+    """text with every http(s) link to one of `domains` tagged by `tag_url`; idempotent."""
+    spans = _url_spans(text)
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(
+            tag_url(
+                text[start:end], domains=domains, source=source, medium=medium, campaign=campaign
+            )
+        )
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)

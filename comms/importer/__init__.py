@@ -1,0 +1,1 @@
+"""Posts and figures made outside comms, read from files and written in one transaction."""

@@ -1,0 +1,206 @@
+"""Concurrent publishing for the daemon: calls to different channels go out side by side, each
+channel with at most `max_concurrency` calls in flight and at most `rate_per_minute` calls a
+minute (a token bucket, comms/publishing/ratelimit.py).
+
+Limits come from the adapter class (`Channel.max_concurrency`, `Channel.rate_per_minute`) and
+can be overridden per channel in the config (`[channels.NAME] max_concurrency`,
+`rate_per_minute`). The defaults (1 call at a time, no rate) keep a channel's posts strictly one
+after another, as before.
+
+The queue's guarantees are untouched: each post is still claimed under a lease and committed,
+marked sending and committed, called, and recorded with compare-and-set, each step in its own
+short transaction on the worker thread (no transaction spans a call). Only the calls overlap.
+Claims are taken per channel and only as many as the channel can work on soon (twice its
+concurrency plus two, refilled in batches), so a slow or rate-limited channel never holds many
+leases and never holds up the others. A worker waits for its token before `mark_sending`, so
+a claim whose lease ran out while waiting is not sent (mark_sending refuses it). On stop,
+workers that have not started sending give their claims back; calls in flight finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.errors import ConfigError, RateLimitedError
+from comms.publishing.ratelimit import TokenBucket
+from comms.queue.transitions import Claim
+
+log = logging.getLogger("comms.publishing.publisher")
+MAX_WORKERS = 64  # threads in all; each waits on the network most of the time
+BACKLOG_FACTOR = 2  # claims held per channel, in multiples of its concurrency …
+BACKLOG_EXTRA = 2  # … plus these
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """How hard the daemon may drive one channel."""
+
+    max_concurrency: int = 1
+    rate_per_minute: float | None = None
+
+
+def limits_of(adapter: Channel) -> ChannelLimits:
+    """The adapter class's limits, overridden by the channel's config keys where given."""
+    settings = adapter.settings
+    concurrency = settings.get("max_concurrency", type(adapter).max_concurrency)
+    rate = settings.get("rate_per_minute", type(adapter).rate_per_minute)
+    try:
+        concurrency = int(concurrency)
+        rate = None if rate in (None, 0) else float(rate)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"channel {settings.name!r}: max_concurrency and rate_per_minute must be numbers"
+        ) from None
+    if concurrency < 1 or (rate is not None and rate < 0):
+        raise ConfigError(
+            f"channel {settings.name!r}: max_concurrency must be 1 or more, rate_per_minute above 0"
+        )
+    return ChannelLimits(max_concurrency=concurrency, rate_per_minute=rate)
+
+
+class Publisher:
+    """Runs claims of many channels at once, within each channel's limits."""
+
+    def __init__(self, adapters: Mapping[str, Channel], stopping: threading.Event) -> None:
+        self.stopping = stopping
+        self.limits = {name: limits_of(adapter) for name, adapter in adapters.items()}
+        self.buckets = {
+            name: TokenBucket(limit.rate_per_minute)
+            for name, limit in self.limits.items()
+            if limit.rate_per_minute
+        }
+        self.workers = max(
+            1,
+            min(
+                MAX_WORKERS,
+                sum(
+                    BACKLOG_FACTOR * limit.max_concurrency + BACKLOG_EXTRA
+                    for limit in self.limits.values()
+                ),
+            ),
+        )
+        self._slots = {
+            name: threading.BoundedSemaphore(limit.max_concurrency)
+            for name, limit in self.limits.items()
+        }
+        self._pool: ThreadPoolExecutor | None = None
+        # The daemon's own database work (claim, mark sending, record) takes turns on this lock,
+        # released only for the channel call: SQLite has one writer at a time anyway, and
+        # threads queueing here wake at once, where queueing in SQLite's busy handler sleeps
+        # and retries (naps of up to 100 ms), which made the turns slower than the calls.
+        self._db = threading.Lock()
+        self._local = threading.local()
+
+    def call(self, adapter: Channel, post: OutgoingPost) -> Receipt:
+        """The adapter's publish; a 429 also holds the channel's bucket as long as asked."""
+        holds = getattr(self._local, "holds_db", False)
+        if holds:
+            self._db.release()
+            self._local.holds_db = False
+        try:
+            return adapter.publish(post)
+        except RateLimitedError as exc:
+            bucket = self.buckets.get(post.channel)
+            if bucket is not None and exc.retry_after:
+                bucket.hold(exc.retry_after)
+            raise
+        finally:
+            if holds:
+                self._db.acquire()
+                self._local.holds_db = True
+
+    def drain(
+        self,
+        channels: set[str],
+        *,
+        claim: Callable[[str, int], list[Claim]],
+        publish: Callable[[Claim], str],
+        release: Callable[[Claim], None],
+        is_paused: Callable[[str], bool],
+    ) -> dict[int, str]:
+        """Publish everything due on `channels` now; post id -> the state each post ended in.
+
+        `claim(channel, n)` claims up to n due posts of one channel; `publish(claim)` sends one
+        and records the outcome (the daemon's `_publish`); `release(claim)` hands an unsent
+        claim back; `is_paused(channel)` reads the channel's pause flag after a failure.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="comms-publish")
+        states: dict[int, str] = {}
+        pending: dict[Future[str], Claim] = {}
+        held = dict.fromkeys(channels, 0)
+        drained: set[str] = set()
+        paused: set[str] = set()
+        while True:
+            if not self.stopping.is_set():
+                for name in sorted(channels - drained - paused):
+                    concurrency = self.limits[name].max_concurrency
+                    if held[name] > concurrency:
+                        continue  # refill in batches: one claim transaction for several posts
+                    want = BACKLOG_FACTOR * concurrency + BACKLOG_EXTRA - held[name]
+                    with self._db:
+                        claims = claim(name, want)
+                    if len(claims) < want:
+                        drained.add(name)
+                    for item in claims:
+                        held[name] += 1
+                        future = self._pool.submit(
+                            self._one, item, publish, release, is_paused, paused
+                        )
+                        pending[future] = item
+            if not pending:
+                return states
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                name = item.outgoing.channel
+                held[name] -= 1
+                state = future.result()
+                if state == "released":
+                    continue
+                states[item.post_id] = state
+
+    def _one(
+        self,
+        item: Claim,
+        publish: Callable[[Claim], str],
+        release: Callable[[Claim], None],
+        is_paused: Callable[[str], bool],
+        paused: set[str],
+    ) -> str:
+        """One claim on a worker thread: wait for a slot and a token, then publish.
+
+        A failure that paused the channel is noted before the slot is given back, so the
+        channel's next claim is released rather than sent.
+        """
+        name = item.outgoing.channel
+        try:
+            with self._slots[name]:
+                bucket = self.buckets.get(name)
+                ready = bucket.take(self.stopping) if bucket is not None else True
+                with self._db:
+                    self._local.holds_db = True
+                    try:
+                        if not ready or self.stopping.is_set() or name in paused:
+                            release(item)
+                            return "released"
+                        state = publish(item)
+                        if state == "failed" and is_paused(name):
+                            paused.add(name)
+                        return state
+                    finally:
+                        self._local.holds_db = False
+        except Exception:
+            log.exception("post %d on %s: publishing failed", item.post_id, name)
+            return "error"
+
+    def close(self) -> None:
+        """Wait for calls in flight, then stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

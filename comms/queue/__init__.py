@@ -1,0 +1,1 @@
+"""The post state machine: compare-and-set transitions, the retry decision, reconciling."""

@@ -1,0 +1,73 @@
+"""Settle `unknown` posts by asking the channel, never by a blind resend.
+
+An adapter that can look a post up (`Channel.find`: by idempotency key, record key, slug or
+text since the due time) settles it as published when it finds it. Not finding it is no proof
+of absence (a look-up sees only recent posts, and a service may show a post late), so such a
+post stays `unknown` for a person to settle: `comms reconcile ID --published|--resend|--failed`.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from comms.channels.base import Channel
+from comms.channels.registry import create_channel
+from comms.config import Settings
+from comms.queue.transitions import outgoing_of
+from comms.store import audit
+from comms.store.db import session_scope
+from comms.store.models import Post, PostState, utcnow
+
+
+def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
+    """Try every unknown post (or just `only`); return one line per post saying what happened."""
+    lines: list[str] = []
+    with session_scope(settings.database_url) as session:
+        query = select(Post).where(Post.state == PostState.UNKNOWN)
+        if only is not None:
+            query = query.where(Post.id == only)
+        posts = list(session.exec(query).all())
+    adapters: dict[str, Channel] = {}  # one per channel: a Bluesky adapter logs in once
+    for post in posts:
+        channel = settings.channels.get(post.channel)
+        if channel is None:
+            lines.append(
+                f"post {post.id}: channel {post.channel} cannot be asked; "
+                "check it and run `comms reconcile ID --published|--resend|--failed`"
+            )
+            continue
+        if channel.name not in adapters:
+            adapters[channel.name] = create_channel(channel)
+        receipt = adapters[channel.name].find(outgoing_of(post))
+        if receipt is None:
+            lines.append(
+                f"post {post.id}: {post.channel} cannot confirm it; check by hand and "
+                "run `comms reconcile ID --published|--resend|--failed`"
+            )
+            continue
+        with session_scope(settings.database_url) as session:
+            from sqlalchemy import update
+
+            now = utcnow()
+            changed = session.execute(
+                update(Post)
+                .where(Post.id == post.id, Post.state == PostState.UNKNOWN)
+                .values(
+                    state=PostState.PUBLISHED,
+                    external_id=receipt.external_id,
+                    external_url=receipt.url,
+                    published_at=post.sending_at or now,
+                    updated_at=now,
+                )
+            ).rowcount
+            if changed:
+                audit.record(
+                    session,
+                    actor="reconcile",
+                    action="resolve:published",
+                    post_id=post.id,
+                    campaign=post.campaign,
+                    detail=receipt.url,
+                )
+        lines.append(f"post {post.id}: found on {post.channel} -> published")
+    return lines

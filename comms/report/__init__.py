@@ -1,0 +1,1 @@
+"""Figures from stored samples, compared and rendered as text, HTML, DOCX, charts and calendars."""

@@ -1,0 +1,310 @@
+"""`comms calendar`: every planned and published post of a year as an iCalendar file or HTML.
+
+A post is an event at the minute it is (or was) published: `published_at` once published, else
+`scheduled_at`; cancelled posts are left out. Events last 15 minutes and are "transparent", so
+they never block a calendar as busy. DTSTART is in UTC (…Z), which Outlook and Google Calendar
+both show in the reader's own zone, without a VTIMEZONE block to get wrong. The UID is the post's
+idempotency key (fixed when the post was made), so importing a newer export updates the events
+instead of adding copies; DTSTAMP and LAST-MODIFIED are the post's last change, so exporting
+twice gives the same bytes. The HTML month view has Monday-first weeks with ISO week numbers, as
+Danes count them, and posts at the same minute with the same title on one line with their
+channels.
+"""
+
+from __future__ import annotations
+
+import calendar as stdcal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from jinja2 import Environment
+
+from comms.content.danish import format_time
+from comms.report.html import BASE_CSS
+from comms.store.db import session_scope
+from comms.store.models import Post, PostState
+from comms.timeutil import local_day_bounds
+
+EVENT_MINUTES = 15
+UID_DOMAIN = "comms.tryg-aalborg"
+PRODID = "-//Tryg Aalborg//comms//DA"
+
+# state -> (Danish name, iCalendar STATUS)
+STATES = {
+    PostState.DRAFT: ("kladde", "TENTATIVE"),
+    PostState.QUEUED: ("godkendt", "CONFIRMED"),
+    PostState.PUBLISHING: ("udgives nu", "CONFIRMED"),
+    PostState.PUBLISHED: ("udgivet", "CONFIRMED"),
+    PostState.FAILED: ("fejlet", "CANCELLED"),
+    PostState.UNKNOWN: ("uvis (afstemmes)", "TENTATIVE"),
+    PostState.MISSED: ("ikke udgivet (for sent)", "CANCELLED"),
+    PostState.CANCELLED: ("annulleret", "CANCELLED"),
+}
+MONTH_NAMES = (
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+WEEKDAYS = ("man", "tir", "ons", "tor", "fre", "lør", "søn")
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One post as a calendar event."""
+
+    id: int
+    key: str
+    campaign: str | None
+    title: str
+    text: str
+    channel: str
+    audience: str | None
+    state: str
+    link: str | None
+    start: datetime  # UTC
+    updated_at: datetime
+
+    @property
+    def state_name(self) -> str:
+        return STATES.get(self.state, (self.state, ""))[0]
+
+
+def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEntry]:
+    """Every post of `year` (local calendar) that is not cancelled, in time order."""
+    begin, stop = local_day_bounds(date(year, 1, 1), date(year, 12, 31), zone)
+    published = sa.and_(Post.state == PostState.PUBLISHED, Post.published_at.is_not(None))
+    query = sa.select(Post).where(
+        Post.state != PostState.CANCELLED,
+        sa.or_(
+            sa.and_(published, Post.published_at >= begin, Post.published_at < stop),
+            sa.and_(sa.not_(published), Post.scheduled_at >= begin, Post.scheduled_at < stop),
+        ),
+    )
+    with session_scope(url) as session:
+        posts = session.execute(query).scalars().all()
+        entries = [
+            CalendarEntry(
+                id=int(post.id or 0),
+                key=post.idempotency_key,
+                campaign=post.campaign,
+                title=post.title or _first_words(post.text),
+                text=post.text,
+                channel=post.channel,
+                audience=post.audience,
+                state=post.state,
+                link=post.external_url or post.link,
+                start=post.published_at
+                if post.state == PostState.PUBLISHED and post.published_at
+                else post.scheduled_at,
+                updated_at=post.updated_at,
+            )
+            for post in posts
+        ]
+    return sorted(entries, key=lambda e: (e.start, e.title, e.channel, e.id))
+
+
+def _first_words(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+# --- iCalendar ------------------------------------------------------------------------------
+
+
+def to_ics(entries: Sequence[CalendarEntry], *, year: int, zone: ZoneInfo) -> bytes:
+    """An iCalendar (RFC 5545) file with one VEVENT a post."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", f"Tryg Aalborg: opslag {year}")
+    cal.add("x-wr-timezone", zone.key)
+    for entry in entries:
+        event = Event()
+        start = entry.start.astimezone(UTC)
+        changed = entry.updated_at.astimezone(UTC)
+        event.add("uid", f"{entry.key}@{UID_DOMAIN}")
+        event.add("dtstamp", changed)
+        event.add("last-modified", changed)
+        event.add("dtstart", start)
+        event.add("dtend", start + timedelta(minutes=EVENT_MINUTES))
+        event.add("summary", f"{entry.title} ({entry.channel})")
+        event.add("description", _description(entry))
+        event.add("location", entry.channel)
+        event.add("status", STATES.get(entry.state, ("", "CONFIRMED"))[1])
+        event.add("transp", "TRANSPARENT")
+        event.add("categories", [c for c in (entry.campaign, entry.channel) if c])
+        if entry.link:
+            event.add("url", entry.link)
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+def _description(entry: CalendarEntry) -> str:
+    lines = [
+        f"Kanal: {entry.channel}",
+        f"Målgruppe: {entry.audience or '–'}",
+        f"Status: {entry.state_name}",
+    ]
+    if entry.campaign:
+        lines.append(f"Kampagne: {entry.campaign}")
+    if entry.link:
+        lines.append(f"Link: {entry.link}")
+    return "\n".join([*lines, "", entry.text])
+
+
+# --- the HTML month view --------------------------------------------------------------------
+
+_CSS = """
+.legend span { display: inline-block; margin-right: 12px; font-size: 13px; }
+.month { margin: 22px 0 30px; break-inside: avoid; }
+.month table { table-layout: fixed; }
+.month th { text-align: center; font-size: 12px; }
+.month td { height: 78px; padding: 3px 4px; font-size: 11.5px; line-height: 1.3; }
+.month .week { width: 44px; }
+.month td.week { color: var(--muted); text-align: center; background: var(--bg); }
+.month td.out { background: #fafafa; color: #b8bec6; }
+.month td.weekend { background: #fbfbf6; }
+.day { font-weight: bold; font-size: 12px; color: var(--muted); }
+.entry { margin: 2px 0; padding: 1px 4px; border-left: 3px solid #999; background: #f3f5f8;
+  border-radius: 2px; }
+.entry .time { font-weight: bold; }
+.entry .ch { display: inline-block; font-size: 10px; padding: 0 4px; margin: 1px 1px 0 0;
+  border-radius: 3px; background: #fff; border: 1px solid var(--line); color: var(--ink);
+  text-decoration: none; }
+.state-draft { border-color: #b0b6be; background: #f4f4f4; }
+.state-queued { border-color: #1f5fa8; background: #eaf1fa; }
+.state-publishing { border-color: #e0a800; }
+.state-published { border-color: #2e9a4b; background: #ebf6ee; }
+.state-failed, .state-missed { border-color: #c23b3b; background: #fbecec; }
+.state-unknown { border-color: #e07b18; background: #fdf2e6; }
+"""
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="da">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Kalender {{ year }}</title>
+<style>{{ css | safe }}</style>
+</head>
+<body>
+{% if nav %}<nav class="top">{% for href, label in nav %}<a href="{{ href }}">{{ label }}</a>
+{% endfor %}</nav>{% endif %}
+<main>
+<h1>Kalender {{ year }}</h1>
+<p class="muted">{{ count }} opslag, planlagte og udgivne. Tider i {{ zone }}.</p>
+<p class="legend">{% for state, name in legend %}
+<span class="entry state-{{ state }}">{{ name }}</span>{% endfor %}</p>
+{% for month in months %}
+<section class="month" id="maaned-{{ month.number }}">
+<h2>{{ month.name }} {{ year }}</h2>
+<table>
+<thead><tr><th class="week">uge</th>{% for d in weekdays %}<th>{{ d }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for week in month.weeks %}<tr><td class="week">{{ week.number }}</td>
+{% for day in week.days %}<td class="{{ day.classes }}">{% if day.inside %}
+<div class="day">{{ day.number }}</div>
+{% for line in day.lines %}<div class="entry state-{{ line.state }}" title="{{ line.state_name }}">
+<span class="time">{{ line.time }}</span> {{ line.title }}<br>
+{% for ch in line.channels %}{% if ch.href %}<a class="ch" href="{{ ch.href }}">{{ ch.name }}</a>
+{% else %}<span class="ch">{{ ch.name }}</span>{% endif %}{% endfor %}
+</div>
+{% endfor %}{% endif %}</td>
+{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+</section>
+{% endfor %}
+</main>
+</body>
+</html>
+"""
+
+_template = Environment(autoescape=True).from_string(_TEMPLATE)
+
+
+def to_html(
+    entries: Sequence[CalendarEntry],
+    *,
+    year: int,
+    zone: ZoneInfo,
+    post_href: Callable[[CalendarEntry], str | None] = lambda entry: entry.link,
+    nav: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A self-contained HTML page: the year's twelve months, posts in their day cells."""
+    by_day: dict[date, list[CalendarEntry]] = {}
+    for entry in entries:
+        by_day.setdefault(entry.start.astimezone(zone).date(), []).append(entry)
+    months = []
+    for month in range(1, 13):
+        weeks = []
+        for days in stdcal.Calendar(firstweekday=0).monthdatescalendar(year, month):
+            weeks.append(
+                {
+                    "number": days[0].isocalendar().week,
+                    "days": [
+                        _day(day, month, by_day.get(day, []), zone, post_href) for day in days
+                    ],
+                }
+            )
+        months.append(
+            {"number": month, "name": MONTH_NAMES[month - 1].capitalize(), "weeks": weeks}
+        )
+    shown = {e.state for e in entries} | {PostState.DRAFT, PostState.QUEUED, PostState.PUBLISHED}
+    return _template.render(
+        css=BASE_CSS + _CSS,
+        year=year,
+        zone=zone.key,
+        count=len(entries),
+        legend=[(state, name) for state, (name, _) in STATES.items() if state in shown],
+        months=months,
+        weekdays=WEEKDAYS,
+        nav=list(nav),
+    )
+
+
+def _day(
+    day: date,
+    month: int,
+    entries: list[CalendarEntry],
+    zone: ZoneInfo,
+    post_href: Callable[[CalendarEntry], str | None],
+) -> dict[str, object]:
+    inside = day.month == month
+    classes = " ".join(
+        name for name, on in (("out", not inside), ("weekend", day.weekday() >= 5)) if on
+    )
+    lines = []
+
+    def same_line(entry: CalendarEntry) -> tuple[datetime, str, str]:
+        return (entry.start, entry.title, entry.state)
+
+    for (start, title, state), group in groupby(entries, key=same_line):
+        members = list(group)
+        lines.append(
+            {
+                "time": format_time(start.astimezone(zone)),
+                "title": title,
+                "state": state,
+                "state_name": members[0].state_name,
+                "channels": [{"name": e.channel, "href": post_href(e)} for e in members],
+            }
+        )
+    return {"number": day.day, "inside": inside, "classes": classes, "lines": lines}

@@ -1,0 +1,1 @@
+"""The only place SQL is written: engine, tables, migrations, audit log, look-ups."""

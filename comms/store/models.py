@@ -1,0 +1,191 @@
+"""The SQLModel tables, and nothing else: Post, Attempt, MetricSample, AuditEvent, ChannelState.
+
+Every datetime column is `UTCDateTime`: SQLite hands back naive datetimes even for
+`DateTime(timezone=True)`, so the type stores UTC and re-attaches UTC on the way out. Comparing
+an aware "now" with a naive value is then impossible by construction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored as UTC; naive input is refused, output is always aware UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a timezone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+class PostState:
+    """The post state machine's states (see comms/queue/transitions.py for the transitions)."""
+
+    DRAFT = "draft"  # planned, waits for approval
+    QUEUED = "queued"  # approved; publishes when due (and when next_attempt_at passed)
+    PUBLISHING = "publishing"  # claimed by a daemon under a lease
+    PUBLISHED = "published"
+    FAILED = "failed"  # permanent error, auth error, or retries exhausted
+    UNKNOWN = "unknown"  # the channel may or may not have it: reconcile, never resend blindly
+    MISSED = "missed"  # due while no daemon ran, and outside the grace window
+    CANCELLED = "cancelled"
+
+    ALL = (DRAFT, QUEUED, PUBLISHING, PUBLISHED, FAILED, UNKNOWN, MISSED, CANCELLED)
+    EDITABLE = (DRAFT, QUEUED)  # plan may rewrite these; others are history
+    FINAL = (PUBLISHED, FAILED, MISSED, CANCELLED)
+
+
+class Post(SQLModel, table=True):
+    """One message on one channel: planned from a campaign step, or imported."""
+
+    __tablename__ = "post"
+    __table_args__ = (
+        sa.Index("ix_post_due", "state", "scheduled_at"),
+        sa.Index("ix_post_campaign_year", "campaign", "year"),
+        sa.Index("ix_post_channel_published", "channel", "published_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_key: str | None = Field(default=None, unique=True, max_length=400)
+    source: str = Field(default="plan", max_length=20)  # plan | import
+    campaign: str | None = Field(default=None, max_length=100)
+    focus_area: str | None = Field(default=None, max_length=200)
+    year: int | None = None
+    occurrence: date | None = None
+    step: str | None = Field(default=None, max_length=100)
+    audience: str | None = Field(default=None, max_length=100)
+    channel: str = Field(max_length=100)
+    title: str | None = Field(default=None, max_length=500)
+    text: str = Field(default="", sa_type=sa.Text)
+    link: str | None = Field(default=None, max_length=2000)
+    image_path: str | None = Field(default=None, max_length=1000)
+    image_alt: str | None = Field(default=None, max_length=2000)
+    content_hash: str | None = Field(default=None, max_length=64)
+    scheduled_at: datetime = Field(sa_type=UTCDateTime)
+    local_time: str | None = Field(default=None, max_length=40)  # the author's wall time
+    dst_adjusted: bool = False
+    state: str = Field(default=PostState.DRAFT, max_length=20)
+    approved_by: str | None = Field(default=None, max_length=100)
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    idempotency_key: str = Field(default_factory=new_key, max_length=64)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempt_id: str | None = Field(default=None, max_length=64)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sending_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    external_id: str | None = Field(default=None, max_length=500)
+    external_url: str | None = Field(default=None, max_length=2000)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attempt(SQLModel, table=True):
+    """One try to publish a post: when, by whom, and how it ended."""
+
+    __tablename__ = "attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    attempt_id: str = Field(max_length=64)
+    worker: str | None = Field(default=None, max_length=200)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=30)
+    http_status: int | None = None
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class MetricSample(SQLModel, table=True):
+    """A post's figures as read at one moment (or as imported); the newest one counts."""
+
+    __tablename__ = "metric_sample"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    collected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reach: int | None = None
+    impressions: int | None = None
+    engagements: int | None = None
+    clicks: int | None = None
+    raw: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: who did what to which post, when. Never updated, never deleted."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=50)
+    post_id: int | None = Field(default=None, index=True)
+    campaign: str | None = Field(default=None, max_length=100)
+    detail: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class ChannelState(SQLModel, table=True):
+    """Per-channel runtime state: paused after an auth error until a person resumes it."""
+
+    __tablename__ = "channel_state"
+
+    name: str = Field(primary_key=True, max_length=100)
+    paused: bool = False
+    paused_reason: str | None = Field(default=None, sa_type=sa.Text)
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Notice(SQLModel, table=True):
+    """A notice sent to the team (failed post, paused channel, unknown post, expiring token).
+
+    The unique (kind, key) pair is what makes a notice go out once per event, not once per retry
+    or per daemon.
+    """
+
+    __tablename__ = "notice"
+    __table_args__ = (sa.UniqueConstraint("kind", "key", name="uq_notice_kind_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)
+    key: str = Field(max_length=200)
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    subject: str = Field(max_length=500)

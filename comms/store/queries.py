@@ -1,0 +1,43 @@
+"""Read-only look-ups of posts for the CLI (filters by state, channel, campaign and dates)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from comms.errors import QueueError
+from comms.store.models import Post, PostState
+from comms.timeutil import local_day_bounds
+
+
+def list_posts(
+    session: Session,
+    *,
+    states: Sequence[str] = (),
+    channels: Sequence[str] = (),
+    campaigns: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    zone: ZoneInfo,
+    limit: int = 200,
+) -> list[Post]:
+    """Posts matching every given filter, in scheduled order."""
+    unknown = [s for s in states if s not in PostState.ALL]
+    if unknown:
+        raise QueueError(f"unknown state {unknown[0]!r}; states: {', '.join(PostState.ALL)}")
+    query = select(Post)
+    if states:
+        query = query.where(Post.state.in_(list(states)))
+    if channels:
+        query = query.where(Post.channel.in_(list(channels)))
+    if campaigns:
+        query = query.where(Post.campaign.in_(list(campaigns)))
+    if start or end:
+        low, high = local_day_bounds(
+            start or date.min.replace(year=1900), end or date.max.replace(year=9998), zone
+        )
+        query = query.where(Post.scheduled_at >= low, Post.scheduled_at < high)
+    return list(session.exec(query.order_by(Post.scheduled_at, Post.id).limit(limit)).all())
