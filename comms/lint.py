@@ -1,6 +1,6 @@
 """Checks of a rendered post before it is queued, and UTM tagging of links to our own sites.
 
-Text is counted the way each channel counts it (docs/templates.md, shared/channels.md): X weighs
+Text is counted the way each channel counts it (docs/templates.md, docs/channels.md): X weighs
 code points 1 or 2 and every URL as 23; Mastodon counts every URL as 23; Bluesky counts grapheme
 clusters and UTF-8 bytes; the rest count characters. Text is NFC-normalised first everywhere, so
 a decomposed "å" still counts as one character.
