@@ -1,7 +1,7 @@
 """Crashes, ambiguous answers, downtime and clock jumps: never published twice, never lost.
 
 The first test runs `bench/chaos` as CI does (200 SIGKILL/restart cycles of the real daemon).
-The others are reliability.md §8's focused cases, each against a fake service on 127.0.0.1 and
+The others are focused cases (docs/reliability.md §8), each against a fake service on 127.0.0.1 and
 a real adapter: Mastodon honours `Idempotency-Key` (the `idempotent` case), LinkedIn has no key
 and is found again only by looking through the page's posts (the `plain` case). The last tests
 document, against APScheduler itself, why no post is ever an APScheduler job or cron trigger.

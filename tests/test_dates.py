@@ -1,4 +1,4 @@
-"""The date-rule language: every rule type, the calendar.md §10 dates, and the error messages."""
+"""The date-rule language: every rule type, the dates in docs/calendar.md, the error messages."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """One SQLite file, one real daemon, and 20 CLI processes writing at the same time.
 
-The promise (reliability.md §6 and test 10): with WAL, a busy timeout and `BEGIN IMMEDIATE` on
+The promise (docs/reliability.md §9): with WAL, a busy timeout and `BEGIN IMMEDIATE` on
 every transaction, a daemon plus CLI writers on one host never lose or corrupt a write: no
 "database is locked" escapes to a user, each post ends published or cancelled (never both), a
 cancel that said yes is never published, and one that said no was already publishing.

@@ -20,7 +20,7 @@ Options: `base_url` (the REST root: `https://site/wp-json` or, without pretty pe
 `read_more` (default "Læs mere"), `categories` (list of term ids), `timeout_seconds`.
 
 Verified against WordPress 6.1 source (Debian package) and a running instance
-(tests/peers/test_wordpress_real.py), beyond channels.md:
+(tests/peers/test_wordpress_real.py); see docs/channels.md:
 - errors are `{"code","message","data":{"status"}}`; `rest_cannot_create` and
   `rest_cannot_publish` use `rest_authorization_required_code()`: 401 when not logged in, 403
   when logged in without the capability;

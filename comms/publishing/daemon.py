@@ -3,7 +3,7 @@
 One in-memory interval job ("tick") runs a dispatch pass every `tick_seconds`, and a one-shot
 wake-up job is set for the next due post so a post goes out on its minute rather than on the next
 tick. No post is ever an APScheduler job: its job store drops overdue jobs and cannot be shared
-by two processes (see docs/reliability.md). Both jobs use `misfire_grace_time=None` and
+by two processes (see docs/reliability.md §1). Both jobs use `misfire_grace_time=None` and
 `coalesce=True`, so a clock jump or a busy machine delays a pass but never drops one.
 
 SIGTERM or Ctrl-C stops new claims, lets the call in flight finish, hands back claims that never

@@ -23,7 +23,7 @@ from tests.fakes.server import FakeServer, Request, Response
 
 V = r"/v\d+\.\d+"
 GRAPH_TIME = "%Y-%m-%dT%H:%M:%S+0000"
-PAGE_METRICS = {  # the metrics still served in 2026, per channels.md
+PAGE_METRICS = {  # the metrics still served in 2026 (docs/channels.md)
     "post_total_media_view_unique",
     "post_media_view",
     "post_clicks",
