@@ -2,7 +2,8 @@
 
 Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call), and
 `fail` (a list of error kinds to raise on successive calls before succeeding: "transient",
-"unsure", "rate-limited", "auth", "rejected", "lost-reply" (stored, then a 503)), so queue
+"unsure", "rate-limited", "auth", "rejected", "lost-reply" (stored, then a 503), "crash" (stored,
+then an exception no adapter classifies, as a bug reading the answer would raise)), so queue
 behaviour can be tested against a real daemon process without a server.
 The failure count is kept next to the log file, so it survives daemon restarts.
 """
@@ -73,7 +74,7 @@ class StubChannel(Channel):
             calls = int(counter.read_text() or 0) if counter.exists() else 0
             counter.write_text(str(calls + 1))
             failure = failures[calls] if calls < len(failures) else None
-            if failure is not None and failure != "lost-reply":
+            if failure is not None and failure not in ("lost-reply", "crash"):
                 raise _ERRORS[failure]()
             line = json.dumps(
                 {
@@ -91,4 +92,6 @@ class StubChannel(Channel):
                 os.fsync(handle.fileno())
             if failure == "lost-reply":  # the service took the post, but its answer was lost
                 raise TransientError("stub: 503 after accepting", status=503)
+            if failure == "crash":
+                raise KeyError("id")  # the post is stored; reading the answer failed
         return Receipt(external_id=f"stub-{post.post_id}", url=None)

@@ -23,15 +23,8 @@ from sqlmodel import Session, select
 
 from comms.channels.base import OutgoingPost, Receipt
 from comms.config import DaemonSettings
-from comms.errors import (
-    AuthError,
-    ChannelError,
-    QueueError,
-    RateLimitedError,
-    RejectedError,
-    TransientError,
-)
-from comms.queue.policy import backoff_seconds, may_retry
+from comms.errors import ChannelError, QueueError
+from comms.queue.policy import decide
 from comms.store import audit
 from comms.store.models import Attempt, ChannelState, Post, PostState, UTCDateTime, utcnow
 
@@ -412,52 +405,31 @@ def record_failure(
     settings: DaemonSettings,
     idempotent: bool,
 ) -> str:
-    """Act on the class of the error; returns the post's new state."""
+    """Apply `decide`'s verdict on the error with one compare-and-set; returns the new state."""
     message = str(error)[:2000]
     status = error.status if isinstance(error, ChannelError) else None
+    decision = decide(
+        error,
+        attempt=claim.attempt,
+        scheduled_at=claim.scheduled_at,
+        now=now,
+        settings=settings,
+        idempotent=idempotent,
+    )
     values: dict = {
+        "state": decision.state,
         "lease_owner": None,
         "lease_expires_at": None,
-        "last_error": message,
+        "last_error": (decision.note or message)[:2000],
         "updated_at": now,
     }
-    retry_ok = may_retry(
-        attempts=claim.attempt, scheduled_at=claim.scheduled_at, now=now, settings=settings
-    )
-    if isinstance(error, RateLimitedError):
-        wait = (
-            error.retry_after
-            if error.retry_after is not None
-            else backoff_seconds(claim.attempt, settings)
-        )
-        # a rate limit is not the post's fault: it does not use up an attempt
-        values.update(
-            state=PostState.QUEUED,
-            next_attempt_at=now + timedelta(seconds=wait),
-            attempts=Post.attempts - 1,
-        )
-        outcome = "rate-limited"
-    elif isinstance(error, AuthError):
-        values.update(state=PostState.FAILED)
+    if decision.retry_in is not None:
+        values["next_attempt_at"] = now + timedelta(seconds=decision.retry_in)
+    if decision.refund_attempt:
+        values["attempts"] = Post.attempts - 1
+    if decision.pause_channel:
         pause_channel(session, claim.outgoing.channel, message)
-        outcome = "auth"
-    elif isinstance(error, RejectedError):
-        values.update(state=PostState.FAILED)
-        outcome = "rejected"
-    elif isinstance(error, TransientError) and error.maybe_delivered and not idempotent:
-        values.update(state=PostState.UNKNOWN)
-        outcome = "unknown"
-    elif retry_ok:
-        values.update(
-            state=PostState.QUEUED,
-            next_attempt_at=now + timedelta(seconds=backoff_seconds(claim.attempt, settings)),
-        )
-        outcome = "transient"
-    else:
-        values.update(
-            state=PostState.FAILED, last_error=f"gave up after {claim.attempt} attempts: {message}"
-        )
-        outcome = "exhausted"
+    outcome = str(decision.outcome)
     changed = session.execute(
         sa.update(Post)
         .where(
