@@ -9,6 +9,7 @@ The rule (decided once, when a post is planned, and shown in previews):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -50,3 +51,16 @@ def naive_local_to_utc(value: datetime, zone: ZoneInfo) -> datetime:
     if value.tzinfo is None:
         return local_to_utc(value.date(), value.time(), zone).utc
     return value.astimezone(UTC)
+
+
+Clock = Callable[[], datetime]  # "now" as an aware UTC instant; injected so tests need no sleeping
+
+
+def system_clock() -> datetime:
+    """The machine's current instant in UTC: the clock everything uses unless given another."""
+    return datetime.now(UTC)
+
+
+def fixed_clock(instant: datetime) -> Clock:
+    """A clock that always says `instant` (one daemon pass "at" a chosen time)."""
+    return lambda: instant

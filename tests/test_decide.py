@@ -13,6 +13,7 @@ from comms.errors import AuthError, RateLimitedError, RejectedError, TransientEr
 from comms.publishing.daemon import Daemon
 from comms.queue.policy import Outcome, decide
 from comms.store.models import PostState
+from comms.timeutil import fixed_clock
 from tests.factories import add_post, get_post, stub_channel
 
 NOW = datetime(2027, 2, 13, 11, 0, tzinfo=UTC)
@@ -94,3 +95,14 @@ def test_the_daemon_never_resends_after_an_unclassified_error(make_settings, tmp
     Daemon(settings).run_once()  # a second pass must not send it again
     log = (tmp_path / "stub.jsonl").read_text().splitlines()
     assert [json.loads(line)["post_id"] for line in log] == [post_id]
+
+
+def test_the_daemon_runs_on_the_clock_it_is_given(make_settings) -> None:
+    settings = make_settings()
+    url = settings.database_url
+    noon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    due = add_post(url, due=noon - timedelta(minutes=1))
+    later = add_post(url, due=noon + timedelta(minutes=1))
+    assert Daemon(settings, clock=fixed_clock(noon)).run_once().published == 1
+    assert get_post(url, due).state == PostState.PUBLISHED
+    assert get_post(url, later).state == PostState.QUEUED

@@ -31,7 +31,7 @@ from comms.publishing.notify import Notifier, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.db import ensure_schema, session_scope
-from comms.store.models import utcnow
+from comms.timeutil import Clock, fixed_clock, system_clock
 
 log = logging.getLogger("comms.publishing.daemon")
 METRICS_EVERY_MINUTES = 10
@@ -53,8 +53,11 @@ class PassResult:
 class Daemon:
     """Publishes due, approved posts through the channels' adapters."""
 
-    def __init__(self, settings: Settings, *, worker: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: str | None = None, clock: Clock = system_clock
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.url = settings.database_url
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.adapters: dict[str, Channel] = {}
@@ -97,9 +100,13 @@ class Daemon:
         return max(now - expected, timedelta(0))
 
     def run_once(self, now: datetime | None = None) -> PassResult:
-        """One dispatch pass: reap dead leases, mark missed posts, publish everything due."""
+        """One dispatch pass: reap dead leases, mark missed posts, publish everything due.
+
+        With `now`, the whole pass runs at that instant (tests and replays); else on the clock.
+        """
+        clock = fixed_clock(now) if now is not None else self.clock
         with self._pass_lock:
-            result = self._run_pass(now)
+            result = self._run_pass(clock)
         try:
             self.notifier.send_pending(now=now)
         except Exception:
@@ -108,7 +115,7 @@ class Daemon:
 
     def check_tokens(self, now: datetime | None = None) -> int:
         """Warn the team well before a channel's token expires (where the service tells)."""
-        now = now or utcnow()
+        now = now or self.clock()
         horizon = timedelta(days=self.settings.token_warning_days)
         notices = []
         for name, adapter in self.adapters.items():
@@ -122,11 +129,11 @@ class Daemon:
                 notices.append(token_notice(name, result.expires_at, now=now))
         return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 
-    def _run_pass(self, fixed_now: datetime | None) -> PassResult:
+    def _run_pass(self, clock: Clock) -> PassResult:
         result = PassResult()
         daemon = self.settings.daemon
         with session_scope(self.url) as session:
-            now = fixed_now or utcnow()
+            now = clock()
             result.reaped = queue.reap_expired(
                 session, now=now, idempotent_channels=self.idempotent_channels
             )
@@ -149,7 +156,7 @@ class Daemon:
                 return queue.claim_due(
                     session,
                     worker=self.worker,
-                    now=fixed_now or utcnow(),
+                    now=clock(),
                     channels={channel},
                     limit=limit,
                     lease=timedelta(seconds=daemon.lease_seconds),
@@ -157,13 +164,13 @@ class Daemon:
 
         def release(claim: queue.Claim) -> None:
             with session_scope(self.url) as session:
-                queue.release_claim(session, claim, now=fixed_now or utcnow())
+                queue.release_claim(session, claim, now=clock())
 
         # calls to different channels overlap, within each channel's limits (publisher.py)
         result.states = self.publisher.drain(
             channels,
             claim=claim,
-            publish=lambda claim: self._publish(claim, fixed_now),
+            publish=lambda claim: self._publish(claim, clock),
             release=release,
             is_paused=self._channel_paused,
         )
@@ -178,10 +185,10 @@ class Daemon:
                 result.failed += 1
         if self.stopping.is_set():
             with session_scope(self.url) as session:
-                queue.release_claims(session, worker=self.worker, now=fixed_now or utcnow())
+                queue.release_claims(session, worker=self.worker, now=clock())
         return result
 
-    def _publish(self, claim: queue.Claim, fixed_now: datetime | None) -> str:
+    def _publish(self, claim: queue.Claim, clock: Clock) -> str:
         adapter = self.adapters[claim.outgoing.channel]
         extra = {
             "post_id": claim.post_id,
@@ -191,7 +198,7 @@ class Daemon:
         }
         kill_point("after_claim")
         with session_scope(self.url) as session:
-            if not queue.mark_sending(session, claim, now=fixed_now or utcnow()):
+            if not queue.mark_sending(session, claim, now=clock()):
                 log.warning(
                     "post %d: lease lost before sending; not sent", claim.post_id, extra=extra
                 )
@@ -207,7 +214,7 @@ class Daemon:
                     session,
                     claim,
                     exc,
-                    now=fixed_now or utcnow(),
+                    now=clock(),
                     settings=self.settings.daemon,
                     idempotent=adapter.idempotent,
                 )
@@ -225,7 +232,7 @@ class Daemon:
             return state
         kill_point("after_call")  # the service has the post; the database does not know yet
         with session_scope(self.url) as session:
-            ok = queue.record_success(session, claim, receipt, now=fixed_now or utcnow())
+            ok = queue.record_success(session, claim, receipt, now=clock())
         if ok:
             log.info(
                 "post %d published on %s: %s",
@@ -320,13 +327,13 @@ class Daemon:
             "interval",
             seconds=self.settings.daemon.tick_seconds,
             id="tick",
-            next_run_time=utcnow(),
+            next_run_time=self.clock(),
         )
         scheduler.add_job(
             self.collect_metrics, "interval", minutes=METRICS_EVERY_MINUTES, id="metrics"
         )
         scheduler.add_job(
-            self.check_tokens, "interval", hours=12, id="tokens", next_run_time=utcnow()
+            self.check_tokens, "interval", hours=12, id="tokens", next_run_time=self.clock()
         )
         scheduler.start()
         log.info(
@@ -339,7 +346,7 @@ class Daemon:
         scheduler.shutdown(wait=True)
         self.publisher.close()
         with session_scope(self.url) as session:
-            released = queue.release_claims(session, worker=self.worker, now=utcnow())
+            released = queue.release_claims(session, worker=self.worker, now=self.clock())
         log.info("daemon stopped (%d unsent claim(s) released)", released)
 
     def _schedule_wakeup(self, scheduler, tick) -> None:  # type: ignore[no-untyped-def]
@@ -350,10 +357,10 @@ class Daemon:
             return
         if due is None or self.stopping.is_set():
             return
-        horizon = utcnow() + timedelta(seconds=self.settings.daemon.tick_seconds)
+        horizon = self.clock() + timedelta(seconds=self.settings.daemon.tick_seconds)
         if due < horizon:
             scheduler.add_job(
-                tick, "date", run_date=max(due, utcnow()), id="wakeup", replace_existing=True
+                tick, "date", run_date=max(due, self.clock()), id="wakeup", replace_existing=True
             )
 
 
