@@ -26,7 +26,6 @@ from comms.channels.base import Channel
 from comms.channels.registry import create_channel
 from comms.config import Settings
 from comms.errors import CommsError
-from comms.publishing.faults import kill_point
 from comms.publishing.notify import Notifier, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
@@ -78,7 +77,13 @@ class Daemon:
 
         notify = settings.notify_channel
         self.notifier = Notifier(settings, self.adapters.get(notify) if notify else None)
-        self.publisher = Publisher(self.adapters, self.stopping)
+        self.publisher = Publisher(
+            self.adapters,
+            self.stopping,
+            url=self.url,
+            worker=self.worker,
+            settings=settings.daemon,
+        )
         if notify and not self.notifier.enabled:
             log.warning("notification channel %s cannot send; notices are not sent", notify)
 
@@ -150,30 +155,8 @@ class Daemon:
             )
         with session_scope(self.url) as session:
             channels = set(self.adapters) - queue.paused_channels(session)
-
-        def claim(channel: str, limit: int) -> list[queue.Claim]:
-            with session_scope(self.url) as session:
-                return queue.claim_due(
-                    session,
-                    worker=self.worker,
-                    now=clock(),
-                    channels={channel},
-                    limit=limit,
-                    lease=timedelta(seconds=daemon.lease_seconds),
-                )
-
-        def release(claim: queue.Claim) -> None:
-            with session_scope(self.url) as session:
-                queue.release_claim(session, claim, now=clock())
-
         # calls to different channels overlap, within each channel's limits (publisher.py)
-        result.states = self.publisher.drain(
-            channels,
-            claim=claim,
-            publish=lambda claim: self._publish(claim, clock),
-            release=release,
-            is_paused=self._channel_paused,
-        )
+        result.states = self.publisher.drain(channels, clock=clock)
         for state in result.states.values():
             if state == "published":
                 result.published += 1
@@ -188,76 +171,6 @@ class Daemon:
                 queue.release_claims(session, worker=self.worker, now=clock())
         return result
 
-    def _publish(self, claim: queue.Claim, clock: Clock) -> str:
-        adapter = self.adapters[claim.outgoing.channel]
-        extra = {
-            "post_id": claim.post_id,
-            "channel": claim.outgoing.channel,
-            "campaign": claim.outgoing.campaign,
-            "worker": self.worker,
-        }
-        kill_point("after_claim")
-        with session_scope(self.url) as session:
-            if not queue.mark_sending(session, claim, now=clock()):
-                log.warning(
-                    "post %d: lease lost before sending; not sent", claim.post_id, extra=extra
-                )
-                return "lost-lease"
-        kill_point("before_call")
-        try:
-            receipt = self._found_before_resend(adapter, claim) or self.publisher.call(
-                adapter, claim.outgoing
-            )
-        except Exception as exc:
-            with session_scope(self.url) as session:
-                state = queue.record_failure(
-                    session,
-                    claim,
-                    exc,
-                    now=clock(),
-                    settings=self.settings.daemon,
-                    idempotent=adapter.idempotent,
-                )
-            level = logging.ERROR if state in ("failed", "unknown") else logging.WARNING
-            log.log(
-                level,
-                "post %d on %s: %s: %s -> %s",
-                claim.post_id,
-                claim.outgoing.channel,
-                type(exc).__name__,
-                exc,
-                state,
-                extra={**extra, "state": state},
-            )
-            return state
-        kill_point("after_call")  # the service has the post; the database does not know yet
-        with session_scope(self.url) as session:
-            ok = queue.record_success(session, claim, receipt, now=clock())
-        if ok:
-            log.info(
-                "post %d published on %s: %s",
-                claim.post_id,
-                claim.outgoing.channel,
-                receipt.url or receipt.external_id,
-                extra={**extra, "state": "published"},
-            )
-            return "published"
-        log.warning(
-            "post %d: published but another worker had taken it over", claim.post_id, extra=extra
-        )
-        return "lost-lease"
-
-    @staticmethod
-    def _found_before_resend(adapter: Channel, claim: queue.Claim):  # type: ignore[no-untyped-def]
-        """Before any retry, ask the channel whether an earlier try went through after all.
-
-        Idempotency keys are remembered for a limited time (Mastodon: one hour) and most
-        services have none, so a retry first looks the post up where the adapter can.
-        """
-        if claim.attempt <= 1:
-            return None
-        return adapter.find(claim.outgoing)
-
     def collect_metrics(self) -> None:
         """Read figures of published posts that are due by the metrics schedule."""
         from comms.metrics import collect_due
@@ -270,10 +183,6 @@ class Daemon:
                 log.info("metrics: %s", summary.line())
         except Exception:
             log.exception("metrics collection failed")
-
-    def _channel_paused(self, name: str) -> bool:
-        with session_scope(self.url) as session:
-            return name in queue.paused_channels(session)
 
     def next_wakeup(self) -> datetime | None:
         with session_scope(self.url) as session:

@@ -7,9 +7,10 @@ can be overridden per channel in the config (`[channels.NAME] max_concurrency`,
 `rate_per_minute`). The defaults (1 call at a time, no rate) keep a channel's posts strictly one
 after another, as before.
 
-The queue's guarantees are untouched: each post is still claimed under a lease and committed,
-marked sending and committed, called, and recorded with compare-and-set, each step in its own
-short transaction on the worker thread (no transaction spans a call). Only the calls overlap.
+The publisher owns a post's way out: claimed under a lease and committed, marked sending and
+committed, called, and recorded with compare-and-set through the queue's functions, each step in
+its own short transaction on the worker thread (no transaction spans a call). Only the calls
+overlap.
 Claims are taken per channel and only as many as the channel can work on soon (twice its
 concurrency plus two, refilled in batches), so a slow or rate-limited channel never holds many
 leases and never holds up the others. A worker waits for its token before `mark_sending`, so
@@ -21,14 +22,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import timedelta
 
 from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.config import DaemonSettings
 from comms.errors import ConfigError, RateLimitedError
+from comms.publishing.faults import kill_point
 from comms.publishing.ratelimit import TokenBucket
+from comms.queue import transitions as queue
 from comms.queue.transitions import Claim
+from comms.store.db import session_scope
+from comms.timeutil import Clock
 
 log = logging.getLogger("comms.publishing.publisher")
 MAX_WORKERS = 64  # threads in all; each waits on the network most of the time
@@ -66,8 +73,20 @@ def limits_of(adapter: Channel) -> ChannelLimits:
 class Publisher:
     """Runs claims of many channels at once, within each channel's limits."""
 
-    def __init__(self, adapters: Mapping[str, Channel], stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        adapters: Mapping[str, Channel],
+        stopping: threading.Event,
+        *,
+        url: str,
+        worker: str,
+        settings: DaemonSettings,
+    ) -> None:
+        self.adapters = adapters
         self.stopping = stopping
+        self.url = url
+        self.worker = worker
+        self.settings = settings
         self.limits = {name: limits_of(adapter) for name, adapter in adapters.items()}
         self.buckets = {
             name: TokenBucket(limit.rate_per_minute)
@@ -114,21 +133,8 @@ class Publisher:
                 self._db.acquire()
                 self._local.holds_db = True
 
-    def drain(
-        self,
-        channels: set[str],
-        *,
-        claim: Callable[[str, int], list[Claim]],
-        publish: Callable[[Claim], str],
-        release: Callable[[Claim], None],
-        is_paused: Callable[[str], bool],
-    ) -> dict[int, str]:
-        """Publish everything due on `channels` now; post id -> the state each post ended in.
-
-        `claim(channel, n)` claims up to n due posts of one channel; `publish(claim)` sends one
-        and records the outcome (the daemon's `_publish`); `release(claim)` hands an unsent
-        claim back; `is_paused(channel)` reads the channel's pause flag after a failure.
-        """
+    def drain(self, channels: set[str], *, clock: Clock) -> dict[int, str]:
+        """Publish everything due on `channels` now; post id -> the state each post ended in."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="comms-publish")
         states: dict[int, str] = {}
@@ -144,14 +150,12 @@ class Publisher:
                         continue  # refill in batches: one claim transaction for several posts
                     want = BACKLOG_FACTOR * concurrency + BACKLOG_EXTRA - held[name]
                     with self._db:
-                        claims = claim(name, want)
+                        claims = self._claim(name, want, clock)
                     if len(claims) < want:
                         drained.add(name)
                     for item in claims:
                         held[name] += 1
-                        future = self._pool.submit(
-                            self._one, item, publish, release, is_paused, paused
-                        )
+                        future = self._pool.submit(self._one, item, clock, paused)
                         pending[future] = item
             if not pending:
                 return states
@@ -165,14 +169,7 @@ class Publisher:
                     continue
                 states[item.post_id] = state
 
-    def _one(
-        self,
-        item: Claim,
-        publish: Callable[[Claim], str],
-        release: Callable[[Claim], None],
-        is_paused: Callable[[str], bool],
-        paused: set[str],
-    ) -> str:
+    def _one(self, item: Claim, clock: Clock, paused: set[str]) -> str:
         """One claim on a worker thread: wait for a slot and a token, then publish.
 
         A failure that paused the channel is noted before the slot is given back, so the
@@ -187,10 +184,10 @@ class Publisher:
                     self._local.holds_db = True
                     try:
                         if not ready or self.stopping.is_set() or name in paused:
-                            release(item)
+                            self._release(item, clock)
                             return "released"
-                        state = publish(item)
-                        if state == "failed" and is_paused(name):
+                        state = self._publish(item, clock)
+                        if state == "failed" and self._is_paused(name):
                             paused.add(name)
                         return state
                     finally:
@@ -199,8 +196,96 @@ class Publisher:
             log.exception("post %d on %s: publishing failed", item.post_id, name)
             return "error"
 
+    def _claim(self, channel: str, limit: int, clock: Clock) -> list[Claim]:
+        with session_scope(self.url) as session:
+            return queue.claim_due(
+                session,
+                worker=self.worker,
+                now=clock(),
+                channels={channel},
+                limit=limit,
+                lease=timedelta(seconds=self.settings.lease_seconds),
+            )
+
+    def _release(self, claim: Claim, clock: Clock) -> None:
+        with session_scope(self.url) as session:
+            queue.release_claim(session, claim, now=clock())
+
+    def _is_paused(self, channel: str) -> bool:
+        with session_scope(self.url) as session:
+            return channel in queue.paused_channels(session)
+
+    def _publish(self, claim: Claim, clock: Clock) -> str:
+        """Mark sending, call the channel, record the outcome: the state the post ended in."""
+        adapter = self.adapters[claim.outgoing.channel]
+        extra = {
+            "post_id": claim.post_id,
+            "channel": claim.outgoing.channel,
+            "campaign": claim.outgoing.campaign,
+            "worker": self.worker,
+        }
+        kill_point("after_claim")
+        with session_scope(self.url) as session:
+            if not queue.mark_sending(session, claim, now=clock()):
+                log.warning(
+                    "post %d: lease lost before sending; not sent", claim.post_id, extra=extra
+                )
+                return "lost-lease"
+        kill_point("before_call")
+        try:
+            receipt = _found_before_resend(adapter, claim) or self.call(adapter, claim.outgoing)
+        except Exception as exc:
+            with session_scope(self.url) as session:
+                state = queue.record_failure(
+                    session,
+                    claim,
+                    exc,
+                    now=clock(),
+                    settings=self.settings,
+                    idempotent=adapter.idempotent,
+                )
+            level = logging.ERROR if state in ("failed", "unknown") else logging.WARNING
+            log.log(
+                level,
+                "post %d on %s: %s: %s -> %s",
+                claim.post_id,
+                claim.outgoing.channel,
+                type(exc).__name__,
+                exc,
+                state,
+                extra={**extra, "state": state},
+            )
+            return state
+        kill_point("after_call")  # the service has the post; the database does not know yet
+        with session_scope(self.url) as session:
+            ok = queue.record_success(session, claim, receipt, now=clock())
+        if ok:
+            log.info(
+                "post %d published on %s: %s",
+                claim.post_id,
+                claim.outgoing.channel,
+                receipt.url or receipt.external_id,
+                extra={**extra, "state": "published"},
+            )
+            return "published"
+        log.warning(
+            "post %d: published but another worker had taken it over", claim.post_id, extra=extra
+        )
+        return "lost-lease"
+
     def close(self) -> None:
         """Wait for calls in flight, then stop the worker threads."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _found_before_resend(adapter: Channel, claim: Claim) -> Receipt | None:
+    """Before any retry, ask the channel whether an earlier try went through after all.
+
+    Idempotency keys are remembered for a limited time (Mastodon: one hour) and most services
+    have none, so a retry first looks the post up where the adapter can.
+    """
+    if claim.attempt <= 1:
+        return None
+    return adapter.find(claim.outgoing)
