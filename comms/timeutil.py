@@ -10,7 +10,7 @@ The rule (decided once, when a post is planned, and shown in previews):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
 
@@ -50,3 +50,12 @@ def naive_local_to_utc(value: datetime, zone: ZoneInfo) -> datetime:
     if value.tzinfo is None:
         return local_to_utc(value.date(), value.time(), zone).utc
     return value.astimezone(UTC)
+
+
+def zoned_text(instant: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
+    """'2027-05-28 09:30 CEST': an instant in `zone`, labelled with the zone's abbreviation.
+
+    For times a person reads in logs, tables and the audit log: never an unlabelled time.
+    """
+    local = instant.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")

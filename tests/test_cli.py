@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -159,3 +163,91 @@ def test_readme_documents_every_command_and_the_example_config_every_key():
         "schedule",
     ]:
         assert f"{key} =" in example, f"config.example.toml does not document {key}"
+
+
+def comms(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m comms ARGS` in the project folder: a separate process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "comms", *args],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env={**os.environ, "COMMS_USER": "anne"},
+    )
+
+
+def post_state(project: Path, post_id: int) -> str:
+    posts = json.loads(run("queue", "list", "--format", "json").output)
+    return next(p["state"] for p in posts if p["id"] == post_id)
+
+
+def test_unknown_post_ids_are_an_error_naming_them(project):
+    run("plan", "--year", "2027", "--campaign", "karneval")
+    for args, message in (
+        (("approve", "99999"), "no post with id 99999"),
+        (("approve", "1", "99998", "99999"), "no posts with ids 99998, 99999"),
+        (("cancel", "1", "99999"), "no post with id 99999"),
+        (("reschedule", "99999", "2027-05-28 09:30"), "no post with id 99999"),
+        (("queue", "show", "99999"), "no post with id 99999"),
+    ):
+        result = comms(project, *args)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert f"Error: {message}" in result.stderr, args
+        assert "Traceback" not in result.stderr
+    assert post_state(project, 1) == "draft"  # neither approved nor cancelled halfway
+
+
+def test_approving_a_post_that_is_not_a_draft_names_it(project):
+    run("plan", "--year", "2027", "--campaign", "karneval")
+    run("approve", "1")
+    again = run("approve", "1", "2")
+    assert "approved 1 post(s)" in again.output
+    assert "post 1 is queued, not a draft; unchanged." in again.output
+
+
+def _local_text(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
+
+
+def test_rescheduling_into_the_past_says_what_will_happen(project):
+    run("plan", "--year", "2027", "--campaign", "karneval")
+    run("approve", "1")
+    now = datetime.now(UTC)
+    soon = comms(project, "reschedule", "1", _local_text(now - timedelta(minutes=10)))
+    assert soon.returncode == 0, soon.stderr
+    assert "warning: post 1 was due " in soon.stderr
+    assert "a running daemon publishes it at once if it runs before" in soon.stderr
+    assert "(the 60-minute grace window); after that it becomes missed" in soon.stderr
+    late = comms(project, "reschedule", "1", _local_text(now - timedelta(days=2)))
+    assert "longer ago than the 60-minute grace window: the daemon marks it missed" in late.stderr
+    draft = comms(project, "reschedule", "2", _local_text(now - timedelta(days=2)))
+    assert "if approved, the daemon marks it missed" in draft.stderr
+    future = comms(project, "reschedule", "2", _local_text(now + timedelta(days=2)))
+    assert future.returncode == 0
+    assert "warning" not in future.stderr
+
+
+def test_planning_and_approving_posts_whose_time_passed_warn(project):
+    planned = comms(project, "plan", "--year", "2020", "--campaign", "karneval")
+    assert planned.returncode == 0, planned.stderr
+    assert "warning: karneval/2020/" in planned.stderr
+    assert "if approved, the daemon marks it missed instead of publishing it" in planned.stderr
+    approved = comms(project, "approve", "--campaign", "karneval", "--year", "2020")
+    assert approved.returncode == 0
+    assert approved.stdout.startswith("approved ")
+    assert "warning: post 1 was due " in approved.stderr
+    assert "the daemon marks it missed instead of publishing it" in approved.stderr
+    future = comms(project, "plan", "--year", "2030", "--campaign", "karneval")
+    assert "warning" not in future.stderr
+
+
+def test_times_in_queue_show_and_the_audit_carry_their_zone(project):
+    run("plan", "--year", "2027", "--campaign", "karneval")
+    run("reschedule", "2", "2027-01-10 09:30")
+    shown = run("queue", "show", "2").output
+    assert "scheduled: 2027-01-10 09:30:00 CET (2027-01-10 09:30 local wall time)" in shown
+    assert "2027-05-15 19:00 CEST ->" in shown  # the reschedule audit detail, local and labelled
+    assert "2027-01-10 09:30 CET" in shown
+    assert "+00:00" not in shown
+    listed = run("queue", "list").output
+    assert "local times in Europe/Copenhagen" in listed
