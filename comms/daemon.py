@@ -32,6 +32,7 @@ from comms.faults import kill_point
 from comms.models import utcnow
 from comms.notify import Notifier, token_notice
 from comms.publisher import Publisher
+from comms.timeutil import zoned_text
 
 log = logging.getLogger("comms.daemon")
 METRICS_EVERY_MINUTES = 10
@@ -118,7 +119,11 @@ class Daemon:
                 log.warning("token check of %s failed: %s", name, exc)
                 continue
             if result.expires_at is not None and result.expires_at - now <= horizon:
-                log.warning("the token of channel %s expires %s", name, result.expires_at)
+                log.warning(
+                    "the token of channel %s expires %s",
+                    name,
+                    zoned_text(result.expires_at, self.settings.zone),
+                )
                 notices.append(token_notice(name, result.expires_at, now=now))
         return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 

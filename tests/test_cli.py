@@ -251,3 +251,29 @@ def test_times_in_queue_show_and_the_audit_carry_their_zone(project):
     assert "+00:00" not in shown
     listed = run("queue", "list").output
     assert "local times in Europe/Copenhagen" in listed
+
+
+def test_exit_statuses_are_as_the_readme_says(project, monkeypatch, capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "exit with\nstatus 1" in readme or "exit with status 1" in readme
+    assert "exits\nwith status 2" in readme or "exits with status 2" in readme
+    for args in (("approve",), ("nosuchcommand",), ("plan", "--year", "abc")):
+        usage = comms(project, *args)
+        assert usage.returncode == 2, (args, usage.stderr)
+        assert "Usage: " in usage.stderr, args
+    domain = comms(project, "queue", "show", "99999")
+    assert domain.returncode == 1
+    assert "Usage: " not in domain.stderr
+
+    from comms import cli as cli_module
+    from comms import config
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(config, "load_settings", broken)  # a bug: not a CommsError
+    monkeypatch.setattr(sys, "argv", ["comms", "campaigns", "list"])
+    with pytest.raises(SystemExit) as exited:
+        cli_module.main()
+    assert exited.value.code == 3
+    assert "this is a bug in comms" in capsys.readouterr().err
