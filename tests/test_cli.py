@@ -277,3 +277,18 @@ def test_exit_statuses_are_as_the_readme_says(project, monkeypatch, capsys):
         cli_module.main()
     assert exited.value.code == 3
     assert "this is a bug in comms" in capsys.readouterr().err
+
+
+def test_the_daemon_publishes_the_site_without_its_state_in_the_public_folder(project):
+    run("plan", "--year", "2027", "--campaign", "karneval")
+    posts = json.loads(run("queue", "list", "--channel", "hjemmeside", "--format", "json").output)
+    post_id = str(posts[0]["id"])
+    run("reschedule", post_id, _local_text(datetime.now(UTC) - timedelta(minutes=2)))
+    run("approve", post_id)
+    daemon = comms(project, "daemon", "--once")
+    assert daemon.returncode == 0, daemon.stderr
+    assert "published 1," in daemon.stderr
+    site = project / "site"
+    published = sorted(p.relative_to(site).parts[0] for p in site.rglob("*") if p.is_file())
+    assert published == ["feed.xml", "index.html", "news"]
+    assert (project / "site-state" / "entries.json").exists()
