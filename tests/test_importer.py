@@ -5,8 +5,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import func, select
 
-from comms.config import Settings
+from comms.config import Settings, load_settings
 from comms.db import session_scope
 from comms.errors import ImportFileError
 from comms.import_rows import EXPECTED_HEADER
 from comms.importer import import_csv
 from comms.models import AuditEvent, MetricSample, Post
+from tests.pg import fresh_database
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
 
@@ -388,9 +391,28 @@ def test_cli_import_help_has_an_example():
     assert "comms import" in result.output
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_settings(request, make_settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on SQLite, and on a fresh PostgreSQL database (the importer's other path)."""
+    if request.param == "sqlite":
+        yield make_settings()
+        return
+    with fresh_database() as url:
+        config = make_settings(schema=False).path
+        assert config is not None
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            re.sub(r'url = "sqlite:///[^"]*"', f'url = "{url}"', text), encoding="utf-8"
+        )
+        settings = load_settings(config)
+        assert settings.database_url == url
+        yield settings
+
+
 def test_cli_reimport_of_an_updated_export_adds_the_newer_figures(
-    settings: Settings, tmp_path: Path
+    any_settings: Settings, tmp_path: Path
 ):
+    settings = any_settings
     first = write_csv(
         tmp_path,
         "facebook,2019-01-14 10:00,A,https://aalborg.dk/a,100,200,10",
