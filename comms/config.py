@@ -211,8 +211,10 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                     f'put it in an environment variable and write {key}_env = "VAR"',
                 )
         opts = {k: v for k, v in options.items() if k != "type"}
-        if kind == "site" and "path" in opts:
-            opts["path"] = str((base / str(opts["path"])).resolve())
+        if kind == "site":
+            for key in ("path", "state_path"):
+                if key in opts:
+                    opts[key] = str((base / str(opts[key])).resolve())
         channels[name] = ChannelSettings(name=name, type=kind, options=opts)
 
     daemon_data = _table(data, "daemon", fail)

@@ -61,7 +61,22 @@ class LintError(CommsError):
 
 
 class ImportFileError(LocatedError):
-    """A CSV file for `comms import` is malformed."""
+    """A CSV file for `comms import` is malformed: the first bad line, then the others."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+        details: list[str] | None = None,
+    ) -> None:
+        self.details = list(details or [])  # "line 12: reach 'x' is not a whole number (...)"
+        super().__init__(message, path=path, line=line, hint=hint)
+
+    def __str__(self) -> str:
+        return super().__str__() + "".join(f"\n  {detail}" for detail in self.details)
 
 
 class QueueError(CommsError):

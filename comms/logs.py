@@ -1,8 +1,9 @@
 """Logging for the daemon and CLI: levels to stderr, plain or JSON lines, secrets scrubbed.
 
-Every record passes a filter that replaces the values of the secret environment variables named
-in the config with `***`, so a token that ends up in an exception message from a library still
-never reaches a log line.
+Plain lines are stamped in the configured zone, labelled (CET/CEST); JSON lines in UTC with the
+offset (+00:00), as collectors expect. Every record passes a filter that replaces the values of
+the secret environment variables named in the config with `***`, so a token that ends up in an
+exception message from a library still never reaches a log line.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from comms.config import Settings
 
@@ -53,6 +54,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ZonedFormatter(logging.Formatter):
+    """Plain lines stamped in the configured zone with its label: '2027-05-28 09:30:00 CEST'.
+
+    logging's own asctime is the machine's local time without a zone (UTC on most servers),
+    which a reader takes for Danish time; the CLI shows the configured zone, so the log does too.
+    """
+
+    def __init__(self, zone: tzinfo) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def secret_values(settings: Settings) -> list[str]:
     """The current values of every secret env var the config names."""
     values = []
@@ -70,7 +86,7 @@ def setup_logging(settings: Settings, *, level: str = "INFO", fmt: str = "text")
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+        handler.setFormatter(ZonedFormatter(settings.zone))
     handler.addFilter(SecretScrubber(secret_values(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]

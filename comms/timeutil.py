@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
 
@@ -64,3 +64,12 @@ def system_clock() -> datetime:
 def fixed_clock(instant: datetime) -> Clock:
     """A clock that always says `instant` (one daemon pass "at" a chosen time)."""
     return lambda: instant
+
+
+def zoned_text(instant: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
+    """'2027-05-28 09:30 CEST': an instant in `zone`, labelled with the zone's abbreviation.
+
+    For times a person reads in logs, tables and the audit log: never an unlabelled time.
+    """
+    local = instant.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import func, select
 
-from comms.config import Settings
+from comms.config import Settings, load_settings
 from comms.errors import ImportFileError
 from comms.importer.rows import EXPECTED_HEADER
 from comms.importer.write import import_csv
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post
+from tests.pg import fresh_database
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
 
@@ -307,7 +312,12 @@ def test_every_bad_line_is_reported_and_the_first_is_the_location(
     with pytest.raises(ImportFileError) as caught:
         import_csv(settings, path, actor="anna")
     assert caught.value.line == 3
-    assert "2 more problem(s) on line(s) 4, 5" in caught.value.message
+    assert caught.value.details == [
+        "line 4: reach '-1' is negative (write a whole number of 0 or more, e.g. 25056 or "
+        "25.056, or leave it empty)",
+        "line 5: published_at 'nej' is not an ISO 8601 time (write ISO 8601, e.g. "
+        "2019-01-14 20:59 (local time) or 2019-01-14T19:59:00Z)",
+    ]
     assert "nothing was imported" in (caught.value.hint or "")
 
 
@@ -354,9 +364,11 @@ def test_cli_import_prints_what_it_did(settings: Settings, tmp_path: Path):
     args = ["--config", str(settings.path), "import", str(path)]
     first = runner.invoke(comms_cli(), args, env={"COMMS_USER": "anna"})
     assert first.exit_code == 0, first.output
-    assert "Imported 2 posts (0 already there)" in first.output
+    assert "Imported 2 posts" in first.output
+    assert "already there" not in first.output
     again = runner.invoke(comms_cli(), args, env={"COMMS_USER": "anna"})
-    assert "Imported 0 posts (2 already there)" in again.output
+    assert "Imported 0 posts; 2 posts already there" in again.output
+    assert "newer figures" not in again.output
     with session_scope(settings.database_url) as session:
         actors = set(session.exec(select(AuditEvent.actor)))
     assert actors == {"anna"}
@@ -377,3 +389,99 @@ def test_cli_import_help_has_an_example():
     assert result.exit_code == 0
     assert "Example:" in result.output
     assert "comms import" in result.output
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_settings(request, make_settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on SQLite, and on a fresh PostgreSQL database (the importer's other path)."""
+    if request.param == "sqlite":
+        yield make_settings()
+        return
+    with fresh_database() as url:
+        config = make_settings(schema=False).path
+        assert config is not None
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            re.sub(r'url = "sqlite:///[^"]*"', f'url = "{url}"', text), encoding="utf-8"
+        )
+        settings = load_settings(config)
+        assert settings.database_url == url
+        yield settings
+
+
+def test_cli_reimport_of_an_updated_export_adds_the_newer_figures(
+    any_settings: Settings, tmp_path: Path
+):
+    settings = any_settings
+    first = write_csv(
+        tmp_path,
+        "facebook,2019-01-14 10:00,A,https://aalborg.dk/a,100,200,10",
+        "facebook,2019-01-15 10:00,B,https://aalborg.dk/b,50,,",
+        "facebook,2019-01-16 10:00,C,https://aalborg.dk/c,70,,",
+        name="export-1.csv",
+    )
+    updated = write_csv(
+        tmp_path,
+        "facebook,2019-01-14 10:00,A,https://aalborg.dk/a,900,,",  # reach grew; rest unknown
+        "facebook,2019-01-15 10:00,B,https://aalborg.dk/b,50,,",  # unchanged
+        "facebook,2019-01-16 10:00,C,https://aalborg.dk/c,75,,",
+        "facebook,2019-01-17 10:00,D,https://aalborg.dk/d,5,,",  # new
+        name="export-2.csv",
+    )
+    runner = CliRunner()
+    base = ["--config", str(settings.path)]
+    assert runner.invoke(comms_cli(), [*base, "import", str(first)]).exit_code == 0
+    result = runner.invoke(comms_cli(), [*base, "import", str(updated)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 1 posts; 3 posts already there, 2 with newer figures" in result.output
+    again = runner.invoke(comms_cli(), [*base, "import", str(updated)])
+    assert "Imported 0 posts; 4 posts already there" in again.output
+    assert "newer figures" not in again.output
+
+    report = runner.invoke(
+        comms_cli(),
+        [*base, "report", "--from", "2019-01-01", "--to", "2019-01-31", "--format", "json"],
+    )
+    assert report.exit_code == 0, report.output
+    top = {p["title"]: p for p in json.loads(report.output)["top_posts"]}
+    assert top["A"]["reach"] == 900
+    assert top["C"]["reach"] == 75
+    with session_scope(settings.database_url) as session:
+        samples = session.exec(
+            select(MetricSample).join(Post).where(Post.title == "A").order_by(MetricSample.id)
+        ).all()
+    # the empty impressions/engagements of the update keep the earlier values
+    assert [(s.reach, s.impressions, s.engagements) for s in samples] == [
+        (100, 200, 10),
+        (900, 200, 10),
+    ]
+
+
+def test_cli_import_says_what_is_wrong_on_every_bad_line(settings: Settings, tmp_path: Path):
+    rows = [
+        "facebok,2019-01-14 10:00,A,,5,,",  # line 2: mistyped channel
+        "facebook,nej,B,,1,5,x",  # line 3: two problems on one line
+        *(f"facebook,2019-01-{day:02d} 10:00,C,,-{day},," for day in range(1, 26)),
+    ]
+    path = write_csv(tmp_path, *rows)
+    result = subprocess.run(
+        [sys.executable, "-m", "comms", "--config", str(settings.path), "import", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"Error: {path}:2: unknown channel 'facebok' (did you mean ")
+    assert "'facebook'?" in lines[0]
+    assert lines[0].endswith("nothing was imported)")
+    assert lines[1] == (
+        "  line 3: published_at 'nej' is not an ISO 8601 time (write ISO 8601, e.g. "
+        "2019-01-14 20:59 (local time) or 2019-01-14T19:59:00Z); engagements 'x' is not a "
+        "whole number (write a whole number of 0 or more, e.g. 25056 or 25.056, or leave it "
+        "empty)"
+    )
+    assert lines[2].startswith("  line 4: reach '-1' is negative (")
+    assert lines[20].startswith("  line 22: reach '-19' is negative (")
+    assert lines[21] == "  and 6 more line(s) with problems"
+    assert len(lines) == 22
+    assert counts(settings) == (0, 0, 0)

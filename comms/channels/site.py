@@ -1,10 +1,13 @@
 """The `site` channel: publish posts as news pages of a static website, with an index and a feed.
 
 The default channel, needing no credentials. The folder holds `news/<yyyy>/<slug>.html` (one page
-a post, its image in `media/` beside it), `index.html` (newest first), `feed.xml` (Atom 1.0) and
-`entries.json`, the adapter's own list of what it published, from which index and feed are rebuilt.
-Every file is replaced atomically, and `entries.json` is updated under a lock file, so processes
-publishing at the same time never lose an entry.
+a post, its image in `media/` beside it), `index.html` (newest first) and `feed.xml` (Atom 1.0):
+only what is meant to be published. The adapter's own list of what it published
+(`entries.json`, from which index and feed are rebuilt) and its lock file live in a state folder
+outside it, `state_path` (default: `<path>-state` next to the folder), so a web server serving the
+folder never serves them. An `entries.json` left in the folder by an earlier version is read
+with it and moved out on the next publish. Every file is replaced atomically, and `entries.json` is
+updated under the lock file, so processes publishing at the same time never lose an entry.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from comms.content.danish import format_date
 from comms.errors import RejectedError, TransientError
 
 ENTRIES_FILE = "entries.json"
-LOCK_FILE = ".entries.lock"
+LOCK_FILE = "entries.lock"
+OLD_LOCK_FILE = ".entries.lock"  # where versions before the state folder kept the lock
 
 _HEAD = """<!DOCTYPE html>
 <html lang="{{ lang }}">
@@ -111,6 +115,11 @@ class SiteChannel(Channel):
         return Path(str(path)).expanduser().resolve()
 
     @property
+    def state_folder(self) -> Path:
+        """Where `entries.json` and the lock live: never inside the published folder."""
+        return state_folder_of(self.folder, self.settings.get("state_path"))
+
+    @property
     def zone(self) -> ZoneInfo:
         name = str(self.settings.get("timezone", "Europe/Copenhagen"))
         try:
@@ -138,16 +147,18 @@ class SiteChannel(Channel):
         folder, zone, limit = self.folder, self.zone, self.feed_entries
         if post.image_path is not None:
             checked_image(post, why=SCREEN_READERS)
+        state = self.state_folder
         try:
-            with locked(folder / LOCK_FILE):
-                entries = self._load(folder)
+            with locked(state / LOCK_FILE):
+                entries = self._load(folder, state)
                 entry = self._entry(post, entries.get(post.idempotency_key))
                 page = folder / entry["html_path"]
                 if post.image_path is not None:
                     copy_atomic(Path(post.image_path), page.parent / entry["image"])
                 write_atomic(page, self._render_page(entry, zone))
                 entries[entry["id"]] = entry
-                self._write_all(folder, zone, entries, limit)
+                self._write_all(folder, state, zone, entries, limit)
+                _drop_old_state(folder)
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             reason = f"cannot write the site in {folder}: {exc.strerror or exc}{where}"
@@ -156,43 +167,43 @@ class SiteChannel(Channel):
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The receipt of an earlier publish of this post (same idempotency key), if any."""
+        state = self.state_folder
         try:
-            entry = self._load(self.folder).get(post.idempotency_key)
+            with locked(state / LOCK_FILE):
+                entry = self._load(self.folder, state).get(post.idempotency_key)
         except OSError as exc:
             raise TransientError(
-                f"cannot read {self.folder / ENTRIES_FILE}: {exc.strerror or exc}"
+                f"cannot read {state / ENTRIES_FILE}: {exc.strerror or exc}"
             ) from None
         return self._receipt(entry) if entry else None
 
     def check(self) -> CheckResult:
-        """The folder exists (or is created) and a file can be written in it."""
-        folder = self.folder
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as exc:
-            raise TransientError(f"cannot write in {folder}: {exc.strerror or exc}") from None
-        return CheckResult(True, f"writes to {folder}")
+        """The folder and the state folder exist (or are created) and can be written in."""
+        folder, state = self.folder, self.state_folder
+        for where in (folder, state):
+            try:
+                where.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=where):
+                    pass
+            except OSError as exc:
+                raise TransientError(f"cannot write in {where}: {exc.strerror or exc}") from None
+        return CheckResult(True, f"writes to {folder} (its state in {state})")
 
     # -- entries ----------------------------------------------------------------------------
 
     def _receipt(self, entry: dict[str, Any]) -> Receipt:
         return Receipt(external_id=entry["html_path"], url=self.base_url + entry["html_path"])
 
-    def _load(self, folder: Path) -> dict[str, dict[str, Any]]:
-        """Published entries by idempotency key; none yet when the file does not exist."""
-        path = folder / ENTRIES_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TransientError(
-                f"{path} is not valid JSON ({exc}): restore or remove it, "
-                "then publish again to rebuild index and feed"
-            ) from None
-        return {entry["id"]: entry for entry in data.get("entries", [])}
+    def _load(self, folder: Path, state: Path) -> dict[str, dict[str, Any]]:
+        """Published entries by idempotency key (the caller holds the lock).
+
+        An `entries.json` an earlier version left in the published folder is merged in (the
+        state folder's entry wins for a key in both); `_drop_old_state` removes it once the
+        state folder's copy is written.
+        """
+        entries = _read_entries(folder / ENTRIES_FILE)
+        entries.update(_read_entries(state / ENTRIES_FILE))
+        return entries
 
     def _entry(self, post: OutgoingPost, old: dict[str, Any] | None) -> dict[str, Any]:
         """The entry for the post; a re-publish keeps its page, image name and first date."""
@@ -225,13 +236,18 @@ class SiteChannel(Channel):
         }
 
     def _write_all(
-        self, folder: Path, zone: ZoneInfo, entries: dict[str, dict[str, Any]], limit: int
+        self,
+        folder: Path,
+        state: Path,
+        zone: ZoneInfo,
+        entries: dict[str, dict[str, Any]],
+        limit: int,
     ) -> None:
         ordered = sorted(
             entries.values(), key=lambda e: (e["published"], e["post_id"]), reverse=True
         )
-        state = {"version": 1, "entries": ordered}
-        write_atomic(folder / ENTRIES_FILE, json.dumps(state, ensure_ascii=False, indent=1) + "\n")
+        data = {"version": 1, "entries": ordered}
+        write_atomic(state / ENTRIES_FILE, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
         items = [(_local(e, zone), format_date(_when(e["published"], zone))) for e in ordered]
         write_atomic(
             folder / "index.html",
@@ -283,6 +299,33 @@ class SiteChannel(Channel):
             for e in entries
         ]
         return render_feed(feed, items)
+
+
+def state_folder_of(folder: Path, configured: object = None) -> Path:
+    """`state_path` when configured, else `<folder>-state` beside the published folder."""
+    if configured:
+        return Path(str(configured)).expanduser().resolve()
+    return folder.with_name(f"{folder.name}-state")
+
+
+def _read_entries(path: Path) -> dict[str, dict[str, Any]]:
+    """The entries of one `entries.json` by idempotency key; none when it does not exist."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TransientError(
+            f"{path} is not valid JSON ({exc}): restore or remove it, "
+            "then publish again to rebuild index and feed"
+        ) from None
+    return {entry["id"]: entry for entry in data.get("entries", [])}
+
+
+def _drop_old_state(folder: Path) -> None:
+    """Remove what versions before the state folder kept in the published folder."""
+    (folder / ENTRIES_FILE).unlink(missing_ok=True)
+    (folder / OLD_LOCK_FILE).unlink(missing_ok=True)
 
 
 def slugify(title: str, limit: int = 60) -> str:

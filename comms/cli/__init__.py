@@ -2,6 +2,8 @@
 
 Imports of the heavy modules happen inside the commands, so `comms --help` starts fast.
 Domain errors (`CommsError`) become one clear line on stderr and exit status 1, never a traceback.
+Exit statuses: 0 done, 1 an error in a file, the data, the queue or a channel, 2 a usage error
+(unknown command or option, missing or malformed argument: click's own status), 3 a bug in comms.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sys
 import click
 
 from comms.cli.common import CONTEXT_SETTINGS, AppContext
+
+EXIT_BUG = 3  # not 2, which is click's status for a usage error
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -95,4 +99,4 @@ def main() -> None:
             "run again with COMMS_DEBUG=1 for the details and report them)",
             err=True,
         )
-        sys.exit(2)
+        sys.exit(EXIT_BUG)

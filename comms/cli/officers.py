@@ -191,6 +191,22 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
         if dry_run:
             session.rollback()
     _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
+    _warn_overdue_planned(settings, posts, changes)
+
+
+def _warn_overdue_planned(settings, posts, changes) -> None:  # type: ignore[no-untyped-def]
+    """Warn about added or changed posts whose time has already passed (drafts or queued)."""
+    from comms.cli.timing import warn_overdue
+    from comms.store.models import utcnow
+
+    touched = set(changes.added) | set(changes.updated)
+    late = sorted((p.scheduled_at, p.plan_key) for p in posts if p.plan_key in touched)
+    warn_overdue(
+        settings,
+        [(key, when) for when, key in late],
+        now=utcnow(),
+        queued=not settings.require_approval,
+    )
 
 
 def _print_changes(changes, *, dry_run: bool, approval: bool) -> None:  # type: ignore[no-untyped-def]
@@ -293,7 +309,7 @@ def queue_list(
     print_table(
         ["id", "local time", "state", "channel", "campaign", "audience", "title"],
         rows,
-        title=f"{len(posts)} post(s)",
+        title=f"{len(posts)} post(s), local times in {settings.timezone}",
     )
 
 
@@ -312,6 +328,7 @@ def queue_show(app: AppContext, post_id: int) -> None:
     from comms.errors import QueueError
     from comms.store.db import session_scope
     from comms.store.models import Attempt, AuditEvent, Post
+    from comms.timeutil import zoned_text
 
     zone = app.settings.zone
     with session_scope(app.ready_database()) as session:
@@ -328,7 +345,7 @@ def queue_show(app: AppContext, post_id: int) -> None:
         ).all()
 
     def local(value) -> str:  # type: ignore[no-untyped-def]
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+        return zoned_text(value, zone, seconds=True) if value else "-"
 
     click.secho(f"post {post.id}: {post.state}", bold=True)
     for label, value in (
@@ -396,13 +413,15 @@ def approve_command(
     """
     from sqlmodel import select
 
+    from comms.cli.timing import warn_overdue
     from comms.queue import transitions as queue
     from comms.store.db import session_scope
-    from comms.store.models import Post, PostState
+    from comms.store.models import Post, PostState, utcnow
 
     if not post_ids and not (campaign and year):
         raise click.UsageError("give post ids, or --campaign and --year")
     with session_scope(app.ready_database()) as session:
+        queue.require_posts(session, list(post_ids))
         ids = list(post_ids)
         if campaign:
             ids += list(
@@ -412,10 +431,24 @@ def approve_command(
                     )
                 ).all()
             )
+        drafts = session.exec(
+            select(Post.id, Post.scheduled_at).where(
+                Post.id.in_(ids), Post.state == PostState.DRAFT
+            )
+        ).all()
+        not_drafts = session.exec(
+            select(Post.id, Post.state).where(
+                Post.id.in_(list(post_ids)), Post.state != PostState.DRAFT
+            )
+        ).all()
+        now = utcnow()
         count = queue.approve(session, ids, actor=current_actor())
     click.echo(f"approved {count} post(s)")
-    if post_ids and count < len(post_ids):
-        click.echo(f"{len(post_ids) - count} of the given post(s) were not drafts; unchanged.")
+    for post_id, state in sorted(not_drafts):
+        click.echo(f"post {post_id} is {state}, not a draft; unchanged.")
+    warn_overdue(
+        app.settings, [(f"post {i}", when) for i, when in sorted(drafts)], now=now, queued=True
+    )
 
 
 @click.command("cancel")
@@ -433,6 +466,7 @@ def cancel_command(app: AppContext, post_ids: tuple[int, ...], reason: str | Non
     from comms.store.db import session_scope
 
     with session_scope(app.ready_database()) as session:
+        queue.require_posts(session, list(post_ids))
         for post_id in post_ids:
             queue.cancel(session, post_id, actor=current_actor(), reason=reason)
     click.echo(f"cancelled {len(post_ids)} post(s)")
@@ -449,9 +483,11 @@ def reschedule_command(app: AppContext, post_id: int, when: str) -> None:
     Example:
       comms reschedule 12 "2027-05-28 09:30"
     """
+    from comms.cli.timing import warn_overdue
     from comms.content.danish import format_datetime
     from comms.queue import transitions as queue
     from comms.store.db import session_scope
+    from comms.store.models import Post, PostState, utcnow
     from comms.timeutil import local_to_utc
 
     settings = app.settings
@@ -464,9 +500,17 @@ def reschedule_command(app: AppContext, post_id: int, when: str) -> None:
             resolved.utc,
             actor=current_actor(),
             local_text=local.strftime("%Y-%m-%d %H:%M"),
+            zone=settings.zone,
         )
+        state = session.get(Post, post_id).state  # type: ignore[union-attr]
     note = " (moved past the DST gap)" if resolved.dst_adjusted else ""
     click.echo(f"post {post_id} now at {format_datetime(resolved.utc, settings.zone)}{note}")
+    warn_overdue(
+        settings,
+        [(f"post {post_id}", resolved.utc)],
+        now=utcnow(),
+        queued=state == PostState.QUEUED,
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -30,8 +30,9 @@ def import_command(app: AppContext, file: Path) -> None:
     The header must be: channel,published_at,title,url,reach,impressions,engagements.
     `channel` names a configured channel; `published_at` is ISO 8601, and a time without
     an offset is local time in the configured zone. Figures may be empty. The whole file is
-    checked first: on any error nothing is imported. Posts already imported are skipped,
-    so importing the same file again is safe.
+    checked first: on any error nothing is imported. Posts already imported are not added
+    again; where their figures changed (an updated export), the new figures are added as the
+    posts' newest, which the report uses. Importing the same file again is safe.
 
     \b
     Example:
@@ -45,7 +46,17 @@ def import_command(app: AppContext, file: Path) -> None:
             result = import_csv(app.settings, file, actor=current_actor(), progress=progress)
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Imported {result.added} posts ({result.skipped_duplicates} already there)")
+    click.echo(_import_summary(result))
+
+
+def _import_summary(result: Any) -> str:
+    """'Imported 3 posts; 17 posts already there, 12 with newer figures'."""
+    line = f"Imported {result.added} posts"
+    if result.skipped_duplicates:
+        line += f"; {result.skipped_duplicates} posts already there"
+        if result.updated_figures:
+            line += f", {result.updated_figures} with newer figures"
+    return line
 
 
 def _date_option(value: str | None, option: str) -> date | None:

@@ -45,7 +45,7 @@ FIGURES = ("reach", "impressions", "engagements")
 MAX_FIGURE = 2_147_483_647  # an INTEGER column on PostgreSQL
 MAX_TITLE = 500  # Post.title
 MAX_URL = 2000  # Post.link / Post.external_url
-MAX_REPORTED_ERRORS = 10  # lines named in one error message
+MAX_REPORTED_LINES = 20  # further bad lines spelled out in one error, then a count
 
 # an aware datetime minus EPOCH_UTC, plus EPOCH_NAIVE, is the same instant as naive UTC (and
 # the other way round): the arithmetic is in C, where datetime.replace(tzinfo=...) is slow
@@ -97,18 +97,28 @@ class _Problems:
         self.items.append((line, message, hint))
 
     def raise_if_any(self) -> None:
+        """One error: the first bad line is its location, every other one (up to a cap) is
+        named with what is wrong on it, each line once."""
         if not self.items:
             return
-        line, message, hint = self.items[0]
-        rest = self.items[1:]
-        if rest:
-            shown = ", ".join(str(n) for n, _, _ in rest[: MAX_REPORTED_ERRORS - 1])
-            more = len(rest) - (MAX_REPORTED_ERRORS - 1)
-            if more > 0:
-                shown += f" and {more} more"
-            message += f"; {len(rest)} more problem(s) on line(s) {shown}"
+        by_line: dict[int, list[tuple[str, str | None]]] = {}
+        for line, message, hint in self.items:
+            by_line.setdefault(line, []).append((message, hint))
+        (first, problems), *rest = sorted(by_line.items())
+        if len(problems) == 1:
+            message, hint = problems[0]
+        else:
+            message, hint = _joined(problems), None
         hint = (hint + "; nothing was imported") if hint else "nothing was imported"
-        raise ImportFileError(message, path=self.path, line=line, hint=hint)
+        details = [f"line {line}: {_joined(found)}" for line, found in rest[:MAX_REPORTED_LINES]]
+        if len(rest) > MAX_REPORTED_LINES:
+            details.append(f"and {len(rest) - MAX_REPORTED_LINES} more line(s) with problems")
+        raise ImportFileError(message, path=self.path, line=first, hint=hint, details=details)
+
+
+def _joined(problems: list[tuple[str, str | None]]) -> str:
+    """The problems of one line, each with its hint: 'a (do x); b (do y)'."""
+    return "; ".join(message + (f" ({hint})" if hint else "") for message, hint in problems)
 
 
 def read_rows(settings: Settings, path: Path, *, progress: Progress | None = None) -> list[Row]:
@@ -296,8 +306,13 @@ def _check_row(
     if not channel:
         problems.add(line, "channel is empty", "name a configured channel: " + _known(settings))
     elif channel not in settings.channels:
+        guess = difflib.get_close_matches(channel.lower(), list(settings.channels), n=1)
         problems.add(
-            line, f"unknown channel {channel!r}", "configured channels: " + _known(settings)
+            line,
+            f"unknown channel {channel!r}",
+            (f"did you mean {guess[0]!r}? " if guess else "")
+            + "configured channels: "
+            + _known(settings),
         )
 
     published_at = _parse_time(values["published_at"], settings, line, problems)

@@ -2,9 +2,10 @@
 
 The file's format and its checks are import_rows.py: the whole file is checked before anything
 is written. Here the new rows go in one transaction with bulk inserts. A row already imported
-(same channel, instant, url and title) is skipped and counted, so importing the same file twice
-adds nothing the second time. On SQLite the rows go through the raw DB-API cursor (see below),
-elsewhere through SQLAlchemy Core.
+(same channel, instant, url and title) adds no post and is counted; when its figures differ from
+the post's newest ones (an updated export), they are added as a newer sample of that post, which
+the report then uses. Importing the same file twice adds nothing the second time. On SQLite the
+rows go through the raw DB-API cursor (see below), elsewhere through SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ _SAMPLES = MetricSample.__table__  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: posts added, and rows skipped because they were already there."""
+    """What an import did: posts added, rows already there, and how many of those had newer
+    figures (added as a newer sample of the existing post)."""
 
     path: Path
     added: int
     skipped_duplicates: int
+    updated_figures: int = 0
 
     @property
     def rows(self) -> int:
@@ -65,34 +68,41 @@ def import_csv(
     with session_scope(url) as session:
         connection = session.connection()  # begins the transaction (BEGIN IMMEDIATE on SQLite)
         sqlite = connection.dialect.name == "sqlite"
-        existing = _existing_keys(session, (row.plan_key for row in rows), sqlite=sqlite)
+        existing = _existing_posts(session, (row.plan_key for row in rows), sqlite=sqlite)
         new_rows: list[Row] = []
+        old_rows: list[Row] = []
         seen: set[str] = set(existing)
         for row in rows:
             if row.plan_key not in seen:
                 seen.add(row.plan_key)
                 new_rows.append(row)
+            elif row.plan_key in existing:
+                old_rows.append(row)
         now = utcnow()
         total = len(new_rows)
         if sqlite:
             _insert_sqlite(connection, new_rows, now, progress)
         else:
             _insert_generic(session, new_rows, now, progress)
+        updated = _add_newer_figures(session, old_rows, existing, now, sqlite=sqlite)
         skipped = len(rows) - total
         session.add(
             AuditEvent(
                 actor=actor,
                 action="import",
                 at=now,
-                detail=f"{path.name}: {total} added, {skipped} already there",
+                detail=(
+                    f"{path.name}: {total} added, {skipped} already there, "
+                    f"{updated} with newer figures"
+                ),
             )
         )
-    return ImportResult(path=path, added=total, skipped_duplicates=skipped)
+    return ImportResult(path=path, added=total, skipped_duplicates=skipped, updated_figures=updated)
 
 
-def _existing_keys(session: Any, keys: Iterable[str], *, sqlite: bool) -> set[str]:
-    """The keys among `keys` already in the post table (one indexed IN query per chunk)."""
-    found: set[str] = set()
+def _existing_posts(session: Any, keys: Iterable[str], *, sqlite: bool) -> dict[str, int]:
+    """Post id by plan key, of the keys among `keys` already in the post table."""
+    found: dict[str, int] = {}
     unique = list(dict.fromkeys(keys))
     if sqlite:  # the raw cursor: no statement compiling per chunk
         cursor = _dbapi(session.connection()).cursor()
@@ -100,14 +110,88 @@ def _existing_keys(session: Any, keys: Iterable[str], *, sqlite: bool) -> set[st
         for start in range(0, len(unique), _LOOKUP_CHUNK):
             chunk = unique[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
-            cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk)
-            found.update(key for (key,) in cursor.fetchall())
+            cursor.execute(
+                f"SELECT {column}, {_POSTS.c.id.name} FROM {table} WHERE {column} IN ({marks})",
+                chunk,
+            )
+            found.update(cursor.fetchall())
         cursor.close()
         return found
     for start in range(0, len(unique), _LOOKUP_CHUNK):
         chunk = unique[start : start + _LOOKUP_CHUNK]
-        found.update(session.scalars(select(Post.plan_key).where(Post.plan_key.in_(chunk))))
+        query = select(_POSTS.c.plan_key, _POSTS.c.id).where(_POSTS.c.plan_key.in_(chunk))
+        found.update((key, post_id) for key, post_id in session.execute(query))
     return found
+
+
+Figures = tuple[int | None, int | None, int | None]
+
+
+def _newest_figures(session: Any, post_ids: list[int]) -> dict[int, Figures]:
+    """Each post's newest sample's figures (as the report picks it: collected_at, then id)."""
+    newest: dict[int, Figures] = {}
+    columns = [_SAMPLES.c[name] for name in FIGURES]
+    for start in range(0, len(post_ids), _LOOKUP_CHUNK):
+        chunk = post_ids[start : start + _LOOKUP_CHUNK]
+        query = (
+            select(_SAMPLES.c.post_id, *columns)
+            .where(_SAMPLES.c.post_id.in_(chunk))
+            .order_by(_SAMPLES.c.collected_at, _SAMPLES.c.id)
+        )
+        for post_id, *figures in session.execute(query):
+            newest[post_id] = tuple(figures)  # type: ignore[assignment]  # the last one wins
+    return newest
+
+
+def _add_newer_figures(
+    session: Any, rows: list[Row], existing: dict[str, int], now: datetime, *, sqlite: bool
+) -> int:
+    """A newer sample for each already-imported post whose row has figures that changed.
+
+    A figure left empty in the row is "not known in this export", so the post keeps its
+    earlier value for it; a row whose known figures equal the newest ones adds nothing, so
+    importing the same file twice stays a no-op. Returns how many posts got newer figures.
+    """
+    measured = [row for row in rows if row.figures != (None, None, None)]
+    if not measured:
+        return 0
+    newest = _newest_figures(session, sorted({existing[row.plan_key] for row in measured}))
+    samples: list[tuple[int, Figures, Row]] = []
+    done: set[int] = set()
+    for row in measured:
+        post_id = existing[row.plan_key]
+        if post_id in done:  # the same post twice in one file: its first row counts
+            continue
+        done.add(post_id)
+        old = newest.get(post_id, (None, None, None))
+        merged: Figures = tuple(  # type: ignore[assignment]
+            new if new is not None else before for new, before in zip(row.figures, old, strict=True)
+        )
+        if merged != old:
+            samples.append((post_id, merged, row))
+    if not samples:
+        return 0
+    if sqlite:
+        cursor = _dbapi(session.connection()).cursor()
+        try:
+            cursor.executemany(
+                _samples_sql(_sqlite_time(now)),
+                [
+                    (post_id, *figures, _RAW_JSON % tuple(map(encode_basestring, row.raw)))
+                    for post_id, figures, row in samples
+                ],
+            )
+        finally:
+            cursor.close()
+    else:
+        session.execute(
+            insert(_SAMPLES),
+            [
+                {**_sample_values(row, post_id, now), **dict(zip(FIGURES, figures, strict=True))}
+                for post_id, figures, row in samples
+            ],
+        )
+    return len(samples)
 
 
 # --- SQLite: DB-API executemany with values already in SQLAlchemy's storage format ----------

@@ -30,7 +30,7 @@ from comms.publishing.notify import Notifier, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.db import ensure_schema, session_scope
-from comms.timeutil import Clock, fixed_clock, system_clock
+from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
 
 log = logging.getLogger("comms.publishing.daemon")
 METRICS_EVERY_MINUTES = 10
@@ -130,7 +130,11 @@ class Daemon:
                 log.warning("token check of %s failed: %s", name, exc)
                 continue
             if result.expires_at is not None and result.expires_at - now <= horizon:
-                log.warning("the token of channel %s expires %s", name, result.expires_at)
+                log.warning(
+                    "the token of channel %s expires %s",
+                    name,
+                    zoned_text(result.expires_at, self.settings.zone),
+                )
                 notices.append(token_notice(name, result.expires_at, now=now))
         return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 

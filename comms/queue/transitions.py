@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,14 @@ from sqlmodel import Session, select
 
 from comms.channels.base import OutgoingPost, Receipt
 from comms.config import DaemonSettings
-from comms.errors import ChannelError, QueueError
+from comms.errors import (
+    ChannelError,
+    QueueError,
+)
 from comms.queue.policy import decide
 from comms.store import audit
 from comms.store.models import Attempt, ChannelState, Post, PostState, UTCDateTime, utcnow
+from comms.timeutil import zoned_text
 
 DAEMON_ACTOR = "daemon"
 
@@ -180,9 +184,18 @@ def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = N
 
 
 def reschedule(
-    session: Session, post_id: int, when: datetime, *, actor: str, local_text: str | None = None
+    session: Session,
+    post_id: int,
+    when: datetime,
+    *,
+    actor: str,
+    local_text: str | None = None,
+    zone: tzinfo = UTC,
 ) -> None:
-    """Move a draft or queued post to another instant (UTC, aware)."""
+    """Move a draft or queued post to another instant (UTC, aware).
+
+    The audit detail shows both times in `zone` (the configured one), each with its label.
+    """
     post = _get(session, post_id)
     old = post.scheduled_at
     changed = session.execute(
@@ -200,7 +213,7 @@ def reschedule(
         action="reschedule",
         post_id=post_id,
         campaign=post.campaign,
-        detail=f"{old.isoformat()} -> {when.isoformat()}",
+        detail=f"{zoned_text(old, zone)} -> {zoned_text(when, zone)}",
     )
 
 
@@ -229,6 +242,20 @@ def resolve_unknown(
     audit.record(
         session, actor=actor, action=f"resolve:{outcome}", post_id=post_id, campaign=post.campaign
     )
+
+
+def require_posts(session: Session, post_ids: list[int]) -> None:
+    """QueueError naming every id in `post_ids` that is no post, so nothing is half done."""
+    unique = sorted(set(post_ids))
+    found: set[int] = set()
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        found.update(session.exec(select(Post.id).where(Post.id.in_(chunk))).all())
+    missing = [post_id for post_id in unique if post_id not in found]
+    if len(missing) == 1:
+        raise QueueError(f"no post with id {missing[0]}")
+    if missing:
+        raise QueueError(f"no posts with ids {', '.join(map(str, missing))}")
 
 
 def _get(session: Session, post_id: int) -> Post:

@@ -17,7 +17,7 @@ import pytest
 from comms.channels.base import OutgoingPost, Receipt
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
-from comms.channels.site import SiteChannel, linkify, slugify
+from comms.channels.site import SiteChannel, linkify, slugify, state_folder_of
 from comms.errors import RejectedError, TransientError
 
 BASE = "https://www.aalborg.dk/tryg/"
@@ -53,7 +53,10 @@ def read_feed(folder: Path) -> feedparser.FeedParserDict:
 
 
 def entries_json(folder: Path) -> list[dict[str, object]]:
-    return json.loads((folder / "entries.json").read_text(encoding="utf-8"))["entries"]
+    """The channel's own list, from its state folder (never the published one)."""
+    assert not (folder / "entries.json").exists()
+    path = state_folder_of(folder) / "entries.json"
+    return json.loads(path.read_text(encoding="utf-8"))["entries"]
 
 
 class PageOutline(HTMLParser):
@@ -244,6 +247,7 @@ def test_missing_image_is_rejected_naming_the_path(tmp_path: Path) -> None:
     with pytest.raises(RejectedError, match=re.escape(str(missing))):
         make_channel(site).publish(make_post(image_path=missing, image_alt="Et billede"))
     assert not (site / "entries.json").exists()
+    assert not (state_folder_of(site) / "entries.json").exists()
 
 
 def test_image_without_alt_text_is_rejected(tmp_path: Path) -> None:
@@ -303,8 +307,9 @@ def test_check_creates_the_folder_and_reports_it(tmp_path: Path) -> None:
     folder = tmp_path / "ny" / "site"
     result = make_channel(folder).check()
     assert result.ok
-    assert result.message == f"writes to {folder}"
+    assert result.message == f"writes to {folder} (its state in {folder}-state)"
     assert folder.is_dir()
+    assert (tmp_path / "ny" / "site-state").is_dir()
 
 
 def test_no_folder_configured_is_rejected_with_a_hint() -> None:
@@ -376,3 +381,37 @@ def test_bad_options_are_rejected_before_writing(
     with pytest.raises(RejectedError, match=message):
         make_channel(tmp_path / "site", **options).publish(make_post())
     assert not (tmp_path / "site").exists()
+
+
+def test_the_published_folder_holds_only_what_is_published(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    make_channel(site, WINTER, base_url=BASE).publish(make_post(1))
+    published = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    assert published == {"index.html", "feed.xml", entries_json(site)[0]["html_path"]}
+    state = tmp_path / "site-state"
+    assert {p.name for p in state.iterdir()} == {"entries.json", "entries.lock"}
+
+
+def test_a_configured_state_path_is_used(tmp_path: Path) -> None:
+    site, state = tmp_path / "public", tmp_path / "data" / "site"
+    make_channel(site, WINTER, state_path=str(state)).publish(make_post(1))
+    assert (state / "entries.json").exists()
+    assert not (tmp_path / "public-state").exists()
+    assert not (site / "entries.json").exists()
+
+
+def test_entries_json_of_an_earlier_version_moves_out_of_the_published_folder(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    make_channel(site, WINTER).publish(make_post(1))
+    state = state_folder_of(site)
+    # as versions before the state folder left it: the list and its lock in the public folder
+    (state / "entries.json").rename(site / "entries.json")
+    (site / ".entries.lock").write_text("", encoding="utf-8")
+    assert make_channel(site).find(make_post(1)) is not None  # still known before the move
+    make_channel(site, WINTER + timedelta(hours=1)).publish(make_post(2))
+    assert not (site / "entries.json").exists()
+    assert not (site / ".entries.lock").exists()
+    assert {e["post_id"] for e in entries_json(site)} == {1, 2}
+    assert [e.title for e in read_feed(site).entries] == ["Nyhed nummer 2", "Nyhed nummer 1"]
