@@ -3,7 +3,8 @@
 Planning is idempotent: each post has a stable key (campaign/year/occurrence/step/channel).
 Re-planning after an edit rewrites only posts that have not started publishing, sends changed
 approved posts back for approval (when approval is required), cancels posts whose step or
-channel was removed, and reports each change. Published history is never rewritten.
+channel was removed, and reports each change. Published history is never rewritten, and a post
+a person cancelled stays cancelled.
 Nothing is written unless every post of the run renders and passes lint.
 """
 
@@ -76,6 +77,7 @@ class PlanChanges:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     locked: list[str] = field(default_factory=list)  # edited, but already published or running
+    kept_cancelled: list[str] = field(default_factory=list)  # edited, but cancelled by a person
 
 
 def build_posts(
@@ -259,6 +261,9 @@ def _build_one(
     )
 
 
+REMOVED_NOTE = "removed from the campaign file"  # last_error of a post plan cancelled itself
+
+
 def sync(
     session: Session,
     planned: list[PlannedPost],
@@ -267,9 +272,12 @@ def sync(
     campaigns: Iterable[str],
     require_approval: bool,
     actor: str,
+    dry_run: bool = False,
 ) -> PlanChanges:
-    """Bring the queue in line with `planned` for these campaigns and year."""
-    changes = PlanChanges()
+    """Bring the queue in line with `planned` for these campaigns and year.
+
+    With `dry_run` the changes are worked out and reported but nothing is written.
+    """
     slugs = sorted(set(campaigns))
     existing = {
         post.plan_key: post
@@ -277,15 +285,45 @@ def sync(
             select(Post).where(Post.source == "plan", Post.year == year, Post.campaign.in_(slugs))
         ).all()
     }
+    work = diff(existing, planned, require_approval=require_approval, actor=actor)
+    if not dry_run:
+        _apply(session, work, actor)
+    return work.changes
+
+
+@dataclass
+class PlanWork:
+    """What a plan run would write: the changes to report and the rows behind them."""
+
+    changes: PlanChanges
+    new_rows: list[dict]
+    updates: list[tuple[Post, dict, str]]  # (post, new values, campaign)
+    removals: list[Post]
+
+
+def diff(
+    existing: dict[str, Post],
+    planned: list[PlannedPost],
+    *,
+    require_approval: bool,
+    actor: str,
+) -> PlanWork:
+    """Compare the queue's posts (by plan key) with the planned ones; writes nothing.
+
+    A post a person cancelled stays cancelled, whatever changed in its file: it is reported
+    as left alone when its text or time would have changed. A post plan cancelled because
+    its step was removed comes back (as a draft when approval is required) if the step does.
+    """
+    existing = dict(existing)
+    changes = PlanChanges()
+    work = PlanWork(changes, [], [], [])
     now = utcnow()
-    new_rows: list[dict] = []
-    events: list[dict] = []
     initial_state = PostState.DRAFT if require_approval else PostState.QUEUED
     for item in planned:
         current = existing.pop(item.plan_key, None)
         fields = _fields(item)
         if current is None:
-            new_rows.append(
+            work.new_rows.append(
                 {
                     **fields,
                     "plan_key": item.plan_key,
@@ -300,55 +338,60 @@ def sync(
             )
             changes.added.append(item.plan_key)
             continue
-        if current.content_hash == item.content_hash and current.state != PostState.CANCELLED:
+        same = current.content_hash == item.content_hash
+        if current.state == PostState.CANCELLED and current.last_error != REMOVED_NOTE:
+            if same:
+                changes.unchanged += 1
+            else:
+                changes.kept_cancelled.append(item.plan_key)
+            continue
+        if same and current.state != PostState.CANCELLED:
             changes.unchanged += 1
             continue
         if current.state not in (*PostState.EDITABLE, PostState.CANCELLED):
-            if current.content_hash != item.content_hash:
+            if not same:
                 changes.locked.append(f"{item.plan_key} ({current.state})")
             else:
                 changes.unchanged += 1
             continue
         values = {**fields, "updated_at": now}
+        if current.state == PostState.CANCELLED:
+            values["last_error"] = None
         if require_approval and current.state in (PostState.QUEUED, PostState.CANCELLED):
             values.update(state=PostState.DRAFT, approved_by=None, approved_at=None)
             changes.back_to_draft.append(item.plan_key)
         elif current.state == PostState.CANCELLED:
             values.update(state=initial_state)
-        session.execute(
-            sa.update(Post)
-            .where(Post.id == current.id, Post.state == current.state)
-            .values(**values)
-        )
+        work.updates.append((current, values, item.campaign))
         changes.updated.append(item.plan_key)
-        events.append(
-            {
-                "actor": actor,
-                "action": "plan:update",
-                "post_id": current.id,
-                "campaign": item.campaign,
-            }
-        )
     for key, post in existing.items():
         if post.state in PostState.EDITABLE:
-            session.execute(
-                sa.update(Post)
-                .where(Post.id == post.id, Post.state == post.state)
-                .values(
-                    state=PostState.CANCELLED,
-                    updated_at=now,
-                    last_error="removed from the campaign file",
-                )
-            )
+            work.removals.append(post)
             changes.removed.append(key)
-            events.append(
-                {
-                    "actor": actor,
-                    "action": "plan:remove",
-                    "post_id": post.id,
-                    "campaign": post.campaign,
-                }
-            )
+    return work
+
+
+def _apply(session: Session, work: PlanWork, actor: str) -> None:
+    """Write what `diff` worked out, with an audit event for every post touched."""
+    events: list[dict] = []
+    for post, values, campaign in work.updates:
+        session.execute(
+            sa.update(Post).where(Post.id == post.id, Post.state == post.state).values(**values)
+        )
+        events.append(
+            {"actor": actor, "action": "plan:update", "post_id": post.id, "campaign": campaign}
+        )
+    now = utcnow()
+    for post in work.removals:
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == post.id, Post.state == post.state)
+            .values(state=PostState.CANCELLED, updated_at=now, last_error=REMOVED_NOTE)
+        )
+        events.append(
+            {"actor": actor, "action": "plan:remove", "post_id": post.id, "campaign": post.campaign}
+        )
+    new_rows = work.new_rows
     if new_rows:
         connection = session.connection()
         if connection.dialect.name == "sqlite":
@@ -368,7 +411,6 @@ def sync(
             for pid, c in added
         ]
     audit.record_many(session, events)
-    return changes
 
 
 # Columns a new planned post is inserted with; every other column is NULL (or `attempts`, 0).

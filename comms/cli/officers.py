@@ -170,27 +170,57 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
       comms plan --year 2027 --campaign karneval --dry-run
     """
     from comms.campaigns import CampaignSet
-    from comms.db import session_scope
-    from comms.plan import build_posts, sync
+    from comms.plan import build_posts
 
     settings = app.settings
-    url = app.ready_database()
     campaigns = CampaignSet.load(settings.campaigns_dir)
     selected = list(slugs) or [spec.slug for spec in campaigns]
     with progress_bar() as progress:
         posts = build_posts(settings, campaigns, year, selected, progress=progress)
-    with session_scope(url) as session:
-        changes = sync(
+    if dry_run:
+        changes = _dry_run_changes(app, posts, year, selected)
+    else:
+        changes = _sync(app, posts, year, selected)
+    _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
+
+
+def _sync(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
+    """Write the plan to the queue (creating a new database)."""
+    from comms.db import session_scope
+    from comms.plan import sync
+
+    with session_scope(app.ready_database()) as session:
+        return sync(
             session,
             posts,
             year=year,
             campaigns=selected,
-            require_approval=settings.require_approval,
+            require_approval=app.settings.require_approval,
             actor=current_actor(),
         )
-        if dry_run:
-            session.rollback()
-    _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
+
+
+def _dry_run_changes(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
+    """What `plan` would change, read from the queue if there is one; creates nothing."""
+    from comms.db import current_revision, ensure_schema, session_scope, sqlite_path
+    from comms.plan import diff, sync
+
+    url, approval = app.url, app.settings.require_approval
+    path = sqlite_path(url)
+    if (path is not None and not path.exists()) or current_revision(url) is None:
+        # no queue yet: every post would be new
+        return diff({}, posts, require_approval=approval, actor=current_actor()).changes
+    ensure_schema(url, create_if_empty=False)
+    with session_scope(url) as session:
+        return sync(
+            session,
+            posts,
+            year=year,
+            campaigns=selected,
+            require_approval=approval,
+            actor=current_actor(),
+            dry_run=True,
+        )
 
 
 def _print_changes(changes, *, dry_run: bool, approval: bool) -> None:  # type: ignore[no-untyped-def]
@@ -216,6 +246,13 @@ def _print_changes(changes, *, dry_run: bool, approval: bool) -> None:  # type: 
             "published or publishing; left as they are:"
         )
         for key in changes.locked:
+            click.echo(f"  {key}")
+    if changes.kept_cancelled:
+        click.echo(
+            f"{len(changes.kept_cancelled)} post(s) changed in the files but are "
+            "cancelled, left alone:"
+        )
+        for key in changes.kept_cancelled:
             click.echo(f"  {key}")
     click.echo(f"{changes.unchanged} post(s) unchanged.")
     if changes.added and approval and not dry_run:
