@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from comms import audit
 from comms.campaigns import CampaignSet, CampaignSpec, StepSpec
 from comms.config import Settings
-from comms.errors import LintError
+from comms.errors import DateRuleError, LintError
 from comms.events import Occurrence
 from comms.lint import add_utm, lint_post, tag_url
 from comms.models import Post, PostState, utcnow
@@ -80,6 +80,44 @@ class PlanChanges:
     kept_cancelled: list[str] = field(default_factory=list)  # edited, but cancelled by a person
 
 
+class PostsFailLint(LintError):
+    """Rendered posts break channel rules; `problems` has one located line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"{len(problems)} post(s) fail lint; nothing was planned:\n  " + "\n  ".join(problems)
+        )
+
+
+@dataclass(frozen=True)
+class Undated:
+    """A campaign whose rule gives no date in the year: why, and what to add (in `error`)."""
+
+    slug: str
+    year: int
+    error: DateRuleError
+
+    def describe(self, outcome: str) -> str:
+        """E.g. "x has no date in 2029, so it is not planned: x.toml:9: … (add …)"."""
+        return f"{self.slug} has no date in {self.year}, so {outcome}: {self.error}"
+
+
+@dataclass
+class YearPlan:
+    """The posts of a year, and the campaigns left out because they have no date that year."""
+
+    selected: list[str]  # the campaigns asked for
+    posts: list[PlannedPost] = field(default_factory=list)
+    undated: list[Undated] = field(default_factory=list)
+
+    @property
+    def dated(self) -> list[str]:
+        """The campaigns asked for that have a date this year: the ones to sync."""
+        left_out = {u.slug for u in self.undated}
+        return [slug for slug in self.selected if slug not in left_out]
+
+
 def build_posts(
     settings: Settings,
     campaigns: CampaignSet,
@@ -88,21 +126,44 @@ def build_posts(
     *,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[PlannedPost]:
-    """Render and lint every post of `year`; raise LintError listing every problem found.
+    """Every post of `year`; a campaign without a date that year raises its DateRuleError."""
+    found = build_year(settings, campaigns, year, slugs, progress=progress)
+    if found.undated:
+        raise found.undated[0].error
+    return found.posts
 
+
+def build_year(
+    settings: Settings,
+    campaigns: CampaignSet,
+    year: int,
+    slugs: Iterable[str] | None = None,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> YearPlan:
+    """Render and lint every post of `year`; raise PostsFailLint listing every problem found.
+
+    A campaign whose rule gives no date this year (an `explicit` rule without the year, a
+    `valid` rule that ended) is left out and listed in `undated`, so one campaign does not
+    stop the others; a rule that cannot be read at all is an error when the files are loaded.
     A plan renders thousands of posts from a few steps, so what depends only on the step and
     channel (`_StepChannel`) or on the occurrence and step (the instant) is worked out once,
     not per post (see bench/plan).
     """
     renderer = TemplateRenderer(settings.templates_dir)
     selected = [campaigns.get(s) for s in slugs] if slugs else list(campaigns)
-    posts: list[PlannedPost] = []
+    result = YearPlan([spec.slug for spec in selected])
+    posts = result.posts
     problems: list[str] = []
     brand = settings.brand
     for number, spec in enumerate(selected, start=1):
         if progress:
             progress(f"rendering {spec.slug} {year}", number, len(selected))
-        occurrences = campaigns.occurrences(spec.slug, year)
+        try:
+            occurrences = campaigns.occurrences(spec.slug, year)
+        except DateRuleError as exc:
+            result.undated.append(Undated(spec.slug, year, exc))
+            continue
         if not occurrences:
             continue
         per_step = [
@@ -126,10 +187,8 @@ def build_posts(
                         where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
                         problems.append(f"{where}: {post.plan_key}: {problem.message}")
     if problems:
-        raise LintError(
-            f"{len(problems)} post(s) fail lint; nothing was planned:\n  " + "\n  ".join(problems)
-        )
-    return posts
+        raise PostsFailLint(problems)
+    return result
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,15 @@ def project(tmp_path, monkeypatch):
 def run(*args: str, code: int = 0):
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == code, result.output
+    return result
+
+
+def comms(*args: str, code: int = 0) -> subprocess.CompletedProcess:
+    """`comms ARGS` in its own process, as a user runs it (domain errors are one line, exit 1)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "comms", *args], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == code, result.stdout + result.stderr
     return result
 
 
@@ -127,3 +138,99 @@ def test_dry_run_on_a_queue_reports_and_changes_nothing(project):
     assert posts() == before
     real = run("plan", "--year", "2027", "--campaign", "karneval")
     assert "2 post(s) were updated:" in real.output
+
+
+# --- a campaign without a date in the year --------------------------------------------------
+
+SIMPLE = """
+title = "{title}"
+focus_area = "Tryghed i hjemmet"
+[variables]
+link = "https://tryg.aalborg.dk/indbrud"
+[event]
+date = {rule}
+[[steps]]
+name = "dagen"
+offset_days = 0
+time = "09:00"
+channels = ["hjemmeside"]
+audience = "borgere"
+template = "enkel/dagen"
+"""
+
+
+def campaign(project: Path, slug: str, rule: str, title: str = "Indbrud") -> Path:
+    """Write a one-step campaign with this date rule (and its template)."""
+    folder = project / "templates" / "enkel"
+    folder.mkdir(exist_ok=True)
+    (folder / "dagen.j2").write_text("{{ title }}: {{ event.date | dato }}. {{ link }}\n")
+    path = project / "campaigns" / f"{slug}.toml"
+    path.write_text(SIMPLE.format(title=title, rule=rule), encoding="utf-8")
+    return path
+
+
+def test_campaign_without_a_date_is_a_warning_and_the_others_are_planned(project):
+    campaign(project, "kun-2026", '{ type = "explicit", dates = { 2026 = [2026-04-02] } }')
+    campaign(
+        project,
+        "bededag",
+        '{ type = "valid", rule = { type = "easter", offset_days = 26 }, to_year = 2023 }',
+    )
+    campaign(
+        project, "efter-kun-2026", '{ type = "relative", base = "event:kun-2026", offset_days = 7 }'
+    )
+    result = run("plan", "--year", "2027")
+    assert "were added" in result.output
+    assert posts()  # karneval is planned
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 3, result.stderr
+    kun = next(w for w in warnings if w.startswith("warning: kun-2026 "))
+    assert "kun-2026 has no date in 2027, so it is not planned" in kun
+    assert "kun-2026.toml:" in kun
+    assert "explicit dates not configured for 2027" in kun
+    assert "add `2027 = [2027-MM-DD, …]` to `dates`" in kun
+    bededag = next(w for w in warnings if w.startswith("warning: bededag "))
+    assert "the rule ended in 2023" in bededag
+    assert "raise `to_year`" in bededag
+    after = next(w for w in warnings if w.startswith("warning: efter-kun-2026 "))
+    assert "kun-2026.toml:" in after
+    assert "explicit dates not configured for 2027" in after
+    assert "3 campaign(s) without a date in 2027 not planned" in result.output
+    assert posts("kun-2026") == {}
+
+    # the year that has the date is planned as usual
+    planned = run("plan", "--year", "2026", "--campaign", "kun-2026")
+    assert "1 post(s) were added" in planned.output
+    assert list(posts("kun-2026")) == ["kun-2026/2026/2026-04-02/dagen/hjemmeside"]
+    # and is left alone when a later edit takes the year away
+    campaign(project, "kun-2026", '{ type = "explicit", dates = { 2025 = [2025-04-02] } }')
+    later = run("plan", "--year", "2026", "--campaign", "kun-2026")
+    assert "warning: kun-2026 has no date in 2026" in later.stderr
+    assert [p["state"] for p in posts("kun-2026").values()] == ["draft"]
+
+
+def test_validate_warns_for_a_campaign_without_a_date_in_its_default_years(project):
+    campaign(
+        project,
+        "bededag",
+        '{ type = "valid", rule = { type = "easter", offset_days = 26 }, to_year = 2023 }',
+    )
+    result = run("campaigns", "validate")
+    assert result.stdout.startswith("ok: ")
+    assert "2 campaign year(s) without a date (see the warnings)" in result.stdout
+    warning = "warning: bededag has no date in {}, so its posts are not checked: "
+    this = result.stdout.split("for ")[-1][:4]
+    assert warning.format(this) in result.stderr
+    assert warning.format(int(this) + 1) in result.stderr
+    assert "the rule ended in 2023" in result.stderr
+
+
+def test_unreadable_rule_still_stops_all_planning(project):
+    campaign(project, "a", '{ type = "relative", base = "event:b" }')
+    campaign(project, "b", '{ type = "relative", base = "event:a" }')
+    result = comms("plan", "--year", "2027", code=1)
+    assert "go round in a circle" in result.stderr
+    assert not (project / "comms.db").exists()
+    campaign(project, "b", '{ type = "fixd", month = 5, day = 1 }')
+    result = comms("campaigns", "validate", code=1)
+    assert "unknown type 'fixd'" in result.stderr

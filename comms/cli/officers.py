@@ -73,13 +73,21 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     report = validate_all(app.settings, years or (this, this + 1))
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     if report.errors:
         raise click.ClickException(
             f"{len(report.errors)} problem(s) in {app.settings.campaigns_dir}"
         )
+    undated = (
+        f"; {len(report.warnings)} campaign year(s) without a date (see the warnings)"
+        if report.warnings
+        else ""
+    )
     click.echo(
         f"ok: {report.campaigns} campaign(s), {report.templates} template(s), "
         f"{report.posts} post(s) rendered and linted for {', '.join(map(str, report.years))}"
+        f"{undated}"
     )
 
 
@@ -170,18 +178,30 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
       comms plan --year 2027 --campaign karneval --dry-run
     """
     from comms.campaigns import CampaignSet
-    from comms.plan import build_posts
+    from comms.plan import build_year
 
     settings = app.settings
     campaigns = CampaignSet.load(settings.campaigns_dir)
     selected = list(slugs) or [spec.slug for spec in campaigns]
     with progress_bar() as progress:
-        posts = build_posts(settings, campaigns, year, selected, progress=progress)
+        found = build_year(settings, campaigns, year, selected, progress=progress)
+    _warn_undated(found.undated)
     if dry_run:
-        changes = _dry_run_changes(app, posts, year, selected)
+        changes = _dry_run_changes(app, found.posts, year, found.dated)
     else:
-        changes = _sync(app, posts, year, selected)
+        changes = _sync(app, found.posts, year, found.dated)
     _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
+    if found.undated:
+        click.echo(
+            f"{len(found.undated)} campaign(s) without a date in {year} not planned "
+            "(see the warnings); their posts already in the queue are left as they are."
+        )
+
+
+def _warn_undated(undated: list) -> None:  # type: ignore[type-arg]
+    """One warning line on stderr per campaign left out for want of a date."""
+    for item in undated:
+        click.echo(f"warning: {item.describe('it is not planned')}", err=True)
 
 
 def _sync(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
