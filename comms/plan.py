@@ -160,35 +160,48 @@ def build_year(
         if progress:
             progress(f"rendering {spec.slug} {year}", number, len(selected))
         try:
-            occurrences = campaigns.occurrences(spec.slug, year)
+            schedule = _schedule(campaigns, spec, year)
         except DateRuleError as exc:
             result.undated.append(Undated(spec.slug, year, exc))
             continue
-        if not occurrences:
-            continue
-        per_step = [
-            (step, [_StepChannel.of(settings, spec, step, name) for name in step.channels])
+        per_step = {
+            step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
             for step in spec.steps
-        ]
-        for occurrence in occurrences:
-            for step, targets in per_step:
-                when = _when(settings, step, occurrence)
-                for target in targets:
-                    post = _build_one(renderer, spec, step, target, year, occurrence, when)
-                    posts.append(post)
-                    for problem in lint_post(
-                        text=post.text,
-                        title=post.title,
-                        channel_type=post.channel_type,
-                        image=post.image_path,
-                        alt=post.image_alt,
-                        brand=brand,
-                    ):
-                        where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
-                        problems.append(f"{where}: {post.plan_key}: {problem.message}")
+        }
+        for occurrence, step in schedule:
+            targets = per_step[step.name]
+            when = _when(settings, step, occurrence)
+            for target in targets:
+                post = _build_one(renderer, spec, step, target, year, occurrence, when)
+                posts.append(post)
+                for problem in lint_post(
+                    text=post.text,
+                    title=post.title,
+                    channel_type=post.channel_type,
+                    image=post.image_path,
+                    alt=post.image_alt,
+                    brand=brand,
+                ):
+                    where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
+                    problems.append(f"{where}: {post.plan_key}: {problem.message}")
     if problems:
         raise PostsFailLint(problems)
     return result
+
+
+def _schedule(
+    campaigns: CampaignSet, spec: CampaignSpec, year: int
+) -> list[tuple[Occurrence, StepSpec]]:
+    """Each (occurrence, step) of the year: the campaign's own occurrences for its steps, and
+    for a step with its own `event`, each date that campaign's event gives (`event:SLUG`)."""
+    occurrences = campaigns.occurrences(spec.slug, year)
+    own = [step for step in spec.steps if step.event is None]
+    pairs = [(occurrence, step) for occurrence in occurrences for step in own]
+    for step in spec.steps:
+        if step.event is not None:
+            dates = campaigns.event_dates(step.event, year)
+            pairs += [(Occurrence(d, d, d), step) for d in dates]
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -232,7 +245,12 @@ class _StepChannel:
                 "focus_area": spec.focus_area,
                 "description": spec.description,
             },
-            step={"name": step.name, "audience": step.audience, "offset_days": step.offset_days},
+            step={
+                "name": step.name,
+                "audience": step.audience,
+                "offset_days": step.offset_days,
+                "event": step.event,
+            },
             channel={"name": channel.name, "type": channel.type},
             utm=utm,
         )
@@ -252,6 +270,8 @@ class _When:
 def _when(settings: Settings, step: StepSpec, occurrence: Occurrence) -> _When:
     anchor = occurrence.end if step.anchor == "end" else occurrence.start
     day = anchor + timedelta(days=step.offset_days)
+    if step.align is not None:
+        day = step.align.apply(day)
     resolved = local_to_utc(day, step.time, settings.zone)
     return _When(
         day=day,

@@ -234,3 +234,63 @@ def test_unreadable_rule_still_stops_all_planning(project):
     campaign(project, "b", '{ type = "fixd", month = 5, day = 1 }')
     result = comms("campaigns", "validate", code=1)
     assert "unknown type 'fixd'" in result.stderr
+
+
+# --- a step placed from another campaign's event --------------------------------------------
+
+PAASKE_STEP = """
+[[steps]]
+name = "påske"
+event = "event:{ref}"
+offset_days = -1
+align = {{ weekday = "mandag", direction = "on_or_before" }}
+time = "10:00"
+channels = ["hjemmeside"]
+audience = "borgere"
+template = "enkel/dagen"
+"""
+
+
+def test_step_placed_from_another_campaigns_event(project):
+    # skærtorsdag 2027 is Thursday 25 March; the day before, snapped back to a Monday: 22 March
+    campaign(project, "paaskeindbrud", '{ type = "easter", offset_days = -3 }', title="Påske")
+    path = campaign(project, "nabohjaelp", '{ type = "fixed", month = 6, day = 1 }')
+    path.write_text(path.read_text() + PAASKE_STEP.format(ref="paaskeindbrud"))
+    shown = run("campaigns", "preview", "nabohjaelp", "--year", "2027", "--format", "json")
+    by_key = {p["key"]: p for p in json.loads(shown.output)}
+    assert set(by_key) == {
+        "nabohjaelp/2027/2027-06-01/dagen/hjemmeside",
+        "nabohjaelp/2027/2027-03-25/påske/hjemmeside",
+    }
+    step = by_key["nabohjaelp/2027/2027-03-25/påske/hjemmeside"]
+    assert step["local_time"] == "2027-03-22 10:00"
+    assert step["text"].startswith("Indbrud: 25. marts 2027.")  # event is the other campaign's
+    assert by_key["nabohjaelp/2027/2027-06-01/dagen/hjemmeside"]["local_time"] == (
+        "2027-06-01 09:00"
+    )
+    run("plan", "--year", "2027", "--campaign", "nabohjaelp")
+    assert posts("nabohjaelp")["nabohjaelp/2027/2027-03-25/påske/hjemmeside"]["state"] == "draft"
+
+
+def test_step_event_naming_no_campaign_is_a_located_error(project):
+    campaign(project, "paaskeindbrud", '{ type = "easter", offset_days = -3 }')
+    path = campaign(project, "nabohjaelp", '{ type = "fixed", month = 6, day = 1 }')
+    path.write_text(path.read_text() + PAASKE_STEP.format(ref="paaskeindbrd"))
+    line = path.read_text().splitlines().index('event = "event:paaskeindbrd"') + 1
+    result = comms("campaigns", "validate", code=1)
+    assert f"nabohjaelp.toml:{line}: event:paaskeindbrd names no campaign" in result.stderr
+    assert "paaskeindbrud" in result.stderr  # did you mean
+    path.write_text(path.read_text().replace('"event:paaskeindbrd"', '"paaskeindbrud"'))
+    result = comms("campaigns", "validate", code=1)
+    assert "event = 'paaskeindbrud' does not name a campaign" in result.stderr
+    assert 'write event = "event:SLUG"' in result.stderr
+
+
+def test_step_event_without_a_date_leaves_its_campaign_out_with_a_warning(project):
+    campaign(project, "paaskeindbrud", '{ type = "explicit", dates = { 2026 = [2026-04-01] } }')
+    path = campaign(project, "nabohjaelp", '{ type = "fixed", month = 6, day = 1 }')
+    path.write_text(path.read_text() + PAASKE_STEP.format(ref="paaskeindbrud"))
+    result = run("plan", "--year", "2027")
+    assert "warning: nabohjaelp has no date in 2027, so it is not planned: " in result.stderr
+    assert "paaskeindbrud.toml:" in result.stderr
+    assert posts("nabohjaelp") == {}
