@@ -294,3 +294,30 @@ def test_step_event_without_a_date_leaves_its_campaign_out_with_a_warning(projec
     assert "warning: nabohjaelp has no date in 2027, so it is not planned: " in result.stderr
     assert "paaskeindbrud.toml:" in result.stderr
     assert posts("nabohjaelp") == {}
+
+
+# --- small ones -----------------------------------------------------------------------------
+
+
+def test_init_example_works_in_an_empty_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMMS_CONFIG", raising=False)
+    first = comms("init")
+    assert "wrote comms.toml" in first.stdout
+    validated = comms("campaigns", "validate")
+    assert validated.stdout.startswith("ok: 1 campaign(s), 1 template(s), 2 post(s)")
+    # an officer's own folders are never overwritten
+    (tmp_path / "campaigns" / "eksempel.toml").write_text("# mine\n", encoding="utf-8")
+    again = comms("init")
+    assert f"{tmp_path / 'campaigns'} exists; left as it is" in again.stdout
+    assert (tmp_path / "campaigns" / "eksempel.toml").read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_validate_lint_problems_do_not_say_nothing_was_planned(project):
+    edit(project / "templates" / "karneval" / "dagen.j2", "Godmorgen", "Tryk Aalborg: godmorgen")
+    validated = comms("campaigns", "validate", "--year", "2027", code=1)
+    assert "Tryg Aalborg" in validated.stderr
+    assert "karneval.toml:" in validated.stderr
+    assert "nothing was planned" not in validated.stderr + validated.stdout
+    planned = comms("plan", "--year", "2027", code=1)
+    assert "nothing was planned" in planned.stderr
