@@ -321,3 +321,35 @@ def test_validate_lint_problems_do_not_say_nothing_was_planned(project):
     assert "nothing was planned" not in validated.stderr + validated.stdout
     planned = comms("plan", "--year", "2027", code=1)
     assert "nothing was planned" in planned.stderr
+
+
+def test_report_of_one_campaign_says_kampagne_in_the_singular(project):
+    from datetime import UTC, datetime
+
+    from comms.config import load_settings
+    from comms.db import session_scope
+    from comms.models import MetricSample, Post
+
+    run("plan", "--year", "2027", "--campaign", "karneval")
+    post_id = posts()[DAGEN_FB]["id"]
+    url = load_settings(project / "comms.toml").database_url
+    with session_scope(url) as session:  # the daemon's and the metrics job's part, written here
+        post = session.get(Post, post_id)
+        post.state, post.published_at = "published", datetime(2027, 5, 29, 6, tzinfo=UTC)
+        session.add(post)
+        session.add(MetricSample(post_id=post_id, reach=1200, impressions=1500))
+    out = project / "rapport.html"
+    run(
+        "report",
+        "--from",
+        "2027-05-01",
+        "--to",
+        "2027-05-31",
+        "--format",
+        "html",
+        "--out",
+        str(out),
+    )
+    html = out.read_text(encoding="utf-8")
+    assert "samlet rækkevidde for 1 kampagne; størst er" in html
+    assert "1 kampagner" not in html
