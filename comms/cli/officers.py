@@ -63,6 +63,8 @@ def campaigns_list(app: AppContext, year: int | None) -> None:
 def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     """Check every campaign file and template; render and lint every post. Writes nothing.
 
+    A campaign whose rule gives no date in a year is a warning (with what to add), not an error.
+
     \b
     Example:
       comms campaigns validate --year 2027
@@ -171,6 +173,10 @@ def _weekday_time(post, zone) -> str:  # type: ignore[no-untyped-def]
 @pass_app
 def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bool) -> None:
     """Put a year's posts in the queue; re-running after an edit changes only unpublished posts.
+
+    A post the team cancelled stays cancelled. A campaign whose rule gives no date in the year
+    is left out with a warning saying what to add; the others are planned. --dry-run shows the
+    changes and writes nothing (no database is created).
 
     \b
     Example:
