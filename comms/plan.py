@@ -3,7 +3,8 @@
 Planning is idempotent: each post has a stable key (campaign/year/occurrence/step/channel).
 Re-planning after an edit rewrites only posts that have not started publishing, sends changed
 approved posts back for approval (when approval is required), cancels posts whose step or
-channel was removed, and reports each change. Published history is never rewritten.
+channel was removed, and reports each change. Published history is never rewritten, and a post
+a person cancelled stays cancelled.
 Nothing is written unless every post of the run renders and passes lint.
 """
 
@@ -23,7 +24,7 @@ from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.config import Settings
 from comms.content.lint import add_utm, lint_post, tag_url
 from comms.content.render import TemplateRenderer
-from comms.errors import LintError
+from comms.errors import DateRuleError, LintError
 from comms.store import audit
 from comms.store.models import Post, PostState, utcnow
 from comms.timeutil import local_to_utc
@@ -76,6 +77,45 @@ class PlanChanges:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     locked: list[str] = field(default_factory=list)  # edited, but already published or running
+    kept_cancelled: list[str] = field(default_factory=list)  # edited, but cancelled by a person
+
+
+class PostsFailLint(LintError):
+    """Rendered posts break channel rules; `problems` has one located line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"{len(problems)} post(s) fail lint; nothing was planned:\n  " + "\n  ".join(problems)
+        )
+
+
+@dataclass(frozen=True)
+class Undated:
+    """A campaign whose rule gives no date in the year: why, and what to add (in `error`)."""
+
+    slug: str
+    year: int
+    error: DateRuleError
+
+    def describe(self, outcome: str) -> str:
+        """E.g. "x has no date in 2029, so it is not planned: x.toml:9: … (add …)"."""
+        return f"{self.slug} has no date in {self.year}, so {outcome}: {self.error}"
+
+
+@dataclass
+class YearPlan:
+    """The posts of a year, and the campaigns left out because they have no date that year."""
+
+    selected: list[str]  # the campaigns asked for
+    posts: list[PlannedPost] = field(default_factory=list)
+    undated: list[Undated] = field(default_factory=list)
+
+    @property
+    def dated(self) -> list[str]:
+        """The campaigns asked for that have a date this year: the ones to sync."""
+        left_out = {u.slug for u in self.undated}
+        return [slug for slug in self.selected if slug not in left_out]
 
 
 def build_posts(
@@ -86,48 +126,82 @@ def build_posts(
     *,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[PlannedPost]:
-    """Render and lint every post of `year`; raise LintError listing every problem found.
+    """Every post of `year`; a campaign without a date that year raises its DateRuleError."""
+    found = build_year(settings, campaigns, year, slugs, progress=progress)
+    if found.undated:
+        raise found.undated[0].error
+    return found.posts
 
+
+def build_year(
+    settings: Settings,
+    campaigns: CampaignSet,
+    year: int,
+    slugs: Iterable[str] | None = None,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> YearPlan:
+    """Render and lint every post of `year`; raise PostsFailLint listing every problem found.
+
+    A campaign whose rule gives no date this year (an `explicit` rule without the year, a
+    `valid` rule that ended) is left out and listed in `undated`, so one campaign does not
+    stop the others; a rule that cannot be read at all is an error when the files are loaded.
     A plan renders thousands of posts from a few steps, so what depends only on the step and
     channel (`_StepChannel`) or on the occurrence and step (the instant) is worked out once,
     not per post (see bench/plan).
     """
     renderer = TemplateRenderer(settings.templates_dir)
     selected = [campaigns.get(s) for s in slugs] if slugs else list(campaigns)
-    posts: list[PlannedPost] = []
+    result = YearPlan([spec.slug for spec in selected])
+    posts = result.posts
     problems: list[str] = []
     brand = settings.brand
     for number, spec in enumerate(selected, start=1):
         if progress:
             progress(f"rendering {spec.slug} {year}", number, len(selected))
-        occurrences = campaigns.occurrences(spec.slug, year)
-        if not occurrences:
+        try:
+            schedule = _schedule(campaigns, spec, year)
+        except DateRuleError as exc:
+            result.undated.append(Undated(spec.slug, year, exc))
             continue
-        per_step = [
-            (step, [_StepChannel.of(settings, spec, step, name) for name in step.channels])
+        per_step = {
+            step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
             for step in spec.steps
-        ]
-        for occurrence in occurrences:
-            for step, targets in per_step:
-                when = _when(settings, step, occurrence)
-                for target in targets:
-                    post = _build_one(renderer, spec, step, target, year, occurrence, when)
-                    posts.append(post)
-                    for problem in lint_post(
-                        text=post.text,
-                        title=post.title,
-                        channel_type=post.channel_type,
-                        image=post.image_path,
-                        alt=post.image_alt,
-                        brand=brand,
-                    ):
-                        where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
-                        problems.append(f"{where}: {post.plan_key}: {problem.message}")
+        }
+        for occurrence, step in schedule:
+            targets = per_step[step.name]
+            when = _when(settings, step, occurrence)
+            for target in targets:
+                post = _build_one(renderer, spec, step, target, year, occurrence, when)
+                posts.append(post)
+                for problem in lint_post(
+                    text=post.text,
+                    title=post.title,
+                    channel_type=post.channel_type,
+                    image=post.image_path,
+                    alt=post.image_alt,
+                    brand=brand,
+                ):
+                    where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
+                    problems.append(f"{where}: {post.plan_key}: {problem.message}")
     if problems:
-        raise LintError(
-            f"{len(problems)} post(s) fail lint; nothing was planned:\n  " + "\n  ".join(problems)
-        )
-    return posts
+        raise PostsFailLint(problems)
+    return result
+
+
+def _schedule(
+    campaigns: CampaignSet, spec: CampaignSpec, year: int
+) -> list[tuple[Occurrence, StepSpec]]:
+    """Each (occurrence, step) of the year: the campaign's own occurrences for its steps, and
+    for a step with its own `event`, each date that campaign's event gives (`event:SLUG`)."""
+    occurrences = campaigns.occurrences(spec.slug, year)
+    own = [step for step in spec.steps if step.event is None]
+    pairs = [(occurrence, step) for occurrence in occurrences for step in own]
+    for step in spec.steps:
+        if step.event is not None:
+            dates = campaigns.event_dates(step.event, year)
+            pairs += [(Occurrence(d, d, d), step) for d in dates]
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -171,7 +245,12 @@ class _StepChannel:
                 "focus_area": spec.focus_area,
                 "description": spec.description,
             },
-            step={"name": step.name, "audience": step.audience, "offset_days": step.offset_days},
+            step={
+                "name": step.name,
+                "audience": step.audience,
+                "offset_days": step.offset_days,
+                "event": step.event,
+            },
             channel={"name": channel.name, "type": channel.type},
             utm=utm,
         )
@@ -191,6 +270,8 @@ class _When:
 def _when(settings: Settings, step: StepSpec, occurrence: Occurrence) -> _When:
     anchor = occurrence.end if step.anchor == "end" else occurrence.start
     day = anchor + timedelta(days=step.offset_days)
+    if step.align is not None:
+        day = step.align.apply(day)
     resolved = local_to_utc(day, step.time, settings.zone)
     return _When(
         day=day,
@@ -259,6 +340,9 @@ def _build_one(
     )
 
 
+REMOVED_NOTE = "removed from the campaign file"  # last_error of a post plan cancelled itself
+
+
 def sync(
     session: Session,
     planned: list[PlannedPost],
@@ -267,9 +351,12 @@ def sync(
     campaigns: Iterable[str],
     require_approval: bool,
     actor: str,
+    dry_run: bool = False,
 ) -> PlanChanges:
-    """Bring the queue in line with `planned` for these campaigns and year."""
-    changes = PlanChanges()
+    """Bring the queue in line with `planned` for these campaigns and year.
+
+    With `dry_run` the changes are worked out and reported but nothing is written.
+    """
     slugs = sorted(set(campaigns))
     existing = {
         post.plan_key: post
@@ -277,15 +364,45 @@ def sync(
             select(Post).where(Post.source == "plan", Post.year == year, Post.campaign.in_(slugs))
         ).all()
     }
+    work = diff(existing, planned, require_approval=require_approval, actor=actor)
+    if not dry_run:
+        _apply(session, work, actor)
+    return work.changes
+
+
+@dataclass
+class PlanWork:
+    """What a plan run would write: the changes to report and the rows behind them."""
+
+    changes: PlanChanges
+    new_rows: list[dict]
+    updates: list[tuple[Post, dict, str]]  # (post, new values, campaign)
+    removals: list[Post]
+
+
+def diff(
+    existing: dict[str, Post],
+    planned: list[PlannedPost],
+    *,
+    require_approval: bool,
+    actor: str,
+) -> PlanWork:
+    """Compare the queue's posts (by plan key) with the planned ones; writes nothing.
+
+    A post a person cancelled stays cancelled, whatever changed in its file: it is reported
+    as left alone when its text or time would have changed. A post plan cancelled because
+    its step was removed comes back (as a draft when approval is required) if the step does.
+    """
+    existing = dict(existing)
+    changes = PlanChanges()
+    work = PlanWork(changes, [], [], [])
     now = utcnow()
-    new_rows: list[dict] = []
-    events: list[dict] = []
     initial_state = PostState.DRAFT if require_approval else PostState.QUEUED
     for item in planned:
         current = existing.pop(item.plan_key, None)
         fields = _fields(item)
         if current is None:
-            new_rows.append(
+            work.new_rows.append(
                 {
                     **fields,
                     "plan_key": item.plan_key,
@@ -300,55 +417,60 @@ def sync(
             )
             changes.added.append(item.plan_key)
             continue
-        if current.content_hash == item.content_hash and current.state != PostState.CANCELLED:
+        same = current.content_hash == item.content_hash
+        if current.state == PostState.CANCELLED and current.last_error != REMOVED_NOTE:
+            if same:
+                changes.unchanged += 1
+            else:
+                changes.kept_cancelled.append(item.plan_key)
+            continue
+        if same and current.state != PostState.CANCELLED:
             changes.unchanged += 1
             continue
         if current.state not in (*PostState.EDITABLE, PostState.CANCELLED):
-            if current.content_hash != item.content_hash:
+            if not same:
                 changes.locked.append(f"{item.plan_key} ({current.state})")
             else:
                 changes.unchanged += 1
             continue
         values = {**fields, "updated_at": now}
+        if current.state == PostState.CANCELLED:
+            values["last_error"] = None
         if require_approval and current.state in (PostState.QUEUED, PostState.CANCELLED):
             values.update(state=PostState.DRAFT, approved_by=None, approved_at=None)
             changes.back_to_draft.append(item.plan_key)
         elif current.state == PostState.CANCELLED:
             values.update(state=initial_state)
-        session.execute(
-            sa.update(Post)
-            .where(Post.id == current.id, Post.state == current.state)
-            .values(**values)
-        )
+        work.updates.append((current, values, item.campaign))
         changes.updated.append(item.plan_key)
-        events.append(
-            {
-                "actor": actor,
-                "action": "plan:update",
-                "post_id": current.id,
-                "campaign": item.campaign,
-            }
-        )
     for key, post in existing.items():
         if post.state in PostState.EDITABLE:
-            session.execute(
-                sa.update(Post)
-                .where(Post.id == post.id, Post.state == post.state)
-                .values(
-                    state=PostState.CANCELLED,
-                    updated_at=now,
-                    last_error="removed from the campaign file",
-                )
-            )
+            work.removals.append(post)
             changes.removed.append(key)
-            events.append(
-                {
-                    "actor": actor,
-                    "action": "plan:remove",
-                    "post_id": post.id,
-                    "campaign": post.campaign,
-                }
-            )
+    return work
+
+
+def _apply(session: Session, work: PlanWork, actor: str) -> None:
+    """Write what `diff` worked out, with an audit event for every post touched."""
+    events: list[dict] = []
+    for post, values, campaign in work.updates:
+        session.execute(
+            sa.update(Post).where(Post.id == post.id, Post.state == post.state).values(**values)
+        )
+        events.append(
+            {"actor": actor, "action": "plan:update", "post_id": post.id, "campaign": campaign}
+        )
+    now = utcnow()
+    for post in work.removals:
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == post.id, Post.state == post.state)
+            .values(state=PostState.CANCELLED, updated_at=now, last_error=REMOVED_NOTE)
+        )
+        events.append(
+            {"actor": actor, "action": "plan:remove", "post_id": post.id, "campaign": post.campaign}
+        )
+    new_rows = work.new_rows
     if new_rows:
         connection = session.connection()
         if connection.dialect.name == "sqlite":
@@ -368,7 +490,6 @@ def sync(
             for pid, c in added
         ]
     audit.record_many(session, events)
-    return changes
 
 
 # Columns a new planned post is inserted with; every other column is NULL (or `attempts`, 0).

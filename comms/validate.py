@@ -1,5 +1,8 @@
 """`comms campaigns validate`: load every campaign, parse every template, render and lint every
-post of the given years against the config, and collect every problem rather than the first."""
+post of the given years against the config, and collect every problem rather than the first.
+
+A campaign whose rule gives no date in a year is a warning, as in `comms plan`: the other
+campaigns are still checked, and the run succeeds."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ class ValidationReport:
     """Every problem found, and how much was checked."""
 
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # campaigns without a date in a year
     campaigns: int = 0
     templates: int = 0
     posts: int = 0
@@ -24,7 +28,7 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
     """Check files, channel names, templates and rendered posts; never writes anything."""
     from comms.campaigns.loader import CampaignSet
     from comms.content.render import TemplateRenderer
-    from comms.plan import build_posts
+    from comms.plan import PostsFailLint, build_year
 
     report = ValidationReport(years=years)
     renderer = TemplateRenderer(settings.templates_dir)
@@ -59,7 +63,12 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
     for year in years:
         for spec in campaigns:
             try:
-                report.posts += len(build_posts(settings, campaigns, year, [spec.slug]))
+                found = build_year(settings, campaigns, year, [spec.slug])
+            except PostsFailLint as exc:
+                report.errors += [f"{year}: {problem}" for problem in exc.problems]
             except CommsError as exc:
                 report.errors.append(f"{year}: {exc}")
+            else:
+                report.posts += len(found.posts)
+                report.warnings += [u.describe("its posts are not checked") for u in found.undated]
     return report

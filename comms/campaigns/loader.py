@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from comms.campaigns.dates import SLUG_RE
+from comms.campaigns.dates import EVENT_PREFIX, SLUG_RE, Align, parse_align
 from comms.campaigns.events import EventSpec, Occurrence, parse_event
 from comms.campaigns.toml_source import (
     Line,
@@ -34,7 +34,7 @@ from comms.errors import CampaignError, DateRuleError
 TOP_KEYS = ("slug", "title", "focus_area", "description", "variables", "event", "steps")
 TOP_REQUIRED = ("title", "focus_area", "event", "steps")
 STEP_KEYS = ("name", "offset_days", "time", "anchor", "channels", "audience", "template")
-STEP_KEYS += ("title", "link", "image", "alt")
+STEP_KEYS += ("title", "link", "image", "alt", "event", "align")
 TOP_HINTS = {
     "event": "add an [event] table with date, span or series; see docs/campaigns.md",
     "steps": "add one or more [[steps]] tables; see docs/campaigns.md",
@@ -59,6 +59,8 @@ class StepSpec:
     image: str | None = None
     alt: str | None = None
     line: int | None = None  # the line of the step's `[[steps]]` header
+    event: str | None = None  # `event = "event:SLUG"`: placed from that campaign's dates instead
+    align: Align | None = None  # snap the step's day to a weekday (after the offset)
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,14 @@ class _FileLoader:
                 line=at("offset_days"),
                 hint="e.g. offset_days = -7",
             )
+        own_event = _step_event(t["event"], at("event")) if "event" in t else None
+        if own_event is not None and "anchor" in t:
+            raise CampaignError(
+                "anchor does not apply to a step with its own event",
+                line=at("anchor"),
+                hint=f"the step is placed from event:{own_event}'s date: remove anchor",
+            )
+        align = parse_align(t["align"], locate=at) if "align" in t else None
         anchor = t.get("anchor", "start")
         if anchor not in ("start", "end"):
             raise CampaignError(f'anchor = {anchor!r} must be "start" or "end"', line=at("anchor"))
@@ -257,8 +267,22 @@ class _FileLoader:
             _text(t["audience"], "audience", lazy("audience")),
             template,
             line=line,
+            event=own_event,
+            align=align,
             **optional,
         )
+
+
+def _step_event(value: object, line: int | None) -> str:
+    """The slug of a step's `event = "event:SLUG"`."""
+    slug = value.removeprefix(EVENT_PREFIX) if isinstance(value, str) else ""
+    if not isinstance(value, str) or not value.startswith(EVENT_PREFIX) or not SLUG_RE.match(slug):
+        raise CampaignError(
+            f"event = {value!r} does not name a campaign",
+            line=line,
+            hint='write event = "event:SLUG" with the other campaign\'s slug, e.g. "event:jul"',
+        )
+    return slug
 
 
 def _parse_time(value: object, line: Line) -> time:
@@ -373,7 +397,8 @@ class CampaignSet:
     def _reference_problems(self, skip: set[str]) -> list[CampaignError]:
         errors: list[CampaignError] = []
         for spec in self:
-            for slug in sorted(spec.event.references() - self._by_slug.keys() - skip):
+            named = spec.event.references() | {step.event for step in spec.steps if step.event}
+            for slug in sorted(named - self._by_slug.keys() - skip):
                 hint = did_you_mean(slug, self._by_slug) or "known: " + ", ".join(self._by_slug)
                 errors.append(
                     CampaignError(

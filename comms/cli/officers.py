@@ -63,6 +63,8 @@ def campaigns_list(app: AppContext, year: int | None) -> None:
 def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     """Check every campaign file and template; render and lint every post. Writes nothing.
 
+    A campaign whose rule gives no date in a year is a warning (with what to add), not an error.
+
     \b
     Example:
       comms campaigns validate --year 2027
@@ -73,13 +75,21 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     report = validate_all(app.settings, years or (this, this + 1))
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     if report.errors:
         raise click.ClickException(
             f"{len(report.errors)} problem(s) in {app.settings.campaigns_dir}"
         )
+    undated = (
+        f"; {len(report.warnings)} campaign year(s) without a date (see the warnings)"
+        if report.warnings
+        else ""
+    )
     click.echo(
         f"ok: {report.campaigns} campaign(s), {report.templates} template(s), "
         f"{report.posts} post(s) rendered and linted for {', '.join(map(str, report.years))}"
+        f"{undated}"
     )
 
 
@@ -164,34 +174,80 @@ def _weekday_time(post, zone) -> str:  # type: ignore[no-untyped-def]
 def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bool) -> None:
     """Put a year's posts in the queue; re-running after an edit changes only unpublished posts.
 
+    A post the team cancelled stays cancelled. A campaign whose rule gives no date in the year
+    is left out with a warning saying what to add; the others are planned. --dry-run shows the
+    changes and writes nothing (no database is created).
+
     \b
     Example:
       comms plan --year 2027
       comms plan --year 2027 --campaign karneval --dry-run
     """
     from comms.campaigns.loader import CampaignSet
-    from comms.plan import build_posts, sync
-    from comms.store.db import session_scope
+    from comms.plan import build_year
 
     settings = app.settings
-    url = app.ready_database()
     campaigns = CampaignSet.load(settings.campaigns_dir)
     selected = list(slugs) or [spec.slug for spec in campaigns]
     with progress_bar() as progress:
-        posts = build_posts(settings, campaigns, year, selected, progress=progress)
-    with session_scope(url) as session:
-        changes = sync(
+        found = build_year(settings, campaigns, year, selected, progress=progress)
+    _warn_undated(found.undated)
+    if dry_run:
+        changes = _dry_run_changes(app, found.posts, year, found.dated)
+    else:
+        changes = _sync(app, found.posts, year, found.dated)
+    _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
+    _warn_overdue_planned(settings, found.posts, changes)
+    if found.undated:
+        click.echo(
+            f"{len(found.undated)} campaign(s) without a date in {year} not planned "
+            "(see the warnings); their posts already in the queue are left as they are."
+        )
+
+
+def _warn_undated(undated: list) -> None:  # type: ignore[type-arg]
+    """One warning line on stderr per campaign left out for want of a date."""
+    for item in undated:
+        click.echo(f"warning: {item.describe('it is not planned')}", err=True)
+
+
+def _sync(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
+    """Write the plan to the queue (creating a new database)."""
+    from comms.plan import sync
+    from comms.store.db import session_scope
+
+    with session_scope(app.ready_database()) as session:
+        return sync(
             session,
             posts,
             year=year,
             campaigns=selected,
-            require_approval=settings.require_approval,
+            require_approval=app.settings.require_approval,
             actor=current_actor(),
         )
-        if dry_run:
-            session.rollback()
-    _print_changes(changes, dry_run=dry_run, approval=settings.require_approval)
-    _warn_overdue_planned(settings, posts, changes)
+
+
+def _dry_run_changes(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
+    """What `plan` would change, read from the queue if there is one; creates nothing."""
+    from comms.plan import diff, sync
+    from comms.store.db import current_revision, ensure_schema, session_scope, sqlite_path
+
+    url, approval = app.url, app.settings.require_approval
+    path = sqlite_path(url)
+    if (path is not None and not path.exists()) or current_revision(url) is None:
+        # no queue yet: every post would be new
+        return diff({}, posts, require_approval=approval, actor=current_actor()).changes
+    ensure_schema(url, create_if_empty=False)
+    with session_scope(url) as session:
+        return sync(
+            session,
+            posts,
+            year=year,
+            campaigns=selected,
+            require_approval=approval,
+            actor=current_actor(),
+            dry_run=True,
+        )
 
 
 def _warn_overdue_planned(settings, posts, changes) -> None:  # type: ignore[no-untyped-def]
@@ -232,6 +288,13 @@ def _print_changes(changes, *, dry_run: bool, approval: bool) -> None:  # type: 
             "published or publishing; left as they are:"
         )
         for key in changes.locked:
+            click.echo(f"  {key}")
+    if changes.kept_cancelled:
+        click.echo(
+            f"{len(changes.kept_cancelled)} post(s) changed in the files but are "
+            "cancelled, left alone:"
+        )
+        for key in changes.kept_cancelled:
             click.echo(f"  {key}")
     click.echo(f"{changes.unchanged} post(s) unchanged.")
     if changes.added and approval and not dry_run:

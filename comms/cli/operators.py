@@ -20,7 +20,9 @@ from comms.cli.output import print_table, progress_bar
 )
 @pass_app
 def init_command(app: AppContext, path: Path) -> None:
-    """Write a starter config and create the database schema.
+    """Write a starter config, an example campaign with its template, and the database schema.
+
+    The campaign and template folders are written only when they do not exist yet.
 
     \b
     Example:
@@ -28,18 +30,38 @@ def init_command(app: AppContext, path: Path) -> None:
     """
     from importlib import resources
 
+    starter = resources.files("comms")
     if path.exists():
         click.echo(f"{path} exists; left as it is")
     else:
-        example = resources.files("comms").joinpath("starter.toml").read_text(encoding="utf-8")
+        example = starter.joinpath("starter.toml").read_text(encoding="utf-8")
         path.write_text(example, encoding="utf-8")
         click.echo(f"wrote {path}")
     from comms.config import load_settings
     from comms.store.db import upgrade
 
     settings = load_settings(path)
+    for folder, name in (
+        (settings.campaigns_dir, "campaigns"),
+        (settings.templates_dir, "templates"),
+    ):
+        if folder.exists():
+            click.echo(f"{folder} exists; left as it is")
+        else:
+            _copy_tree(starter.joinpath("starter", name), folder)
+            click.echo(f"wrote {folder} (an example to edit)")
     upgrade(settings.database_url)
     click.echo(f"database ready: {settings.database_url}")
+
+
+def _copy_tree(source, target: Path) -> None:  # type: ignore[no-untyped-def]
+    """Copy a folder of package data (an importlib Traversable) to `target`."""
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.is_dir():
+            _copy_tree(item, target / item.name)
+        else:
+            (target / item.name).write_bytes(item.read_bytes())
 
 
 @click.group("db")

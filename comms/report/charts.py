@@ -229,7 +229,8 @@ def reach_by_campaign(report: Report) -> Chart | None:
     ax.set_title(title, loc="left", fontweight="bold")
     top_name, top_reach = rows[0]
     alt = (
-        f"Søjlediagram: samlet rækkevidde for {len(rows)} kampagner; størst er {top_name} "
+        f"Søjlediagram: samlet rækkevidde for {len(rows)} "
+        f"{'kampagne' if len(rows) == 1 else 'kampagner'}; størst er {top_name} "
         f"med {format_number(top_reach or 0)} personer."
     )
     return Chart("rakkevidde-pr-kampagne", title, alt, _png(fig))
