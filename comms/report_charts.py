@@ -3,8 +3,11 @@
 matplotlib is imported only when a chart is drawn (the CLI stays fast), with the Agg backend so no
 display is needed. Labels are Danish: month names, "1.234" numbers. A chart without data is left
 out (None) rather than drawn empty. Each chart carries a title and an alt text for the documents.
-Over long periods (years) the axes step by year, and points become small so 10 years stay legible.
-"""
+Counts tick in whole numbers; the month chart has one whole slot per calendar month, so a period
+that starts or ends mid-month still shows that month's whole bar. Date ticks suit the period
+(hours of a day up to years over a decade) and stay inside it. Every PNG has the same width and a
+constrained layout that keeps the title, legend and labels inside it; `draw_charts` gives the
+figures before they become PNGs, so tests can read them back."""
 
 from __future__ import annotations
 
@@ -135,36 +138,37 @@ def _steps(count: int, steps: tuple[int, ...], most: int) -> int:
 
 
 def _date_axis(ax: Any, start: date, end: date) -> None:
-    """Ticks that suit the period, each label unique: hours of one day ('kl. 12'), days ('5.
-    dec'), months ('jan 2027') or years; a small margin so a dot on the first or last day shows
-    whole."""
+    """Ticks that suit the period, each label unique and inside it: hours of one day ('5. dec
+    kl. 12'), days ('5. dec'), months ('jan 2027') or years; a small margin so a dot on the
+    first or last day shows whole."""
     import matplotlib.dates as mdates
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter
 
     days = (end - start).days + 1
     if days <= 2:
-        ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 6 * days)))
+        locator: Any = mdates.HourLocator(byhour=range(0, 24, 6 * days))
         pattern = "{d}. {m} kl. {h}"
     elif days <= 62:
-        ax.xaxis.set_major_locator(mdates.DayLocator(interval=_steps(days, (1, 2, 3, 7, 14), 9)))
+        locator = mdates.DayLocator(interval=_steps(days, (1, 2, 3, 7, 14), 9))
         pattern = "{d}. {m}"
     elif days <= 4 * 366:
-        months = days / 30.4
-        step = _steps(round(months), (1, 2, 3, 4, 6, 12), 8)
-        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=range(1, 13, step)))
+        step = _steps(round(days / 30.4), (1, 2, 3, 4, 6, 12), 8)
+        locator = mdates.MonthLocator(bymonth=range(1, 13, step))
         pattern = "{m} {y}"
     else:
-        base = _steps(round(days / 365.25), (1, 2, 5, 10, 20), 10)
-        ax.xaxis.set_major_locator(mdates.YearLocator(base=base))
+        locator = mdates.YearLocator(base=_steps(round(days / 365.25), (1, 2, 5, 10, 20), 10))
         pattern = "{y}"
+    first = datetime.combine(start, time.min)
+    last = datetime.combine(end + timedelta(days=1), time.min)  # the period ends before this
+    low, high = mdates.date2num(first), mdates.date2num(last)
+    ticks = [t for t in locator.tick_values(first, last) if low <= t < high]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
 
     def label(value: float, _pos: int) -> str:
         when = mdates.num2date(value)
         return pattern.format(d=when.day, m=MONTHS[when.month - 1], y=when.year, h=when.hour)
 
     ax.xaxis.set_major_formatter(FuncFormatter(label))
-    first = datetime.combine(start, time.min)
-    last = datetime.combine(end + timedelta(days=1), time.min)
     margin = max((last - first) / 80, timedelta(minutes=20))
     ax.set_xlim(first - margin, last + margin)
 

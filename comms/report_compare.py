@@ -9,10 +9,10 @@ status report. Unknown figures stay unknown: no change is computed from a missin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from comms.danish import format_date, format_number
+from comms.danish import format_date, format_month, format_number
 from comms.report import TOTAL, Group, Report
 from comms.report_render import MISSING, section_rows
 
@@ -107,12 +107,16 @@ def format_change(change: Change) -> str:
 
 
 def period_phrase(start: date, end: date) -> str:
-    """The period as the sentence names it: 'i 2026' for a calendar year, 'den 5. marts 2026'
-    for one day, else 'fra den 1. januar 2026 til den 30. juni 2026' (as the summary says)."""
+    """The period as the sentence names it: 'i 2026' for a calendar year, 'i marts 2026' for a
+    calendar month, 'den 5. marts 2026' for one day, else 'fra den 1. januar 2026 til den 30.
+    juni 2026' (as the summary says)."""
     if start == end:
         return f"den {format_date(start)}"
     if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
         return f"i {start.year}"
+    whole_month = start.day == 1 and (end + timedelta(days=1)).day == 1
+    if whole_month and (start.year, start.month) == (end.year, end.month):
+        return f"i {format_month(start)}"
     return f"fra den {format_date(start)} til den {format_date(end)}"
 
 

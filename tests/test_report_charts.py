@@ -157,6 +157,12 @@ def assert_sound(charts: dict[str, Any]) -> None:
         assert assert_bars_inside(ax)
 
 
+def date_labels(charts: dict[str, Any]) -> list[str]:
+    ax = charts["rakkevidde-pr-opslag"].figure.axes[0]
+    labels = [label.get_text() for label in ax.xaxis.get_ticklabels()]
+    return [labels[i] for i in _in_view(ax.get_xticks(), ax.get_xlim())]
+
+
 def month_labels(charts: dict[str, Any]) -> list[str]:
     ax = charts["opslag-pr-maaned"].figure.axes[0]
     labels = [label.get_text() for label in ax.xaxis.get_ticklabels()]
@@ -177,6 +183,7 @@ def test_one_post_on_one_day(settings: Settings):
     bars = assert_bars_inside(charts["opslag-pr-maaned"].figure.axes[0])
     assert [bar.get_height() for bar in bars] == [1]
     assert month_labels(charts) == ["dec\n2026"]
+    assert date_labels(charts) == ["5. dec kl. 0", "5. dec kl. 6", "5. dec kl. 12", "5. dec kl. 18"]
 
 
 def test_part_of_one_month_with_two_channels_shows_its_bar(settings: Settings):
@@ -253,6 +260,9 @@ def test_a_year_and_two_years_of_history(settings: Settings, start, end, labels)
     assert_sound(charts)
     shown = [text for text in month_labels(charts) if text]
     assert len(shown) == labels
+    dates = date_labels(charts)  # inside the period: no 'jan 2027' at the right edge
+    assert dates[0] == f"jan {start.year}"
+    assert dates[-1].endswith("2026")
     assert len(set(shown)) == len(shown)
 
 

@@ -190,6 +190,17 @@ def test_the_danish_comparison_sentence_names_other_periods_by_their_dates():
         "Den 4. marts 2025 var der 80 opslag. Fra den 1. januar 2026 til den 30. juni 2026 var "
         "der 11 færre opslag end den 4. marts 2025 (-13,8 %)."
     )
+    # a calendar month by its name; a month cut short by its dates
+    now = _report(date(2026, 2, 1), date(2026, 2, 28), 5, None)
+    then = _report(date(2025, 12, 1), date(2025, 12, 31), 9, None)
+    assert danish_comparison(compare(now, then)) == (
+        "I december 2025 var der 9 opslag. I februar 2026 var der 4 færre opslag end i december "
+        "2025 (-44,4 %)."
+    )
+    then = _report(date(2025, 12, 1), date(2025, 12, 30), 3, None)
+    assert "I februar 2026 var der 2 flere opslag end fra den 1. december 2025 til den 30. " in (
+        danish_comparison(compare(now, then))
+    )
     # a year from 1 February is not the calendar year 2025
     then = _report(date(2025, 2, 1), date(2026, 1, 31), 80, None)
     assert "færre opslag end fra den 1. februar 2025 til den 31. januar 2026" in danish_comparison(
