@@ -323,3 +323,38 @@ def test_every_png_has_the_same_width_so_the_documents_scale_them_alike(settings
     charts = build_charts(*period(settings, date(2026, 1, 1), date(2026, 12, 31)))
     widths = {png_pixels(chart.png).shape[1] for chart in charts}
     assert widths == {round(WIDTH_IN * DPI)}
+
+
+# --- in the page -----------------------------------------------------------------------------
+
+
+def test_nothing_is_cut_off_at_the_right_of_a_narrow_window(settings: Settings, tmp_path):
+    """Charts, captions and the summary fit the window; a wide table scrolls in its own box
+    instead of pushing the page past the right edge."""
+    from playwright.sync_api import sync_playwright
+
+    from comms.report_compare import compare
+    from comms.report_html import render_html
+    from tests.headless import CHROMIUM, CHROMIUM_ARGS
+
+    seed_history(settings.database_url, first_year=2025, years=2)
+    report, points = period(settings, date(2026, 12, 1), date(2026, 12, 31))
+    earlier, _ = period(settings, date(2025, 12, 1), date(2025, 12, 31))
+    path = tmp_path / "status.html"
+    html = render_html(report, build_charts(report, points), compare(report, earlier))
+    path.write_text(html, encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for width in (600, 1100):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(path.as_uri())
+            shown = page.evaluate("document.documentElement.clientWidth")
+            assert page.evaluate("document.documentElement.scrollWidth") <= shown
+            rights = page.eval_on_selector_all(
+                "figure, figure img, figcaption, .summary",
+                "els => els.map(e => e.getBoundingClientRect().right)",
+            )
+            assert len(rights) == 3 * 3 + 2
+            assert max(rights) <= shown
+            page.close()
+        browser.close()
