@@ -22,6 +22,7 @@ D = date(2019, 1, 14)
         (danish.format_date_full, "mandag den 14. januar 2019"),
         (danish.format_date_short, "14.1.2019"),
         (danish.format_day_month, "14. januar"),
+        (danish.format_month, "januar 2019"),
         (danish.format_weekday, "mandag"),
         (danish.format_week, "uge 3"),
     ],
@@ -131,6 +132,7 @@ def test_date_outputs_have_plain_spaces(d):
         danish.format_date_full,
         danish.format_date_short,
         danish.format_day_month,
+        danish.format_month,
         danish.format_weekday,
         danish.format_week,
     ):

@@ -161,17 +161,51 @@ def _report(start: date, end: date, posts: int, reach: int | None) -> Report:
     )
 
 
-def test_the_danish_comparison_sentence():
+def test_the_danish_comparison_sentence_says_which_year_had_more():
     now = _report(date(2026, 1, 1), date(2026, 12, 31), 104, 90000)
     then = _report(date(2025, 1, 1), date(2025, 12, 31), 80, 80000)
     assert danish_comparison(compare(now, then)) == (
-        "Fra den 1. januar 2025 til den 31. december 2025 var der 80 opslag, som nåede i alt "
-        "80.000 personer. Det er 24 flere opslag (+30 %), og den samlede rækkevidde er steget "
-        "med 10.000 (+12,5 %)."
+        "I 2025 var der 80 opslag, som nåede i alt 80.000 personer. I 2026 var der 24 flere "
+        "opslag end i 2025 (+30 %), og den samlede rækkevidde steg med 10.000 (+12,5 %)."
     )
-    fewer = danish_comparison(compare(then, now))
-    assert "Det er 24 færre opslag (-23,1 %)" in fewer
-    assert "er faldet med 10.000 (-11,1 %)" in fewer
+    assert danish_comparison(compare(then, now)) == (
+        "I 2026 var der 104 opslag, som nåede i alt 90.000 personer. I 2025 var der 24 færre "
+        "opslag end i 2026 (-23,1 %), og den samlede rækkevidde faldt med 10.000 (-11,1 %)."
+    )
+
+
+def test_the_danish_comparison_sentence_when_the_count_is_the_same():
+    now = _report(date(2026, 1, 1), date(2026, 12, 31), 80, 80000)
+    then = _report(date(2025, 1, 1), date(2025, 12, 31), 80, 70000)
+    assert danish_comparison(compare(now, then)) == (
+        "I 2025 var der 80 opslag, som nåede i alt 70.000 personer. I 2026 var der lige så "
+        "mange opslag som i 2025, og den samlede rækkevidde steg med 10.000 (+14,3 %)."
+    )
+
+
+def test_the_danish_comparison_sentence_names_other_periods_by_their_dates():
+    now = _report(date(2026, 1, 1), date(2026, 6, 30), 69, None)
+    then = _report(date(2025, 3, 4), date(2025, 3, 4), 80, None)
+    assert danish_comparison(compare(now, then)) == (
+        "Den 4. marts 2025 var der 80 opslag. Fra den 1. januar 2026 til den 30. juni 2026 var "
+        "der 11 færre opslag end den 4. marts 2025 (-13,8 %)."
+    )
+    # a calendar month by its name; a month cut short by its dates
+    now = _report(date(2026, 2, 1), date(2026, 2, 28), 5, None)
+    then = _report(date(2025, 12, 1), date(2025, 12, 31), 9, None)
+    assert danish_comparison(compare(now, then)) == (
+        "I december 2025 var der 9 opslag. I februar 2026 var der 4 færre opslag end i december "
+        "2025 (-44,4 %)."
+    )
+    then = _report(date(2025, 12, 1), date(2025, 12, 30), 3, None)
+    assert "I februar 2026 var der 2 flere opslag end fra den 1. december 2025 til den 30. " in (
+        danish_comparison(compare(now, then))
+    )
+    # a year from 1 February is not the calendar year 2025
+    then = _report(date(2025, 2, 1), date(2026, 1, 31), 80, None)
+    assert "færre opslag end fra den 1. februar 2025 til den 31. januar 2026" in danish_comparison(
+        compare(now, then)
+    )
 
 
 def test_comparison_json_has_every_group_of_either_period(seeded: Settings):
@@ -253,9 +287,7 @@ def test_docx_reads_back_with_summary_charts_and_danish_annex(seeded: Settings):
     assert paragraphs[0] == "Opslag og rækkevidde"
     assert paragraphs[1] == "1. januar 2026 til 31. december 2026"
     assert to_json(report)["summary"] in paragraphs
-    assert any(
-        p.startswith("Fra den 1. januar 2025 til den 31. december 2025 var der") for p in paragraphs
-    )
+    assert any(p.startswith("I 2025 var der") and ". I 2026 var der " in p for p in paragraphs)
     assert ANNEX in paragraphs
     assert len(document.inline_shapes) == 3  # type: ignore[attr-defined]
     assert document.core_properties.language == "da-DK"  # type: ignore[attr-defined]
@@ -357,6 +389,25 @@ def test_cli_compare_to_in_json_csv_md_and_table(seeded: Settings):
     assert table.exit_code == 0, table.output
     assert "Ændring siden" in table.output
     assert "var der" in table.output.splitlines()[-1]
+
+
+def test_cli_compare_sentence_says_which_period_had_fewer(settings: Settings):
+    for day in (3, 4, 5):
+        add_published(
+            settings, "kommune-facebook", 100, published_at=datetime(2025, 3, day, 9, tzinfo=UTC)
+        )
+    add_published(
+        settings, "kommune-facebook", 500, published_at=datetime(2026, 3, 3, 9, tzinfo=UTC)
+    )
+    period = ("--from", "2026-01-01", "--to", "2026-12-31", "--compare-to", "2025-01-01:2025-12-31")
+    result = run(settings, *period)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "I 2025 var der 3 opslag, som nåede i alt 300 personer. I 2026 var der 2 færre opslag "
+        "end i 2025 (-66,7 %), og den samlede rækkevidde steg med 200 (+66,7 %)."
+    )
+    data = json.loads(run(settings, *period, "--format", "json").output)
+    assert "I 2026 var der 2 færre opslag end i 2025" in data["comparison"]["summary"]
 
 
 def test_cli_bad_compare_to_is_a_usage_error(seeded: Settings):

@@ -22,6 +22,7 @@ _DATE = "d. MMMM y"  # 14. januar 2019
 _DATE_FULL = "EEEE 'den' d. MMMM y"  # mandag den 14. januar 2019
 _DATE_SHORT = "d.M.y"  # 14.1.2019 (no leading zeros, as in running text)
 _DAY_MONTH = "d. MMMM"  # 14. januar
+_MONTH_YEAR = "MMMM y"  # januar 2019
 _WEEKDAY = "EEEE"  # mandag
 _TIME = "H.mm"  # 17.30, 9.05 (no leading zero on the hour)
 
@@ -64,6 +65,11 @@ def format_date_short(d: date | datetime) -> str:
 def format_day_month(d: date | datetime) -> str:
     """'14. januar'."""
     return _fmt_date(d, _DAY_MONTH)
+
+
+def format_month(d: date | datetime) -> str:
+    """'januar 2019': the month and year of a date."""
+    return _fmt_date(d, _MONTH_YEAR)
 
 
 def format_weekday(d: date | datetime) -> str:

@@ -9,10 +9,10 @@ status report. Unknown figures stay unknown: no change is computed from a missin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from comms.content.danish import format_date, format_number
+from comms.content.danish import format_date, format_month, format_number
 from comms.report.figures import TOTAL, Group, Report
 from comms.report.render import MISSING, section_rows
 
@@ -106,35 +106,50 @@ def format_change(change: Change) -> str:
     return text
 
 
+def period_phrase(start: date, end: date) -> str:
+    """The period as the sentence names it: 'i 2026' for a calendar year, 'i marts 2026' for a
+    calendar month, 'den 5. marts 2026' for one day, else 'fra den 1. januar 2026 til den 30.
+    juni 2026' (as the summary says)."""
+    if start == end:
+        return f"den {format_date(start)}"
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
+        return f"i {start.year}"
+    whole_month = start.day == 1 and (end + timedelta(days=1)).day == 1
+    if whole_month and (start.year, start.month) == (end.year, end.month):
+        return f"i {format_month(start)}"
+    return f"fra den {format_date(start)} til den {format_date(end)}"
+
+
 def danish_comparison(comparison: Comparison) -> str:
-    """'Fra den 1. januar 2025 til den 31. december 2025 var der 80 opslag, som nåede i alt
-    90.000 personer. Det er 24 flere opslag (+30 %), og den samlede rækkevidde er steget med
-    12.345 (+13,7 %).'"""
-    earlier, totals = comparison.earlier, comparison.totals()
-    if earlier.start == earlier.end:
-        when = f"Den {format_date(earlier.start)}"
-    else:
-        when = f"Fra den {format_date(earlier.start)} til den {format_date(earlier.end)}"
-    posts = earlier.totals.posts
-    text = f"{when} var der {format_number(posts)} opslag"
+    """'I 2025 var der 80 opslag, som nåede i alt 90.000 personer. I 2026 var der 24 flere
+    opslag end i 2025 (+30 %), og den samlede rækkevidde steg med 12.345 (+13,7 %).': the
+    sentence names both periods, so it says which one had more."""
+    current, earlier, totals = comparison.current, comparison.earlier, comparison.totals()
+    now = period_phrase(current.start, current.end)
+    then = period_phrase(earlier.start, earlier.end)
+    text = f"{_capital(then)} var der {format_number(earlier.totals.posts)} opslag"
     if earlier.totals.reach_total is not None:
         text += f", som nåede i alt {format_number(earlier.totals.reach_total)} personer"
     change = totals["posts"]
     delta = int(change.delta or 0)
     if delta == 0:
-        text += ". Det er lige så mange opslag"
+        text += f". {_capital(now)} var der lige så mange opslag som {then}"
     else:
         word = "flere" if delta > 0 else "færre"
-        text += f". Det er {format_number(abs(delta))} {word} opslag"
+        text += f". {_capital(now)} var der {format_number(abs(delta))} {word} opslag end {then}"
         if change.percent is not None:
             text += f" ({_signed_percent(change.percent)})"
     reach = totals["reach_total"]
     if reach.delta is not None and reach.delta != 0:
-        verb = "steget" if reach.delta > 0 else "faldet"
-        text += f", og den samlede rækkevidde er {verb} med {format_number(abs(reach.delta))}"
+        verb = "steg" if reach.delta > 0 else "faldt"
+        text += f", og den samlede rækkevidde {verb} med {format_number(abs(reach.delta))}"
         if reach.percent is not None:
             text += f" ({_signed_percent(reach.percent)})"
     return text + "."
+
+
+def _capital(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:]
 
 
 def _signed_percent(value: float) -> str:

@@ -62,7 +62,8 @@ _CSS = """
   font-size: 16px; }
 figure { margin: 14px 0 26px; }
 figure img { max-width: 100%; height: auto; display: block; border: 1px solid var(--line); }
-figcaption { font-size: 13px; color: var(--muted); margin-top: 4px; }
+figcaption { font-size: 13px; color: var(--muted); margin-top: 4px; overflow-wrap: anywhere; }
+.wide { overflow-x: auto; }
 footer { margin-top: 36px; font-size: 12px; color: var(--muted); }
 """
 
@@ -98,18 +99,18 @@ _TEMPLATE = """<!DOCTYPE html>
 {{ missing }}: ukendt.</p>
 {% for section in sections %}
 <h3 id="{{ section.id }}">{{ section.title }}</h3>
-<table>
+<div class="wide"><table>
 <thead><tr><th>{{ section.first }}</th>{% for h in headings %}<th class="n">{{ h }}</th>
 {% endfor %}</tr></thead>
 <tbody>
 {% for name, cells in section.rows %}<tr{% if loop.last %} class="total"{% endif %}>
 <td>{{ name }}</td>{% for c in cells %}<td class="n">{{ c }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
-</table>
+</table></div>
 {% endfor %}
 
 {% if top %}<h3 id="top">{{ top_title }}</h3>
-<table>
+<div class="wide"><table>
 <thead><tr>{% for h in top_headings %}<th{% if loop.index > 3 %} class="n"{% endif %}>{{ h }}</th>
 {% endfor %}</tr></thead>
 <tbody>
@@ -118,11 +119,11 @@ _TEMPLATE = """<!DOCTYPE html>
 {% else %}<td{% if loop.index > 3 %} class="n"{% endif %}>{{ c }}</td>{% endif %}
 {% endfor %}</tr>
 {% endfor %}</tbody>
-</table>{% endif %}
+</table></div>{% endif %}
 
 {% if change %}<h2 id="aendring">{{ change.title }}</h2>
 {% for section in change.sections %}<h3>{{ section.title }}</h3>
-<table>
+<div class="wide"><table>
 <thead><tr><th>{{ section.first }}</th>{% for h in change.headings %}<th class="n">{{ h }}</th>
 {% endfor %}</tr></thead>
 <tbody>
@@ -130,7 +131,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <td>{{ row[0] }}</td>{% for c in row[1:] %}<td class="n {{ c | trend }}">{{ c }}</td>
 {% endfor %}</tr>
 {% endfor %}</tbody>
-</table>
+</table></div>
 {% endfor %}{% endif %}
 
 <footer>Lavet med comms{% if generated %} den {{ generated }}{% endif %}.
