@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from comms.channels.base import Receipt
-from comms.channels.registry import create_channel
+from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
 from comms.store.db import session_scope
@@ -77,13 +77,10 @@ def collect_due(
     now = now or utcnow()
     schedule = [parse_offset(s) for s in settings.metrics_schedule]
     summary = CollectSummary()
-    adapters = {}
-    for name, channel in settings.channels.items():
-        adapter = create_channel(channel)
-        if adapter.has_metrics:
-            adapters[name] = adapter
-        else:
-            summary.skipped_channels.add(name)
+    built, missing = build_adapters(settings.channels.values())
+    adapters = {name: adapter for name, adapter in built.items() if adapter.has_metrics}
+    summary.skipped_channels.update(set(built) - set(adapters))
+    summary.skipped_channels.update(missing)
     if not adapters:
         return summary
     horizon = now - max(schedule) - timedelta(days=1)

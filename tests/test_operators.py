@@ -7,12 +7,13 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from comms.channels.registry import create_channel
+from comms.channels.registry import build_adapters, create_channel
+from comms.channels.settings import ChannelSettings
 from comms.cli import _register, cli
 from comms.queue.transitions import outgoing_of, pause_channel
 from comms.store.db import session_scope
 from comms.store.models import PostState
-from tests.factories import add_post, get_post
+from tests.factories import add_post, get_post, stub_channel
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -144,3 +145,28 @@ def test_reconcile_logs_in_once_per_channel(make_settings, monkeypatch):
         output = run(settings, "reconcile")
         assert output.count("bluesky cannot confirm it") == 3
         assert len(fake.calls("POST", "createSession")) == 1
+
+
+def test_reconcile_does_not_ask_a_channel_whose_secret_is_not_set(make_settings, tmp_path):
+    channel = stub_channel(tmp_path, name="politi", token_env="COMMS_TEST_UNSET_TOKEN")
+    settings = make_settings(channels=channel)
+    post_id = add_post(settings.database_url, channel="politi", state=PostState.UNKNOWN)
+    output = run(settings, "reconcile")
+    assert f"post {post_id}: politi cannot be asked while $COMMS_TEST_UNSET_TOKEN" in output
+    assert get_post(settings.database_url, post_id).state == PostState.UNKNOWN
+
+
+def test_one_rule_for_a_channel_without_its_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMMS_TEST_UNSET_TOKEN", raising=False)
+    monkeypatch.setenv("COMMS_TEST_SET_TOKEN", "x" * 12)
+    channels = [
+        ChannelSettings(
+            "a", "stub", {"path": str(tmp_path / "a"), "token_env": "COMMS_TEST_SET_TOKEN"}
+        ),
+        ChannelSettings(
+            "b", "stub", {"path": str(tmp_path / "b"), "token_env": "COMMS_TEST_UNSET_TOKEN"}
+        ),
+    ]
+    adapters, missing = build_adapters(channels)
+    assert sorted(adapters) == ["a"]
+    assert missing == {"b": ["COMMS_TEST_UNSET_TOKEN"]}

@@ -9,6 +9,8 @@ ask whether a configured channel can be built.
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Iterable
 
 from comms.channels.base import Channel
 from comms.channels.settings import ChannelSettings
@@ -42,3 +44,27 @@ def create_channel(settings: ChannelSettings) -> Channel:
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(settings)
+
+
+def missing_secrets(settings: ChannelSettings) -> list[str]:
+    """The environment variables this channel names for its secrets that are not set."""
+    return [var for var in settings.secret_env_names() if not os.environ.get(var)]
+
+
+def build_adapters(
+    channels: Iterable[ChannelSettings],
+) -> tuple[dict[str, Channel], dict[str, list[str]]]:
+    """An adapter for every channel whose secrets are all set, and the others' missing variables.
+
+    The one rule for a channel without its secret, for the daemon, metrics and reconcile alike:
+    it gets no adapter (nothing is sent or asked), and the caller says which variable to set.
+    """
+    adapters: dict[str, Channel] = {}
+    missing: dict[str, list[str]] = {}
+    for channel in channels:
+        unset = missing_secrets(channel)
+        if unset:
+            missing[channel.name] = unset
+        else:
+            adapters[channel.name] = create_channel(channel)
+    return adapters, missing

@@ -22,8 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from comms.channels.base import Channel
-from comms.channels.registry import create_channel
+from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
 from comms.publishing.notify import Notifier, token_notice
@@ -59,21 +58,17 @@ class Daemon:
         self.clock = clock
         self.url = settings.database_url
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.adapters: dict[str, Channel] = {}
         self.stopping = threading.Event()
         self._last_look: tuple[datetime, float] | None = None  # (wall, monotonic) of last pass
         self._pass_lock = threading.Lock()
-        for name, channel in settings.channels.items():
-            missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
-            if missing:
-                log.warning(
-                    "channel %s (type %s): $%s is not set; its posts stay queued",
-                    name,
-                    channel.type,
-                    ", $".join(missing),
-                )
-            else:
-                self.adapters[name] = create_channel(channel)
+        self.adapters, missing = build_adapters(settings.channels.values())
+        for name, unset in missing.items():
+            log.warning(
+                "channel %s (type %s): $%s is not set; its posts stay queued",
+                name,
+                settings.channels[name].type,
+                ", $".join(unset),
+            )
 
         notify = settings.notify_channel
         self.notifier = Notifier(settings, self.adapters.get(notify) if notify else None)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlmodel import select
 
 from comms.channels.base import Channel
-from comms.channels.registry import create_channel
+from comms.channels.registry import create_channel, missing_secrets
 from comms.config import Settings
-from comms.queue.transitions import outgoing_of
-from comms.store import audit
+from comms.errors import QueueError
+from comms.queue.transitions import outgoing_of, resolve_unknown
 from comms.store.db import session_scope
-from comms.store.models import Post, PostState, utcnow
+from comms.store.models import Post, PostState
 
 
 def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
@@ -37,6 +37,13 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
             )
             continue
         if channel.name not in adapters:
+            missing = missing_secrets(channel)
+            if missing:
+                lines.append(
+                    f"post {post.id}: {post.channel} cannot be asked while ${', $'.join(missing)} "
+                    "is not set; set it, or run `comms reconcile ID --published|--resend|--failed`"
+                )
+                continue
             adapters[channel.name] = create_channel(channel)
         receipt = adapters[channel.name].find(outgoing_of(post))
         if receipt is None:
@@ -45,29 +52,18 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
                 "run `comms reconcile ID --published|--resend|--failed`"
             )
             continue
-        with session_scope(settings.database_url) as session:
-            from sqlalchemy import update
-
-            now = utcnow()
-            changed = session.execute(
-                update(Post)
-                .where(Post.id == post.id, Post.state == PostState.UNKNOWN)
-                .values(
-                    state=PostState.PUBLISHED,
-                    external_id=receipt.external_id,
-                    external_url=receipt.url,
-                    published_at=post.sending_at or now,
-                    updated_at=now,
-                )
-            ).rowcount
-            if changed:
-                audit.record(
+        try:
+            with session_scope(settings.database_url) as session:
+                resolve_unknown(
                     session,
+                    post.id,
+                    PostState.PUBLISHED,
                     actor="reconcile",
-                    action="resolve:published",
-                    post_id=post.id,
-                    campaign=post.campaign,
-                    detail=receipt.url,
+                    url=receipt.url,
+                    external_id=receipt.external_id,
                 )
+        except QueueError:
+            lines.append(f"post {post.id}: settled meanwhile by someone else; left as it is")
+            continue
         lines.append(f"post {post.id}: found on {post.channel} -> published")
     return lines

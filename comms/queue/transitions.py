@@ -218,9 +218,18 @@ def reschedule(
 
 
 def resolve_unknown(
-    session: Session, post_id: int, outcome: str, *, actor: str, url: str | None = None
+    session: Session,
+    post_id: int,
+    outcome: str,
+    *,
+    actor: str,
+    url: str | None = None,
+    external_id: str | None = None,
 ) -> None:
-    """A person settles an `unknown` post: published (it is there), queued (send) or failed."""
+    """Settle an `unknown` post: published (it is there), queued (send) or failed.
+
+    A person does it by hand, reconcile when the channel shows the post (with its id and URL).
+    """
     if outcome not in (PostState.PUBLISHED, PostState.QUEUED, PostState.FAILED):
         raise QueueError("an unknown post resolves to published, queued or failed")
     post = _get(session, post_id)
@@ -232,6 +241,8 @@ def resolve_unknown(
     }
     if outcome == PostState.PUBLISHED:
         values.update(published_at=post.sending_at or utcnow(), external_url=url)
+        if external_id is not None:
+            values.update(external_id=external_id)
     if outcome == PostState.QUEUED:
         values.update(next_attempt_at=None)
     changed = session.execute(
@@ -240,7 +251,12 @@ def resolve_unknown(
     if changed != 1:
         raise QueueError(f"post {post_id} is {post.state}, not unknown")
     audit.record(
-        session, actor=actor, action=f"resolve:{outcome}", post_id=post_id, campaign=post.campaign
+        session,
+        actor=actor,
+        action=f"resolve:{outcome}",
+        post_id=post_id,
+        campaign=post.campaign,
+        detail=url,
     )
 
 
