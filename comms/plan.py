@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ from comms.content.lint import add_utm, lint_post, tag_url
 from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
 from comms.store import audit
+from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
 from comms.store.models import Post, PostState, utcnow
 from comms.timeutil import local_to_utc
 
@@ -534,9 +535,7 @@ def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[in
     """
     table = Post.__table__  # type: ignore[attr-defined]
     columns = [table.c[name].name for name in _NEW_POST_COLUMNS]  # fails loudly on a rename
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
+    sql = insert_sql(table, dict.fromkeys(columns, "?"))
     values = []
     for row in rows:
         values.append(
@@ -556,34 +555,24 @@ def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[in
                 row["image_path"],
                 row["image_alt"],
                 row["content_hash"],
-                _sqlite_time(row["scheduled_at"]),
+                sqlite_time_or_none(row["scheduled_at"]),
                 row["local_time"],
                 1 if row["dst_adjusted"] else 0,
                 row["state"],
                 row["approved_by"],
-                _sqlite_time(row["approved_at"]),
+                sqlite_time_or_none(row["approved_at"]),
                 row["idempotency_key"],
                 0,
-                _sqlite_time(row["created_at"]),
-                _sqlite_time(row["updated_at"]),
+                sqlite_time_or_none(row["created_at"]),
+                sqlite_time_or_none(row["updated_at"]),
             )
         )
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with raw_cursor(connection) as cursor:
         (before,) = cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table.name}").fetchone()
         cursor.executemany(sql, values)
         return cursor.execute(
             f"SELECT id, campaign FROM {table.name} WHERE id > ? ORDER BY id", (before,)
         ).fetchall()
-    finally:
-        cursor.close()
-
-
-def _sqlite_time(moment: datetime | None) -> str | None:
-    """An aware datetime as models.UTCDateTime stores it on SQLite."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _fields(item: PlannedPost) -> dict:

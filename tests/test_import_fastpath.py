@@ -25,6 +25,7 @@ from comms.config import Settings
 from comms.importer import write as importer
 from comms.importer.rows import COLUMNS, _check_row, _Problems, read_rows
 from comms.importer.write import import_csv
+from comms.store.bulk import sqlite_time
 from comms.store.db import session_scope, sqlite_path
 from comms.store.models import Post
 from tests.test_importer import counts, write_csv
@@ -96,7 +97,7 @@ def test_naive_times_convert_as_zoneinfo_does(
 
 def test_stored_times_and_idempotency_keys_are_as_the_orm_writes_them():
     moment = datetime(2019, 1, 14, 20, 59, 1, 5, tzinfo=ZoneInfo("Europe/Copenhagen"))
-    assert importer._sqlite_time(moment) == "2019-01-14 19:59:01.000005"
+    assert sqlite_time(moment) == "2019-01-14 19:59:01.000005"
     keys = importer._idempotency_keys(1000)
     assert {(str(uuid.UUID(key)), uuid.UUID(key).version) for key in keys} == {
         (key, 4) for key in keys

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from comms.config import Settings
 from comms.errors import ImportFileError
+from comms.store.bulk import EPOCH_NAIVE, EPOCH_UTC
 
 COLUMNS = ("channel", "published_at", "title", "url", "reach", "impressions", "engagements")
 EXPECTED_HEADER = ",".join(COLUMNS)
@@ -47,10 +48,6 @@ MAX_TITLE = 500  # Post.title
 MAX_URL = 2000  # Post.link / Post.external_url
 MAX_REPORTED_LINES = 20  # further bad lines spelled out in one error, then a count
 
-# an aware datetime minus EPOCH_UTC, plus EPOCH_NAIVE, is the same instant as naive UTC (and
-# the other way round): the arithmetic is in C, where datetime.replace(tzinfo=...) is slow
-EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
-EPOCH_NAIVE = EPOCH_UTC.replace(tzinfo=None)
 _FIGURE_RE = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+)$")
 _FIGURE_HINT = "write a whole number of 0 or more, e.g. 25056 or 25.056, or leave it empty"
 

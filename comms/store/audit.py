@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from comms.store.bulk import insert_sql, raw_cursor, sqlite_time
 from comms.store.models import AuditEvent, utcnow
 
 # built once: the daemon appends an event for every post it publishes, and building the ORM
@@ -57,9 +58,9 @@ def record_many(session: Session, rows: list[dict]) -> None:
         return
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     columns = [table.c[name].name for name in _MANY_COLUMNS]  # fails loudly on a rename
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * 6)})"
+    sql = insert_sql(table, dict.fromkeys(columns, "?"))
     session.flush()  # as session.execute would (autoflush): pending objects go in first
-    stamp = _sqlite_time(now)
+    stamp = sqlite_time(now)
     values = []
     for row in rows:
         unknown = row.keys() - set(_MANY_COLUMNS)
@@ -68,7 +69,7 @@ def record_many(session: Session, rows: list[dict]) -> None:
         at = row.get("at")
         values.append(
             (
-                stamp if at is None else _sqlite_time(at),
+                stamp if at is None else sqlite_time(at),
                 row["actor"],
                 row["action"],
                 row.get("post_id"),
@@ -76,14 +77,5 @@ def record_many(session: Session, rows: list[dict]) -> None:
                 row.get("detail"),
             )
         )
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with raw_cursor(connection) as cursor:
         cursor.executemany(sql, values)
-    finally:
-        cursor.close()
-
-
-def _sqlite_time(moment: datetime) -> str:
-    if moment.tzinfo is None:  # as models.UTCDateTime refuses it
-        raise ValueError("naive datetime given to a UTC column; attach a timezone first")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
