@@ -71,3 +71,11 @@ class FakeRelay(FakeServer):
         self.by_key[key] = delivery_id
         self.deliveries.append({"body": body, "raw": request.body, "headers": request.headers})
         return Response(202, {"id": delivery_id, "url": f"{self.url}/messages/{delivery_id}"})
+
+    def reset(self) -> None:
+        """Forget requests, faults and deliveries (one relay serves many tests)."""
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+        self.deliveries.clear()
+        self.by_key.clear()
