@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -66,11 +67,19 @@ def limits_of(adapter: Channel) -> ChannelLimits:
 class Publisher:
     """Runs claims of many channels at once, within each channel's limits."""
 
-    def __init__(self, adapters: Mapping[str, Channel], stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        adapters: Mapping[str, Channel],
+        stopping: threading.Event,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[threading.Event, float], bool] = threading.Event.wait,
+    ) -> None:
+        """`clock` and `sleep` drive the rate buckets (tests pass a fake clock)."""
         self.stopping = stopping
         self.limits = {name: limits_of(adapter) for name, adapter in adapters.items()}
         self.buckets = {
-            name: TokenBucket(limit.rate_per_minute)
+            name: TokenBucket(limit.rate_per_minute, clock=clock, sleep=sleep)
             for name, limit in self.limits.items()
             if limit.rate_per_minute
         }
