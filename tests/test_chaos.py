@@ -32,6 +32,7 @@ from comms.timeutil import local_to_utc
 from tests.factories import add_post, get_post
 from tests.fakes.linkedin import FakeLinkedin
 from tests.fakes.mastodon import FakeMastodon
+from tests.timing import wait_until
 
 pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
@@ -234,7 +235,7 @@ def test_ambiguous_answer_after_the_post_was_made(service, fault):
     else:
         assert first.unknown == 1
         assert get_post(settings.database_url, post_id).state == PostState.UNKNOWN
-        time.sleep(0.6)  # the fake finishes its late answer
+        wait_until(fake.idle, timeout=10)  # the fake finishes its late answer
         reconcile_all(settings)
         assert creates(fake) == 1
     post = get_post(settings.database_url, post_id)

@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from comms.store.db import (
 from comms.store.models import Attempt, Post, PostState, utcnow
 from tests.factories import add_post, get_post
 from tests.pg import fresh_database
+from tests.timing import wait_until
 
 LEASE = timedelta(seconds=60)
 TABLES = {"post", "attempt", "audit_event", "metric_sample", "channel_state"}
@@ -336,15 +336,6 @@ def _daemon(config: Path, log: Path) -> subprocess.Popen:
         )
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _deliveries(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -374,7 +365,7 @@ def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_
             sending = sum(p.sending_at is not None for p in mine)
             return sending >= 1 and len(mine) > sending
 
-        assert _wait_for(a_is_sending_one_and_holds_more), a_log.read_text()
+        wait_until(a_is_sending_one_and_holds_more, 30, context=a_log.read_text)
         os.kill(a.pid, signal.SIGSTOP)  # frozen inside a call, holding claims it has not sent
         held = held_by_a()
         sent_by_a = {p.id for p in held if p.sending_at is not None}
@@ -390,20 +381,21 @@ def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_
                 for i in ids
             )
 
-        assert _wait_for(taken_over), b_log.read_text()
+        wait_until(taken_over, 30, context=b_log.read_text)
         after = _posts(db_url)
         for post_id in unsent:  # A's unsent claims: B published them once A's lease ran out
             assert after[post_id].published_at >= expiry
             assert after[post_id].attempts == 1  # A's unsent attempt was handed back
 
         os.kill(a.pid, signal.SIGCONT)  # A finishes its call(s), then every CAS of A fails
-        assert _wait_for(
-            lambda: (
-                a_log.read_text().count("lease lost before sending") == len(unsent)
-                and a_log.read_text().count("another worker had taken it over") == len(sent_by_a)
-            ),
-            timeout=20,
-        ), a_log.read_text()
+
+        def every_cas_of_a_failed() -> bool:
+            log = a_log.read_text()
+            return log.count("lease lost before sending") == len(unsent) and log.count(
+                "another worker had taken it over"
+            ) == len(sent_by_a)
+
+        wait_until(every_cas_of_a_failed, 20, context=a_log.read_text)
     finally:
         for proc in (a, b):
             if proc is not None and proc.poll() is None:

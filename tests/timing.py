@@ -36,11 +36,20 @@ class FakeClock:
 
 
 def wait_until(
-    predicate: Callable[[], object], timeout: float = 10.0, *, every: float = 0.01
+    predicate: Callable[[], object],
+    timeout: float = 10.0,
+    *,
+    every: float = 0.05,
+    context: Callable[[], str] | None = None,
 ) -> None:
-    """Return as soon as `predicate()` is true; fail the test if it is not within `timeout` s."""
+    """Return as soon as `predicate()` is true; fail the test if it is not within `timeout` s.
+
+    `every` is only how often to look, never a wait the test relies on; `context` adds what
+    helps to read a failure (a daemon's log, say).
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+            detail = f"\n{context()}" if context is not None else ""
+            raise AssertionError(f"not true within {timeout} s: {predicate.__name__}{detail}")
         time.sleep(every)
