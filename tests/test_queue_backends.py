@@ -138,7 +138,7 @@ def test_every_change_is_compare_and_set(db_url):
         queue.cancel(session, first, actor="anne")
     with session_scope(db_url) as session:
         assert queue.mark_sending(session, c1, now=utcnow())
-        assert queue.record_success(session, c1, Receipt("x1"), now=utcnow())
+        assert queue.record_success(session, c1, Receipt("x1", "https://e/1"), now=utcnow())
     with session_scope(db_url) as session:  # the same attempt cannot finish twice
         assert not queue.record_success(session, c1, Receipt("x2"), now=utcnow())
         assert (
@@ -152,9 +152,11 @@ def test_every_change_is_compare_and_set(db_url):
             )
             == "lost-lease"
         )
-    assert (get_post(db_url, first).state, get_post(db_url, first).external_id) == (
+    published = get_post(db_url, first)
+    assert (published.state, published.external_id, published.external_url) == (
         PostState.PUBLISHED,
         "x1",
+        "https://e/1",
     )
     with session_scope(db_url) as session:  # approve only moves drafts
         assert queue.approve(session, [first, second], actor="anne") == 0
@@ -282,7 +284,8 @@ def test_expired_lease_before_sending_is_taken_over_and_the_old_worker_is_fenced
     later = t0 + 2 * LEASE
     with session_scope(db_url) as session:
         assert queue.reap_expired(session, now=later, idempotent_channels=set()) == 1
-    assert get_post(db_url, post_id).state == PostState.QUEUED
+    post = get_post(db_url, post_id)
+    assert (post.state, post.attempts) == (PostState.QUEUED, 0)  # the unsent attempt handed back
     [new] = claim(db_url, worker="w2", now=later)
     assert new.attempt_id != old.attempt_id
     with session_scope(db_url) as session:  # the old worker wakes up: fenced at every step
@@ -293,6 +296,16 @@ def test_expired_lease_before_sending_is_taken_over_and_the_old_worker_is_fenced
         assert queue.record_success(session, new, Receipt("new"), now=later)
     post = get_post(db_url, post_id)
     assert (post.state, post.external_id, post.attempts) == (PostState.PUBLISHED, "new", 1)
+
+
+def test_a_worker_past_its_lease_cannot_start_sending(db_url):
+    post_id = add_post(db_url)
+    t0 = utcnow()
+    [c] = claim(db_url, now=t0)
+    with session_scope(db_url) as session:  # not reaped yet: the lease's end alone refuses it
+        assert not queue.mark_sending(session, c, now=t0 + 2 * LEASE)
+    post = get_post(db_url, post_id)
+    assert (post.state, post.sending_at) == (PostState.PUBLISHING, None)
 
 
 def test_lease_not_expired_is_not_reaped(db_url):
