@@ -63,15 +63,8 @@ def service(request, mastodon_server, linkedin_server, monkeypatch, make_setting
     monkeypatch.setenv("COMMS_TEST_MASTODON", "chaos-m")
     monkeypatch.setenv("COMMS_TEST_LINKEDIN", "chaos-l")
     kind = request.param
-    if kind == "idempotent":
-        fake = mastodon_server
-        fake.statuses.clear()
-        fake.keys.clear()
-        fake.requests.clear()
-        fake.faults.clear()
-    else:
-        fake = linkedin_server
-        fake.reset()
+    fake = mastodon_server if kind == "idempotent" else linkedin_server
+    fake.reset()
     settings = make_settings(channels=f"[channels.social]\n{channel_options(kind, fake.url)}\n")
     text = settings.path.read_text().replace("[daemon]", f"[daemon]\nlease_seconds = {LEASE}")
     settings.path.write_text(text)

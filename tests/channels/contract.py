@@ -60,6 +60,7 @@ class Contract:
     missing: type[Exception] = AuthError  # what an unset secret variable raises at call time
     renews: bool = False  # an expired token is renewed once and the call repeated
     finds: bool = True  # `find` looks a post up at the service
+    checks_token: bool = True  # `check` proves the token (a relay can only be reached)
     isolate: Callable[[pytest.MonkeyPatch], None] | None = None  # process state to reset
     after_retry: Callable[[Any, Receipt], None] | None = None  # service facts after a retry
 

@@ -272,16 +272,6 @@ def test_expired_refresh_token_logs_in_again(fake: FakeBluesky) -> None:
     assert len(fake.records) == 2
 
 
-def test_check_with_a_wrong_app_password_names_the_variable(
-    fake: FakeBluesky, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(ENV, "wrong-MARKER-password")
-    result = channel(fake).check()
-    assert not result.ok
-    assert ENV in result.message
-    assert "wrong-MARKER-password" not in result.message
-
-
 def test_a_500_after_the_record_was_made_is_healed_by_the_lookup(fake: FakeBluesky) -> None:
     fake.fail_next("after-500", path="createRecord")
     receipt = channel(fake).publish(post())

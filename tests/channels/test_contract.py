@@ -186,6 +186,21 @@ def test_refused_and_missing_token_are_auth_errors_naming_the_variable(
     assert bench.stored() == []
 
 
+@pytest.mark.parametrize(
+    "bench", [pytest.param(c, id=c.type) for c in CONTRACTS if c.checks_token], indirect=True
+)
+def test_check_with_a_refused_token_fails_naming_the_variable(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "Wr0ng MARK3R 4711"
+    monkeypatch.setenv(bench.contract.token_env, wrong)
+    result = bench.contract.build(bench.fake).check()
+    assert not result.ok
+    assert f"${bench.contract.token_env}" in result.message
+    assert not [piece for piece in wrong.split() if piece in result.message]
+    assert bench.stored() == []
+
+
 @_with_bench(_cases(lambda c: c.after))
 def test_answer_lost_after_the_post_was_made_never_makes_a_second(bench: Bench, fault: str) -> None:
     contract = bench.contract

@@ -34,11 +34,7 @@ def server():
 def relay(server, monkeypatch):
     """One relay for the module, forgotten between tests."""
     monkeypatch.setenv(ENV, SECRET)
-    with server._lock:
-        server.requests.clear()
-        server.faults.clear()
-    server.deliveries.clear()
-    server.by_key.clear()
+    server.reset()
     return server
 
 
@@ -87,6 +83,7 @@ CONTRACT = Contract(
     missing=ConfigError,  # read unwrapped through ChannelSettings.secret (not AuthError)
     resends=True,  # the relay dedupes on Idempotency-Key
     finds=False,  # a relay cannot be asked what it has
+    checks_token=False,  # only posting proves the secret; check must not post
     after_retry=_resent_under_the_same_key,
 )
 

@@ -293,13 +293,3 @@ def test_check_names_the_account(fake: FakeX) -> None:
     assert result.ok
     assert "@TrygAalborg" in result.message
     assert result.expires_at is None
-
-
-def test_check_fails_for_a_bad_token_naming_the_variable(
-    fake: FakeX, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(ENV, "expired-token-value")
-    result = channel(fake).check()
-    assert not result.ok
-    assert f"${ENV}" in result.message
-    assert "expired-token-value" not in result.message

@@ -124,6 +124,12 @@ class FakeServer:
         for _ in range(times):
             self.faults.append(Fault(kind, **options))
 
+    def reset(self) -> None:
+        """Forget requests and pending faults; subclasses forget their own state as well."""
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+
     def check_auth(self, request: Request) -> Response | None:
         """Return an error response when the request's credentials are wrong (subclasses)."""
         return None

@@ -74,8 +74,6 @@ class FakeRelay(FakeServer):
 
     def reset(self) -> None:
         """Forget requests, faults and deliveries (one relay serves many tests)."""
-        with self._lock:
-            self.requests.clear()
-            self.faults.clear()
+        super().reset()
         self.deliveries.clear()
         self.by_key.clear()
