@@ -32,6 +32,7 @@ from comms.timeutil import local_to_utc
 from tests.factories import add_post, get_post
 from tests.fakes.linkedin import FakeLinkedin
 from tests.fakes.mastodon import FakeMastodon
+from tests.timing import wait_until
 
 pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
@@ -62,15 +63,8 @@ def service(request, mastodon_server, linkedin_server, monkeypatch, make_setting
     monkeypatch.setenv("COMMS_TEST_MASTODON", "chaos-m")
     monkeypatch.setenv("COMMS_TEST_LINKEDIN", "chaos-l")
     kind = request.param
-    if kind == "idempotent":
-        fake = mastodon_server
-        fake.statuses.clear()
-        fake.keys.clear()
-        fake.requests.clear()
-        fake.faults.clear()
-    else:
-        fake = linkedin_server
-        fake.reset()
+    fake = mastodon_server if kind == "idempotent" else linkedin_server
+    fake.reset()
     settings = make_settings(channels=f"[channels.social]\n{channel_options(kind, fake.url)}\n")
     text = settings.path.read_text().replace("[daemon]", f"[daemon]\nlease_seconds = {LEASE}")
     settings.path.write_text(text)
@@ -234,7 +228,7 @@ def test_ambiguous_answer_after_the_post_was_made(service, fault):
     else:
         assert first.unknown == 1
         assert get_post(settings.database_url, post_id).state == PostState.UNKNOWN
-        time.sleep(0.6)  # the fake finishes its late answer
+        wait_until(fake.idle, timeout=10)  # the fake finishes its late answer
         reconcile_all(settings)
         assert creates(fake) == 1
     post = get_post(settings.database_url, post_id)

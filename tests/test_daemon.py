@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from comms.publishing.daemon import Daemon
 from comms.store.db import session_scope
 from comms.store.models import PostState, utcnow
 from tests.factories import SITE_CHANNEL, add_post, get_post, stub_channel
+from tests.timing import wait_until
 
 
 def deliveries(path: Path) -> list[dict]:
@@ -114,15 +114,6 @@ def _start_daemon(settings, *extra: str) -> subprocess.Popen:
     )
 
 
-def _wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_real_daemon_publishes_on_time_to_the_site_and_stops_on_sigterm(make_settings, tmp_path):
     settings = make_settings()
@@ -137,7 +128,7 @@ def test_real_daemon_publishes_on_time_to_the_site_and_stops_on_sigterm(make_set
     )
     process = _start_daemon(settings, "--log-format", "json")
     try:
-        assert _wait_for(lambda: get_post(url, post_id).state == PostState.PUBLISHED)
+        wait_until(lambda: get_post(url, post_id).state == PostState.PUBLISHED, 20)
         post = get_post(url, post_id)
         lateness = (post.published_at - post.scheduled_at).total_seconds()
         assert 0 <= lateness < 5.0  # tick 0.5 s plus a wake-up at the due time; loaded CI
@@ -160,7 +151,7 @@ def test_sigterm_lets_the_call_in_flight_finish(make_settings, tmp_path):
     first, second = add_post(url), add_post(url)
     process = _start_daemon(settings)
     try:
-        assert _wait_for(lambda: get_post(url, first).sending_at is not None)
+        wait_until(lambda: get_post(url, first).sending_at is not None, 20)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:

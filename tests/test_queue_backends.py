@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from comms.store.db import (
 from comms.store.models import Attempt, Post, PostState, utcnow
 from tests.factories import add_post, get_post
 from tests.pg import fresh_database
+from tests.timing import wait_until
 
 LEASE = timedelta(seconds=60)
 TABLES = {"post", "attempt", "audit_event", "metric_sample", "channel_state"}
@@ -138,7 +138,7 @@ def test_every_change_is_compare_and_set(db_url):
         queue.cancel(session, first, actor="anne")
     with session_scope(db_url) as session:
         assert queue.mark_sending(session, c1, now=utcnow())
-        assert queue.record_success(session, c1, Receipt("x1"), now=utcnow())
+        assert queue.record_success(session, c1, Receipt("x1", "https://e/1"), now=utcnow())
     with session_scope(db_url) as session:  # the same attempt cannot finish twice
         assert not queue.record_success(session, c1, Receipt("x2"), now=utcnow())
         assert (
@@ -152,9 +152,11 @@ def test_every_change_is_compare_and_set(db_url):
             )
             == "lost-lease"
         )
-    assert (get_post(db_url, first).state, get_post(db_url, first).external_id) == (
+    published = get_post(db_url, first)
+    assert (published.state, published.external_id, published.external_url) == (
         PostState.PUBLISHED,
         "x1",
+        "https://e/1",
     )
     with session_scope(db_url) as session:  # approve only moves drafts
         assert queue.approve(session, [first, second], actor="anne") == 0
@@ -282,7 +284,8 @@ def test_expired_lease_before_sending_is_taken_over_and_the_old_worker_is_fenced
     later = t0 + 2 * LEASE
     with session_scope(db_url) as session:
         assert queue.reap_expired(session, now=later, idempotent_channels=set()) == 1
-    assert get_post(db_url, post_id).state == PostState.QUEUED
+    post = get_post(db_url, post_id)
+    assert (post.state, post.attempts) == (PostState.QUEUED, 0)  # the unsent attempt handed back
     [new] = claim(db_url, worker="w2", now=later)
     assert new.attempt_id != old.attempt_id
     with session_scope(db_url) as session:  # the old worker wakes up: fenced at every step
@@ -293,6 +296,16 @@ def test_expired_lease_before_sending_is_taken_over_and_the_old_worker_is_fenced
         assert queue.record_success(session, new, Receipt("new"), now=later)
     post = get_post(db_url, post_id)
     assert (post.state, post.external_id, post.attempts) == (PostState.PUBLISHED, "new", 1)
+
+
+def test_a_worker_past_its_lease_cannot_start_sending(db_url):
+    post_id = add_post(db_url)
+    t0 = utcnow()
+    [c] = claim(db_url, now=t0)
+    with session_scope(db_url) as session:  # not reaped yet: the lease's end alone refuses it
+        assert not queue.mark_sending(session, c, now=t0 + 2 * LEASE)
+    post = get_post(db_url, post_id)
+    assert (post.state, post.sending_at) == (PostState.PUBLISHING, None)
 
 
 def test_lease_not_expired_is_not_reaped(db_url):
@@ -336,15 +349,6 @@ def _daemon(config: Path, log: Path) -> subprocess.Popen:
         )
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _deliveries(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -374,7 +378,7 @@ def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_
             sending = sum(p.sending_at is not None for p in mine)
             return sending >= 1 and len(mine) > sending
 
-        assert _wait_for(a_is_sending_one_and_holds_more), a_log.read_text()
+        wait_until(a_is_sending_one_and_holds_more, 30, context=a_log.read_text)
         os.kill(a.pid, signal.SIGSTOP)  # frozen inside a call, holding claims it has not sent
         held = held_by_a()
         sent_by_a = {p.id for p in held if p.sending_at is not None}
@@ -390,20 +394,21 @@ def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_
                 for i in ids
             )
 
-        assert _wait_for(taken_over), b_log.read_text()
+        wait_until(taken_over, 30, context=b_log.read_text)
         after = _posts(db_url)
         for post_id in unsent:  # A's unsent claims: B published them once A's lease ran out
             assert after[post_id].published_at >= expiry
             assert after[post_id].attempts == 1  # A's unsent attempt was handed back
 
         os.kill(a.pid, signal.SIGCONT)  # A finishes its call(s), then every CAS of A fails
-        assert _wait_for(
-            lambda: (
-                a_log.read_text().count("lease lost before sending") == len(unsent)
-                and a_log.read_text().count("another worker had taken it over") == len(sent_by_a)
-            ),
-            timeout=20,
-        ), a_log.read_text()
+
+        def every_cas_of_a_failed() -> bool:
+            log = a_log.read_text()
+            return log.count("lease lost before sending") == len(unsent) and log.count(
+                "another worker had taken it over"
+            ) == len(sent_by_a)
+
+        wait_until(every_cas_of_a_failed, 20, context=a_log.read_text)
     finally:
         for proc in (a, b):
             if proc is not None and proc.poll() is None:

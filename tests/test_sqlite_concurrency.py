@@ -34,6 +34,7 @@ from comms.queue import transitions as queue
 from comms.store.db import get_engine, session_scope, upgrade
 from comms.store.models import Post, PostState, utcnow
 from tests.factories import add_post
+from tests.timing import wait_until
 
 CAMPAIGN = """
     title = "Aalborg Karneval"
@@ -151,10 +152,7 @@ def test_daemon_and_twenty_cli_writers_share_one_sqlite_file(tmp_path):
                 ).one()
             return busy == 0 and utcnow() > last_due  # and none still to fall due
 
-        deadline = time.monotonic() + 60
-        while not settled() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert settled(), daemon_log.read_text()
+        wait_until(settled, 60, context=daemon_log.read_text)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)

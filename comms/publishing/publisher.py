@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
@@ -81,7 +82,10 @@ class Publisher:
         url: str,
         worker: str,
         settings: DaemonSettings,
+        bucket_clock: Callable[[], float] = time.monotonic,
+        bucket_sleep: Callable[[threading.Event, float], bool] = threading.Event.wait,
     ) -> None:
+        """`bucket_clock` and `bucket_sleep` drive the rate buckets (tests pass a fake clock)."""
         self.adapters = adapters
         self.stopping = stopping
         self.url = url
@@ -89,7 +93,7 @@ class Publisher:
         self.settings = settings
         self.limits = {name: limits_of(adapter) for name, adapter in adapters.items()}
         self.buckets = {
-            name: TokenBucket(limit.rate_per_minute)
+            name: TokenBucket(limit.rate_per_minute, clock=bucket_clock, sleep=bucket_sleep)
             for name, limit in self.limits.items()
             if limit.rate_per_minute
         }

@@ -5,7 +5,7 @@ The daemon keeps one bucket per channel with a `rate_per_minute` (publisher.py) 
 The bucket holds at most `capacity` tokens (default 1: calls are spaced 60/rate seconds apart,
 the safe reading of "N per minute" for services that count in short windows). When the service
 asks us to wait anyway (429 with Retry-After), `hold(seconds)` stops every caller until then.
-Time is a parameter (`clock`, `sleep`), so tests need no real waiting.
+Time is a parameter (`clock`, and `sleep` for the waits of `take`), so tests need no real waiting.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ class TokenBucket:
         *,
         capacity: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[threading.Event, float], bool] = threading.Event.wait,
     ) -> None:
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be above 0")
         self.rate = rate_per_minute / 60.0  # tokens a second
         self.capacity = max(1.0, capacity)
         self.clock = clock
+        self.sleep = sleep  # (stop, seconds) -> True when stop was set while waiting
         self._tokens = self.capacity
         self._updated = clock()
         self._not_before = 0.0  # no token before this clock value (Retry-After)
@@ -58,7 +60,7 @@ class TokenBucket:
             wait = self.try_take()
             if wait <= 0:
                 return True
-            if stop.wait(wait):
+            if self.sleep(stop, wait):
                 return False
 
     def hold(self, seconds: float) -> None:

@@ -1,106 +1,68 @@
-"""The failure classes every HTTP adapter's tests drive through its fake, written once.
+"""What every HTTP adapter's test module declares so that tests/channels/test_contract.py can run
+the shared failure contract against it.
 
 Each adapter must turn the same transport faults into the same error classes: a 5xx, timeout,
 reset or malformed answer is a TransientError that says whether the post may have arrived, a 429
-is a RateLimitedError carrying the wait, an expired or wrong token is an AuthError naming the
-variable and never the token. The test files keep their service-specific checks and call these
-for the shared part, so a new adapter gets the same strictness by calling them too.
+is a RateLimitedError carrying the wait, an expired, wrong or missing token is an AuthError naming
+the variable and never the token, and an answer lost after the service took the post never leads
+to a second copy. A service's test module keeps its own checks and declares one `Contract`; a
+registered HTTP channel type without one fails the suite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from comms.errors import AuthError, RateLimitedError, TransientError
+from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.errors import AuthError
 
 # fault -> maybe_delivered: a 503 is refused before the service acts; the rest may have landed
-TRANSIENT_FAULTS = [
+TRANSIENT_FAULTS = (
     ("500", True),
     ("502", True),
     ("503", False),
     ("timeout", True),
     ("reset", True),
     ("malformed", True),
-]
-RATE_LIMIT_FAULTS = ["429", "429-date"]  # Retry-After in seconds, and as an HTTP date
+)
+RATE_LIMIT_FAULTS = ("429", "429-date")  # Retry-After in seconds, and as an HTTP date
+AFTER_FAULTS = ("after-500", "after-timeout", "after-reset")  # the service has the post
 
 
-def _where(path: str | None) -> dict[str, Any]:
-    return {} if path is None else {"path": path}
+@dataclass(frozen=True)
+class Contract:
+    """How the harness drives one adapter against its fake service."""
 
+    type: str  # the registry's type name
+    fake: Callable[[], Any]  # a new, unstarted fake service (a tests.fakes.server.FakeServer)
+    env: dict[str, str]  # variables every test sets (the credentials the fake accepts)
+    build: Callable[[Any], Channel]  # the adapter, pointed at the running fake
+    post: Callable[[Path], OutgoingPost]  # a post the fake accepts (files go in the given dir)
+    secret: str  # what no error message may show
+    token_env: str  # the variable an auth error must name
+    sends: tuple[str, str]  # (method, path regex) of the request that carries the post
+    stored: Callable[[Any], list[str]]  # external ids of the posts the fake holds
+    path: str | None = None  # where the faults strike (None: the next request of any kind)
+    says: tuple[str, ...] = ()  # more an expired-token error must say
+    wrong_says: tuple[str, ...] = ()  # more a refused-token error must say
+    auth_status: int | None = None  # the HTTP status an expired-token error carries
+    delay: float = 1.5  # how long a timeout fault stalls: above the adapter's timeout
+    retry_after: int = 120  # the wait a 429 asks for
+    transient: tuple[tuple[str, bool], ...] = TRANSIENT_FAULTS
+    after: tuple[str, ...] = AFTER_FAULTS
+    heals: frozenset[str] = frozenset()  # after-faults the adapter settles itself by a look-up
+    resends: bool = False  # the retry sends again and the service dedupes (else it looks first)
+    missing: type[Exception] = AuthError  # what an unset secret variable raises at call time
+    renews: bool = False  # an expired token is renewed once and the call repeated
+    finds: bool = True  # `find` looks a post up at the service
+    checks_token: bool = True  # `check` proves the token (a relay can only be reached)
+    isolate: Callable[[pytest.MonkeyPatch], None] | None = None  # process state to reset
+    after_retry: Callable[[Any, Receipt], None] | None = None  # service facts after a retry
 
-def assert_transient(
-    publish: Callable[[], Any],
-    fake: Any,
-    fault: str,
-    delivered: bool,
-    *,
-    secret: str | None = None,
-    path: str | None = None,
-    delay: float = 1.5,
-) -> TransientError:
-    """`fault` on the next (matching) request: TransientError with `maybe_delivered` as given."""
-    fake.fail_next(fault, delay=delay, **_where(path))
-    with pytest.raises(TransientError) as info:
-        publish()
-    assert info.value.maybe_delivered is delivered
-    if secret is not None:
-        assert secret not in str(info.value)
-    return info.value
-
-
-def assert_rate_limited(
-    publish: Callable[[], Any],
-    fake: Any,
-    fault: str,
-    wait: int,
-    *,
-    path: str | None = None,
-) -> RateLimitedError:
-    """A 429 with Retry-After `wait`: RateLimitedError waiting that long (less 5 s of clock)."""
-    fake.fail_next(fault, retry_after=wait, **_where(path))
-    with pytest.raises(RateLimitedError) as info:
-        publish()
-    assert wait - 5 <= (info.value.retry_after or 0) <= wait
-    return info.value
-
-
-def assert_auth(
-    publish: Callable[[], Any],
-    *,
-    says: str | None = None,
-    secret: str | None = None,
-    fake: Any = None,
-    fault: str = "expired",
-    path: str | None = None,
-) -> AuthError:
-    """An AuthError whose message has `says` (the variable to renew) and never `secret`.
-
-    With `fake`, `fault` (an expired token) is set up first; without, the caller has broken the
-    credentials already.
-    """
-    if fake is not None:
-        fake.fail_next(fault, **_where(path))
-    with pytest.raises(AuthError) as info:
-        publish()
-    if says is not None:
-        assert says in str(info.value)
-    if secret is not None:
-        assert secret not in str(info.value)
-    return info.value
-
-
-def assert_wrong_or_missing_token(
-    publish: Callable[[], Any],
-    monkeypatch: pytest.MonkeyPatch,
-    env: str,
-    wrong: str = "some-other-token-value",
-) -> None:
-    """A token the service refuses, then no token at all: both AuthErrors naming `env`."""
-    monkeypatch.setenv(env, wrong)
-    assert_auth(publish, says=env, secret=wrong)
-    monkeypatch.delenv(env)
-    assert_auth(publish, says=env)
+    def __str__(self) -> str:
+        return self.type

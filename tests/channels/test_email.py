@@ -48,7 +48,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         if self.data_delay:
-            await asyncio.sleep(self.data_delay)
+            await asyncio.sleep(self.data_delay)  # the slow server IS the case under test
         if self.data_reply:
             return self.data_reply
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))

@@ -12,8 +12,8 @@ from comms.channels.base import OutgoingPost
 from comms.channels.instagram import InstagramChannel
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
-from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
-from tests.channels.contract import RATE_LIMIT_FAULTS, assert_auth, assert_rate_limited
+from comms.errors import RateLimitedError, RejectedError, TransientError
+from tests.channels.contract import AFTER_FAULTS, TRANSIENT_FAULTS, Contract
 from tests.fakes.graph import GraphFake, graph_error
 
 TOKEN = "IGAA-marker-91b2c7-never-print-me"
@@ -52,29 +52,55 @@ def channel(fake: GraphFake, **options: object) -> InstagramChannel:
     return InstagramChannel(settings)
 
 
-@pytest.fixture
-def image(tmp_path: Path) -> Path:
-    path = tmp_path / "nat ravne.jpg"
+def write_image(folder: Path) -> Path:
+    path = folder / "nat ravne.jpg"
     path.write_bytes(b"\xff\xd8\xff\xe0jpeg")
     return path
+
+
+def instagram_post(image: Path, post_id: int = 1, **fields: object) -> OutgoingPost:
+    values: dict[str, object] = {
+        "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"ig-{post_id}")),
+        "channel": "instagram",
+        "text": f"Natteravnene er på gaden i weekenden #trygaalborg ({post_id})",
+        "link": "https://www.aalborg.dk/tryg",
+        "image_path": image,
+        "image_alt": "To natteravne i gule veste på Jomfru Ane Gade",
+        "scheduled_at": datetime.now(UTC) - timedelta(minutes=1),
+    }
+    values.update(fields)
+    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    return write_image(tmp_path)
 
 
 @pytest.fixture
 def make_post(image):
     def build(post_id: int = 1, **fields: object) -> OutgoingPost:
-        values: dict[str, object] = {
-            "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"ig-{post_id}")),
-            "channel": "instagram",
-            "text": f"Natteravnene er på gaden i weekenden #trygaalborg ({post_id})",
-            "link": "https://www.aalborg.dk/tryg",
-            "image_path": image,
-            "image_alt": "To natteravne i gule veste på Jomfru Ane Gade",
-            "scheduled_at": datetime.now(UTC) - timedelta(minutes=1),
-        }
-        values.update(fields)
-        return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+        return instagram_post(image, post_id, **fields)
 
     return build
+
+
+CONTRACT = Contract(
+    type="instagram",
+    fake=lambda: GraphFake(TOKEN),
+    env={ENV: TOKEN},
+    build=channel,
+    post=lambda files: instagram_post(write_image(files)),
+    secret=TOKEN,
+    token_env=ENV,
+    sends=("POST", "/media_publish$"),
+    stored=lambda fake: [media["id"] for media in fake.media],
+    path="/media_publish",
+    says=("renew the token in $COMMS_IG_TOKEN",),
+    delay=1.0,
+    transient=TRANSIENT_FAULTS,
+    heals=frozenset(AFTER_FAULTS),  # an unsure media_publish is settled by the container status
+)
 
 
 def media_path(fake: GraphFake) -> str:
@@ -172,27 +198,6 @@ def test_a_failed_look_up_before_sending_was_never_delivered(fake, make_post):
     assert fake.containers == {}
 
 
-@pytest.mark.parametrize(
-    ("fault", "delivered"),
-    [("500", True), ("502", True), ("503", False), ("timeout", True), ("reset", True)],
-)
-def test_failures_of_media_publish(fake, make_post, fault, delivered):
-    fake.fail_next(fault, path="/media_publish", delay=1.0)
-    with pytest.raises(TransientError) as info:
-        channel(fake).publish(make_post())
-    assert info.value.maybe_delivered is delivered
-    assert fake.media == []
-    assert len(fake.calls("POST", "/media_publish$")) == 1
-
-
-@pytest.mark.parametrize("fault", ["after-500", "after-timeout", "after-reset"])
-def test_ambiguous_publish_is_settled_by_the_container_status(fake, make_post, fault):
-    fake.fail_next(fault, path="/media_publish", delay=1.0)
-    receipt = channel(fake).publish(make_post())
-    (media,) = fake.media
-    assert receipt.external_id == media["id"]
-
-
 def test_retry_after_an_unconfirmed_publish_does_not_post_twice(fake, make_post):
     fake.fail_next("after-500", path="/media_publish")
     fake.answer_next(  # and so does the look-up that would settle it
@@ -212,12 +217,6 @@ def test_retry_after_an_unconfirmed_publish_does_not_post_twice(fake, make_post)
     assert len(fake.containers) == 1
 
 
-@pytest.mark.parametrize("fault", RATE_LIMIT_FAULTS)
-def test_http_429_carries_retry_after(fake, make_post, fault):
-    publish = lambda: channel(fake).publish(make_post())  # noqa: E731
-    assert_rate_limited(publish, fake, fault, 90, path="/media_publish")
-
-
 def test_buc_throttling_waits_for_the_estimate(fake, make_post):
     fake.throttle_next(80002, minutes=3, path="/media_publish")
     with pytest.raises(RateLimitedError) as info:
@@ -231,18 +230,6 @@ def test_the_daily_publishing_quota_is_rate_limited(fake, make_post):
     with pytest.raises(RateLimitedError, match="2207042"):
         channel(fake).publish(make_post(2))
     assert len(fake.media) == 1
-
-
-def test_expired_token_names_the_variable_never_the_token(fake, make_post):
-    publish = lambda: channel(fake).publish(make_post())  # noqa: E731
-    assert_auth(publish, says="renew the token in $COMMS_IG_TOKEN", secret=TOKEN, fake=fake)
-
-
-def test_wrong_token_echoed_by_the_service_is_scrubbed(fake, make_post, monkeypatch):
-    monkeypatch.setenv(ENV, "IGAA-other-marker-5150")
-    with pytest.raises(AuthError) as info:
-        channel(fake).publish(make_post())
-    assert "IGAA-other-marker-5150" not in str(info.value)
 
 
 def test_republishing_a_published_container_fails_instead_of_duplicating(fake, make_post):

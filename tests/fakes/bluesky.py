@@ -52,10 +52,8 @@ class FakeBluesky(FakeServer):
 
     def reset(self) -> None:
         """Forget records, blobs, sessions and faults (one server serves many tests)."""
-        if hasattr(self, "_lock"):
-            with self._lock:
-                self.requests.clear()
-                self.faults.clear()
+        if hasattr(self, "_lock"):  # also called while __init__ sets the fake up
+            super().reset()
         self.records: dict[str, dict[str, Any]] = {}
         self.blobs: dict[str, dict[str, Any]] = {}
         self.access: set[str] = set()

@@ -106,8 +106,7 @@ class GraphFake(FakeServer):
 
     def reset(self) -> None:
         """Forget everything posted, recorded and scripted (one fake can serve many tests)."""
-        self.requests.clear()
-        self.faults.clear()
+        super().reset()
         self.app_token: str | None = None  # also accepted, as an app token for /debug_token
         self.info = TokenInfo()
         self.expired = False

@@ -108,8 +108,7 @@ class FakeLinkedin(FakeServer):
 
     def reset(self) -> None:
         """Forget everything posted and asked, so one running server serves many tests."""
-        self.requests.clear()
-        self.faults.clear()
+        super().reset()
         self.token_info: dict[str, Any] = {
             "active": True,
             "status": "active",

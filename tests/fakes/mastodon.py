@@ -52,9 +52,7 @@ class FakeMastodon(FakeServer):
 
     def reset(self) -> None:
         """Forget everything posted and every pending fault (one server serves many tests)."""
-        with self._lock:
-            self.requests.clear()
-            self.faults.clear()
+        super().reset()
         self.statuses.clear()
         self.media.clear()
         self.keys.clear()

@@ -108,6 +108,7 @@ class FakeServer:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.faults: deque[Fault] = deque()
         self._lock = threading.Lock()
+        self._in_flight = 0  # requests being answered (a late answer is still in flight)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -122,6 +123,12 @@ class FakeServer:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
         for _ in range(times):
             self.faults.append(Fault(kind, **options))
+
+    def reset(self) -> None:
+        """Forget requests and pending faults; subclasses forget their own state as well."""
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
 
     def check_auth(self, request: Request) -> Response | None:
         """Return an error response when the request's credentials are wrong (subclasses)."""
@@ -153,7 +160,13 @@ class FakeServer:
                 pass
 
             def _serve(self) -> None:
-                fake._handle(self)
+                with fake._lock:
+                    fake._in_flight += 1
+                try:
+                    fake._handle(self)
+                finally:
+                    with fake._lock:
+                        fake._in_flight -= 1
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
@@ -210,7 +223,7 @@ class FakeServer:
             if fault.kind == "after-500":
                 response = Response(500, {"error": "Internal Server Error"})
             elif fault.kind == "after-timeout":
-                time.sleep(fault.delay)
+                time.sleep(fault.delay)  # the late answer IS the fault: the client times out
             elif fault.kind == "after-reset":
                 _reset(http)
                 return
@@ -240,7 +253,7 @@ class FakeServer:
                 ),
             )
         elif kind == "timeout":
-            time.sleep(fault.delay)
+            time.sleep(fault.delay)  # the stall IS the fault: the client times out
             _send(http, Response(504, {"error": "late"}))
         elif kind == "reset":
             _reset(http)
@@ -258,6 +271,11 @@ class FakeServer:
         return Response(404, {"error": "not_found", "message": f"no route {request.path}"})
 
     # --- assertions helpers -----------------------------------------------------------------
+
+    def idle(self) -> bool:
+        """True when no request is being answered (late answers included)."""
+        with self._lock:
+            return self._in_flight == 0
 
     def calls(self, method: str, path_pattern: str) -> list[Request]:
         pattern = re.compile(path_pattern)

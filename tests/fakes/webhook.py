@@ -71,3 +71,9 @@ class FakeRelay(FakeServer):
         self.by_key[key] = delivery_id
         self.deliveries.append({"body": body, "raw": request.body, "headers": request.headers})
         return Response(202, {"id": delivery_id, "url": f"{self.url}/messages/{delivery_id}"})
+
+    def reset(self) -> None:
+        """Forget requests, faults and deliveries (one relay serves many tests)."""
+        super().reset()
+        self.deliveries.clear()
+        self.by_key.clear()

@@ -79,9 +79,7 @@ class FakeWordPress(FakeServer):
 
     def reset(self) -> None:
         """Forget every post, upload, request and fault (one server for many tests)."""
-        with self._lock:
-            self.requests.clear()
-            self.faults.clear()
+        super().reset()
         self.posts.clear()
         self.media.clear()
         self.uploads.clear()

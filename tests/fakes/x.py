@@ -97,8 +97,7 @@ class FakeX(FakeServer):
 
     def reset(self) -> None:
         """Forget everything, so one running server serves many tests."""
-        self.requests.clear()
-        self.faults.clear()
+        super().reset()
         self.tweets: list[StoredTweet] = []
         self.media: dict[str, dict[str, Any]] = {}  # id -> {"bytes", "category", "alt"}
         self.canned: deque[Response] = deque()

@@ -1,0 +1,227 @@
+"""The failure contract, run against every registered HTTP adapter through one fixture.
+
+Each service's test module declares a `CONTRACT` (tests/channels/contract.py); every test here
+runs once per adapter, against that adapter's fake service over real HTTP on 127.0.0.1. A channel
+type the registry knows that speaks HTTP but has no Contract fails `test_every_http_adapter_...`,
+so a new adapter cannot skip the contract.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comms.channels.base import Receipt
+from comms.channels.registry import CHANNEL_TYPES
+from comms.errors import AuthError, RateLimitedError, TransientError
+from tests import channels as channel_tests
+from tests.channels.contract import RATE_LIMIT_FAULTS, Contract
+
+NOT_HTTP = {"site", "email"}  # files on disk and SMTP: their own tests cover their failures
+
+
+def _contracts() -> list[Contract]:
+    """The CONTRACT of every tests/channels/test_*.py module that declares one."""
+    found = []
+    for info in pkgutil.iter_modules(channel_tests.__path__):
+        if info.name.startswith("test_") and info.name != "test_contract":
+            module = importlib.import_module(f"{channel_tests.__name__}.{info.name}")
+            contract = getattr(module, "CONTRACT", None)
+            if contract is not None:
+                found.append(contract)
+    return sorted(found, key=lambda c: c.type)
+
+
+CONTRACTS = _contracts()
+
+
+def _cases(faults: Any) -> list[Any]:
+    """(contract, fault[, expected]) for each fault: `faults(contract)` lists them."""
+    cases = []
+    for contract in CONTRACTS:
+        for item in faults(contract):
+            values = item if isinstance(item, tuple) else (item,)
+            cases.append(pytest.param(contract, *values, id=f"{contract.type}-{values[0]}"))
+    return cases
+
+
+def test_every_http_adapter_declares_a_contract() -> None:
+    declared = [c.type for c in CONTRACTS]
+    assert sorted(declared) == sorted(set(CHANNEL_TYPES) - NOT_HTTP)
+    assert len(declared) == len(set(declared))
+
+
+# --- one running fake per adapter, forgotten between tests -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, Any]]:
+    """Fakes started on first use and stopped with the module (starting one costs little,
+    stopping one half a second)."""
+    running: dict[str, Any] = {}
+    yield running
+    for fake in running.values():
+        fake.stop()
+
+
+class Bench:
+    """One adapter's contract, its fake (reset) and a fresh adapter for each call."""
+
+    def __init__(self, contract: Contract, fake: Any, tmp_path: Path) -> None:
+        self.contract = contract
+        self.fake = fake
+        self.tmp_path = tmp_path
+
+    def publish(self) -> Receipt:
+        return self.contract.build(self.fake).publish(self.contract.post(self.tmp_path))
+
+    def fail_next(self, fault: str, **options: Any) -> None:
+        self.fake.fail_next(fault, path=self.contract.path, delay=self.contract.delay, **options)
+
+    def sent(self) -> int:
+        method, pattern = self.contract.sends
+        return len(self.fake.calls(method, pattern))
+
+    def stored(self) -> list[str]:
+        return self.contract.stored(self.fake)
+
+    def raises(self, kind: type[Exception], *, secret: str | None = None) -> Any:
+        """Publish once, expecting `kind`; the error must not show the secret (or `secret`)."""
+        with pytest.raises(kind) as info:
+            self.publish()
+        for hidden in {self.contract.secret, secret or self.contract.secret}:
+            assert hidden not in str(info.value)
+            assert hidden.replace(" ", "") not in str(info.value)
+        return info.value
+
+
+@pytest.fixture
+def bench(
+    request: pytest.FixtureRequest,
+    servers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Bench:
+    contract: Contract = request.param
+    fake = servers.get(contract.type)
+    if fake is None:
+        fake = servers[contract.type] = contract.fake().start()
+    fake.reset()
+    for name, value in contract.env.items():
+        monkeypatch.setenv(name, value)
+    if contract.isolate is not None:
+        contract.isolate(monkeypatch)
+    return Bench(contract, fake, tmp_path)
+
+
+def _with_bench(cases: list[Any]) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize(("bench", *_names(cases)), cases, indirect=["bench"])
+
+
+def _names(cases: list[Any]) -> list[str]:
+    width = len(cases[0].values) - 1
+    return ["fault", "delivered"][:width]
+
+
+EACH = pytest.mark.parametrize(
+    "bench", [pytest.param(c, id=c.type) for c in CONTRACTS], indirect=True
+)
+
+
+# --- the contract ------------------------------------------------------------------------------
+
+
+@_with_bench(_cases(lambda c: c.transient))
+def test_transient_fault_says_whether_the_post_may_have_arrived(
+    bench: Bench, fault: str, delivered: bool
+) -> None:
+    bench.fail_next(fault)
+    error = bench.raises(TransientError)
+    assert error.maybe_delivered is delivered
+    assert bench.stored() == []
+    assert bench.sent() == 1  # the transport never re-sent the post
+
+
+@_with_bench(_cases(lambda c: RATE_LIMIT_FAULTS))
+def test_429_is_rate_limited_for_as_long_as_asked(bench: Bench, fault: str) -> None:
+    wait = bench.contract.retry_after
+    bench.fail_next(fault, retry_after=wait)
+    error = bench.raises(RateLimitedError)
+    assert wait - 5 <= (error.retry_after or 0) <= wait  # less a few seconds of clock
+    assert bench.stored() == []
+
+
+@EACH
+def test_expired_token_is_an_auth_error_naming_the_variable(bench: Bench) -> None:
+    contract = bench.contract
+    bench.fail_next("expired", times=2 if contract.renews else 1)
+    error = bench.raises(AuthError)
+    for words in (contract.token_env, *contract.says):
+        assert words in str(error)
+    if contract.auth_status is not None:
+        assert error.status == contract.auth_status
+    assert bench.sent() == (2 if contract.renews else 1)  # renewed once at most, then given up
+    assert bench.stored() == []
+
+
+@EACH
+def test_refused_and_missing_token_are_auth_errors_naming_the_variable(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract = bench.contract
+    wrong = "Wr0ng MARK3R 4711"
+    monkeypatch.setenv(contract.token_env, wrong)
+    error = bench.raises(AuthError, secret=wrong)
+    assert not [piece for piece in wrong.split() if piece in str(error)]  # not even in part
+    for words in (contract.token_env, *contract.wrong_says):
+        assert words in str(error)
+
+    monkeypatch.delenv(contract.token_env)
+    assert contract.token_env in str(bench.raises(contract.missing))
+    assert bench.stored() == []
+
+
+@pytest.mark.parametrize(
+    "bench", [pytest.param(c, id=c.type) for c in CONTRACTS if c.checks_token], indirect=True
+)
+def test_check_with_a_refused_token_fails_naming_the_variable(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "Wr0ng MARK3R 4711"
+    monkeypatch.setenv(bench.contract.token_env, wrong)
+    result = bench.contract.build(bench.fake).check()
+    assert not result.ok
+    assert f"${bench.contract.token_env}" in result.message
+    assert not [piece for piece in wrong.split() if piece in result.message]
+    assert bench.stored() == []
+
+
+@_with_bench(_cases(lambda c: c.after))
+def test_answer_lost_after_the_post_was_made_never_makes_a_second(bench: Bench, fault: str) -> None:
+    contract = bench.contract
+    bench.fail_next(fault)
+    if fault in contract.heals:
+        first: Receipt | None = bench.publish()  # settled by looking it up
+    else:
+        error = bench.raises(TransientError)
+        assert error.maybe_delivered is True
+        first = None
+    assert len(bench.stored()) == 1  # the service has it
+
+    adapter = contract.build(bench.fake)
+    post = contract.post(bench.tmp_path)
+    if contract.finds:
+        assert adapter.find(post) is not None
+    receipt = adapter.publish(post)  # the daemon's retry or `comms reconcile --resend`
+    assert bench.stored() == [receipt.external_id]
+    assert first in (None, receipt)
+    if contract.finds:
+        assert adapter.find(post) == receipt
+    assert bench.sent() == (2 if contract.resends else 1)
+    if contract.after_retry is not None:
+        contract.after_retry(bench.fake, receipt)
