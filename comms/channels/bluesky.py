@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import re
 import struct
 import threading
 from datetime import UTC, datetime
@@ -54,14 +53,13 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.settings import ChannelSettings
+from comms.content.text import url_spans
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 POST = "app.bsky.feed.post"
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 TID_BASE_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z: derived rkeys lie just after it
-_URL = re.compile(r"https?://[^\s<>\"']+")
 _TAG = regex.compile(r"(?<!\S)[#＃]((?:\p{L}|\p{N}|_)*\p{L}(?:\p{L}|\p{N}|_)*)")
-_TRAILING = ".,;:!?)»”'\""
 _SESSIONS: dict[tuple[str, str], dict[str, Any]] = {}  # (base_url, handle) -> session, per process
 _SESSION_LOCK = threading.Lock()
 
@@ -312,13 +310,9 @@ def make_facets(text: str) -> list[dict[str, Any]]:
         return {"byteStart": len(text[:start].encode()), "byteEnd": len(text[:end].encode())}
 
     facets = []
-    for match in _URL.finditer(text):
-        url = match.group(0)
-        while url[-1] in _TRAILING and not (url[-1] == ")" and url.count("(") >= url.count(")")):
-            url = url[:-1]  # sentence punctuation, but keep a balanced ")" as on Wikipedia
-        end = match.start() + len(url)
-        feature = {"$type": "app.bsky.richtext.facet#link", "uri": url}
-        facets.append({"index": span(match.start(), end), "features": [feature]})
+    for start, end in url_spans(text):
+        feature = {"$type": "app.bsky.richtext.facet#link", "uri": text[start:end]}
+        facets.append({"index": span(start, end), "features": [feature]})
     for match in _TAG.finditer(text):
         tag = match.group(1)
         if len(tag) <= 64:

@@ -46,6 +46,7 @@ from pathlib import Path
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
+from comms.content.text import is_url
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -55,7 +56,6 @@ from comms.errors import (
 )
 
 log = logging.getLogger(__name__)
-_URL = re.compile(r"https?://\S+")
 _AUTH_CODES = frozenset({530, 534, 535, 538})  # auth required / too weak / refused / needs TLS
 
 
@@ -326,7 +326,7 @@ def _html(post: OutgoingPost, read_more: str, cid: str | None) -> str:
         if block.strip():
             lines = [str(linkify(line.strip())) for line in block.strip().splitlines()]
             parts.append("<p>" + "<br>\n".join(lines) + "</p>")
-    if post.link and post.link not in post.text and _URL.fullmatch(post.link):
+    if post.link and post.link not in post.text and is_url(post.link):
         link = escape(post.link)
         parts.append(f'<p>{escape(read_more)}: <a href="{link}">{link}</a></p>')
     parts.append("</body></html>")

@@ -50,6 +50,7 @@ from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, flat, since_due
 from comms.channels.settings import ChannelSettings
+from comms.content.text import url_spans
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -66,8 +67,6 @@ POST_URL = "https://www.linkedin.com/feed/update/{urn}/"
 
 # the little format's reserved characters: escape them or LinkedIn truncates the post
 _RESERVED = set("\\|{}@[]()<>#*_~")
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_URL_TRAILING = ".,;:!?)]}'\""
 _HASHTAG = re.compile(r"(?<![\w&/#])#(?=\w*[^\W\d_])\w+")
 _URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")
 
@@ -401,10 +400,7 @@ class LinkedinChannel(Channel):
 def escape_little(text: str) -> str:
     """Text as LinkedIn's little format wants it: reserved characters escaped, except inside
     URLs and hashtags, which stay links and hashtags."""
-    keep: list[tuple[int, int]] = []
-    for match in _URL.finditer(text):
-        url = _trim_url(match.group())
-        keep.append((match.start(), match.start() + len(url)))
+    keep = list(url_spans(text))
     for match in _HASHTAG.finditer(text):
         if not any(s <= match.start() < e for s, e in keep):
             keep.append((match.start(), match.end()))
@@ -417,17 +413,6 @@ def escape_little(text: str) -> str:
         pos = end
     out.append(_escape_plain(text[pos:]))
     return "".join(out)
-
-
-def _trim_url(url: str) -> str:
-    """Drop sentence punctuation after a URL, keeping a closing bracket that is balanced."""
-    pairs = {")": "(", "]": "[", "}": "{"}
-    while url and url[-1] in _URL_TRAILING:
-        last = url[-1]
-        if last in pairs and url.count(last) <= url.count(pairs[last]):
-            break
-        url = url[:-1]
-    return url
 
 
 def unescape_little(text: str) -> str:

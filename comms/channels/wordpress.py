@@ -54,6 +54,7 @@ from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
+from comms.content.text import is_url
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -63,7 +64,6 @@ from comms.errors import (
 )
 
 log = logging.getLogger(__name__)
-_URL = re.compile(r"https?://\S+")
 
 
 class WordPressChannel(Channel):
@@ -304,7 +304,7 @@ def news_html(text: str, link: str | None, *, read_more: str = "Læs mere") -> s
         if block.strip():
             lines = [str(linkify(line.strip())) for line in block.strip().splitlines()]
             parts.append("<p>" + "<br>\n".join(lines) + "</p>")
-    if link and link not in text and _URL.fullmatch(link):
+    if link and link not in text and is_url(link):
         parts.append(f'<p>{escape(read_more)}: <a href="{escape(link)}">{escape(link)}</a></p>')
     return "\n".join(parts)
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import html
 import mimetypes
-import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset,
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, since_due
 from comms.channels.settings import ChannelSettings
-from comms.content.lint import text_length
+from comms.content.text import replace_urls, x_length
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -56,7 +55,6 @@ from comms.errors import (
 DEFAULT_BASE_URL = "https://api.x.com"
 POST_URL = "https://x.com/i/web/status/{id}"
 METRIC_FIELDS = "public_metrics,non_public_metrics,organic_metrics"
-_URL = re.compile(r"https?://\S+")
 
 
 class DuplicateContentError(RejectedError):
@@ -198,7 +196,7 @@ class XChannel(Channel):
         text = post.text.strip()
         if post.link and post.link not in text:
             text = f"{text}\n\n{post.link}"
-        length = text_length(text, "x")
+        length = x_length(text)
         if length > self.text_limit:
             raise RejectedError(
                 f"x: the text weighs {length} of {self.text_limit} as X counts "
@@ -307,7 +305,7 @@ def _first_error(body: Any) -> str | None:
 def _comparable(text: str) -> str:
     """Text as X gives it back, made comparable: unescaped, URLs (t.co) removed, spaces single."""
     text = unicodedata.normalize("NFC", html.unescape(text))
-    return " ".join(_URL.sub(" ", text).split())
+    return " ".join(replace_urls(text, " ", bare=True).split())
 
 
 def _receipt(tweet_id: str) -> Receipt:
