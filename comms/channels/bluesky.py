@@ -52,8 +52,9 @@ import requests
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
-from comms.content.text import url_spans
+from comms.content.text import TextRule, url_spans
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 POST = "app.bsky.feed.post"
@@ -78,9 +79,24 @@ class BlueskyChannel(Channel):
     name = "bluesky"
     idempotent = True  # deterministic rkey: a re-send collides with the record, never duplicates
     has_metrics = True  # likes, reposts, replies, quotes from the AppView; no views or reach
-    default_base_url = "https://bsky.social"  # the entryway; or the account's own PDS
+
+    label = "Bluesky"
+    title = "Bluesky-konto"
+    post_words = ("opslag på Bluesky", "opslag på Bluesky")
     max_graphemes = 300  # app.bsky.feed.post text maxGraphemes
     max_text_bytes = 3000  # app.bsky.feed.post text maxLength (UTF-8 bytes)
+    text_rule = TextRule(counting="graphemes", max_length=max_graphemes, max_bytes=max_text_bytes)
+    options = (
+        Option(
+            "base_url", str, "the entryway or the account's own PDS", default="https://bsky.social"
+        ),
+        Option("handle", str, "the account's handle", required=True),
+        Option("password_env", str, "variable holding an app password", required=True, secret=True),
+        Option("appview_url", str, "where like and repost counts are read"),
+        Option("language", str, "the posts' language (BCP 47)", default="da"),
+        Option("web_url", str, "the web app links point to", default="https://bsky.app"),
+    )
+    default_base_url = "https://bsky.social"  # the entryway; or the account's own PDS
     max_image_bytes = 1_000_000  # app.bsky.embed.images image blob maxSize
     max_alt_graphemes = 2000  # what the Bluesky app allows; the lexicon sets no limit
 

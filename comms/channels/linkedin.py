@@ -49,8 +49,9 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, flat, since_due
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
-from comms.content.text import url_spans
+from comms.content.text import TextRule, url_spans
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -85,7 +86,27 @@ class LinkedinChannel(Channel):
     name = "linkedin"
     idempotent = False  # no idempotency key; duplicates are found with find() instead
     has_metrics = True  # organizationalEntityShareStatistics (needs rw_organization_admin)
+
+    label = "LinkedIn"
+    title = "LinkedIn-side"
+    post_words = ("opslag på LinkedIn", "opslag på LinkedIn")
     text_limit = 3000  # commentary characters [3p]
+    text_rule = TextRule(max_length=text_limit)
+    options = (
+        Option("organization_id", ID, "the organisation page's id", required=True),
+        Option("token_env", str, "variable holding the access token", required=True, secret=True),
+        Option(
+            "api_version",
+            ID,
+            "LinkedIn-Version (YYYYMM); bump about yearly",
+            default=DEFAULT_VERSION,
+        ),
+        Option("client_id", ID, "the app's client id (with client_secret_env: token expiry)"),
+        Option("client_secret_env", str, "variable holding the app's client secret", secret=True),
+        Option("base_url", str, "the API's address", default=DEFAULT_BASE_URL),
+        Option("oauth_url", str, "where tokens are introspected", default=DEFAULT_OAUTH_URL),
+        Option("find_count", int, "recent posts looked through for an earlier copy", default=50),
+    )
     alt_text_limit = 4086  # content.media.altText (UNCONFIRMED)
     find_slack = DUE_MARGIN  # clock skew allowed when find() bounds by scheduled time
 

@@ -28,6 +28,7 @@ from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.files import copy_atomic, locked, write_atomic
 from comms.channels.images import SCREEN_READERS, checked_image
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.danish import format_date
 from comms.content.text import is_url, pieces
@@ -85,6 +86,19 @@ class SiteChannel(Channel):
     name = "site"
     idempotent = True  # the page's file name comes from post id + key: a re-send rewrites it
     has_metrics = False  # a static site counts no views, reach or clicks
+
+    label = "Hjemmeside"
+    title = "Hjemmesidens nyheder"
+    post_words = ("nyhed", "nyheder")
+    options = (
+        Option("path", str, "the folder the site is written to (needed to publish)"),
+        Option("base_url", str, "public URL of that folder, for links in the feed", default=""),
+        Option("site_title", str, "the site's title", default="Nyheder"),
+        Option("author", str, "the feed's author; default: the site's title"),
+        Option("language", str, "the pages' language (BCP 47)", default="da"),
+        Option("timezone", str, "the zone times are shown in", default="Europe/Copenhagen"),
+        Option("feed_entries", int, "newest entries kept in feed.xml", default=50),
+    )
 
     def __init__(
         self, settings: ChannelSettings, *, clock: Callable[[], datetime] | None = None

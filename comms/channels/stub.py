@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.options import Option
 from comms.errors import (
     AuthError,
     RateLimitedError,
@@ -39,6 +40,21 @@ class StubChannel(Channel):
     name = "stub"
     idempotent = False
     has_metrics = True  # figures come from the `reach` option, for metrics tests
+
+    label = "Test"
+    title = "Testkanal"
+    options = (
+        Option(
+            "path",
+            str,
+            "the JSON-lines file deliveries are written to",
+            default="stub-deliveries.jsonl",
+        ),
+        Option("fail", list, "errors to raise first, one per attempt", default=[]),
+        Option("reach", int, "the reach metrics() reports"),
+        Option("delay_seconds", float, "how long each publish takes", default=0),
+        Option("token_expires_in_days", float, "what check() says of the token's expiry"),
+    )
 
     def check(self) -> CheckResult:
         days = self.settings.get("token_expires_in_days")

@@ -52,6 +52,7 @@ import requests
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
 from comms.content.text import is_url
@@ -72,6 +73,24 @@ class WordPressChannel(Channel):
     name = "wordpress"
     idempotent = False  # a resend creates a second post; publish() looks the slug up first
     has_metrics = False  # core WordPress counts no views, reach or clicks
+
+    label = "WordPress"
+    title = "WordPress-nyheder"
+    post_words = ("nyhed", "nyheder")
+    options = (
+        Option("base_url", str, "the REST API's address (…/wp-json)", required=True),
+        Option("username", str, "the user posting", required=True),
+        Option(
+            "password_env",
+            str,
+            "variable holding an Application Password",
+            required=True,
+            secret=True,
+        ),
+        Option("slug_prefix", str, "start of each post's slug", default="nyhed"),
+        Option("read_more", str, "text of the link after the article", default="Læs mere"),
+        Option("categories", list, "category ids given to every post", default=[], items=int),
+    )
     needs = ("publish_posts", "upload_files")  # capabilities check() requires of the user
     # upload errors that no retry can fix, whatever status WordPress gives them
     rejected_codes = frozenset(

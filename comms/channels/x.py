@@ -41,8 +41,9 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, since_due
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
-from comms.content.text import replace_urls, x_length
+from comms.content.text import X_URL_LENGTH, TextRule, replace_urls, x_length
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -67,7 +68,25 @@ class XChannel(Channel):
     name = "x"
     idempotent = False  # no idempotency key; duplicates are found with find() instead
     has_metrics = True  # public_metrics always; owner-only figures for 30 days
-    text_limit = 280  # weighted length, twitter-text v3 (every URL counts 23)
+
+    label = "X"
+    title = "X (Twitter)"
+    post_words = ("opslag på X", "opslag på X")
+    # weighted length, twitter-text v3: code points weigh 1 or 2, every link (bare too) 23
+    text_limit = 280
+    text_rule = TextRule(counting="x", max_length=text_limit, url_length=X_URL_LENGTH)
+    options = (
+        Option(
+            "token_env",
+            str,
+            "variable holding the OAuth 2.0 user token",
+            required=True,
+            secret=True,
+        ),
+        Option("user_id", ID, "the account's id; default: read from /2/users/me"),
+        Option("base_url", str, "the API's address", default=DEFAULT_BASE_URL),
+        Option("find_count", int, "recent posts looked through for an earlier copy", default=20),
+    )
     alt_text_limit = 1000  # media metadata alt_text.text
     image_limit = 5 * 1024 * 1024  # bytes for tweet_image (UNCONFIRMED; the long-standing cap)
     find_slack = DUE_MARGIN  # clock skew allowed when find() bounds by scheduled time

@@ -17,49 +17,16 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import regex
 
+from comms.channels import registry
 from comms.content import text as text_mod
+from comms.content.text import TextRule
 
 # ---------------------------------------------------------------------------------------------
-# Channel rules
+# Channel rules: each channel type declares its own (comms.channels.registry)
 
 
-@dataclass(frozen=True)
-class ChannelTextRule:
-    """How one channel type counts post text, and what it allows."""
-
-    counting: str = "chars"  # "chars", "x" (weighted), "mastodon" or "graphemes"
-    max_length: int | None = None  # None: no practical limit
-    url_length: int | None = None  # every URL counts this much, whatever its length
-    max_bytes: int | None = None  # UTF-8 byte limit on top of max_length (Bluesky)
-    max_hashtags: int | None = None
-    image_required: bool = False
-    label: str = ""  # how messages name the channel
-
-
-CHANNEL_RULES: dict[str, ChannelTextRule] = {
-    "site": ChannelTextRule(label="the website"),
-    "wordpress": ChannelTextRule(label="WordPress"),
-    "email": ChannelTextRule(label="e-mail"),
-    "webhook": ChannelTextRule(label="the webhook"),
-    "facebook": ChannelTextRule(max_length=63206, label="Facebook"),
-    "instagram": ChannelTextRule(
-        max_length=2200, max_hashtags=30, image_required=True, label="Instagram"
-    ),
-    "linkedin": ChannelTextRule(max_length=3000, label="LinkedIn"),
-    "x": ChannelTextRule(counting="x", max_length=280, url_length=23, label="X"),
-    "mastodon": ChannelTextRule(
-        counting="mastodon", max_length=500, url_length=23, label="Mastodon"
-    ),
-    "bluesky": ChannelTextRule(
-        counting="graphemes", max_length=300, max_bytes=3000, label="Bluesky"
-    ),
-}
-
-_NO_RULE = ChannelTextRule()
-
-
-def _rule(channel_type: str) -> ChannelTextRule:
-    return CHANNEL_RULES.get(channel_type.strip().lower(), _NO_RULE)
+def _rule(channel_type: str) -> TextRule:
+    return registry.text_rule(channel_type.strip().lower())
 
 
 def text_limit(channel_type: str) -> int | None:
@@ -77,8 +44,8 @@ def find_urls(text: str) -> list[str]:
     return text_mod.find_urls(text)
 
 
-def _unit(rule: ChannelTextRule, channel_type: str) -> str:
-    label = rule.label or channel_type
+def _unit(rule: TextRule, channel_type: str) -> str:
+    label = registry.label(channel_type.strip().lower())
     if rule.url_length is not None:
         return f"characters as {label} counts them (URLs count {rule.url_length})"
     if rule.counting == "graphemes":
@@ -238,7 +205,7 @@ def lint_post(
 ) -> list[LintProblem]:
     """Everything wrong with a rendered post for one channel type; empty when it may be queued."""
     rule = _rule(channel_type)
-    label = rule.label or channel_type
+    label = registry.label(channel_type.strip().lower())
     problems: list[LintProblem] = []
     if rule.max_length is not None and not text_mod.surely_fits(text, rule):
         length = text_length(text, channel_type)
