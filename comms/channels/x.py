@@ -5,7 +5,7 @@ image is uploaded first with `POST /2/media/upload` (multipart `media` + `media_
 tweet_image`) and gets its alt text from `POST /2/media/metadata {"id", "metadata": {"alt_text":
 {"text"}}}` (at most 1,000 characters). The link is added to the text when the template left it
 out, and the text must weigh at most 280 as X counts
-(`comms.content.lint.text_length`, every URL 23).
+(`comms.content.text.x_length`: twitter-text v3, every link 23, bare domains too).
 
 Figures come from `GET /2/tweets/:id?tweet.fields=public_metrics,non_public_metrics,
 organic_metrics`: impressions (non-public when X gives them, else public), link clicks
