@@ -15,6 +15,7 @@ import time
 
 from comms.channels.base import Channel, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
+from comms.channels.options import Option
 from tests.fakes.server import FakeServer, Request, Response
 
 TYPE = "bench-http"
@@ -24,6 +25,7 @@ class BenchHttpChannel(Channel):
     """POST /posts {"text", "key"} -> {"id"}; limits come from the config keys."""
 
     name = TYPE
+    options = (Option("base_url", str, "the fake server's address", required=True),)
 
     def __init__(self, settings) -> None:  # type: ignore[no-untyped-def]
         super().__init__(settings)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from comms.channels.registry import BUILT_IN, CHANNEL_TYPES
+from comms.channels import registry
 from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError
 
@@ -157,6 +157,24 @@ def _key_line(path: Path | None, needle: str) -> int | None:
     return None
 
 
+def _option_line(path: Path | None, channel: str, key: str) -> int | None:
+    """The line of `key` in the channel's table, else the table's header line."""
+    if path is None:
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = re.compile(rf"^\s*\[\s*channels\.{re.escape(channel)}\s*\]")
+    start = next((n for n, text in enumerate(lines) if header.match(text)), None)
+    if start is None:
+        return _key_line(path, f"channels.{channel}")
+    assignment = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+    for number in range(start + 1, len(lines)):
+        if lines[number].lstrip().startswith("["):
+            break
+        if assignment.match(lines[number]):
+            return number + 1
+    return start + 1
+
+
 def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
     def fail(message: str, needle: str, hint: str | None = None) -> ConfigError:
         return ConfigError(message, path=path, line=_key_line(path, needle), hint=hint)
@@ -197,11 +215,11 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                 f"channels.{name}",
                 'add type = "site" (or facebook, instagram, …)',
             )
-        if kind not in BUILT_IN:
+        if not registry.known(kind):
             raise fail(
                 f"channel {name!r} has unknown type {kind!r}",
                 f"channels.{name}",
-                "known types: " + ", ".join(CHANNEL_TYPES),
+                "known types: " + ", ".join(registry.CHANNEL_TYPES),
             )
         for key, value in options.items():
             if _looks_like_secret(key, value):
@@ -210,6 +228,9 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                     key,
                     f'put it in an environment variable and write {key}_env = "VAR"',
                 )
+        for problem in registry.check_options(name, kind, options):
+            line = _option_line(path, name, problem.key)
+            raise ConfigError(problem.message, path=path, line=line, hint=problem.hint)
         opts = {k: v for k, v in options.items() if k != "type"}
         if kind == "site":
             for key in ("path", "state_path"):

@@ -49,7 +49,7 @@ token_env = "COMMS_TEST_FB_TOKEN"
 
 [channels.instagram]
 type = "instagram"
-account_id = "3"
+ig_user_id = "3"
 token_env = "COMMS_TEST_FB_TOKEN"
 
 [channels.nyhedsbrev]

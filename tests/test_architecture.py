@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,14 @@ NEVER = {
         "cli",
     },
 }
+# the one door in a wall: reports name channel types as the registry's facts say, never
+# touching an adapter's behaviour
+DOORS = {"report": {"comms.channels.registry"}}
 CROSS_CUTTING = {"errors", "timeutil"}  # import no stage at all
 STAGES = set(NEVER) | {"cli"}
 
 
-def imported_stages(path: Path) -> set[str]:
+def imported_stages(path: Path, doors: Collection[str] = ()) -> set[str]:
     """The comms packages and top-level modules a module imports, at any depth of its code."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -52,6 +56,8 @@ def imported_stages(path: Path) -> set[str]:
             if node.module == "comms":
                 names = [f"comms.{alias.name}" for alias in node.names]
         for name in names:
+            if name in doors:
+                continue
             parts = name.split(".")
             if parts[0] == "comms" and len(parts) > 1:
                 found.add(parts[1])
@@ -70,7 +76,7 @@ def modules() -> list[Path]:
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(COMMS)))
 def test_no_module_imports_a_stage_above_it(path: Path) -> None:
     stage = owner(path)
-    forbidden = NEVER.get(stage, set()) & imported_stages(path)
+    forbidden = NEVER.get(stage, set()) & imported_stages(path, DOORS.get(stage, set()))
     if stage in CROSS_CUTTING:
         forbidden = (imported_stages(path) & STAGES) - {stage}
     assert not forbidden, f"{path.relative_to(COMMS)} imports {sorted(forbidden)}"

@@ -90,7 +90,7 @@ def test_secret_is_read_from_the_named_variable(tmp_path, monkeypatch):
     settings = load_settings(
         write(
             tmp_path / "c.toml",
-            '[channels.fb]\ntype = "facebook"\ntoken_env = "COMMS_TEST_TOKEN"\n',
+            '[channels.fb]\ntype = "facebook"\npage_id = "1"\ntoken_env = "COMMS_TEST_TOKEN"\n',
         )
     )
     monkeypatch.delenv("COMMS_TEST_TOKEN", raising=False)
@@ -98,3 +98,90 @@ def test_secret_is_read_from_the_named_variable(tmp_path, monkeypatch):
         settings.channels["fb"].secret()
     monkeypatch.setenv("COMMS_TEST_TOKEN", "t0ken")
     assert settings.channels["fb"].secret() == "t0ken"
+
+
+# -- each channel's options, checked against the schema its adapter class declares ------------
+
+FB = '[channels.hjemmeside]\ntype = "site"\n\n[channels.fb]\ntype = "facebook"\npage_id = "1"\n'
+
+
+def config_error(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    return str(info.value).replace(str(path), "c.toml")
+
+
+def test_an_unknown_option_names_its_line_and_the_valid_ones(tmp_path):
+    # "timeout" would be silently ignored before: a typo of timeout_seconds
+    message = config_error(tmp_path, FB + 'token_env = "T"\ntimeout = 5\n')
+    assert message.startswith("c.toml:8: channel 'fb' (facebook) has no option 'timeout'")
+    assert "page_id" in message
+    assert "timeout_seconds" in message
+    assert "lookup_hours" in message
+
+
+def test_the_line_is_the_one_in_the_channels_own_table(tmp_path):
+    text = '[channels.web]\ntype = "site"\nsite_title = "A"\n\n[channels.x]\ntype = "x"\n'
+    message = config_error(tmp_path, text + 'token_env = "T"\nsite_title = "B"\n')
+    assert message.startswith("c.toml:8: channel 'x' (x) has no option 'site_title'")
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('feed_entries = "50"', "feed_entries must be a whole number, not '50'"),
+        ("max_concurrency = 1.5", "max_concurrency must be a whole number"),
+        ('rate_per_minute = "60"', "rate_per_minute must be a number"),
+        ("site_title = true", "site_title must be text"),
+        ("feed_entries = true", "feed_entries must be a whole number"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused(tmp_path, line, words):
+    message = config_error(tmp_path, f'[channels.web]\ntype = "site"\n{line}\n')
+    assert message.startswith("c.toml:3: channel 'web': ")
+    assert words in message
+
+
+def test_a_list_option_checks_its_items(tmp_path):
+    text = '[channels.wp]\ntype = "wordpress"\nbase_url = "u"\nusername = "u"\n'
+    message = config_error(tmp_path, text + 'password_env = "P"\ncategories = ["nyheder"]\n')
+    assert "categories must be a list of a whole number" in message
+
+
+def test_a_missing_required_option_is_refused(tmp_path):
+    message = config_error(tmp_path, FB)
+    assert message.startswith("c.toml:4: channel 'fb' (facebook) needs token_env")
+    assert 'add token_env = "COMMS_..." to [channels.fb]' in message
+
+
+def test_a_literal_secret_is_still_refused_before_the_schema(tmp_path):
+    message = config_error(tmp_path, FB + 'token = "EAAB-secret"\n')
+    assert "has a secret value in 'token'" in message
+    assert "EAAB-secret" not in message
+
+
+def test_options_every_channel_takes_and_ids_as_numbers_are_accepted(tmp_path):
+    text = FB.replace('page_id = "1"', "page_id = 1") + (
+        'token_env = "T"\nrate_per_minute = 60\nmax_concurrency = 2\ntimeout_seconds = 5\n'
+        'organisation = "Aalborg Kommune"\n'
+    )
+    channel = load_settings(write(tmp_path / "c.toml", text)).channels["fb"]
+    assert channel.get("page_id") == 1
+    assert channel.get("rate_per_minute") == 60
+    assert channel.get("organisation") == "Aalborg Kommune"
+
+
+def test_every_registered_type_declares_its_facts():
+    from comms.channels.registry import CHANNEL_TYPES, channel_class
+
+    for kind in CHANNEL_TYPES:
+        cls = channel_class(kind)
+        assert cls.name == kind
+        assert cls.label
+        assert cls.title
+        assert all(cls.post_words)
+        schema = cls.option_schema()
+        assert {"type", "rate_per_minute", "max_concurrency", "timeout_seconds"} <= set(schema)
+        assert all(o.doc and o.name == name for name, o in schema.items())
+        assert all(o.secret == name.endswith("_env") for name, o in schema.items())

@@ -13,7 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
+from comms.content.text import NO_RULE, TextRule
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,38 @@ class CheckResult:
 
 
 class Channel(ABC):
-    """Base of every adapter. Facts about the service are class attributes."""
+    """Base of every adapter. Facts about the service are class attributes, read through the
+    registry by the config (options), lint (text rule), reports and the docs test (labels)."""
 
     name: ClassVar[str]  # the config `type` and registry key
     idempotent: ClassVar[bool] = False  # re-sending with the same key can never duplicate
     has_metrics: ClassVar[bool] = False  # `metrics()` can read figures
     max_concurrency: ClassVar[int] = 1  # calls in flight at once (config key overrides)
     rate_per_minute: ClassVar[float | None] = None  # calls a minute, None: no limit (config too)
+
+    # for people, in Danish: the short name reports and tables show ("Facebook", "Hjemmeside"),
+    # the full name of the kind of channel ("Facebook-side", "X (Twitter)"), and what one and
+    # several posts are called in a report's summary ("opslag på Facebook", "nyheder")
+    label: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    post_words: ClassVar[tuple[str, str]] = ("opslag", "opslag")
+
+    text_rule: ClassVar[TextRule] = NO_RULE  # how the service counts text and what it allows
+
+    # the keys every [channels.NAME] table may have, whatever its type
+    COMMON_OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("type", str, "the adapter type (site, facebook, …)", required=True),
+        Option("organisation", str, "the organisation the channel speaks for"),
+        Option("max_concurrency", int, "calls in flight at once to this channel", default=1),
+        Option("rate_per_minute", float, "calls a minute, spread evenly (default: no limit)"),
+        Option("timeout_seconds", float, "how long to wait for the service's answer", default=30),
+    )
+    options: ClassVar[tuple[Option, ...]] = ()  # the keys of this type; may redefine a common one
+
+    @classmethod
+    def option_schema(cls) -> dict[str, Option]:
+        """Every key a channel of this type takes: the common ones, then its own."""
+        return {option.name: option for option in (*cls.COMMON_OPTIONS, *cls.options)}
 
     def __init__(self, settings: ChannelSettings) -> None:
         self.settings = settings

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import re
 import struct
 import threading
 from datetime import UTC, datetime
@@ -53,15 +52,15 @@ import requests
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
+from comms.content.text import TextRule, url_spans
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 POST = "app.bsky.feed.post"
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 TID_BASE_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z: derived rkeys lie just after it
-_URL = re.compile(r"https?://[^\s<>\"']+")
 _TAG = regex.compile(r"(?<!\S)[#＃]((?:\p{L}|\p{N}|_)*\p{L}(?:\p{L}|\p{N}|_)*)")
-_TRAILING = ".,;:!?)»”'\""
 _SESSIONS: dict[tuple[str, str], dict[str, Any]] = {}  # (base_url, handle) -> session, per process
 _SESSION_LOCK = threading.Lock()
 
@@ -80,9 +79,24 @@ class BlueskyChannel(Channel):
     name = "bluesky"
     idempotent = True  # deterministic rkey: a re-send collides with the record, never duplicates
     has_metrics = True  # likes, reposts, replies, quotes from the AppView; no views or reach
-    default_base_url = "https://bsky.social"  # the entryway; or the account's own PDS
+
+    label = "Bluesky"
+    title = "Bluesky-konto"
+    post_words = ("opslag på Bluesky", "opslag på Bluesky")
     max_graphemes = 300  # app.bsky.feed.post text maxGraphemes
     max_text_bytes = 3000  # app.bsky.feed.post text maxLength (UTF-8 bytes)
+    text_rule = TextRule(counting="graphemes", max_length=max_graphemes, max_bytes=max_text_bytes)
+    options = (
+        Option(
+            "base_url", str, "the entryway or the account's own PDS", default="https://bsky.social"
+        ),
+        Option("handle", str, "the account's handle", required=True),
+        Option("password_env", str, "variable holding an app password", required=True, secret=True),
+        Option("appview_url", str, "where like and repost counts are read"),
+        Option("language", str, "the posts' language (BCP 47)", default="da"),
+        Option("web_url", str, "the web app links point to", default="https://bsky.app"),
+    )
+    default_base_url = "https://bsky.social"  # the entryway; or the account's own PDS
     max_image_bytes = 1_000_000  # app.bsky.embed.images image blob maxSize
     max_alt_graphemes = 2000  # what the Bluesky app allows; the lexicon sets no limit
 
@@ -312,13 +326,9 @@ def make_facets(text: str) -> list[dict[str, Any]]:
         return {"byteStart": len(text[:start].encode()), "byteEnd": len(text[:end].encode())}
 
     facets = []
-    for match in _URL.finditer(text):
-        url = match.group(0)
-        while url[-1] in _TRAILING and not (url[-1] == ")" and url.count("(") >= url.count(")")):
-            url = url[:-1]  # sentence punctuation, but keep a balanced ")" as on Wikipedia
-        end = match.start() + len(url)
-        feature = {"$type": "app.bsky.richtext.facet#link", "uri": url}
-        facets.append({"index": span(match.start(), end), "features": [feature]})
+    for start, end in url_spans(text):
+        feature = {"$type": "app.bsky.richtext.facet#link", "uri": text[start:end]}
+        facets.append({"index": span(start, end), "features": [feature]})
     for match in _TAG.finditer(text):
         tag = match.group(1)
         if len(tag) <= 64:

@@ -44,8 +44,10 @@ from html import escape
 from pathlib import Path
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
+from comms.content.text import is_url
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -55,7 +57,6 @@ from comms.errors import (
 )
 
 log = logging.getLogger(__name__)
-_URL = re.compile(r"https?://\S+")
 _AUTH_CODES = frozenset({530, 534, 535, 538})  # auth required / too weak / refused / needs TLS
 
 
@@ -65,6 +66,23 @@ class EmailChannel(Channel):
     name = "email"
     idempotent = False  # SMTP cannot refuse a second copy; a resend mails everyone again
     has_metrics = False  # no opens or clicks without a tracking service
+
+    label = "Nyhedsbrev"
+    title = "Nyhedsbrev (e-mail)"
+    post_words = ("nyhedsbrev", "nyhedsbreve")
+    options = (
+        Option("host", str, "the SMTP server", default="localhost"),
+        Option("port", int, "its port; default 465 with ssl, 587 with starttls, else 25"),
+        Option("starttls", bool, "upgrade the connection with STARTTLS; default: when not ssl"),
+        Option("ssl", bool, "connect with TLS from the start", default=False),
+        Option("ca_file", str, "CA bundle to trust instead of the system's"),
+        Option("username", str, "the SMTP login", default=""),
+        Option("password_env", str, "variable holding the SMTP password", secret=True),
+        Option("from", str, "the sender, e.g. Tryg Aalborg <nyhedsbrev@aalborg.dk>"),
+        Option("to", list, "the recipients", default=[], items=str),
+        Option("to_header", str, "the To: header shown instead of the recipients"),
+        Option("read_more", str, "text of the link after the text", default="Læs mere"),
+    )
 
     def __init__(self, settings: ChannelSettings) -> None:
         super().__init__(settings)
@@ -326,7 +344,7 @@ def _html(post: OutgoingPost, read_more: str, cid: str | None) -> str:
         if block.strip():
             lines = [str(linkify(line.strip())) for line in block.strip().splitlines()]
             parts.append("<p>" + "<br>\n".join(lines) + "</p>")
-    if post.link and post.link not in post.text and _URL.fullmatch(post.link):
+    if post.link and post.link not in post.text and is_url(post.link):
         link = escape(post.link)
         parts.append(f'<p>{escape(read_more)}: <a href="{link}">{link}</a></p>')
     parts.append("</body></html>")

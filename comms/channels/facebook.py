@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
-from comms.channels.graph import GraphApi, graph_code, graph_time, number, same_text
+from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_code, graph_time, number, same_text
 from comms.channels.images import alt_text, image_path
-from comms.channels.lookup import DUE_MARGIN, found_or_raise, look_first, look_since
+from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, found_or_raise, look_first, look_since
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
+from comms.content.text import TextRule
 from comms.errors import AuthError, RejectedError, TransientError
 
 
@@ -52,7 +54,17 @@ class FacebookChannel(Channel):
     idempotent = False  # no idempotency key; duplicates are avoided by looking the post up
     has_metrics = True  # Page post insights (reach, views, clicks, reactions)
 
+    label = "Facebook"
+    title = "Facebook-side"
+    post_words = ("opslag på Facebook", "opslag på Facebook")
     MAX_TEXT = 63_206  # message characters (UNCONFIRMED, widely quoted)
+    text_rule = TextRule(max_length=MAX_TEXT)
+    options = (
+        Option("page_id", ID, "the Page's id", required=True),
+        *GRAPH_OPTIONS,
+        *LOOKUP_OPTIONS,
+    )
+
     MAX_IMAGE_BYTES = 10 * 1024 * 1024  # the Photo reference's cap for static images
     DUPLICATE_CODE = 506  # "Duplicate Post: can't post duplicates consecutively"
     REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement")

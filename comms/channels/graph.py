@@ -28,6 +28,7 @@ import requests
 
 from comms.channels.http import HttpClient, parse_retry_after
 from comms.channels.lookup import flat
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.errors import (
     AuthError,
@@ -39,6 +40,18 @@ from comms.errors import (
 )
 
 GRAPH_URL = "https://graph.facebook.com/v24.0"  # docs show v24-v27 in 2026; pin, don't float
+
+# the options of both Graph adapters (Facebook, Instagram)
+GRAPH_OPTIONS = (
+    Option("token_env", str, "variable holding the access token", required=True, secret=True),
+    Option(
+        "app_token_env",
+        str,
+        "variable holding an app token for /debug_token (token expiry); default: the token",
+        secret=True,
+    ),
+    Option("base_url", str, "the Graph API's address, with its version", default=GRAPH_URL),
+)
 AUTH_CODES = frozenset({102, 104, 190})  # session / token missing / token expired or invalid
 TRANSIENT_CODES = frozenset({1, 2})  # "API Unknown", "API Service": downtime, retry
 THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # app, quota, user, page, app limit, rate

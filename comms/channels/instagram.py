@@ -49,10 +49,12 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
-from comms.channels.graph import GraphApi, graph_time, number, same_text
+from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_time, number, same_text
 from comms.channels.images import checked_image
-from comms.channels.lookup import DUE_MARGIN, look_first, look_since
+from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, look_first, look_since
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
+from comms.content.text import TextRule
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
@@ -65,8 +67,26 @@ class InstagramChannel(Channel):
     idempotent = False  # no idempotency key; only media_publish can post, and it is looked up
     has_metrics = True  # media insights: reach, views, total_interactions
 
+    label = "Instagram"
+    title = "Instagram-konto"
+    post_words = ("opslag på Instagram", "opslag på Instagram")
     MAX_CAPTION = 2_200  # caption characters [3p]
     MAX_HASHTAGS = 30  # hashtags per caption [3p]
+    # and an Instagram post needs an image
+    text_rule = TextRule(max_length=MAX_CAPTION, max_hashtags=MAX_HASHTAGS, image_required=True)
+    options = (
+        Option("ig_user_id", ID, "the professional account's id", required=True),
+        Option(
+            "media_base_url",
+            str,
+            "public folder Meta fetches the images from (the file name is appended)",
+        ),
+        Option("poll_seconds", float, "wait between looks at a container being made", default=2),
+        Option("poll_timeout_seconds", float, "give up on a container after this", default=60),
+        *GRAPH_OPTIONS,
+        *LOOKUP_OPTIONS,
+    )
+
     METRICS: ClassVar[dict[str, str]] = {  # Figures field -> media insights metric
         "reach": "reach",
         "impressions": "views",

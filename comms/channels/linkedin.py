@@ -49,7 +49,9 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, flat, since_due
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
+from comms.content.text import TextRule, url_spans
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -66,8 +68,6 @@ POST_URL = "https://www.linkedin.com/feed/update/{urn}/"
 
 # the little format's reserved characters: escape them or LinkedIn truncates the post
 _RESERVED = set("\\|{}@[]()<>#*_~")
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_URL_TRAILING = ".,;:!?)]}'\""
 _HASHTAG = re.compile(r"(?<![\w&/#])#(?=\w*[^\W\d_])\w+")
 _URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")
 
@@ -86,7 +86,27 @@ class LinkedinChannel(Channel):
     name = "linkedin"
     idempotent = False  # no idempotency key; duplicates are found with find() instead
     has_metrics = True  # organizationalEntityShareStatistics (needs rw_organization_admin)
+
+    label = "LinkedIn"
+    title = "LinkedIn-side"
+    post_words = ("opslag på LinkedIn", "opslag på LinkedIn")
     text_limit = 3000  # commentary characters [3p]
+    text_rule = TextRule(max_length=text_limit)
+    options = (
+        Option("organization_id", ID, "the organisation page's id", required=True),
+        Option("token_env", str, "variable holding the access token", required=True, secret=True),
+        Option(
+            "api_version",
+            ID,
+            "LinkedIn-Version (YYYYMM); bump about yearly",
+            default=DEFAULT_VERSION,
+        ),
+        Option("client_id", ID, "the app's client id (with client_secret_env: token expiry)"),
+        Option("client_secret_env", str, "variable holding the app's client secret", secret=True),
+        Option("base_url", str, "the API's address", default=DEFAULT_BASE_URL),
+        Option("oauth_url", str, "where tokens are introspected", default=DEFAULT_OAUTH_URL),
+        Option("find_count", int, "recent posts looked through for an earlier copy", default=50),
+    )
     alt_text_limit = 4086  # content.media.altText (UNCONFIRMED)
     find_slack = DUE_MARGIN  # clock skew allowed when find() bounds by scheduled time
 
@@ -401,10 +421,7 @@ class LinkedinChannel(Channel):
 def escape_little(text: str) -> str:
     """Text as LinkedIn's little format wants it: reserved characters escaped, except inside
     URLs and hashtags, which stay links and hashtags."""
-    keep: list[tuple[int, int]] = []
-    for match in _URL.finditer(text):
-        url = _trim_url(match.group())
-        keep.append((match.start(), match.start() + len(url)))
+    keep = list(url_spans(text))
     for match in _HASHTAG.finditer(text):
         if not any(s <= match.start() < e for s, e in keep):
             keep.append((match.start(), match.end()))
@@ -417,17 +434,6 @@ def escape_little(text: str) -> str:
         pos = end
     out.append(_escape_plain(text[pos:]))
     return "".join(out)
-
-
-def _trim_url(url: str) -> str:
-    """Drop sentence punctuation after a URL, keeping a closing bracket that is balanced."""
-    pairs = {")": "(", "]": "[", "}": "{"}
-    while url and url[-1] in _URL_TRAILING:
-        last = url[-1]
-        if last in pairs and url.count(last) <= url.count(pairs[last]):
-            break
-        url = url[:-1]
-    return url
 
 
 def unescape_little(text: str) -> str:

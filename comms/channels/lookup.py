@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from comms.channels.base import OutgoingPost, Receipt
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.errors import ChannelError, TransientError
 
@@ -68,3 +69,15 @@ def found_or_raise(find: Finder, post: OutgoingPost, error: ChannelError) -> Rec
 def flat(text: str | None) -> str:
     """Text with its whitespace collapsed, as services trim or re-wrap what they were sent."""
     return " ".join((text or "").split())
+
+
+# the options of the adapters that look for an earlier copy before a resend
+LOOKUP_OPTIONS = (
+    Option(
+        "lookup_before_send",
+        bool,
+        "before a resend, look for an earlier copy of the post so it cannot appear twice",
+        default=True,
+    ),
+    Option("lookup_hours", float, "how far back to look for a post without a due time", default=48),
+)

@@ -39,7 +39,9 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.lookup import flat
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
+from comms.content.text import TextRule
 from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 
 _TAG = re.compile(r"<[^>]+>")
@@ -52,6 +54,19 @@ class MastodonChannel(Channel):
     name = "mastodon"
     idempotent = True  # Idempotency-Key header: the instance returns the same status for 1 hour
     has_metrics = True  # replies, reblogs, favourites; no reach or impressions exist
+
+    label = "Mastodon"
+    title = "Mastodon-konto"
+    post_words = ("opslag på Mastodon", "opslag på Mastodon")
+    # characters, every link with a scheme 23 (characters_reserved_per_url); a stock instance
+    text_rule = TextRule(counting="mastodon", max_length=500, url_length=23)
+    options = (
+        Option("base_url", str, "the account's instance", default="https://mastodon.social"),
+        Option("token_env", str, "variable holding the access token", required=True, secret=True),
+        Option("visibility", str, "public, unlisted, private or direct", default="public"),
+        Option("language", str, "the posts' language (ISO 639-1)", default="da"),
+        Option("media_timeout_seconds", float, "how long an upload may be processed", default=60),
+    )
     default_base_url = "https://mastodon.social"  # each account has its own instance: set base_url
     idempotency_window_seconds = 3600  # how long the instance remembers an Idempotency-Key
     max_description = 1500  # alt text limit of a stock instance (MediaAttachment validation)

@@ -1,49 +1,90 @@
-"""Which adapter type names exist, and building an adapter for a configured channel.
+"""Which adapter types exist, the facts each declares, and building one for a channel.
 
-Built-ins are a plain mapping from type name to module, imported only when a channel of that
-type is used, so a CLI call never pays for adapters it does not touch. Every type named here has
-an adapter; the config refuses any other type when it is read, so the rest of comms never has to
-ask whether a configured channel can be built.
-"""
+The facts about a type (its text rule, its Danish labels, its options) are class attributes of
+its adapter (comms.channels.base.Channel); everyone else asks for them here. Built-ins are a
+plain mapping from type name to module, imported only when that type is asked about, so a CLI
+call never pays for adapters it does not touch. Every type named here has an adapter; the config
+refuses any other type, and any option its schema does not declare, when it is read."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from comms.channels.base import Channel
+from comms.channels.options import Option, OptionProblem, option_problems
 from comms.channels.settings import ChannelSettings
+from comms.content.text import NO_RULE, TextRule
 from comms.errors import ConfigError
 
-# type name -> "module:Class" of the adapters built so far
+# type name -> "module:Class" of every adapter, in the order people see them listed
 BUILT_IN: dict[str, str] = {
     "site": "comms.channels.site:SiteChannel",
-    "stub": "comms.channels.stub:StubChannel",
-    "facebook": "comms.channels.facebook:FacebookChannel",
-    "instagram": "comms.channels.instagram:InstagramChannel",
-    "mastodon": "comms.channels.mastodon:MastodonChannel",
-    "bluesky": "comms.channels.bluesky:BlueskyChannel",
-    "linkedin": "comms.channels.linkedin:LinkedinChannel",
-    "x": "comms.channels.x:XChannel",
     "wordpress": "comms.channels.wordpress:WordPressChannel",
     "email": "comms.channels.email:EmailChannel",
+    "facebook": "comms.channels.facebook:FacebookChannel",
+    "instagram": "comms.channels.instagram:InstagramChannel",
+    "x": "comms.channels.x:XChannel",
+    "linkedin": "comms.channels.linkedin:LinkedinChannel",
+    "mastodon": "comms.channels.mastodon:MastodonChannel",
+    "bluesky": "comms.channels.bluesky:BlueskyChannel",
     "webhook": "comms.channels.webhook:WebhookChannel",
+    "stub": "comms.channels.stub:StubChannel",
 }
 CHANNEL_TYPES = tuple(t for t in BUILT_IN if t != "stub")  # what users configure; stub: tests
 
 
+def _unknown(kind: str, name: str | None = None) -> ConfigError:
+    who = f"channel {name!r} has" if name else "there is no channel"
+    return ConfigError(
+        f"{who} unknown type {kind!r}", hint="known types: " + ", ".join(CHANNEL_TYPES)
+    )
+
+
+@functools.cache
+def channel_class(kind: str) -> type[Channel]:
+    """The adapter class of a type, imported the first time it is asked for."""
+    target = BUILT_IN.get(kind)
+    if target is None:
+        raise _unknown(kind)
+    module_name, class_name = target.split(":")
+    cls: type[Channel] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def known(kind: str) -> bool:
+    """True for a type name the registry has an adapter for."""
+    return kind in BUILT_IN
+
+
+def text_rule(kind: str) -> TextRule:
+    """How channels of the type count text; no rule for an unknown type (lint still runs)."""
+    return channel_class(kind).text_rule if known(kind) else NO_RULE
+
+
+def label(kind: str) -> str:
+    """The type's short Danish name; an unknown type is shown as it is."""
+    return channel_class(kind).label if known(kind) else kind
+
+
+def option_schema(kind: str) -> dict[str, Option]:
+    """Every option a channel of the type takes (the common ones first)."""
+    return channel_class(kind).option_schema()
+
+
+def check_options(name: str, kind: str, options: dict[str, Any]) -> list[OptionProblem]:
+    """What is wrong with a configured channel's options, from its type's schema."""
+    return option_problems(name, kind, option_schema(kind), options)
+
+
 def create_channel(settings: ChannelSettings) -> Channel:
     """The adapter for a configured channel (the config refuses unknown types on load)."""
-    target = BUILT_IN.get(settings.type)
-    if target is None:
-        raise ConfigError(
-            f"channel {settings.name!r} has unknown type {settings.type!r}",
-            hint="known types: " + ", ".join(CHANNEL_TYPES),
-        )
-    module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(settings)
+    if not known(settings.type):
+        raise _unknown(settings.type, settings.name)
+    return channel_class(settings.type)(settings)
 
 
 def missing_secrets(settings: ChannelSettings) -> list[str]:

@@ -31,8 +31,10 @@ from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.files import copy_atomic, locked, write_atomic
 from comms.channels.images import SCREEN_READERS, checked_image
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.danish import format_date
+from comms.content.text import is_url, pieces
 from comms.errors import RejectedError, TransientError
 
 ENTRIES_FILE = "entries.json"
@@ -79,8 +81,6 @@ _TEMPLATES = {
 }
 _JINJA = Environment(loader=DictLoader(_TEMPLATES), autoescape=True, keep_trailing_newline=True)
 
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_TRAILING = ".,;:!?)»”'\""
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "ae", "Ø": "oe", "Å": "aa"})
 
 
@@ -90,6 +90,24 @@ class SiteChannel(Channel):
     name = "site"
     idempotent = True  # the page's file name comes from post id + key: a re-send rewrites it
     has_metrics = False  # a static site counts no views, reach or clicks
+
+    label = "Hjemmeside"
+    title = "Hjemmesidens nyheder"
+    post_words = ("nyhed", "nyheder")
+    options = (
+        Option("path", str, "the folder the site is written to (needed to publish)"),
+        Option("base_url", str, "public URL of that folder, for links in the feed", default=""),
+        Option("site_title", str, "the site's title", default="Nyheder"),
+        Option("author", str, "the feed's author; default: the site's title"),
+        Option("language", str, "the pages' language (BCP 47)", default="da"),
+        Option("timezone", str, "the zone times are shown in", default="Europe/Copenhagen"),
+        Option("feed_entries", int, "newest entries kept in feed.xml", default=50),
+        Option(
+            "state_path",
+            str,
+            "where the list of published entries and its lock live; default: <path>-state",
+        ),
+    )
 
     def __init__(
         self, settings: ChannelSettings, *, clock: Callable[[], datetime] | None = None
@@ -339,15 +357,11 @@ def slugify(title: str, limit: int = 60) -> str:
 
 
 def linkify(text: str) -> Markup:
-    """Escape the text and turn each http(s) URL in it into a link."""
-    out, pos = [], 0
-    for match in _URL.finditer(text):
-        url = match.group().rstrip(_TRAILING)
-        if url.count("(") > url.count(")") and match.group()[len(url) :].startswith(")"):
-            url += ")"  # a URL that ends in a balanced parenthesis, as on Wikipedia
-        out += [escape(text[pos : match.start()]), f'<a href="{escape(url)}">{escape(url)}</a>']
-        pos = match.start() + len(url)
-    out.append(escape(text[pos:]))
+    """Escape the text and turn each http(s) URL in it into a link (comms.content.text)."""
+    out = [
+        f'<a href="{escape(piece)}">{escape(piece)}</a>' if is_link else str(escape(piece))
+        for piece, is_link in pieces(text)
+    ]
     return Markup("".join(out))
 
 
@@ -364,7 +378,7 @@ def _body(entry: dict[str, Any], prefix: str = "") -> Markup:
             lines = [linkify(line.strip()) for line in block.strip().splitlines()]
             parts.append("<p>" + "<br>\n".join(lines) + "</p>")
     link = entry.get("link")
-    if link and link not in entry["text"] and _URL.fullmatch(link):
+    if link and link not in entry["text"] and is_url(link):
         parts.append(f'<p>Læs mere: <a href="{escape(link)}">{escape(link)}</a></p>')
     return Markup("\n".join(parts))
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.options import Option
 from comms.errors import (
     AuthError,
     RateLimitedError,
@@ -40,6 +41,27 @@ class StubChannel(Channel):
     name = "stub"
     idempotent = False
     has_metrics = True  # figures come from the `reach` option, for metrics tests
+
+    label = "Test"
+    title = "Testkanal"
+    options = (
+        Option(
+            "path",
+            str,
+            "the JSON-lines file deliveries are written to",
+            default="stub-deliveries.jsonl",
+        ),
+        Option("fail", list, "errors to raise first, one per attempt", default=[]),
+        Option("reach", int, "the reach metrics() reports"),
+        Option("delay_seconds", float, "how long each publish takes", default=0),
+        Option("token_expires_in_days", float, "what check() says of the token's expiry"),
+        Option(
+            "token_env",
+            str,
+            "a variable the stub needs set, as a real service's token",
+            secret=True,
+        ),
+    )
 
     def check(self) -> CheckResult:
         days = self.settings.get("token_expires_in_days")

@@ -35,6 +35,7 @@ import requests
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.http import HttpClient
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError, TransientError
 
@@ -54,6 +55,18 @@ class WebhookChannel(Channel):
     name = "webhook"
     idempotent = False  # only the relay knows whether it dedupes on Idempotency-Key
     has_metrics = False  # a relay reports no reach, views or clicks
+
+    label = "Webhook"
+    title = "Webhook (Teams, Slack …)"
+    post_words = ("besked", "beskeder")
+    options = (
+        Option("url", str, "the relay's address", required=True),
+        Option(
+            "secret_env", str, "variable holding the signing secret", required=True, secret=True
+        ),
+        Option("image_base_url", str, "public folder images are linked from", default=""),
+        Option("timeout_seconds", float, "how long to wait for the relay", default=15),
+    )
 
     def __init__(
         self, settings: ChannelSettings, *, clock: Callable[[], float] = time.time

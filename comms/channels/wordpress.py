@@ -52,8 +52,10 @@ import requests
 from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
+from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
+from comms.content.text import is_url
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -63,7 +65,6 @@ from comms.errors import (
 )
 
 log = logging.getLogger(__name__)
-_URL = re.compile(r"https?://\S+")
 
 
 class WordPressChannel(Channel):
@@ -72,6 +73,24 @@ class WordPressChannel(Channel):
     name = "wordpress"
     idempotent = False  # a resend creates a second post; publish() looks the slug up first
     has_metrics = False  # core WordPress counts no views, reach or clicks
+
+    label = "WordPress"
+    title = "WordPress-nyheder"
+    post_words = ("nyhed", "nyheder")
+    options = (
+        Option("base_url", str, "the REST API's address (…/wp-json)", required=True),
+        Option("username", str, "the user posting", required=True),
+        Option(
+            "password_env",
+            str,
+            "variable holding an Application Password",
+            required=True,
+            secret=True,
+        ),
+        Option("slug_prefix", str, "start of each post's slug", default="nyhed"),
+        Option("read_more", str, "text of the link after the article", default="Læs mere"),
+        Option("categories", list, "category ids given to every post", default=[], items=int),
+    )
     needs = ("publish_posts", "upload_files")  # capabilities check() requires of the user
     # upload errors that no retry can fix, whatever status WordPress gives them
     rejected_codes = frozenset(
@@ -304,7 +323,7 @@ def news_html(text: str, link: str | None, *, read_more: str = "Læs mere") -> s
         if block.strip():
             lines = [str(linkify(line.strip())) for line in block.strip().splitlines()]
             parts.append("<p>" + "<br>\n".join(lines) + "</p>")
-    if link and link not in text and _URL.fullmatch(link):
+    if link and link not in text and is_url(link):
         parts.append(f'<p>{escape(read_more)}: <a href="{escape(link)}">{escape(link)}</a></p>')
     return "\n".join(parts)
 

@@ -5,7 +5,7 @@ image is uploaded first with `POST /2/media/upload` (multipart `media` + `media_
 tweet_image`) and gets its alt text from `POST /2/media/metadata {"id", "metadata": {"alt_text":
 {"text"}}}` (at most 1,000 characters). The link is added to the text when the template left it
 out, and the text must weigh at most 280 as X counts
-(`comms.content.lint.text_length`, every URL 23).
+(`comms.content.text.x_length`: twitter-text v3, every link 23, bare domains too).
 
 Figures come from `GET /2/tweets/:id?tweet.fields=public_metrics,non_public_metrics,
 organic_metrics`: impressions (non-public when X gives them, else public), link clicks
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import html
 import mimetypes
-import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,9 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Rec
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, since_due
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
-from comms.content.lint import text_length
+from comms.content.text import X_URL_LENGTH, TextRule, replace_urls, x_length
 from comms.errors import (
     AuthError,
     ChannelError,
@@ -56,7 +56,6 @@ from comms.errors import (
 DEFAULT_BASE_URL = "https://api.x.com"
 POST_URL = "https://x.com/i/web/status/{id}"
 METRIC_FIELDS = "public_metrics,non_public_metrics,organic_metrics"
-_URL = re.compile(r"https?://\S+")
 
 
 class DuplicateContentError(RejectedError):
@@ -69,7 +68,25 @@ class XChannel(Channel):
     name = "x"
     idempotent = False  # no idempotency key; duplicates are found with find() instead
     has_metrics = True  # public_metrics always; owner-only figures for 30 days
-    text_limit = 280  # weighted length, twitter-text v3 (every URL counts 23)
+
+    label = "X"
+    title = "X (Twitter)"
+    post_words = ("opslag på X", "opslag på X")
+    # weighted length, twitter-text v3: code points weigh 1 or 2, every link (bare too) 23
+    text_limit = 280
+    text_rule = TextRule(counting="x", max_length=text_limit, url_length=X_URL_LENGTH)
+    options = (
+        Option(
+            "token_env",
+            str,
+            "variable holding the OAuth 2.0 user token",
+            required=True,
+            secret=True,
+        ),
+        Option("user_id", ID, "the account's id; default: read from /2/users/me"),
+        Option("base_url", str, "the API's address", default=DEFAULT_BASE_URL),
+        Option("find_count", int, "recent posts looked through for an earlier copy", default=20),
+    )
     alt_text_limit = 1000  # media metadata alt_text.text
     image_limit = 5 * 1024 * 1024  # bytes for tweet_image (UNCONFIRMED; the long-standing cap)
     find_slack = DUE_MARGIN  # clock skew allowed when find() bounds by scheduled time
@@ -198,7 +215,7 @@ class XChannel(Channel):
         text = post.text.strip()
         if post.link and post.link not in text:
             text = f"{text}\n\n{post.link}"
-        length = text_length(text, "x")
+        length = x_length(text)
         if length > self.text_limit:
             raise RejectedError(
                 f"x: the text weighs {length} of {self.text_limit} as X counts "
@@ -307,7 +324,7 @@ def _first_error(body: Any) -> str | None:
 def _comparable(text: str) -> str:
     """Text as X gives it back, made comparable: unescaped, URLs (t.co) removed, spaces single."""
     text = unicodedata.normalize("NFC", html.unescape(text))
-    return " ".join(_URL.sub(" ", text).split())
+    return " ".join(replace_urls(text, " ", bare=True).split())
 
 
 def _receipt(tweet_id: str) -> Receipt:

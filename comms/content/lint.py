@@ -2,8 +2,8 @@
 
 Text is counted the way each channel counts it (docs/templates.md, docs/channels.md): X weighs
 code points 1 or 2 and every URL as 23; Mastodon counts every URL as 23; Bluesky counts grapheme
-clusters and UTF-8 bytes; the rest count characters. Text is NFC-normalised first everywhere, so
-a decomposed "å" still counts as one character.
+clusters and UTF-8 bytes; the rest count characters. Links and counting live in
+`comms.content.text`, which the channels use too, so all agree on where a link ends.
 """
 
 from __future__ import annotations
@@ -17,47 +17,16 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import regex
 
+from comms.channels import registry
+from comms.content import text as text_mod
+from comms.content.text import TextRule
+
 # ---------------------------------------------------------------------------------------------
-# Channel rules
+# Channel rules: each channel type declares its own (comms.channels.registry)
 
 
-@dataclass(frozen=True)
-class ChannelTextRule:
-    """How one channel type counts post text, and what it allows."""
-
-    counting: str = "chars"  # "chars", "x" (weighted), "mastodon" or "graphemes"
-    max_length: int | None = None  # None: no practical limit
-    url_length: int | None = None  # every URL counts this much, whatever its length
-    max_bytes: int | None = None  # UTF-8 byte limit on top of max_length (Bluesky)
-    max_hashtags: int | None = None
-    image_required: bool = False
-    label: str = ""  # how messages name the channel
-
-
-CHANNEL_RULES: dict[str, ChannelTextRule] = {
-    "site": ChannelTextRule(label="the website"),
-    "wordpress": ChannelTextRule(label="WordPress"),
-    "email": ChannelTextRule(label="e-mail"),
-    "webhook": ChannelTextRule(label="the webhook"),
-    "facebook": ChannelTextRule(max_length=63206, label="Facebook"),
-    "instagram": ChannelTextRule(
-        max_length=2200, max_hashtags=30, image_required=True, label="Instagram"
-    ),
-    "linkedin": ChannelTextRule(max_length=3000, label="LinkedIn"),
-    "x": ChannelTextRule(counting="x", max_length=280, url_length=23, label="X"),
-    "mastodon": ChannelTextRule(
-        counting="mastodon", max_length=500, url_length=23, label="Mastodon"
-    ),
-    "bluesky": ChannelTextRule(
-        counting="graphemes", max_length=300, max_bytes=3000, label="Bluesky"
-    ),
-}
-
-_NO_RULE = ChannelTextRule()
-
-
-def _rule(channel_type: str) -> ChannelTextRule:
-    return CHANNEL_RULES.get(channel_type.strip().lower(), _NO_RULE)
+def _rule(channel_type: str) -> TextRule:
+    return registry.text_rule(channel_type.strip().lower())
 
 
 def text_limit(channel_type: str) -> int | None:
@@ -65,153 +34,18 @@ def text_limit(channel_type: str) -> int | None:
     return _rule(channel_type).max_length
 
 
-# ---------------------------------------------------------------------------------------------
-# URLs
-
-# An http(s) URL runs to whitespace, quotes or angle brackets; trailing punctuation is trimmed.
-_URL_RE = regex.compile(r"""(?i)\bhttps?://[^\s<>"'«»“”„‘’]+""")
-_TRAILING = ".,;:!?*'"
-_CLOSERS = {")": "(", "]": "[", "}": "{"}
-
-# X (twitter-text) also links bare domains such as "aalborg.dk/karneval"; we recognise the
-# top-level domains our posts use. Others are counted at full length.
-_BARE_TLDS = "dk|com|org|net|eu|info|io|nu|de|se|no|fi|is|fo|gl|uk|fr|nl|be|gov|edu|app|dev|tv|me"
-_BARE_DOMAIN_RE = regex.compile(
-    r"(?<![\w@./:-])(?:www\.)?(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+"
-    rf"(?:{_BARE_TLDS})(?![\p{{L}}\p{{N}}-])(?:/[^\s<>\"'«»“”„‘’]*)?",
-    regex.IGNORECASE,
-)
-
-
-def _trim(url: str) -> str:
-    """Drop trailing punctuation that belongs to the sentence, keeping balanced brackets."""
-    while url:
-        last = url[-1]
-        unbalanced = last in _CLOSERS and url.count(last) > url.count(_CLOSERS[last])
-        if last not in _TRAILING and not unbalanced:
-            break
-        url = url[:-1]
-    return url
-
-
-_SCHEME_ONLY_RE = regex.compile(r"(?i)https?://")
-
-
-def _url_spans(text: str, *, bare_domains: bool = False) -> list[tuple[int, int]]:
-    """(start, end) of every URL in text, trailing punctuation excluded."""
-    return list(_url_spans_of(text, bare_domains))
-
-
-@functools.lru_cache(maxsize=64)  # add_utm, then lint's length and brand checks scan one text
-def _url_spans_of(text: str, bare_domains: bool) -> tuple[tuple[int, int], ...]:
-    spans: list[tuple[int, int]] = []
-    if "://" not in text and not bare_domains:  # exact: every _URL_RE match contains "://"
-        return ()
-    for match in _URL_RE.finditer(text):
-        url = _trim(match.group())
-        if _SCHEME_ONLY_RE.fullmatch(url):
-            continue
-        spans.append((match.start(), match.start() + len(url)))
-    if bare_domains:
-        for match in _BARE_DOMAIN_RE.finditer(text):
-            start, end = match.start(), match.start() + len(_trim(match.group()))
-            if not any(s <= start < e for s, e in spans):
-                spans.append((start, end))
-        spans.sort()
-    return tuple(spans)
+def text_length(text: str, channel_type: str) -> int:
+    """Length of text as the channel counts it, in the unit of `text_limit`."""
+    return text_mod.length(text, _rule(channel_type))
 
 
 def find_urls(text: str) -> list[str]:
     """Every http(s) URL in text, in order, without trailing punctuation."""
-    return [text[start:end] for start, end in _url_spans(text)]
+    return text_mod.find_urls(text)
 
 
-# ---------------------------------------------------------------------------------------------
-# Counting
-
-_GRAPHEME_RE = regex.compile(r"\X")
-_EMOJI_RE = regex.compile(
-    r"[\p{Emoji_Presentation}\p{Regional_Indicator}\uFE0F\u20E3]"
-    r"|\p{Extended_Pictographic}[\p{Emoji_Modifier}\u200D]"
-)
-# twitter-text v3 ranges that weigh 1 (scale 100, weight 100); everything else weighs 2.
-_X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
-
-
-def _x_weight(char: str) -> int:
-    code = ord(char)
-    return 1 if any(low <= code <= high for low, high in _X_LIGHT_RANGES) else 2
-
-
-# Characters weighing 2, and every character _EMOJI_RE can match (for the shortcut below).
-_X_HEAVY_RE = regex.compile(
-    "[^" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _X_LIGHT_RANGES) + "]"
-)
-_EMOJI_ANY_RE = regex.compile(
-    r"[\p{Emoji_Presentation}\p{Regional_Indicator}\uFE0F\u20E3\p{Extended_Pictographic}]"
-)
-
-
-def _x_weighted(text: str) -> int:
-    """Weighted length of text without URLs: an emoji sequence weighs 2, code points 1 or 2."""
-    if not text or max(text) <= "\u10ff":
-        # exact shortcut (most Danish posts): every code point up to U+10FF weighs 1, and no
-        # cluster can match _EMOJI_RE, whose characters all lie above U+10FF
-        return len(text)
-    if not _EMOJI_ANY_RE.search(text):
-        # exact too: with no character _EMOJI_RE could match, no cluster matches it, so the
-        # total is the sum of every code point's weight (1, plus 1 for each heavy one)
-        return len(text) + len(_X_HEAVY_RE.findall(text))
-    total = 0
-    for cluster in _GRAPHEME_RE.findall(text):
-        if _EMOJI_RE.search(cluster):
-            total += 2
-        else:
-            total += sum(_x_weight(char) for char in cluster)
-    return total
-
-
-def _with_urls_as(text: str, spans: list[tuple[int, int]], url_length: int) -> tuple[str, int]:
-    """The text without its URLs, and the length the URLs count for."""
-    rest, last = [], 0
-    for start, end in spans:
-        rest.append(text[last:start])
-        last = end
-    rest.append(text[last:])
-    return "".join(rest), url_length * len(spans)
-
-
-def text_length(text: str, channel_type: str) -> int:
-    """Length of text as the channel counts it, in the unit of `text_limit`."""
-    rule = _rule(channel_type)
-    text = unicodedata.normalize("NFC", text)
-    if rule.counting == "x":
-        rest, urls = _with_urls_as(text, _url_spans(text, bare_domains=True), rule.url_length or 0)
-        return _x_weighted(rest) + urls
-    if rule.counting == "mastodon":
-        rest, urls = _with_urls_as(text, _url_spans(text), rule.url_length or 0)
-        return len(rest) + urls
-    if rule.counting == "graphemes":
-        return len(_GRAPHEME_RE.findall(text))
-    return len(text)
-
-
-def _surely_fits(text: str, rule: ChannelTextRule) -> bool:
-    """True when text is within the rule's max_length without counting it the channel's way.
-
-    Exact, never a guess: for "chars" and "graphemes" the code points of the NFC text are the
-    count or an upper bound on it (a grapheme cluster is one or more code points), so a text
-    within the limit in code points needs no grapheme scan. (NFC can lengthen a few characters,
-    hence normalising first.) X and Mastodon count every URL as 23 whatever its length, so for
-    them there is no such bound and the text is always counted.
-    """
-    if rule.max_length is None or rule.counting not in ("chars", "graphemes"):
-        return False
-    return len(unicodedata.normalize("NFC", text)) <= rule.max_length
-
-
-def _unit(rule: ChannelTextRule, channel_type: str) -> str:
-    label = rule.label or channel_type
+def _unit(rule: TextRule, channel_type: str) -> str:
+    label = registry.label(channel_type.strip().lower())
     if rule.url_length is not None:
         return f"characters as {label} counts them (URLs count {rule.url_length})"
     if rule.counting == "graphemes":
@@ -240,19 +74,11 @@ def find_hashtags(text: str) -> list[str]:
     return [m.group() for m in _HASHTAG_RE.finditer(_mask_urls(text))]
 
 
-def _mask_urls(text: str) -> str:
-    """Text with every URL replaced by spaces, so brand or hashtag checks skip links."""
-    spans = _url_spans(text)
-    if not spans:
-        return text
-    chars = list(text)
-    for start, end in spans:
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
+_mask_urls = text_mod.mask_urls
 
 
 _NON_WORD_RE = regex.compile(r"[\W_]+")
-_WEB_IMAGE_RE = regex.compile(r"(?i)^https?://")
+_WEB_IMAGE_RE = regex.compile(r"(?i)^https?://")  # a web address, not a file name
 
 
 def _loose(text: str) -> str:
@@ -379,9 +205,9 @@ def lint_post(
 ) -> list[LintProblem]:
     """Everything wrong with a rendered post for one channel type; empty when it may be queued."""
     rule = _rule(channel_type)
-    label = rule.label or channel_type
+    label = registry.label(channel_type.strip().lower())
     problems: list[LintProblem] = []
-    if rule.max_length is not None and not _surely_fits(text, rule):
+    if rule.max_length is not None and not text_mod.surely_fits(text, rule):
         length = text_length(text, channel_type)
         if length > rule.max_length:
             problems.append(
@@ -392,7 +218,7 @@ def lint_post(
                 )
             )
     if rule.max_bytes is not None:
-        size = len(unicodedata.normalize("NFC", text).encode("utf-8"))
+        size = text_mod.utf8_size(text)
         if size > rule.max_bytes:
             problems.append(
                 LintProblem(
@@ -490,17 +316,7 @@ def _tag_url(url: str, domains: tuple[str, ...], source: str, medium: str, campa
 
 def add_utm(text: str, *, domains: Sequence[str], source: str, medium: str, campaign: str) -> str:
     """text with every http(s) link to one of `domains` tagged by `tag_url`; idempotent."""
-    spans = _url_spans(text)
-    if not spans:
-        return text
-    pieces, last = [], 0
-    for start, end in spans:
-        pieces.append(text[last:start])
-        pieces.append(
-            tag_url(
-                text[start:end], domains=domains, source=source, medium=medium, campaign=campaign
-            )
-        )
-        last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
+    return text_mod.replace_urls(
+        text,
+        lambda url: tag_url(url, domains=domains, source=source, medium=medium, campaign=campaign),
+    )

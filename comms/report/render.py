@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.table import Table
 from rich.text import Text
 
+from comms.channels.registry import CHANNEL_TYPES, channel_class, label
 from comms.content.danish import format_date, format_number, format_period
 from comms.report.figures import TOTAL, Group, Report, TopPost
 
@@ -25,19 +26,12 @@ MISSING = "–"  # a figure nobody knows, in the table and Markdown
 
 # --- the Danish paragraph -------------------------------------------------------------------
 
-# channel type -> (singular, plural), in the order the paragraph names them
-_KINDS: dict[str, tuple[str, str]] = {
-    "site": ("nyhed", "nyheder"),
-    "wordpress": ("nyhed", "nyheder"),
-    "email": ("nyhedsbrev", "nyhedsbreve"),
-    "facebook": ("opslag på Facebook", "opslag på Facebook"),
-    "instagram": ("opslag på Instagram", "opslag på Instagram"),
-    "x": ("opslag på X", "opslag på X"),
-    "linkedin": ("opslag på LinkedIn", "opslag på LinkedIn"),
-    "mastodon": ("opslag på Mastodon", "opslag på Mastodon"),
-    "bluesky": ("opslag på Bluesky", "opslag på Bluesky"),
-    "webhook": ("besked", "beskeder"),
-}
+
+def _post_words(kind: str) -> tuple[str, str] | None:
+    """What one and several posts of a channel type are called, from its adapter class."""
+    if kind not in CHANNEL_TYPES:
+        return None
+    return channel_class(kind).post_words
 
 
 def danish_summary(report: Report, channel_types: dict[str, str] | None = None) -> str:
@@ -55,9 +49,9 @@ def danish_summary(report: Report, channel_types: dict[str, str] | None = None) 
     order: dict[tuple[str, str], int] = {}
     for name, group in report.channels.items():
         kind = types.get(name, "")
-        words = _KINDS.get(kind, ("opslag på " + name, "opslag på " + name))
+        words = _post_words(kind) or ("opslag på " + name, "opslag på " + name)
         counts[words] = counts.get(words, 0) + group.posts
-        rank = list(_KINDS).index(kind) if kind in _KINDS else len(_KINDS)
+        rank = CHANNEL_TYPES.index(kind) if kind in CHANNEL_TYPES else len(CHANNEL_TYPES)
         order[words] = min(order.get(words, rank), rank)
     parts = [
         f"{format_number(n)} {words[0] if n == 1 else words[1]}"
@@ -104,19 +98,22 @@ _TABLE_HEADINGS = ("Opslag", "Min.", "Maks.", "Median", "I alt", "Visninger", "I
 _TABLE_CAPTION = "Min., maks., median, i alt: rækkevidde. Interakt.: interaktioner. –: ukendt."
 
 
-# channel type -> its name in a Danish report (a type not listed is shown as it is)
-TYPE_NAMES = {
-    "site": "Hjemmeside",
-    "wordpress": "WordPress",
-    "email": "Nyhedsbrev",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "x": "X",
-    "linkedin": "LinkedIn",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "webhook": "Webhook",
-}
+class _TypeNames(Mapping[str, str]):
+    """Channel type -> its name in a Danish report, as its adapter class declares it."""
+
+    def __getitem__(self, kind: str) -> str:
+        if kind not in CHANNEL_TYPES:
+            raise KeyError(kind)
+        return label(kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CHANNEL_TYPES)
+
+    def __len__(self) -> int:
+        return len(CHANNEL_TYPES)
+
+
+TYPE_NAMES: Mapping[str, str] = _TypeNames()  # a type not listed is shown as it is
 
 
 def section_rows(report: Report, attr: str) -> list[tuple[str, Group]]:
