@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from comms import audit
+from comms.access import STATE_NAMES
 from comms.channels.base import OutgoingPost, Receipt
 from comms.config import DaemonSettings
 from comms.errors import (
@@ -32,7 +33,15 @@ from comms.errors import (
     RejectedError,
     TransientError,
 )
-from comms.models import Attempt, ChannelState, Post, PostState, UTCDateTime, utcnow
+from comms.models import (
+    Attempt,
+    ChannelState,
+    Post,
+    PostState,
+    PostVersion,
+    UTCDateTime,
+    utcnow,
+)
 from comms.retry import backoff_seconds, may_retry
 
 DAEMON_ACTOR = "daemon"
@@ -236,6 +245,142 @@ def resolve_unknown(
     audit.record(
         session, actor=actor, action=f"resolve:{outcome}", post_id=post_id, campaign=post.campaign
     )
+
+
+def reject(session: Session, post_id: int, *, actor: str, comment: str) -> None:
+    """Send a draft back to its author with a comment (kept on the post and in the audit log)."""
+    comment = comment.strip()
+    if not comment:
+        raise QueueError("Skriv en kommentar til forfatteren: hvorfor afvises opslaget?")
+    post = _get(session, post_id)
+    changed = session.execute(
+        sa.update(Post)
+        .where(Post.id == post_id, Post.state == PostState.DRAFT)
+        .values(state=PostState.REJECTED, review_comment=comment, updated_at=utcnow())
+    ).rowcount
+    if changed != 1:
+        raise QueueError(
+            f"Opslag {post_id} er {_state_name(post.state)}; kun en kladde kan afvises."
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="reject",
+        post_id=post_id,
+        campaign=post.campaign,
+        detail=comment,
+    )
+
+
+# an edited post's new state: an approved one needs approval again, a rejected one goes back
+_AFTER_EDIT = {
+    PostState.DRAFT: PostState.DRAFT,
+    PostState.QUEUED: PostState.DRAFT,
+    PostState.REJECTED: PostState.DRAFT,
+    PostState.EXPIRED: PostState.EXPIRED,  # still needs a new time (reschedule) first
+}
+
+
+def edit(
+    session: Session,
+    post_id: int,
+    *,
+    actor: str,
+    text: str,
+    title: str | None = None,
+    link: str | None = None,
+    image_alt: str | None = None,
+) -> int:
+    """Save a new version of a post's content; returns its version number.
+
+    `title`, `link` and `image_alt` left None keep their value ("" clears one). An approved
+    post goes back to draft and needs a new approval; `last_editor` becomes `actor`. The change
+    is one compare-and-set on the state read, so an edit never slips into a post approved (or
+    claimed) meanwhile.
+    """
+    post = _get(session, post_id)
+    before = post.state
+    after = _AFTER_EDIT.get(before)
+    if after is None:
+        raise QueueError(
+            f"Opslag {post_id} er {_state_name(post.state)}; det kan ikke længere redigeres."
+        )
+    content = {
+        "text": text,
+        "title": post.title if title is None else (title or None),
+        "link": post.link if link is None else (link or None),
+        "image_alt": post.image_alt if image_alt is None else (image_alt or None),
+    }
+    now = utcnow()
+    # read before the UPDATE: an ORM update brings the loaded post up to date with it
+    original = _content_of(post)
+    values: dict[str, Any] = {**content, "state": after, "last_editor": actor, "updated_at": now}
+    if before == PostState.QUEUED:
+        values.update(approved_by=None, approved_at=None)
+    changed = session.execute(
+        sa.update(Post).where(Post.id == post_id, Post.state == before).values(**values)
+    ).rowcount
+    if changed != 1:
+        raise QueueError(f"Opslag {post_id} blev ændret imens; hent det igen og prøv igen.")
+    number = _add_version(session, post_id, original, content, editor=actor, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="edit",
+        post_id=post_id,
+        campaign=post.campaign,
+        detail=f"version {number}" + (f", {before} -> {after}" if after != before else ""),
+    )
+    return number
+
+
+def _content_of(post: Post) -> dict[str, Any]:
+    """A post's content as a version row holds it, with who wrote it and when."""
+    return {
+        "text": post.text,
+        "title": post.title,
+        "link": post.link,
+        "image_alt": post.image_alt,
+        "editor": post.last_editor or post.author,
+        "created_at": post.updated_at if post.last_editor else post.created_at,
+    }
+
+
+def _add_version(
+    session: Session,
+    post_id: int,
+    original: dict[str, Any],
+    content: dict[str, Any],
+    *,
+    editor: str,
+    now: datetime,
+) -> int:
+    """Keep the new content as the next version (the first edit keeps the original as 1)."""
+    newest = session.execute(
+        sa.select(sa.func.max(PostVersion.number)).where(PostVersion.post_id == post_id)
+    ).scalar()
+    rows = []
+    if newest is None:
+        rows.append({"post_id": post_id, "number": 1, **original})
+        newest = 1
+    rows.append(
+        {"post_id": post_id, "number": newest + 1, **content, "editor": editor, "created_at": now}
+    )
+    session.execute(sa.insert(PostVersion), rows)
+    return newest + 1
+
+
+def versions(session: Session, post_id: int) -> list[PostVersion]:
+    """A post's kept versions, oldest first (empty until its first edit)."""
+    return list(
+        session.exec(
+            select(PostVersion).where(PostVersion.post_id == post_id).order_by(PostVersion.number)
+        ).all()
+    )
+
+
+def _state_name(state: str) -> str:
+    return STATE_NAMES.get(state, state)
 
 
 def _get(session: Session, post_id: int) -> Post:
