@@ -23,10 +23,9 @@ from comms.errors import CommsError
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # hashing a megabyte of "password" is work an attacker should not get for free
 
-_HASHER = PasswordHasher()  # Argon2id with the library's current recommended parameters
-# a hash made by nobody's password: verifying it costs what a real check costs, so an unknown
-# username answers as slowly as a wrong password
-_DUMMY_HASH = _HASHER.hash("comms: no such user, the same work as a real check")
+DEFAULT_HASHER = PasswordHasher()  # Argon2id with the library's recommended (RFC 9106) parameters
+_hasher = DEFAULT_HASHER
+_dummy: dict[PasswordHasher, str] = {}
 _AROUND = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 # keyboard rows (Danish layout, and the US one's), the alphabet and the digits, both ways
 _RUNS = tuple(
@@ -45,9 +44,21 @@ class PasswordRejected(CommsError):
     """A new password does not meet the rules (the message, in Danish, says which)."""
 
 
+def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash with other Argon2id parameters from now on; returns the previous hasher.
+
+    Stored hashes with other parameters still verify, and are hashed again at the next
+    sign-in. Tests use cheap parameters: the recommended ones cost 64 MiB and most of a second
+    on a busy two-core machine.
+    """
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    return previous
+
+
 def hash_password(password: str) -> str:
     """The Argon2id hash to store (salted; the parameters are part of the string)."""
-    return _HASHER.hash(password)
+    return _hasher.hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
@@ -58,7 +69,7 @@ def verify_password(stored: str | None, password: str) -> bool:
         _burn(password)
         return False
     try:
-        return _HASHER.verify(stored, password)
+        return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -69,14 +80,18 @@ def burn_time(password: str) -> None:
 
 
 def _burn(password: str) -> None:
+    """Verify against a hash of nobody's password: an unknown username answers as slowly as a
+    wrong password, so response times do not tell which usernames exist."""
+    if _hasher not in _dummy:
+        _dummy[_hasher] = _hasher.hash("comms: no such user, the same work as a real check")
     with contextlib.suppress(VerificationError):
-        _HASHER.verify(_DUMMY_HASH, password[:MAX_LENGTH])
+        _hasher.verify(_dummy[_hasher], password[:MAX_LENGTH])
 
 
 def needs_rehash(stored: str) -> bool:
     """True when `stored` was made with other parameters than the current ones."""
     try:
-        return _HASHER.check_needs_rehash(stored)
+        return _hasher.check_needs_rehash(stored)
     except InvalidHashError:
         return True
 
