@@ -1,0 +1,133 @@
+"""The workspace's test site: channels of two organisations, one account per role, and a
+signed-in client per account (Starlette's TestClient against a real SQLite file)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from comms import accounts
+from comms.config import Settings
+from comms.db import session_scope
+from comms.models import Post
+from comms.web import create_app
+
+PASSWORD = "blaa-mandag-2027-lygte"
+ORIGIN = "http://localhost"
+CHANNELS = """
+[channels.hjemmeside]
+type = "site"
+path = "site"
+organisation = "kommune"
+
+[channels.kommune-facebook]
+type = "facebook"
+page_id = "1"
+token_env = "COMMS_TEST_FB_TOKEN"
+organisation = "kommune"
+
+[channels.kommune-x]
+type = "x"
+token_env = "COMMS_TEST_X_TOKEN"
+organisation = "kommune"
+
+[channels.politi-facebook]
+type = "facebook"
+page_id = "2"
+token_env = "COMMS_TEST_FB_TOKEN"
+organisation = "politi"
+"""
+# username -> (role, organisation)
+PEOPLE = {
+    "eva": ("editor", "kommune"),
+    "emil": ("editor", "kommune"),
+    "anna": ("approver", "kommune"),
+    "peter": ("approver", "politi"),
+    "vera": ("viewer", None),
+    "admin": ("admin", None),
+}
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def site(make_settings: Callable[..., Settings]) -> Settings:
+    """Settings and a database with one account per role (all with PASSWORD)."""
+    settings = make_settings(channels=CHANNELS)
+    with session_scope(settings.database_url) as session:
+        for name, (role, org) in PEOPLE.items():
+            accounts.add_user(session, name, PASSWORD, role=role, organisation=org, actor="test")
+    return settings
+
+
+def add_post(settings: Settings, **values: object) -> int:
+    """A post in the database (a draft on kommune-facebook in a week, unless told otherwise)."""
+    row = {
+        "channel": "kommune-facebook",
+        "text": "Kom til Blå Mandag på Gammeltorv",
+        "scheduled_at": datetime.now(UTC) + timedelta(days=7),
+        "author": "eva",
+        "state": "draft",
+        **values,
+    }
+    with session_scope(settings.database_url) as session:
+        post = Post(**row)
+        session.add(post)
+        session.flush()
+        return int(post.id or 0)
+
+
+class Client:
+    """A browser-like client: remembers cookies and the page's CSRF token, sends Origin."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.http = TestClient(create_app(settings), base_url=ORIGIN, follow_redirects=False)
+        self.token = ""
+
+    def get(self, path: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        response = self.http.get(path, **kwargs)
+        found = (
+            CSRF_RE.search(response.text)
+            if "html" in response.headers.get("content-type", "")
+            else None
+        )
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(
+        self,
+        path: str,
+        data: dict[str, str] | None = None,
+        *,
+        origin: str | None = ORIGIN,
+        token: str | None = None,
+    ):  # type: ignore[no-untyped-def]
+        headers = {"origin": origin} if origin else {}
+        form = {"csrf_token": self.token if token is None else token, **(data or {})}
+        return self.http.post(path, data=form, headers=headers)
+
+    def sign_in(self, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+        self.get("/login")
+        return self.post("/login", {"username": username, "password": password})
+
+
+@pytest.fixture
+def client(site: Settings) -> Iterator[Callable[[str | None], Client]]:
+    """client("anna") is signed in as anna; client(None) is signed in as nobody."""
+    made: list[Client] = []
+
+    def build(username: str | None) -> Client:
+        browser = Client(site)
+        made.append(browser)
+        if username is not None:
+            response = browser.sign_in(username)
+            assert response.status_code == 303, response.text
+        return browser
+
+    yield build
+    for browser in made:
+        browser.http.close()
