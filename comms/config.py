@@ -439,15 +439,15 @@ def _oidc(data: dict[str, Any], fail: Any) -> OidcSettings:
         return fail(message, key, hint, section="web.oidc")
 
     for key, value in data.items():
-        if key not in _OIDC_KEYS:
-            raise oops(
-                f"unknown key {key!r} in [web.oidc]", key, "known: " + ", ".join(sorted(_OIDC_KEYS))
-            )
-        if _looks_like_secret(key, value):
+        if _looks_like_secret(key, value):  # before "unknown key": say what is wrong with it
             raise oops(
                 f"[web.oidc] has a secret value in {key!r}",
                 key,
                 f'put it in an environment variable and write {key}_env = "VAR"',
+            )
+        if key not in _OIDC_KEYS:
+            raise oops(
+                f"unknown key {key!r} in [web.oidc]", key, "known: " + ", ".join(sorted(_OIDC_KEYS))
             )
     texts: dict[str, str] = {}
     for key in (
