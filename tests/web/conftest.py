@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
-from comms import accounts
+from comms import accounts, passwords
 from comms.config import Settings
 from comms.db import session_scope
 from comms.models import Post
@@ -51,6 +52,14 @@ PEOPLE = {
     "admin": ("admin", None),
 }
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes() -> Iterator[None]:
+    """Argon2id with small parameters: the tests sign in dozens of times."""
+    previous = passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    passwords.use_hasher(previous)
 
 
 @pytest.fixture
