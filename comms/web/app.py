@@ -13,7 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from comms.config import Settings
-from comms.web import admin, auth, calendar_page, overview, posts, queue_page, report_page
+from comms.web import admin, auth, calendar_page, oidc, overview, posts, queue_page, report_page
 from comms.web.context import Refused
 from comms.web.render import ERROR_MESSAGES, error_page, set_zone
 from comms.web.security import Guard, allowed_hosts
@@ -29,6 +29,7 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         Route("/login", auth.login_form, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
+        *oidc.routes(settings),  # /login/oidc and its callback, when [web.oidc] is set
         Route("/", overview.overview, methods=["GET"]),
         Route("/queue", queue_page.queue, methods=["GET"]),
         *posts.routes(),
