@@ -249,19 +249,16 @@ def test_the_queue_filters_and_pages_by_keyset(client, site: Settings):
 
 def test_the_queue_stays_fast_at_100000_posts(client, site: Settings):
     start = datetime(2027, 1, 1, tzinfo=UTC)
-    with session_scope(site.database_url) as session:
+    with session_scope(site.database_url) as session:  # one post a minute from 2027-01-01
         session.execute(
-            sa.insert(Post),
-            [
-                {
-                    "channel": "kommune-facebook",
-                    "text": "x",
-                    "scheduled_at": start + timedelta(minutes=i),
-                    "state": "queued",
-                    "idempotency_key": f"k{i}",
-                }
-                for i in range(100_000)
-            ],
+            sa.text(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+                "INSERT INTO post (source, channel, text, scheduled_at, dst_adjusted, state, "
+                "idempotency_key, attempts, on_approval, created_at, updated_at) "
+                "SELECT 'plan', 'kommune-facebook', 'x', "
+                "datetime('2027-01-01', '+' || (i - 1) || ' minutes'), 0, 'queued', "
+                "'k' || i, 0, 0, '2026-12-01 00:00:00', '2026-12-01 00:00:00' FROM n"
+            )
         )
     vera = client("vera")
     first = vera.get("/queue?from=2027-01-01")
@@ -272,6 +269,7 @@ def test_the_queue_stays_fast_at_100000_posts(client, site: Settings):
     page = vera.get(deep)
     took = time.perf_counter() - began
     assert page.text.count('data-post="') == 50
+    assert page.text.index('data-post="90002"') < page.text.index('data-post="90051"')
     assert took < 2.0, took
 
 
