@@ -134,6 +134,9 @@ class Post(SQLModel, table=True):
     last_editor: str | None = Field(default=None, max_length=100)
     story: str | None = Field(default=None, max_length=64)  # shared by one story's posts
     review_comment: str | None = Field(default=None, sa_type=sa.Text)  # why it was rejected
+    # "when approved": goes out as soon as it is approved (its scheduled_at is set then), and
+    # never expires while it waits
+    on_approval: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

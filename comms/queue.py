@@ -157,7 +157,14 @@ def approve(session: Session, post_ids: list[int], *, actor: str) -> int:
         session,
         sa.update(Post)
         .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT)
-        .values(state=PostState.QUEUED, approved_by=actor, approved_at=now, updated_at=now),
+        .values(
+            state=PostState.QUEUED,
+            approved_by=actor,
+            approved_at=now,
+            updated_at=now,
+            # a "when approved" post goes out now
+            scheduled_at=sa.case((Post.on_approval, now), else_=Post.scheduled_at),
+        ),
         actor=actor,
         action="approve",
     )
@@ -173,17 +180,22 @@ def _update_audited(session: Session, statement: sa.Update, *, actor: str, actio
     return len(rows)
 
 
+# what has not started publishing: a person may still cancel or move it
+_NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState.EXPIRED)
+
+
 def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = None) -> None:
     """Cancel a post that has not started publishing; anything later is history."""
     post = _get(session, post_id)
     changed = session.execute(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state.in_([PostState.DRAFT, PostState.QUEUED]))
+        .where(Post.id == post_id, Post.state.in_(_NOT_STARTED))
         .values(state=PostState.CANCELLED, updated_at=utcnow())
     ).rowcount
     if changed != 1:
         raise QueueError(
-            f"post {post_id} is {post.state}; only draft or queued posts can be cancelled"
+            f"post {post_id} is {post.state}; only draft or queued posts can be cancelled "
+            "(and rejected or expired ones)"
         )
     audit.record(
         session,
@@ -198,17 +210,28 @@ def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = N
 def reschedule(
     session: Session, post_id: int, when: datetime, *, actor: str, local_text: str | None = None
 ) -> None:
-    """Move a draft or queued post to another instant (UTC, aware)."""
+    """Move a post that has not started publishing to another instant (UTC, aware).
+
+    An expired post becomes a draft again: a new time needs a new approval.
+    """
     post = _get(session, post_id)
-    old = post.scheduled_at
+    old, before = post.scheduled_at, post.state
     changed = session.execute(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state.in_([PostState.DRAFT, PostState.QUEUED]))
-        .values(scheduled_at=when, local_time=local_text, next_attempt_at=None, updated_at=utcnow())
+        .where(Post.id == post_id, Post.state.in_(_NOT_STARTED))
+        .values(
+            scheduled_at=when,
+            local_time=local_text,
+            next_attempt_at=None,
+            updated_at=utcnow(),
+            on_approval=False,
+            state=sa.case((Post.state == PostState.EXPIRED, PostState.DRAFT), else_=Post.state),
+        )
     ).rowcount
     if changed != 1:
         raise QueueError(
-            f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled"
+            f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled "
+            "(and rejected or expired ones)"
         )
     audit.record(
         session,
@@ -216,7 +239,8 @@ def reschedule(
         action="reschedule",
         post_id=post_id,
         campaign=post.campaign,
-        detail=f"{old.isoformat()} -> {when.isoformat()}",
+        detail=f"{old.isoformat()} -> {when.isoformat()}"
+        + (", expired -> draft" if before == PostState.EXPIRED else ""),
     )
 
 
@@ -434,6 +458,28 @@ def mark_missed(
         ),
         actor=DAEMON_ACTOR,
         action="missed",
+    )
+
+
+def mark_expired(session: Session, *, now: datetime) -> int:
+    """Drafts still unapproved at their time: `expired`, never published without a new time
+    (reschedule, which makes them drafts again) and a new approval. "When approved" posts
+    have no time to miss."""
+    return _update_audited(
+        session,
+        sa.update(Post)
+        .where(
+            Post.state == PostState.DRAFT,
+            Post.scheduled_at <= now,
+            sa.not_(Post.on_approval),
+        )
+        .values(
+            state=PostState.EXPIRED,
+            updated_at=now,
+            last_error="ikke godkendt inden sit tidspunkt",
+        ),
+        actor=DAEMON_ACTOR,
+        action="expired",
     )
 
 

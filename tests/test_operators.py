@@ -119,8 +119,8 @@ def test_a_draft_never_reaches_a_channel_whatever_the_cli_is_asked(make_settings
         (("metrics", "collect", "--all"), 0),
     ]:
         run(settings, *args, code=code)
-    Daemon(settings).run_once()
-    assert get_post(settings.database_url, post_id).state == PostState.DRAFT
+    Daemon(settings).run_once()  # moved to 2020 unapproved: expired, not sent
+    assert get_post(settings.database_url, post_id).state == PostState.EXPIRED
     assert not (tmp_path / "stub.jsonl").exists()
 
 

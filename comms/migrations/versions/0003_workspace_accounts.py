@@ -29,6 +29,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("last_editor", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("story", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("review_comment", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column("on_approval", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_index("ix_post_story", "post", ["story"], unique=False)
     op.create_index("ix_post_author_state", "post", ["author", "state"], unique=False)
 
@@ -112,6 +115,7 @@ def downgrade() -> None:
     op.drop_index("ix_post_author_state", table_name="post")
     op.drop_index("ix_post_story", table_name="post")
     with op.batch_alter_table("post") as batch_op:
+        batch_op.drop_column("on_approval")
         batch_op.drop_column("review_comment")
         batch_op.drop_column("story")
         batch_op.drop_column("last_editor")
