@@ -292,7 +292,7 @@ class PendingSignIns:
             return None
         now = time.monotonic() if now is None else now
         with self._lock:
-            pending = self._items.get(key)
+            pending = self._items.pop(key, None)
         if pending is None or now - pending.began > self.lifetime:
             return None
         return pending
