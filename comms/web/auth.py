@@ -68,6 +68,7 @@ def _login_page(
         next=safe_next(request.query_params.get("next")),
         error=error,
         username=username,
+        sso=request.app.state.settings.web.oidc is not None,
     )
     response.set_cookie(
         PRE_COOKIE,

@@ -637,3 +637,17 @@ def test_a_token_signed_with_the_client_secret_or_unsigned_is_refused(
 
 def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def test_the_login_page_offers_single_sign_on_only_when_it_is_configured(
+    make_settings: Callable[..., Settings],
+) -> None:
+    plain = make_settings(channels=CHANNELS)
+    assert "/login/oidc" not in browser(plain).get("/login").text
+    sso = make_settings(
+        '[web.oidc]\nissuer = "https://login.example.dk/t/v2.0"\nclient_id = "c"\n',
+        channels=CHANNELS,
+    )
+    page = browser(sso).get("/login?next=/queue")
+    assert 'href="/login/oidc?next=/queue"' in page.text
+    assert browser(plain).get("/login/oidc").status_code == 404
