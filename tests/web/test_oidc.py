@@ -14,11 +14,15 @@ import json
 import re
 import secrets
 import textwrap
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
+import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey
 from sqlmodel import select
@@ -41,6 +45,7 @@ from comms.web.oidc import (
     pick_role,
     verify_id_token,
 )
+from tests.headless import CHROMIUM_ARGS, chromium
 from tests.peers.oidc import (
     ROLE_MAP,
     TEST_CLIENT_CALLBACK,
@@ -651,3 +656,67 @@ def test_the_login_page_offers_single_sign_on_only_when_it_is_configured(
     page = browser(sso).get("/login?next=/queue")
     assert 'href="/login/oidc?next=/queue"' in page.text
     assert browser(plain).get("/login/oidc").status_code == 404
+
+
+# --- in Chromium ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def served(settings: Settings, port: int) -> Iterator[str]:
+    """comms under uvicorn on the port whose callback the provider knows."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, bound_host="127.0.0.1"),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("comms did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_sign_in_with_single_sign_on_in_chromium(
+    sso_site: Settings,
+    oidc_peer: OidcPeer,  # noqa: F811
+) -> None:
+    """Click the SSO link, sign in at the provider, land signed in where the user was going."""
+    executable = chromium()
+    if executable is None:
+        pytest.fail("this test needs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with served(sso_site, oidc_peer.app_port) as base, sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = launched.new_context(locale="da-DK")
+            page = context.new_page()
+            page.goto(base + "/queue")
+            assert page.url.startswith(base + "/login")
+            page.click("text=Log ind med din organisations konto")
+            page.wait_for_url(oidc_peer.issuer + "/interaction/**")
+            page.fill("input[name=login]", "anna")
+            page.fill("input[name=password]", oidc_peer.passwords["anna"])
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/queue")
+            assert "anna" in page.content()
+            cookies = {c["name"]: c for c in context.cookies(base)}
+            assert cookies[SESSION_COOKIE]["httpOnly"]
+            assert PENDING_COOKIE not in cookies
+        finally:
+            launched.close()
+    anna = user(sso_site, "anna")
+    assert anna is not None
+    assert (anna.role, anna.organisation) == ("approver", "politi")
