@@ -137,6 +137,8 @@ class Post(SQLModel, table=True):
     # "when approved": goes out as soon as it is approved (its scheduled_at is set then), and
     # never expires while it waits
     on_approval: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # when its author asked for approval (None: still being written, or planned/imported)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -280,7 +280,9 @@ def reject(session: Session, post_id: int, *, actor: str, comment: str) -> None:
     changed = session.execute(
         sa.update(Post)
         .where(Post.id == post_id, Post.state == PostState.DRAFT)
-        .values(state=PostState.REJECTED, review_comment=comment, updated_at=utcnow())
+        .values(
+            state=PostState.REJECTED, review_comment=comment, submitted_at=None, updated_at=utcnow()
+        )
     ).rowcount
     if changed != 1:
         raise QueueError(
@@ -293,6 +295,96 @@ def reject(session: Session, post_id: int, *, actor: str, comment: str) -> None:
         post_id=post_id,
         campaign=post.campaign,
         detail=comment,
+    )
+
+
+def compose(
+    session: Session,
+    *,
+    actor: str,
+    channels: list[str],
+    text: str,
+    variants: dict[str, str] | None = None,
+    title: str | None = None,
+    link: str | None = None,
+    image_path: str | None = None,
+    image_alt: str | None = None,
+    scheduled_at: datetime | None = None,
+    local_time: str | None = None,
+    submit: bool = False,
+    campaign: str | None = None,
+) -> list[int]:
+    """A one-off story: one draft per channel sharing a story id, written by `actor`.
+
+    `variants` gives a channel its own text instead of `text`. `scheduled_at` None means "when
+    approved" (it goes out at its approval and never expires). `submit` asks for approval at
+    once. Permissions and lint are the caller's to check first; returns the new posts' ids.
+    """
+    if not channels:
+        raise QueueError("Vælg mindst én kanal.")
+    if len(set(channels)) != len(channels):
+        raise QueueError("En kanal er valgt to gange.")
+    now = utcnow()
+    story = uuid.uuid4().hex
+    ids = []
+    for channel in channels:
+        post = Post(
+            source="compose",
+            channel=channel,
+            campaign=campaign,
+            title=title or None,
+            text=(variants or {}).get(channel) or text,
+            link=link or None,
+            image_path=image_path,
+            image_alt=image_alt or None,
+            scheduled_at=scheduled_at or now,
+            local_time=local_time if scheduled_at else None,
+            on_approval=scheduled_at is None,
+            state=PostState.DRAFT,
+            author=actor,
+            last_editor=actor,
+            story=story,
+            submitted_at=now if submit else None,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(post)
+        session.flush()
+        ids.append(int(post.id or 0))
+    audit.record_many(
+        session,
+        [{"actor": actor, "action": "compose", "post_id": pid, "campaign": campaign} for pid in ids]
+        + (
+            [
+                {"actor": actor, "action": "submit", "post_id": pid, "campaign": campaign}
+                for pid in ids
+            ]
+            if submit
+            else []
+        ),
+    )
+    return ids
+
+
+def submit(session: Session, post_ids: list[int], *, actor: str) -> int:
+    """Ask for approval of drafts not yet submitted; returns how many were."""
+    if not post_ids:
+        return 0
+    now = utcnow()
+    return _update_audited(
+        session,
+        sa.update(Post)
+        .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT, Post.submitted_at.is_(None))
+        .values(submitted_at=now, updated_at=now),
+        actor=actor,
+        action="submit",
+    )
+
+
+def story_posts(session: Session, story: str) -> list[Post]:
+    """The posts of one story, by channel."""
+    return list(
+        session.exec(select(Post).where(Post.story == story).order_by(Post.channel, Post.id)).all()
     )
 
 

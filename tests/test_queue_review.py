@@ -216,3 +216,60 @@ def test_a_rejected_or_expired_post_can_be_cancelled(url, state):
     with session_scope(url) as session:
         queue.cancel(session, post_id, actor="carl")
     assert get_post(url, post_id).state == PostState.CANCELLED
+
+
+# --- compose and submit -----------------------------------------------------------------------
+
+
+def test_compose_makes_one_draft_per_channel_of_one_story_by_its_author(url):
+    when = later(5)
+    with session_scope(url) as session:
+        ids = queue.compose(
+            session,
+            actor="anna",
+            channels=["stub", "hjemmeside"],
+            text="Husk refleksen",
+            variants={"stub": "Husk refleksen #tryg"},
+            title="Refleks",
+            scheduled_at=when,
+            local_time="2027-01-10 08:00",
+        )
+    posts = [get_post(url, p) for p in ids]
+    assert {p.story for p in posts} != {None}
+    assert len({p.story for p in posts}) == 1
+    assert [(p.channel, p.text) for p in posts] == [
+        ("stub", "Husk refleksen #tryg"),
+        ("hjemmeside", "Husk refleksen"),
+    ]
+    for p in posts:
+        assert (p.state, p.author, p.last_editor, p.source) == ("draft", "anna", "anna", "compose")
+        assert (p.scheduled_at, p.on_approval, p.submitted_at) == (when, False, None)
+    with session_scope(url) as session:
+        story = [(p.channel, p.id) for p in queue.story_posts(session, posts[0].story)]
+    assert story == [("hjemmeside", ids[1]), ("stub", ids[0])]
+    assert [e[:2] for e in events(url, "compose")] == [("anna", ids[0]), ("anna", ids[1])]
+
+
+def test_submitting_asks_for_approval_once_and_a_rejection_hands_it_back(url):
+    with session_scope(url) as session:
+        [post_id] = queue.compose(session, actor="anna", channels=["stub"], text="Hej")
+    assert get_post(url, post_id).on_approval  # no time given: "when approved"
+    with session_scope(url) as session:
+        assert queue.submit(session, [post_id], actor="anna") == 1
+        assert queue.submit(session, [post_id], actor="anna") == 0
+    assert get_post(url, post_id).submitted_at is not None
+    with session_scope(url) as session:
+        queue.reject(session, post_id, actor="carl", comment="Mangler link")
+    assert get_post(url, post_id).submitted_at is None
+    with session_scope(url) as session:
+        queue.edit(session, post_id, actor="anna", text="Hej, se aalborg.dk")
+        assert queue.submit(session, [post_id], actor="anna") == 1
+    assert [e[0] for e in events(url, "submit")] == ["anna", "anna"]
+
+
+def test_compose_refuses_no_channel_or_a_channel_twice(url):
+    with session_scope(url) as session:
+        with pytest.raises(QueueError, match="mindst én kanal"):
+            queue.compose(session, actor="anna", channels=[], text="x")
+        with pytest.raises(QueueError, match="to gange"):
+            queue.compose(session, actor="anna", channels=["stub", "stub"], text="x")

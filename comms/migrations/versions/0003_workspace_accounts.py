@@ -32,6 +32,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("on_approval", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(sa.Column("submitted_at", UTC(timezone=True), nullable=True))
     op.create_index("ix_post_story", "post", ["story"], unique=False)
     op.create_index("ix_post_author_state", "post", ["author", "state"], unique=False)
 
@@ -115,6 +116,7 @@ def downgrade() -> None:
     op.drop_index("ix_post_author_state", table_name="post")
     op.drop_index("ix_post_story", table_name="post")
     with op.batch_alter_table("post") as batch_op:
+        batch_op.drop_column("submitted_at")
         batch_op.drop_column("on_approval")
         batch_op.drop_column("review_comment")
         batch_op.drop_column("story")
