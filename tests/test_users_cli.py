@@ -139,3 +139,61 @@ def test_commands_on_a_user_that_does_not_exist_fail_clearly(config):
         result = comms(config, "users", *command, stdin=GOOD)
         assert result.returncode == 1
         assert "ingen bruger ved navn nobody" in result.stderr
+
+
+def _on_a_terminal(config: Path, args: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run comms with a pseudo-terminal as stdin/stdout, typing `answers` at its prompts."""
+    import pty
+    import select
+    import time
+
+    env = {**os.environ, "COMMS_CONFIG": str(config), "COMMS_USER": "ops"}
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "comms", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    seen = b""
+    pending = list(answers)
+    answered = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if pending and seen[answered:].rstrip().endswith(b":"):  # a new prompt
+                os.write(leader, pending.pop(0).encode() + b"\n")
+                answered = len(seen)
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=30)
+    os.close(leader)
+    return process.returncode, seen.decode(errors="replace")
+
+
+def test_on_a_terminal_the_password_is_asked_twice_without_echo(config):
+    code, screen = _on_a_terminal(config, ["users", "add", "eva", "--role", "viewer"], [GOOD, GOOD])
+    assert code == 0, screen
+    assert "Password:" in screen
+    assert "Repeat for confirmation:" in screen
+    assert GOOD not in screen  # not echoed
+    assert "added eva" in screen
+
+
+def test_on_a_terminal_two_different_answers_are_asked_again(config):
+    answers = [GOOD, GOOD + "x", GOOD, GOOD]
+    code, screen = _on_a_terminal(config, ["users", "add", "eva", "--role", "viewer"], answers)
+    assert code == 0, screen
+    assert "do not match" in screen
+    assert "added eva" in screen
