@@ -197,3 +197,21 @@ def test_on_a_terminal_two_different_answers_are_asked_again(config):
     assert code == 0, screen
     assert "do not match" in screen
     assert "added eva" in screen
+
+
+def test_a_new_role_keeps_the_organisation_unless_told_otherwise(config):
+    comms(
+        config, "users", "add", "anna", "--role", "editor", "--organisation", "politi", stdin=GOOD
+    )
+    assert comms(config, "users", "set-role", "anna", "--role", "approver").returncode == 0
+
+    def row():
+        return json.loads(comms(config, "users", "list", "--format", "json").stdout)[0]
+
+    assert (row()["role"], row()["organisation"]) == ("approver", "politi")
+    widened = comms(
+        config, "users", "set-role", "anna", "--role", "approver", "--all-organisations"
+    )
+    assert widened.returncode == 0, widened.stderr
+    assert row()["organisation"] is None
+    assert [a for _, a, _ in audit(config)] == ["user:add", "user:set-role", "user:set-role"]

@@ -183,10 +183,15 @@ def users_enable(app: AppContext, name: str) -> None:
 @users_group.command("set-role")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--organisation", metavar="ORG", default=None, help="Default: all organisations.")
+@click.option("--organisation", metavar="ORG", default=None, help="Default: the one it has.")
+@click.option(
+    "--all-organisations", is_flag=True, help="Work for every organisation (no organisation)."
+)
 @pass_app
-def users_set_role(app: AppContext, name: str, role: str, organisation: str | None) -> None:
-    """Give an account another role (and organisation).
+def users_set_role(
+    app: AppContext, name: str, role: str, organisation: str | None, all_organisations: bool
+) -> None:
+    """Give an account another role; its organisation stays unless changed.
 
     \b
     Example:
@@ -195,8 +200,17 @@ def users_set_role(app: AppContext, name: str, role: str, organisation: str | No
     from comms import accounts
     from comms.db import session_scope
 
+    if organisation and all_organisations:
+        raise click.UsageError("give --organisation or --all-organisations, not both")
     _warn_unknown_organisation(app, organisation)
     with session_scope(app.ready_database()) as session:
+        user = accounts.get_user(session, name)
+        if user is None:
+            raise accounts.AccountError(
+                f"Der findes ingen bruger ved navn {accounts.normalise_username(name)}."
+            )
+        if not organisation and not all_organisations:
+            organisation = user.organisation  # a new role never widens the organisation by itself
         accounts.set_role(
             session, name, role=role, organisation=organisation, actor=current_actor()
         )
