@@ -25,7 +25,7 @@ from comms.models import AuditEvent
 from comms.timeutil import local_day_bounds
 from comms.web.context import Ctx, Refused, page
 from comms.web.queue_page import parse_day
-from comms.web.words import action_name
+from comms.web.words import ACTION_NAMES, action_name
 
 PAGE_SIZE = 100
 CSV_LIMIT = 200_000
@@ -195,6 +195,7 @@ def audit_page(ctx: Ctx) -> Response:
         next_href=next_href,
         first_href="/audit?" + urlencode(kept) if before else None,
         csv_href="/audit.csv?" + urlencode(kept),
+        actions=ACTION_NAMES,
     )
 
 

@@ -25,7 +25,7 @@ from comms.access import Action, Actor, PostFacts, Role, Verdict, decide
 from comms.config import Settings
 from comms.db import session_scope
 from comms.models import Post, User, WebSession, utcnow
-from comms.web.render import render
+from comms.web.render import ERROR_TITLES, render
 from comms.web.security import tokens_match
 
 SESSION_COOKIE = "comms_session"
@@ -176,7 +176,12 @@ def _run(request: Request, form: FormData | None, fn: Callable[..., Response]) -
     # with their own session (calendar, report) do so before touching ctx.db
     with session_scope(settings.database_url) as db:
         ctx = Ctx(request, settings, db, user, websession, form, now)
-        return fn(ctx, **request.path_params)
+        try:
+            return fn(ctx, **request.path_params)
+        except Refused as exc:  # nothing of a refused request is kept; the menu stays
+            db.rollback()
+            title = ERROR_TITLES.get(exc.status, "Fejl")
+            return ctx.page("error.html", exc.status, title=title, message=exc.message)
 
 
 def _text(value: Any) -> str | None:

@@ -14,7 +14,8 @@ from comms.config import Settings
 from comms.models import ChannelState, Post, PostState
 from comms.web.context import Ctx, page
 
-LIMIT = 50
+LIMIT = 50  # read at most this many of a kind
+SHOWN = 10  # show this many; the rest are a link to the queue away
 TROUBLE = ("failed", "unknown", "missed", "expired")
 
 
@@ -25,6 +26,7 @@ class ChannelProblem:
     name: str
     organisation: str | None
     why: str
+    short: str  # for the list of posts it holds back
 
 
 def channel_problems(settings: Settings, paused: dict[str, str | None]) -> list[ChannelProblem]:
@@ -33,11 +35,13 @@ def channel_problems(settings: Settings, paused: dict[str, str | None]) -> list[
     for name, channel in sorted(settings.channels.items()):
         if name in paused:
             reason = paused[name] or "uden begrundelse"
-            problems.append(ChannelProblem(name, channel.organisation, f"sat på pause: {reason}"))
+            why = f"sat på pause: {reason}"
+            problems.append(ChannelProblem(name, channel.organisation, why, "er sat på pause"))
         missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
         if missing:
             why = f"mangler sin hemmelighed ({', '.join(missing)} er ikke sat)"
-            problems.append(ChannelProblem(name, channel.organisation, why))
+            short = "mangler sin hemmelighed"
+            problems.append(ChannelProblem(name, channel.organisation, why, short))
     return problems
 
 
@@ -78,7 +82,7 @@ def overview(ctx: Ctx) -> Response:
         for row in db.exec(select(ChannelState).where(ChannelState.paused)).all()
     }
     problems = channel_problems(ctx.settings, paused)
-    bad = {problem.name: problem.why for problem in problems}
+    bad = {problem.name: problem.short for problem in problems}
     blocked_query = select(Post).where(Post.state == PostState.QUEUED)
     blocked_rows = db.exec(
         blocked_query.where(
@@ -102,10 +106,13 @@ def overview(ctx: Ctx) -> Response:
         .limit(200)
     ).all()
     visible = lambda posts: [p for p in posts if ctx.may(Action.VIEW, p)]  # noqa: E731
+    org = f"&organisation={ctx.user.organisation}" if ctx.user.organisation else ""
     return ctx.page(
         "overview.html",
         title="Overblik",
+        shown=SHOWN,
         awaiting=awaiting,
+        awaiting_href=f"/queue?state=draft&from={org}",
         may_approve=bool(ctx.may(Action.APPROVE)),
         rejected=rejected,
         trouble=visible(trouble),
