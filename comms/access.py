@@ -37,6 +37,7 @@ class Action(StrEnum):
     EDIT = "edit"
     PLAN = "plan"
     IMPORT = "import"
+    SUBMIT = "submit"
     APPROVE = "approve"
     REJECT = "reject"
     RESCHEDULE = "reschedule"
@@ -92,6 +93,7 @@ ACTION_NAMES = {
     Action.EDIT: "redigere opslag",
     Action.PLAN: "planlægge kampagner",
     Action.IMPORT: "importere opslag",
+    Action.SUBMIT: "sende opslag til godkendelse",
     Action.APPROVE: "godkende opslag",
     Action.REJECT: "afvise opslag",
     Action.RESCHEDULE: "flytte opslag",
@@ -134,6 +136,7 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.VIEW, Role.VIEWER),
     Rule(Action.COMPOSE, Role.EDITOR, org_bound=True),
     Rule(Action.EDIT, Role.EDITOR, _BEFORE_APPROVAL | {"queued"}, org_bound=True),
+    Rule(Action.SUBMIT, Role.EDITOR, frozenset({"draft"}), org_bound=True),
     Rule(Action.PLAN, Role.EDITOR),
     Rule(Action.IMPORT, Role.EDITOR),
     Rule(Action.RESCHEDULE, Role.EDITOR, _BEFORE_APPROVAL, org_bound=True),
@@ -211,6 +214,7 @@ _PASSIVE = {
     Action.EDIT: "redigeres",
     Action.PLAN: "planlægges",
     Action.IMPORT: "importeres",
+    Action.SUBMIT: "sendes til godkendelse",
     Action.APPROVE: "godkendes",
     Action.REJECT: "afvises",
     Action.RESCHEDULE: "flyttes",

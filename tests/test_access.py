@@ -24,6 +24,7 @@ ADA = Actor("ada", Role.ADMIN, "region")
 
 POST_ACTIONS = (
     Action.EDIT,
+    Action.SUBMIT,
     Action.APPROVE,
     Action.REJECT,
     Action.RESCHEDULE,
@@ -79,6 +80,13 @@ def test_nobody_edits_a_post_that_is_publishing_or_history(state):
 
 def test_editor_of_politi_cannot_edit_a_kommune_post():
     assert not decide(ERIK, Action.EDIT, post("kommune"))
+
+
+def test_editor_submits_a_draft_of_their_organisation_for_approval_but_nothing_else():
+    assert decide(ANNA, Action.SUBMIT, post(author="anna", state="draft"))
+    assert not decide(ANNA, Action.SUBMIT, post(author="anna", state="queued"))
+    assert not decide(ERIK, Action.SUBMIT, post("kommune", author="erik", state="draft"))
+    assert not decide(VERA, Action.SUBMIT, post(author="vera", state="draft"))
 
 
 @pytest.mark.parametrize("action", [Action.PLAN, Action.IMPORT])
