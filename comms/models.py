@@ -240,7 +240,8 @@ class User(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, unique=True)
-    password_hash: str | None = Field(default=None, max_length=300)  # None: single sign-on only
+    # None: single sign-on only. Left out of repr(), so a logged or printed User shows no hash
+    password_hash: str | None = Field(default=None, max_length=300, repr=False)
     role: str = Field(max_length=20)
     organisation: str | None = Field(default=None, max_length=100)
     email: str | None = Field(default=None, max_length=320)
@@ -258,9 +259,9 @@ class WebSession(SQLModel, table=True):
     __tablename__ = "web_session"
 
     id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
     user_id: int = Field(foreign_key="app_user.id", index=True)
-    csrf_token: str = Field(max_length=100)
+    csrf_token: str = Field(max_length=100, repr=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)  # absolute end, whatever the activity

@@ -378,3 +378,17 @@ def test_an_account_made_for_sso_without_a_password_is_linked_on_first_sign_in(u
             session, subject="sub-eva", username="eva", email=None, role="editor", organisation=None
         )
     assert (linked.id, linked.oidc_subject, linked.role) == (made.id, "sub-eva", "editor")
+
+
+def test_a_printed_user_or_session_shows_no_hash_or_token(url):
+    token = start(url)
+    with session_scope(url) as session:
+        user = accounts.get_user(session, "anna")
+        [row] = session.exec(select(WebSession)).all()
+        shown = repr(user) + str(user) + repr(row) + str(row)
+    assert "argon2" not in shown
+    assert user.password_hash not in shown
+    assert row.token_hash not in shown
+    assert row.csrf_token not in shown
+    assert token not in shown
+    assert "anna" in shown
