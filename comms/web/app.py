@@ -13,7 +13,17 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from comms.config import Settings
-from comms.web import admin, auth, calendar_page, oidc, overview, posts, queue_page, report_page
+from comms.web import (
+    admin,
+    auth,
+    calendar_page,
+    compose,
+    oidc,
+    overview,
+    posts,
+    queue_page,
+    report_page,
+)
 from comms.web.context import Refused
 from comms.web.render import ERROR_MESSAGES, error_page, set_zone
 from comms.web.security import Guard, allowed_hosts
@@ -33,6 +43,7 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         Route("/", overview.overview, methods=["GET"]),
         Route("/queue", queue_page.queue, methods=["GET"]),
         *posts.routes(),
+        *compose.routes(),
         *calendar_page.routes(),
         *report_page.routes(),
         *admin.routes(),

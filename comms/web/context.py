@@ -117,7 +117,10 @@ def channel_organisation(settings: Settings, channel: str) -> str | None:
 
 def navigation(ctx: Ctx) -> list[tuple[str, str]]:
     """The menu: only what this user may open."""
-    items = [("/", "Overblik"), ("/queue", "Kø"), ("/calendar", "Kalender"), ("/report", "Rapport")]
+    items = [("/", "Overblik")]
+    if ctx.may(Action.COMPOSE):
+        items.append(("/compose", "Nyt opslag"))
+    items += [("/queue", "Kø"), ("/calendar", "Kalender"), ("/report", "Rapport")]
     if ctx.may(Action.MANAGE_USERS):
         items.append(("/users", "Brugere"))
     if ctx.may(Action.VIEW_AUDIT):
@@ -127,6 +130,9 @@ def navigation(ctx: Ctx) -> list[tuple[str, str]]:
 
 NOTICES = {
     "approved": "Opslaget er godkendt og står i køen.",
+    "submitted": "Opslaget er sendt til godkendelse.",
+    "composed": "Opslagene er gemt som kladder.",
+    "composed-submitted": "Opslagene er sendt til godkendelse.",
     "rejected": "Opslaget er afvist og sendt tilbage til forfatteren med din kommentar.",
     "edited": "Ændringen er gemt som en ny udgave.",
     "rescheduled": "Opslaget er flyttet.",

@@ -24,7 +24,7 @@ from comms.report_render import TYPE_NAMES
 from comms.timeutil import local_to_utc
 from comms.web.context import Ctx, Refused, page
 from comms.web.preview import card_for, domain_of, linkify
-from comms.web.words import SETTLE_NAMES, STATE_NAMES, action_name, outcome_name
+from comms.web.words import SETTLE_NAMES, STATE_NAMES, action_name, lint_message, outcome_name
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 MAX_TEXT = 70_000
@@ -35,6 +35,7 @@ def routes() -> list[Route]:
         Route("/posts/{post_id:int}", show, methods=["GET"]),
         Route("/posts/{post_id:int}/image", image, methods=["GET"]),
         Route("/posts/{post_id:int}/edit", edit, methods=["POST"]),
+        Route("/posts/{post_id:int}/submit", submit, methods=["POST"]),
         Route("/posts/{post_id:int}/approve", approve, methods=["POST"]),
         Route("/posts/{post_id:int}/reject", reject, methods=["POST"]),
         Route("/posts/{post_id:int}/reschedule", reschedule, methods=["POST"]),
@@ -101,7 +102,7 @@ def show(ctx: Ctx, post_id: int) -> Response:
         length=length,
         limit=limit,
         too_long=bool(limit and length > limit),
-        problems=problems,
+        problems=[lint_message(p.code, p.message, length=length, limit=limit) for p in problems],
         attempts=[(a, outcome_name(a.outcome)) for a in attempts],
         events=[(e, action_name(e.action)) for e in events],
         versions=queue.versions(ctx.db, post_id),
@@ -165,6 +166,16 @@ def edit(ctx: Ctx, post_id: int) -> Response:
     except QueueError as exc:
         raise _conflict(exc, post, "redigeres") from None
     return _done(post_id, "edited")
+
+
+@page
+def submit(ctx: Ctx, post_id: int) -> Response:
+    """POST /posts/ID/submit: the author asks for approval (the approvers see it waiting)."""
+    post = _act(ctx, post_id, Action.SUBMIT)
+    if queue.submit(ctx.db, [post_id], actor=ctx.user.username) != 1:
+        raise Refused(409, "Opslaget er allerede sendt til godkendelse.")
+    del post
+    return _done(post_id, "submitted")
 
 
 @page

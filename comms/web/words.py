@@ -78,3 +78,33 @@ def action_name(action: str) -> str:
 
 def outcome_name(outcome: str | None) -> str:
     return OUTCOME_NAMES.get(outcome, outcome or "i gang")
+
+
+def lint_message(
+    code: str, message: str, *, length: int | None = None, limit: int | None = None
+) -> str:
+    """A lint finding in Danish for officers (comms.lint words them for the CLI, in English)."""
+    import re
+
+    if code == "text-too-long" and length is not None and limit is not None:
+        return f"Teksten er {length} af {limit} tegn: forkort den med {length - limit}."
+    if code == "brand-spelling":
+        found = re.match(r'write "(.+)", not "(.+)" \(found in the (.+)\)', message)
+        if found:
+            right, wrong, where = found.groups()
+            places = (
+                where.replace("text", "teksten").replace("title", "titlen").replace(" and ", " og ")
+            )
+            return f"Skriv »{right}«, ikke »{wrong}« (i {places})."
+    return LINT_NAMES.get(code, message)
+
+
+LINT_NAMES = {
+    "text-too-long": "Teksten er for lang til kanalen: forkort den.",
+    "text-too-many-bytes": "Teksten fylder for mange bytes, som kanalen tæller: forkort den.",
+    "too-many-hashtags": "Teksten har flere hashtags, end kanalen tillader: fjern nogle.",
+    "image-missing": "Kanalen kræver et billede med alt-tekst.",
+    "alt-missing": "Billedet mangler alt-tekst: beskriv, hvad billedet viser, for dem der "
+    "bruger skærmlæser.",
+    "alt-is-file-name": "Alt-teksten gentager kun filnavnet: beskriv, hvad billedet viser.",
+}
