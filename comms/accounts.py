@@ -303,6 +303,7 @@ def authenticate(
         user.password_hash = hash_password(password)
         session.add(user)
     session.flush()
+    audit.record(session, actor=user.username, action="login", detail=f"fra {address}", at=now)
     return user
 
 
@@ -358,16 +359,11 @@ def token_hash(token: str) -> str:
 
 
 def start_session(
-    session: Session,
-    user: User,
-    *,
-    now: datetime | None = None,
-    absolute: timedelta,
-    address: str | None = None,
+    session: Session, user: User, *, now: datetime | None = None, absolute: timedelta
 ) -> tuple[str, WebSession]:
     """A new session for `user`: the cookie value (shown once, never stored) and its row.
 
-    The sign-in is audited here, so a password and a single sign-on login are logged alike.
+    A password sign-in is audited by `authenticate`; a single sign-on caller audits its own.
     """
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
@@ -381,8 +377,6 @@ def start_session(
     )
     session.add(row)
     session.flush()
-    where = f"fra {address[:100]}" if address else None
-    audit.record(session, actor=user.username, action="login", detail=where, at=now)
     return token, row
 
 

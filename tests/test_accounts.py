@@ -290,9 +290,9 @@ def test_a_session_of_a_user_disabled_behind_its_back_is_refused(url):
 
 
 def test_account_actions_are_audited_with_the_actor_and_never_a_hash_or_password(url):
+    token = start(url)  # a session alone is no sign-in: authenticate audits those
     assert login(url) == "anna"
     assert login(url, password="forkert-men-langt") is None  # in login_attempt, not the log
-    token = start(url)
     with session_scope(url) as session:
         accounts.set_role(session, "anna", role="approver", organisation="politi", actor="admin")
         accounts.reset_password(session, "anna", "et helt andet langt kodeord", actor="admin")
