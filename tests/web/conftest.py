@@ -3,9 +3,11 @@ signed-in client per account (Starlette's TestClient against a real SQLite file)
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -16,6 +18,8 @@ from comms.config import Settings
 from comms.db import session_scope
 from comms.models import Post
 from comms.web import create_app
+from tests.headless import CHROMIUM_ARGS, chromium
+from tests.web.live import serving
 
 PASSWORD = "blaa-mandag-2027-lygte"
 ORIGIN = "http://localhost"
@@ -140,3 +144,45 @@ def client(site: Settings) -> Iterator[Callable[[str | None], Client]]:
     yield build
     for browser in made:
         browser.http.close()
+
+
+# --- the browser (Chromium through Playwright) and the app served for real ------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium()
+    if executable is None or importlib.util.find_spec("playwright") is None:
+        pytest.fail("the browser tests need chromium (apt-get install chromium) and playwright")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def base(site: Settings) -> Iterator[str]:
+    with serving(site) as url:
+        yield url
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """open_page() is a new tab in its own context (its own cookies), failing on script errors."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def make(width: int = 1100) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale="da-DK")
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert errors == [], errors

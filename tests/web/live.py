@@ -8,10 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
 from comms.config import Settings
+from comms.db import session_scope
+from comms.models import Post
 from comms.web import create_app
 
 
@@ -45,3 +48,22 @@ def serving(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def sign_in(page: Any, base: str, username: str, password: str | None = None) -> Any:
+    """Sign in through the form (with the test accounts' password unless told otherwise)."""
+    from tests.web.conftest import PASSWORD
+
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD if password is None else password)
+    with page.expect_navigation() as navigation:
+        page.click("form.login button[type=submit]")
+    return navigation.value
+
+
+def state_of(settings: Settings, post_id: int) -> Post:
+    with session_scope(settings.database_url) as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        return post
