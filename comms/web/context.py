@@ -120,7 +120,10 @@ def navigation(ctx: Ctx) -> list[tuple[str, str]]:
     items = [("/", "Overblik")]
     if ctx.may(Action.COMPOSE):
         items.append(("/compose", "Nyt opslag"))
-    items += [("/queue", "Kø"), ("/calendar", "Kalender"), ("/report", "Rapport")]
+    items += [("/queue", "Kø"), ("/calendar", "Kalender"), ("/campaigns", "Kampagner")]
+    items.append(("/report", "Rapport"))
+    if ctx.may(Action.MANAGE_CHANNELS):
+        items.append(("/channels", "Kanaler"))
     if ctx.may(Action.MANAGE_USERS):
         items.append(("/users", "Brugere"))
     if ctx.may(Action.VIEW_AUDIT):
