@@ -39,6 +39,7 @@ _TOP_KEYS = {
     "utm",
     "metrics",
     "report",
+    "web",
 }
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -65,6 +66,47 @@ class UtmSettings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on through an OpenID Connect provider (e.g. Entra ID)."""
+
+    issuer: str
+    client_id: str
+    client_secret_env: str | None = None
+    roles_claim: str = "roles"
+    organisation_claim: str = "organisation"
+    username_claim: str = "preferred_username"
+    role_map: dict[str, str] = field(default_factory=dict)  # a claim value -> a comms role
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+
+    def client_secret(self) -> str | None:
+        """The client secret from its environment variable (None for a public client)."""
+        if not self.client_secret_env:
+            return None
+        value = os.environ.get(self.client_secret_env)
+        if not value:
+            raise ConfigError(
+                f"environment variable {self.client_secret_env} for [web.oidc] is not set",
+                hint=f"export {self.client_secret_env}=... before starting comms serve",
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The workspace in the browser: hosts it answers to, sessions, four eyes, sign-on."""
+
+    allowed_hosts: tuple[str, ...] = ()  # empty: the bound host and localhost
+    four_eyes: bool = True
+    session_idle_minutes: float = 60.0
+    session_hours: float = 12.0
+    secure_cookies: str | bool = "auto"  # "auto": Secure when the request came over https
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Forwarded-* to believe
+    base_url: str | None = None  # how people reach it, for links in notices
+    uploads_dir: Path | None = None  # uploaded images, outside any public folder
+    oidc: OidcSettings | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, with every path made absolute."""
 
@@ -82,6 +124,7 @@ class Settings:
     focus_areas: dict[str, str] = field(default_factory=dict)
     notify_channel: str | None = None  # where notices to the team go (email or webhook)
     token_warning_days: int = 14
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -231,12 +274,24 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
         for problem in registry.check_options(name, kind, options):
             line = _option_line(path, name, problem.key)
             raise ConfigError(problem.message, path=path, line=line, hint=problem.hint)
-        opts = {k: v for k, v in options.items() if k != "type"}
+        organisation = options.get("organisation")
+        if organisation is not None and (
+            not isinstance(organisation, str) or not _NAME_RE.match(organisation)
+        ):
+            raise ConfigError(
+                f"channel {name!r}: organisation must be a short lower-case name",
+                path=path,
+                line=_line_in_section(path, f"channels.{name}", "organisation"),
+                hint='e.g. organisation = "politi"',
+            )
+        opts = {k: v for k, v in options.items() if k not in ("type", "organisation")}
         if kind == "site":
             for key in ("path", "state_path"):
                 if key in opts:
                     opts[key] = str((base / str(opts[key])).resolve())
-        channels[name] = ChannelSettings(name=name, type=kind, options=opts)
+        channels[name] = ChannelSettings(
+            name=name, type=kind, options=opts, organisation=organisation
+        )
 
     daemon_data = _table(data, "daemon", fail)
     allowed = set(DaemonSettings.__dataclass_fields__)
@@ -286,7 +341,198 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
         focus_areas={str(k): str(v) for k, v in dict(report.get("focus_areas", {})).items()},
         notify_channel=notify_channel,
         token_warning_days=int(notifications.get("token_warning_days", 14)),
+        web=_web(_table(data, "web", fail), path, base),
     )
+
+
+_WEB_KEYS = {
+    "allowed_hosts",
+    "four_eyes",
+    "session_idle_minutes",
+    "session_hours",
+    "secure_cookies",
+    "trusted_proxies",
+    "base_url",
+    "uploads_dir",
+    "oidc",
+}
+_OIDC_KEYS = {
+    "issuer",
+    "client_id",
+    "client_secret_env",
+    "roles_claim",
+    "organisation_claim",
+    "username_claim",
+    "role_map",
+    "scopes",
+}
+
+
+def _web(data: dict[str, Any], path: Path | None, base: Path) -> WebSettings:
+    """The [web] table, every value checked; errors point at the key's line in [web]."""
+
+    def fail(message: str, key: str, hint: str | None = None, section: str = "web") -> ConfigError:
+        line = _line_in_section(path, section, key)
+        return ConfigError(message, path=path, line=line, hint=hint)
+
+    for key in data:
+        if key not in _WEB_KEYS:
+            raise fail(
+                f"unknown key {key!r} in [web]", key, "known: " + ", ".join(sorted(_WEB_KEYS))
+            )
+    hosts = _strings(data, "allowed_hosts", fail, "web")
+    proxies = _strings(data, "trusted_proxies", fail, "web", WebSettings.trusted_proxies)
+    four_eyes = data.get("four_eyes", True)
+    if not isinstance(four_eyes, bool):
+        raise fail("[web] four_eyes must be true or false", "four_eyes")
+    idle = _positive(data, "session_idle_minutes", WebSettings.session_idle_minutes, fail)
+    hours = _positive(data, "session_hours", WebSettings.session_hours, fail)
+    if idle > hours * 60:
+        raise fail(
+            "[web] session_idle_minutes is longer than session_hours",
+            "session_idle_minutes",
+            "the idle timeout must fit inside the absolute lifetime",
+        )
+    secure = data.get("secure_cookies", "auto")
+    if secure != "auto" and not isinstance(secure, bool):
+        raise fail('[web] secure_cookies must be "auto", true or false', "secure_cookies")
+    base_url = data.get("base_url")
+    if base_url is not None and (
+        not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url)
+    ):
+        raise fail(
+            "[web] base_url must be an http(s) URL", "base_url", "e.g. https://comms.example.dk"
+        )
+    uploads = data.get("uploads_dir", "uploads")
+    if not isinstance(uploads, str) or not uploads:
+        raise fail("[web] uploads_dir must be a folder path", "uploads_dir")
+    oidc_data = data.get("oidc")
+    if oidc_data is not None and not isinstance(oidc_data, dict):
+        raise fail("[web.oidc] must be a table", "oidc")
+    return WebSettings(
+        allowed_hosts=hosts,
+        four_eyes=four_eyes,
+        session_idle_minutes=idle,
+        session_hours=hours,
+        secure_cookies=secure,
+        trusted_proxies=proxies,
+        base_url=base_url.rstrip("/") if base_url else None,
+        uploads_dir=(base / uploads).resolve(),
+        oidc=_oidc(oidc_data, fail) if oidc_data is not None else None,
+    )
+
+
+def _oidc(data: dict[str, Any], fail: Any) -> OidcSettings:
+    from comms.access import Role
+
+    def oops(message: str, key: str, hint: str | None = None) -> ConfigError:
+        return fail(message, key, hint, section="web.oidc")
+
+    for key, value in data.items():
+        if _looks_like_secret(key, value):  # before "unknown key": say what is wrong with it
+            raise oops(
+                f"[web.oidc] has a secret value in {key!r}",
+                key,
+                f'put it in an environment variable and write {key}_env = "VAR"',
+            )
+        if key not in _OIDC_KEYS:
+            raise oops(
+                f"unknown key {key!r} in [web.oidc]", key, "known: " + ", ".join(sorted(_OIDC_KEYS))
+            )
+    texts: dict[str, str] = {}
+    for key in (
+        "issuer",
+        "client_id",
+        "client_secret_env",
+        "roles_claim",
+        "organisation_claim",
+        "username_claim",
+    ):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise oops(f"[web.oidc] {key} must be a non-empty string", key)
+        if value is not None:
+            texts[key] = value.strip()
+    for key in ("issuer", "client_id"):
+        if key not in texts:
+            raise oops(f"[web.oidc] needs {key}", "oidc", f'add {key} = "..." to [web.oidc]')
+    issuer = texts["issuer"]
+    local = re.match(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/|$)", issuer)
+    if not issuer.startswith("https://") and not local:
+        raise oops(
+            "[web.oidc] issuer must be an https:// URL", "issuer", "plain http only for localhost"
+        )
+    if "client_secret_env" in texts and not re.match(
+        r"^[A-Z_][A-Z0-9_]*$", texts["client_secret_env"]
+    ):
+        raise oops(
+            "[web.oidc] client_secret_env must name an environment variable",
+            "client_secret_env",
+            'e.g. client_secret_env = "COMMS_OIDC_SECRET"',
+        )
+    role_map = data.get("role_map", {})
+    if not isinstance(role_map, dict):
+        raise oops("[web.oidc] role_map must be a table of claim value = role", "role_map")
+    roles = {r.value for r in Role}
+    for claim_value, role in role_map.items():
+        if role not in roles:
+            raise oops(
+                f"[web.oidc] role_map maps {claim_value!r} to unknown role {role!r}",
+                "role_map",
+                "roles: " + ", ".join(sorted(roles)),
+            )
+    scopes = _strings(data, "scopes", oops_adapter(oops), "web.oidc", OidcSettings.scopes)
+    if "openid" not in scopes:
+        raise oops('[web.oidc] scopes must include "openid"', "scopes")
+    return OidcSettings(
+        issuer=issuer.rstrip("/"),
+        client_id=texts["client_id"],
+        client_secret_env=texts.get("client_secret_env"),
+        roles_claim=texts.get("roles_claim", OidcSettings.roles_claim),
+        organisation_claim=texts.get("organisation_claim", OidcSettings.organisation_claim),
+        username_claim=texts.get("username_claim", OidcSettings.username_claim),
+        role_map={str(k): str(v) for k, v in role_map.items()},
+        scopes=scopes,
+    )
+
+
+def oops_adapter(oops: Any) -> Any:
+    """Give `_strings` the (message, key, hint, section) signature over an oidc `oops`."""
+    return lambda message, key, hint=None, section=None: oops(message, key, hint)
+
+
+def _strings(
+    data: dict[str, Any], key: str, fail: Any, section: str, default: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    value = data.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise fail(f"[{section}] {key} must be a list of strings", key, section=section)
+    return tuple(value)
+
+
+def _positive(data: dict[str, Any], key: str, default: float, fail: Any) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise fail(f"[web] {key} must be a positive number", key)
+    return float(value)
+
+
+def _line_in_section(path: Path | None, section: str, key: str) -> int | None:
+    """The line of `key = ` inside `[section]` (else the section's header), for error locations."""
+    if path is None:
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = re.compile(rf"^\s*\[{re.escape(section)}\]\s*(#.*)?$")
+    start = next((i for i, text in enumerate(lines) if header.match(text)), None)
+    if start is None:
+        return _key_line(path, key)
+    for number in range(start + 1, len(lines)):
+        text = lines[number].strip()
+        if text.startswith("["):
+            break
+        if re.match(rf"^{re.escape(key)}\s*=", text):
+            return number + 1
+    return start + 1
 
 
 def _table(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:

@@ -1,21 +1,32 @@
-"""Screenshots of what people see: the HTML report, the calendar, the web view and a DOCX page.
+"""Screenshots of what people see: every page of the workspace (signed in), the HTML report,
+the calendar file and a DOCX page.
 
     python scripts/screenshots.py OUT_DIR [--no-docx]
 
 Builds a throw-away database in a temporary folder (10 years of seeded history and a planned
-2027, from tests/seed.py), then writes into OUT_DIR:
+2027, from tests/seed.py, with accounts and a few posts that need a person), serves the
+workspace with uvicorn on 127.0.0.1, signs in as an administrator and writes into OUT_DIR:
 
-    report.png          the HTML report for 2026 compared with 2025 (comms report --format html)
-    calendar.png        the HTML month view of 2027 (comms calendar --format html), first months
-    web-queue.png       the web view's front page (comms serve: /)
-    web-post.png        one queued post as it will look on Facebook (/posts/ID)
-    web-report.png      the report in the web view (/report?from=…&to=…)
-    report-10-years.png the HTML report over ten years
-    docx-page-1.png     page 1 of the Word report (LibreOffice -> PDF -> pdftoppm)
-    docx-page-3.png     the annex's first page
+    web-login.png         the sign-in page
+    web-overview.png      the overview (what needs me, the coming week)
+    web-queue.png         the queue with its filters
+    web-post.png          a Facebook post as it will look, with its actions
+    web-post-x.png        an X post with a long link (X's own card and count)
+    web-calendar.png      a month of the calendar with the move form
+    web-report.png        the report page with its period picker and charts
+    web-users.png         the users admin page
+    web-audit.png         the audit log
+    web-error.png         the page for something that does not exist
+    phone-overview.png    the overview at a phone's width
+    phone-post.png        the Facebook post at a phone's width
+    report.png            the HTML report for 2026 compared with 2025 (comms report --format html)
+    calendar.png          the HTML month view of 2027 (comms calendar --format html)
+    report-10-years.png   the HTML report over ten years
+    docx-page-1.png       page 1 of the Word report (LibreOffice -> PDF -> pdftoppm)
+    docx-page-3.png       the annex's first page
 
-Needs Debian's chromium (driven by Playwright), and for the DOCX pages libreoffice and
-poppler-utils. Nothing is fetched from the network.
+Needs Chromium (on the PATH, or $COMMS_CHROMIUM) driven by Playwright, and for the DOCX pages
+libreoffice and poppler-utils. Nothing is fetched from the network.
 """
 
 from __future__ import annotations
@@ -25,15 +36,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.headless import CHROMIUM, CHROMIUM_ARGS, docx_to_pdf, libreoffice  # noqa: E402
+from tests.headless import CHROMIUM_ARGS, chromium, docx_to_pdf, libreoffice  # noqa: E402
 
 IMAGE = ROOT / "campaigns" / "images" / "karneval.png"
+PASSWORD = "skærmbilleder-til-dokumentationen"
 
 
 def make_site(folder: Path):  # type: ignore[no-untyped-def]
@@ -43,15 +54,80 @@ def make_site(folder: Path):  # type: ignore[no-untyped-def]
     from tests.seed import CHANNELS_TOML, seed_history, seed_planned
 
     config = folder / "comms.toml"
+    channels = CHANNELS_TOML + '\n[channels.kommune-x]\ntype = "x"\ntoken_env = "COMMS_SHOT_X"\n'
     config.write_text(
-        'timezone = "Europe/Copenhagen"\n[database]\nurl = "sqlite:///comms.db"\n' + CHANNELS_TOML,
+        'timezone = "Europe/Copenhagen"\n[database]\nurl = "sqlite:///comms.db"\n'
+        + with_organisations(channels),
         encoding="utf-8",
     )
     settings = load_settings(config)
     ensure_schema(settings.database_url)
     seed_history(settings.database_url, first_year=2017, years=10)
     seed_planned(settings.database_url, year=2027, image=str(IMAGE) if IMAGE.exists() else None)
+    add_people_and_trouble(settings)
     return settings
+
+
+def with_organisations(channels: str) -> str:
+    """The seed's channels, each given to an organisation (politi-… to politi, the rest kommune)."""
+    lines = []
+    for line in channels.splitlines():
+        lines.append(line)
+        if line.startswith("[channels."):
+            org = "politi" if line.startswith("[channels.politi") else "kommune"
+            lines.append(f'organisation = "{org}"')
+    return "\n".join(lines) + "\n"
+
+
+def add_people_and_trouble(settings) -> None:  # type: ignore[no-untyped-def]
+    """Accounts, and posts that need a person: rejected, failed, unknown, a long X link."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from comms import accounts
+    from comms.store.db import session_scope
+    from comms.store.models import ChannelState, Post
+
+    with session_scope(settings.database_url) as session:
+        accounts.add_user(session, "admin", PASSWORD, role="admin", actor="screenshots")
+        for name, role, org in (
+            ("anna", "approver", "kommune"),
+            ("peter", "approver", "politi"),
+            ("eva", "editor", "kommune"),
+            ("vera", "viewer", None),
+        ):
+            accounts.add_user(session, name, PASSWORD, role=role, organisation=org, actor="admin")
+        accounts.disable_user(session, "vera", actor="admin")
+        drafts = session.exec(
+            sa.select(Post.id).where(Post.state == "draft").order_by(Post.scheduled_at).limit(3)
+        ).all()
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == drafts[0][0])
+            .values(
+                state="rejected", author="admin", review_comment="Datoen passer ikke med plakaten"
+            )
+        )
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == drafts[1][0])
+            .values(state="failed", last_error="Facebook svarede 400: billedet er for stort")
+        )
+        session.execute(sa.update(Post).where(Post.id == drafts[2][0]).values(state="unknown"))
+        session.add(
+            Post(
+                channel="kommune-x",
+                title="Blå Mandag på X",
+                text="Blå Mandag: gå hjem sammen, og pas på hinanden. Læs mere "
+                + "https://www.aalborg.dk/tryg/blaa-mandag/"
+                + "praktisk-information-om-aftenen/" * 4,
+                scheduled_at=datetime(2027, 1, 25, 8, tzinfo=UTC),
+                author="eva",
+                state="draft",
+            )
+        )
+        session.add(ChannelState(name="instagram", paused=True, paused_reason="Instagram: 401"))
 
 
 def report_html(settings, start: str, end: str, compare: str | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -137,8 +213,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     from comms.report.calendar import calendar_entries, to_html
-    from comms.web import make_server
+    from tests.web.live import serving
 
+    executable = chromium()
+    if executable is None:
+        raise SystemExit("needs chromium on the PATH (apt-get install chromium) or $COMMS_CHROMIUM")
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
@@ -154,36 +233,47 @@ def main(argv: list[str] | None = None) -> list[Path]:
         }
         for name, html in files.items():
             (folder / f"{name}.html").write_text(html, encoding="utf-8")
-        server = make_server(settings, "127.0.0.1", 0, quiet=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        post_id = _first_queued_facebook_post(settings.database_url)
-        pages = [
-            ("report.png", (folder / "report.html").as_uri(), None),
-            ("report-10-years.png", (folder / "report-10-years.html").as_uri(), 2600),
-            ("calendar.png", (folder / "calendar.html").as_uri(), 2600),
-            ("web-queue.png", base + "/", 1100),
-            ("web-post.png", f"{base}/posts/{post_id}", None),
-            ("web-report.png", f"{base}/report?from=2026-01-01&to=2026-12-31", 2600),
-        ]
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1100, "height": 900})
-                for name, url, height in pages:
-                    page.goto(url)
-                    path = args.out / name
-                    if height is None:
-                        page.screenshot(path=str(path), full_page=True)
-                    else:
-                        page.set_viewport_size({"width": 1100, "height": height})
-                        page.screenshot(path=str(path))
-                        page.set_viewport_size({"width": 1100, "height": 900})
-                    written.append(path)
-                browser.close()
-        finally:
-            server.shutdown()
-            server.server_close()
+        post_id = _first_post(settings.database_url, "kommune-facebook")
+        x_id = _first_post(settings.database_url, "kommune-x")
+        with serving(settings) as base, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            files_page = browser.new_page(viewport={"width": 1100, "height": 900})
+            for name, height in (("report", None), ("report-10-years", 2600), ("calendar", 2600)):
+                written.append(
+                    _shot(
+                        files_page,
+                        (folder / f"{name}.html").as_uri(),
+                        args.out / f"{name}.png",
+                        height,
+                    )
+                )
+            desk = _signed_in(browser, base, width=1100)
+            visitor = browser.new_page(viewport={"width": 1100, "height": 900})
+            written.append(_shot(visitor, base + "/login?next=/", args.out / "web-login.png", 700))
+            visitor.close()
+            for name, path, height in (
+                ("web-overview", "/", None),
+                ("web-queue", "/queue?from=2027-01-01", 1400),
+                ("web-post", f"/posts/{post_id}", None),
+                ("web-post-x", f"/posts/{x_id}", None),
+                ("web-calendar", "/calendar/2027/1", None),
+                (
+                    "web-report",
+                    "/report?from=2026-01-01&to=2026-12-31"
+                    "&compare_from=2025-01-01&compare_to=2025-12-31",
+                    2600,
+                ),
+                ("web-users", "/users", None),
+                ("web-audit", "/audit", 1400),
+                ("web-error", "/posts/999999", 500),
+            ):
+                written.append(_shot(desk, base + path, args.out / f"{name}.png", height))
+            phone = _signed_in(browser, base, width=390)
+            written.append(_shot(phone, base + "/", args.out / "phone-overview.png", None))
+            written.append(
+                _shot(phone, f"{base}/posts/{post_id}", args.out / "phone-post.png", None)
+            )
+            browser.close()
         if not args.no_docx:
             docx = folder / "status.docx"
             docx.write_bytes(
@@ -195,20 +285,45 @@ def main(argv: list[str] | None = None) -> list[Path]:
     return written
 
 
-def _first_queued_facebook_post(url: str) -> int:
+def _signed_in(browser, base: str, *, width: int):  # type: ignore[no-untyped-def]
+    """A page of a new browser context, signed in as the administrator through the form."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="da-DK")
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.login button[type=submit]")
+    return page
+
+
+def _shot(page, url: str, path: Path, height: int | None) -> Path:  # type: ignore[no-untyped-def]
+    """Go to `url` and write a screenshot: the whole page, or the top `height` pixels."""
+    page.goto(url)
+    if height is None:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        width = page.viewport_size["width"]
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(path))
+        page.set_viewport_size({"width": width, "height": 900})
+    return path
+
+
+def _first_post(url: str, channel: str) -> int:
     from sqlmodel import select
 
     from comms.store.db import session_scope
-    from comms.store.models import Post, PostState
+    from comms.store.models import Post
 
     with session_scope(url) as session:
         post = session.exec(
             select(Post)
-            .where(Post.state == PostState.QUEUED, Post.channel == "kommune-facebook")
+            .where(Post.state.in_(["queued", "draft"]), Post.channel == channel)
             .order_by(Post.scheduled_at)
         ).first()
         if post is None or post.id is None:
-            raise SystemExit("the seed made no queued Facebook post")
+            raise SystemExit(f"the seed made no post on {channel}")
         return post.id
 
 

@@ -7,9 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from comms.config import Settings, load_settings
 from comms.store.db import dispose_all, ensure_schema
+
+# Property tests check behaviour, not speed (bench/ measures speed): on a loaded machine an
+# example may take longer than hypothesis' default 200 ms deadline without anything being wrong.
+hypothesis_settings.register_profile("comms", deadline=None)
+hypothesis_settings.load_profile("comms")
 
 
 @pytest.fixture(autouse=True)

@@ -2,15 +2,17 @@
 
 Chromium (Debian's, through Playwright) and LibreOffice are run the same way by the tests and
 by the screenshot script, so the screenshots show what the tests checked: the flags live here.
+Chromium is found on the PATH, or where $COMMS_CHROMIUM says; no path of one machine is assumed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ENV = "COMMS_CHROMIUM"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -19,7 +21,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--lang=da-DK",  # Danish date pickers and number formats in the pages
 ]
+
+
+def chromium() -> str | None:
+    """Chromium's executable: $COMMS_CHROMIUM when set, else `chromium` on the PATH (Debian's)."""
+    found = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium")
+    return found or shutil.which("chromium-browser")
 
 
 def libreoffice() -> str | None:

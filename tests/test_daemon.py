@@ -39,7 +39,8 @@ def test_pass_publishes_due_approved_posts_only(make_settings, tmp_path):
     assert [d["post_id"] for d in deliveries(tmp_path / "stub.jsonl")] == [due]
     assert get_post(url, due).state == PostState.PUBLISHED
     assert get_post(url, due).external_id == f"stub-{due}"
-    for post_id, state in ((draft, "draft"), (future, "queued"), (no_adapter, "queued")):
+    # the draft was due unapproved: expired, never sent
+    for post_id, state in ((draft, "expired"), (future, "queued"), (no_adapter, "queued")):
         assert get_post(url, post_id).state == state
 
 

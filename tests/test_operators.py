@@ -41,8 +41,8 @@ def test_init_writes_a_starter_config_and_the_schema(tmp_path, monkeypatch):
 def test_db_upgrade_and_current(make_settings):
     settings = make_settings(schema=False)
     assert "database: empty" in run(settings, "db", "current")
-    assert "schema empty -> 0002" in run(settings, "db", "upgrade")
-    assert "database: 0002; needed: 0002" in run(settings, "db", "current")
+    assert "schema empty -> 0003" in run(settings, "db", "upgrade")
+    assert "database: 0003; needed: 0003" in run(settings, "db", "current")
     path = settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master")}
@@ -120,8 +120,8 @@ def test_a_draft_never_reaches_a_channel_whatever_the_cli_is_asked(make_settings
         (("metrics", "collect", "--all"), 0),
     ]:
         run(settings, *args, code=code)
-    Daemon(settings).run_once()
-    assert get_post(settings.database_url, post_id).state == PostState.DRAFT
+    Daemon(settings).run_once()  # moved to 2020 unapproved: expired, not sent
+    assert get_post(settings.database_url, post_id).state == PostState.EXPIRED
     assert not (tmp_path / "stub.jsonl").exists()
 
 

@@ -116,7 +116,8 @@ def test_daemon_and_twenty_cli_writers_share_one_sqlite_file(tmp_path):
     # queued posts falling due over the next seconds, while the CLI processes run
     queued = [add_post(url, due=t0 + timedelta(seconds=0.3 * i)) for i in range(40)]
     last_due = t0 + timedelta(seconds=0.3 * 39)
-    drafts = [add_post(url, state=PostState.DRAFT, due=t0) for _ in range(8)]
+    # "when approved" drafts: due at once when approved, never expired while they wait
+    drafts = [add_post(url, state=PostState.DRAFT, due=t0, on_approval=True) for _ in range(8)]
 
     daemon_log = tmp_path / "daemon.log"
     daemon = _comms(config, "daemon", log=daemon_log)

@@ -85,7 +85,7 @@ class Channel(ABC):
     # the keys every [channels.NAME] table may have, whatever its type
     COMMON_OPTIONS: ClassVar[tuple[Option, ...]] = (
         Option("type", str, "the adapter type (site, facebook, …)", required=True),
-        Option("organisation", str, "the organisation the channel speaks for"),
+        Option("organisation", str, "whose channel it is (kommune, politi, …): its approvers"),
         Option("max_concurrency", int, "calls in flight at once to this channel", default=1),
         Option("rate_per_minute", float, "calls a minute, spread evenly (default: no limit)"),
         Option("timeout_seconds", float, "how long to wait for the service's answer", default=30),

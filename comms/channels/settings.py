@@ -20,6 +20,7 @@ class ChannelSettings:
     name: str
     type: str
     options: dict[str, Any]
+    organisation: str | None = None  # whose channel it is: approvers of it approve its posts
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)

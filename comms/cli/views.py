@@ -1,4 +1,4 @@
-"""Commands that show the plan to people: the calendar (iCalendar or HTML) and the web view."""
+"""Commands that show the plan to people: the calendar (iCalendar or HTML) and the workspace."""
 
 from __future__ import annotations
 
@@ -63,40 +63,46 @@ def calendar_command(app: AppContext, year: int, fmt: str, out: str | None) -> N
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @pass_app
 def serve_command(app: AppContext, host: str, port: int) -> None:
-    """A read-only web view: the queue, the calendar, each post as it will look, the report.
+    """The team's workspace in the browser: sign in, the queue, posts, calendar, report.
 
-    It listens on 127.0.0.1 (this machine only) unless --host says otherwise; it has no login
-    and shows unpublished posts, so think before opening it to a network. It changes nothing:
-    only GET is answered. Stop it with Ctrl-C.
+    It listens on 127.0.0.1 (this machine only) unless --host says otherwise. Create an account
+    first (comms users add NAME --role admin). Requests are answered only for the hosts in
+    [web] allowed_hosts (by default this host and localhost); behind a TLS reverse proxy, set
+    allowed_hosts to the public name. Stop it with Ctrl-C.
 
     \b
     Example:
+      comms users add anna --role admin
       comms serve
-      comms serve --port 8080
+      comms serve --host 0.0.0.0 --port 8080
     """
-    from comms.web import make_server
+    import uvicorn
+
+    from comms.web import create_app
 
     try:
         app.ready_database()
-        server = make_server(app.settings, host, port)
+        web = create_app(app.settings, bound_host=host)
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     if not _is_loopback(host):
         click.echo(
-            f"Warning: {host} is reachable from other machines; there is no login.", err=True
+            f"Warning: {host} is reachable from other machines; serve it behind TLS.", err=True
         )
-    bound_host, bound_port = server.server_address[:2]
-    click.echo(
-        f"Serving on http://{bound_host}:{bound_port}/ (read-only; Ctrl-C to stop)", err=True
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving the workspace on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
+    config = uvicorn.Config(
+        web,
+        host=host,
+        port=port,
+        proxy_headers=False,  # the app itself decides whose X-Forwarded-Proto to believe
+        server_header=False,
+        log_level="warning",
     )
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+        uvicorn.Server(config).run()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _is_loopback(host: str) -> bool:

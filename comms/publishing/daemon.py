@@ -44,6 +44,7 @@ class PassResult:
     retrying: int = 0
     unknown: int = 0
     missed: int = 0
+    expired: int = 0
     reaped: int = 0
     states: dict[int, str] = field(default_factory=dict)
 
@@ -146,6 +147,11 @@ class Daemon:
                 now=now,
                 grace=timedelta(minutes=daemon.grace_minutes),
                 clock_jump=self._clock_jump(now),
+            )
+            result.expired = queue.mark_expired(session, now=now)
+        if result.expired:
+            log.warning(
+                "%d draft(s) were not approved before their time: marked expired", result.expired
             )
         if result.missed:
             log.warning(

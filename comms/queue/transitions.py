@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from comms.access import STATE_NAMES
 from comms.channels.base import OutgoingPost, Receipt
 from comms.config import DaemonSettings
 from comms.errors import (
@@ -29,7 +30,15 @@ from comms.errors import (
 )
 from comms.queue.policy import decide
 from comms.store import audit
-from comms.store.models import Attempt, ChannelState, Post, PostState, UTCDateTime, utcnow
+from comms.store.models import (
+    Attempt,
+    ChannelState,
+    Post,
+    PostState,
+    PostVersion,
+    UTCDateTime,
+    utcnow,
+)
 from comms.timeutil import zoned_text
 
 DAEMON_ACTOR = "daemon"
@@ -145,7 +154,14 @@ def approve(session: Session, post_ids: list[int], *, actor: str) -> int:
         session,
         sa.update(Post)
         .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT)
-        .values(state=PostState.QUEUED, approved_by=actor, approved_at=now, updated_at=now),
+        .values(
+            state=PostState.QUEUED,
+            approved_by=actor,
+            approved_at=now,
+            updated_at=now,
+            # a "when approved" post goes out now
+            scheduled_at=sa.case((Post.on_approval, now), else_=Post.scheduled_at),
+        ),
         actor=actor,
         action="approve",
     )
@@ -161,17 +177,22 @@ def _update_audited(session: Session, statement: sa.Update, *, actor: str, actio
     return len(rows)
 
 
+# what has not started publishing: a person may still cancel or move it
+_NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState.EXPIRED)
+
+
 def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = None) -> None:
     """Cancel a post that has not started publishing; anything later is history."""
     post = _get(session, post_id)
     changed = session.execute(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state.in_([PostState.DRAFT, PostState.QUEUED]))
+        .where(Post.id == post_id, Post.state.in_(_NOT_STARTED))
         .values(state=PostState.CANCELLED, updated_at=utcnow())
     ).rowcount
     if changed != 1:
         raise QueueError(
-            f"post {post_id} is {post.state}; only draft or queued posts can be cancelled"
+            f"post {post_id} is {post.state}; only draft or queued posts can be cancelled "
+            "(and rejected or expired ones)"
         )
     audit.record(
         session,
@@ -192,20 +213,29 @@ def reschedule(
     local_text: str | None = None,
     zone: tzinfo = UTC,
 ) -> None:
-    """Move a draft or queued post to another instant (UTC, aware).
+    """Move a post that has not started publishing to another instant (UTC, aware).
 
+    An expired post becomes a draft again: a new time needs a new approval.
     The audit detail shows both times in `zone` (the configured one), each with its label.
     """
     post = _get(session, post_id)
-    old = post.scheduled_at
+    old, before = post.scheduled_at, post.state
     changed = session.execute(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state.in_([PostState.DRAFT, PostState.QUEUED]))
-        .values(scheduled_at=when, local_time=local_text, next_attempt_at=None, updated_at=utcnow())
+        .where(Post.id == post_id, Post.state.in_(_NOT_STARTED))
+        .values(
+            scheduled_at=when,
+            local_time=local_text,
+            next_attempt_at=None,
+            updated_at=utcnow(),
+            on_approval=False,
+            state=sa.case((Post.state == PostState.EXPIRED, PostState.DRAFT), else_=Post.state),
+        )
     ).rowcount
     if changed != 1:
         raise QueueError(
-            f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled"
+            f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled "
+            "(and rejected or expired ones)"
         )
     audit.record(
         session,
@@ -213,7 +243,8 @@ def reschedule(
         action="reschedule",
         post_id=post_id,
         campaign=post.campaign,
-        detail=f"{zoned_text(old, zone)} -> {zoned_text(when, zone)}",
+        detail=f"{zoned_text(old, zone)} -> {zoned_text(when, zone)}"
+        + (", expired -> draft" if before == PostState.EXPIRED else ""),
     )
 
 
@@ -274,6 +305,234 @@ def require_posts(session: Session, post_ids: list[int]) -> None:
         raise QueueError(f"no posts with ids {', '.join(map(str, missing))}")
 
 
+def reject(session: Session, post_id: int, *, actor: str, comment: str) -> None:
+    """Send a draft back to its author with a comment (kept on the post and in the audit log)."""
+    comment = comment.strip()
+    if not comment:
+        raise QueueError("Skriv en kommentar til forfatteren: hvorfor afvises opslaget?")
+    post = _get(session, post_id)
+    changed = session.execute(
+        sa.update(Post)
+        .where(Post.id == post_id, Post.state == PostState.DRAFT)
+        .values(
+            state=PostState.REJECTED, review_comment=comment, submitted_at=None, updated_at=utcnow()
+        )
+    ).rowcount
+    if changed != 1:
+        raise QueueError(
+            f"Opslag {post_id} er {_state_name(post.state)}; kun en kladde kan afvises."
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="reject",
+        post_id=post_id,
+        campaign=post.campaign,
+        detail=comment,
+    )
+
+
+def compose(
+    session: Session,
+    *,
+    actor: str,
+    channels: list[str],
+    text: str,
+    variants: dict[str, str] | None = None,
+    title: str | None = None,
+    link: str | None = None,
+    image_path: str | None = None,
+    image_alt: str | None = None,
+    scheduled_at: datetime | None = None,
+    local_time: str | None = None,
+    submit: bool = False,
+    campaign: str | None = None,
+) -> list[int]:
+    """A one-off story: one draft per channel sharing a story id, written by `actor`.
+
+    `variants` gives a channel its own text instead of `text`. `scheduled_at` None means "when
+    approved" (it goes out at its approval and never expires). `submit` asks for approval at
+    once. Permissions and lint are the caller's to check first; returns the new posts' ids.
+    """
+    if not channels:
+        raise QueueError("Vælg mindst én kanal.")
+    if len(set(channels)) != len(channels):
+        raise QueueError("En kanal er valgt to gange.")
+    now = utcnow()
+    story = uuid.uuid4().hex
+    ids = []
+    for channel in channels:
+        post = Post(
+            source="compose",
+            channel=channel,
+            campaign=campaign,
+            title=title or None,
+            text=(variants or {}).get(channel) or text,
+            link=link or None,
+            image_path=image_path,
+            image_alt=image_alt or None,
+            scheduled_at=scheduled_at or now,
+            local_time=local_time if scheduled_at else None,
+            on_approval=scheduled_at is None,
+            state=PostState.DRAFT,
+            author=actor,
+            last_editor=actor,
+            story=story,
+            submitted_at=now if submit else None,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(post)
+        session.flush()
+        ids.append(int(post.id or 0))
+    audit.record_many(
+        session,
+        [{"actor": actor, "action": "compose", "post_id": pid, "campaign": campaign} for pid in ids]
+        + (
+            [
+                {"actor": actor, "action": "submit", "post_id": pid, "campaign": campaign}
+                for pid in ids
+            ]
+            if submit
+            else []
+        ),
+    )
+    return ids
+
+
+def submit(session: Session, post_ids: list[int], *, actor: str) -> int:
+    """Ask for approval of drafts not yet submitted; returns how many were."""
+    if not post_ids:
+        return 0
+    now = utcnow()
+    return _update_audited(
+        session,
+        sa.update(Post)
+        .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT, Post.submitted_at.is_(None))
+        .values(submitted_at=now, updated_at=now),
+        actor=actor,
+        action="submit",
+    )
+
+
+def story_posts(session: Session, story: str) -> list[Post]:
+    """The posts of one story, by channel."""
+    return list(
+        session.exec(select(Post).where(Post.story == story).order_by(Post.channel, Post.id)).all()
+    )
+
+
+# an edited post's new state: an approved one needs approval again, a rejected one goes back
+_AFTER_EDIT = {
+    PostState.DRAFT: PostState.DRAFT,
+    PostState.QUEUED: PostState.DRAFT,
+    PostState.REJECTED: PostState.DRAFT,
+    PostState.EXPIRED: PostState.EXPIRED,  # still needs a new time (reschedule) first
+}
+
+
+def edit(
+    session: Session,
+    post_id: int,
+    *,
+    actor: str,
+    text: str,
+    title: str | None = None,
+    link: str | None = None,
+    image_alt: str | None = None,
+) -> int:
+    """Save a new version of a post's content; returns its version number.
+
+    `title`, `link` and `image_alt` left None keep their value ("" clears one). An approved
+    post goes back to draft and needs a new approval; `last_editor` becomes `actor`. The change
+    is one compare-and-set on the state read, so an edit never slips into a post approved (or
+    claimed) meanwhile.
+    """
+    post = _get(session, post_id)
+    before = post.state
+    after = _AFTER_EDIT.get(before)
+    if after is None:
+        raise QueueError(
+            f"Opslag {post_id} er {_state_name(post.state)}; det kan ikke længere redigeres."
+        )
+    content = {
+        "text": text,
+        "title": post.title if title is None else (title or None),
+        "link": post.link if link is None else (link or None),
+        "image_alt": post.image_alt if image_alt is None else (image_alt or None),
+    }
+    now = utcnow()
+    # read before the UPDATE: an ORM update brings the loaded post up to date with it
+    original = _content_of(post)
+    values: dict[str, Any] = {**content, "state": after, "last_editor": actor, "updated_at": now}
+    if before == PostState.QUEUED:
+        values.update(approved_by=None, approved_at=None)
+    changed = session.execute(
+        sa.update(Post).where(Post.id == post_id, Post.state == before).values(**values)
+    ).rowcount
+    if changed != 1:
+        raise QueueError(f"Opslag {post_id} blev ændret imens; hent det igen og prøv igen.")
+    number = _add_version(session, post_id, original, content, editor=actor, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="edit",
+        post_id=post_id,
+        campaign=post.campaign,
+        detail=f"version {number}" + (f", {before} -> {after}" if after != before else ""),
+    )
+    return number
+
+
+def _content_of(post: Post) -> dict[str, Any]:
+    """A post's content as a version row holds it, with who wrote it and when."""
+    return {
+        "text": post.text,
+        "title": post.title,
+        "link": post.link,
+        "image_alt": post.image_alt,
+        "editor": post.last_editor or post.author,
+        "created_at": post.updated_at if post.last_editor else post.created_at,
+    }
+
+
+def _add_version(
+    session: Session,
+    post_id: int,
+    original: dict[str, Any],
+    content: dict[str, Any],
+    *,
+    editor: str,
+    now: datetime,
+) -> int:
+    """Keep the new content as the next version (the first edit keeps the original as 1)."""
+    newest = session.execute(
+        sa.select(sa.func.max(PostVersion.number)).where(PostVersion.post_id == post_id)
+    ).scalar()
+    rows = []
+    if newest is None:
+        rows.append({"post_id": post_id, "number": 1, **original})
+        newest = 1
+    rows.append(
+        {"post_id": post_id, "number": newest + 1, **content, "editor": editor, "created_at": now}
+    )
+    session.execute(sa.insert(PostVersion), rows)
+    return newest + 1
+
+
+def versions(session: Session, post_id: int) -> list[PostVersion]:
+    """A post's kept versions, oldest first (empty until its first edit)."""
+    return list(
+        session.exec(
+            select(PostVersion).where(PostVersion.post_id == post_id).order_by(PostVersion.number)
+        ).all()
+    )
+
+
+def _state_name(state: str) -> str:
+    return STATE_NAMES.get(state, state)
+
+
 def _get(session: Session, post_id: int) -> Post:
     post = session.get(Post, post_id)
     if post is None:
@@ -325,6 +584,28 @@ def mark_missed(
         ),
         actor=DAEMON_ACTOR,
         action="missed",
+    )
+
+
+def mark_expired(session: Session, *, now: datetime) -> int:
+    """Drafts still unapproved at their time: `expired`, never published without a new time
+    (reschedule, which makes them drafts again) and a new approval. "When approved" posts
+    have no time to miss."""
+    return _update_audited(
+        session,
+        sa.update(Post)
+        .where(
+            Post.state == PostState.DRAFT,
+            Post.scheduled_at <= now,
+            sa.not_(Post.on_approval),
+        )
+        .values(
+            state=PostState.EXPIRED,
+            updated_at=now,
+            last_error="ikke godkendt inden sit tidspunkt",
+        ),
+        actor=DAEMON_ACTOR,
+        action="expired",
     )
 
 

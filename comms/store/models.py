@@ -1,4 +1,5 @@
-"""The SQLModel tables, and nothing else: Post, Attempt, MetricSample, AuditEvent, ChannelState.
+"""The SQLModel tables, and nothing else: posts and their history, the channels' runtime state,
+and the workspace's accounts (User, WebSession, LoginAttempt).
 
 Every datetime column is `UTCDateTime`: SQLite hands back naive datetimes even for
 `DateTime(timezone=True)`, so the type stores UTC and re-attaches UTC on the way out. Comparing
@@ -65,8 +66,21 @@ class PostState:
     UNKNOWN = "unknown"  # the channel may or may not have it: reconcile, never resend blindly
     MISSED = "missed"  # due while no daemon ran, and outside the grace window
     CANCELLED = "cancelled"
+    REJECTED = "rejected"  # an approver sent it back to its author with a comment
+    EXPIRED = "expired"  # still unapproved at its time: needs a new time and a new approval
 
-    ALL = (DRAFT, QUEUED, PUBLISHING, PUBLISHED, FAILED, UNKNOWN, MISSED, CANCELLED)
+    ALL = (
+        DRAFT,
+        QUEUED,
+        PUBLISHING,
+        PUBLISHED,
+        FAILED,
+        UNKNOWN,
+        MISSED,
+        CANCELLED,
+        REJECTED,
+        EXPIRED,
+    )
     EDITABLE = (DRAFT, QUEUED)  # plan may rewrite these; others are history
     FINAL = (PUBLISHED, FAILED, MISSED, CANCELLED)
 
@@ -79,6 +93,8 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_due", "state", "scheduled_at"),
         sa.Index("ix_post_campaign_year", "campaign", "year"),
         sa.Index("ix_post_channel_published", "channel", "published_at"),
+        sa.Index("ix_post_story", "story"),
+        sa.Index("ix_post_author_state", "author", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -114,8 +130,34 @@ class Post(SQLModel, table=True):
     external_url: str | None = Field(default=None, max_length=2000)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+    author: str | None = Field(default=None, max_length=100)  # who wrote it (None: planned)
+    last_editor: str | None = Field(default=None, max_length=100)
+    story: str | None = Field(default=None, max_length=64)  # shared by one story's posts
+    review_comment: str | None = Field(default=None, sa_type=sa.Text)  # why it was rejected
+    # "when approved": goes out as soon as it is approved (its scheduled_at is set then), and
+    # never expires while it waits
+    on_approval: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # when its author asked for approval (None: still being written, or planned/imported)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PostVersion(SQLModel, table=True):
+    """One version of a post's content, kept when a person edits it (the post holds the newest)."""
+
+    __tablename__ = "post_version"
+    __table_args__ = (sa.UniqueConstraint("post_id", "number", name="uq_post_version_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    number: int
+    title: str | None = Field(default=None, max_length=500)
+    text: str = Field(default="", sa_type=sa.Text)
+    link: str | None = Field(default=None, max_length=2000)
+    image_alt: str | None = Field(default=None, max_length=2000)
+    editor: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Attempt(SQLModel, table=True):
@@ -189,3 +231,54 @@ class Notice(SQLModel, table=True):
     key: str = Field(max_length=200)
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     subject: str = Field(max_length=500)
+
+
+class User(SQLModel, table=True):
+    """A workspace account: a role, optionally bound to one organisation (None: all of them)."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    # None: single sign-on only. Left out of repr(), so a logged or printed User shows no hash
+    password_hash: str | None = Field(default=None, max_length=300, repr=False)
+    role: str = Field(max_length=20)
+    organisation: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=320)
+    display_name: str | None = Field(default=None, max_length=200)
+    disabled: bool = False
+    oidc_subject: str | None = Field(default=None, max_length=300, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: only the sha256 of its cookie is stored, so a leaked table signs in
+    no one. Ended sessions keep their row (ended_at set) for the audit trail."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    csrf_token: str = Field(max_length=100, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)  # absolute end, whatever the activity
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One sign-in try, kept for throttling per account and per address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_username_at", "username", "at"),
+        sa.Index("ix_login_attempt_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    address: str = Field(max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    succeeded: bool = False

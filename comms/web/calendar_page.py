@@ -1,0 +1,136 @@
+"""The calendar: a month of planned and published posts, with a form to move one (no JS needed).
+
+The entries are comms.report.calendar's (the same as `comms calendar`); the year's iCalendar
+file stays at /calendar/YEAR.ics.
+"""
+
+from __future__ import annotations
+
+import calendar as stdcal
+from datetime import date
+
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from comms.access import Action
+from comms.content.danish import format_time
+from comms.report.calendar import MONTH_NAMES, WEEKDAYS, CalendarEntry, calendar_entries, to_ics
+from comms.store.models import Post, PostState
+from comms.web.context import Ctx, Refused, page
+from comms.web.posts import move, visible_post
+from comms.web.render import today_in
+
+MOVABLE = (PostState.DRAFT, PostState.QUEUED, "rejected")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/calendar", this_month, methods=["GET"]),
+        Route("/calendar/{year:int}.ics", ics, methods=["GET"]),
+        Route("/calendar/{year:int}", year_start, methods=["GET"]),
+        Route("/calendar/{year:int}/{month:int}", month_view, methods=["GET"]),
+        Route("/calendar/move", move_post, methods=["POST"]),
+    ]
+
+
+@page
+def this_month(ctx: Ctx) -> Response:
+    today = today_in(ctx.settings.zone, ctx.now)
+    return RedirectResponse(f"/calendar/{today.year}/{today.month}", status_code=302)
+
+
+@page
+def year_start(ctx: Ctx, year: int) -> Response:
+    return RedirectResponse(f"/calendar/{year}/1", status_code=302)
+
+
+def _check(year: int, month: int = 1) -> None:
+    if not (1900 <= year <= 9998 and 1 <= month <= 12):
+        raise Refused(404, "Den måned findes ikke i kalenderen.")
+
+
+@page
+def month_view(ctx: Ctx, year: int, month: int) -> Response:
+    """GET /calendar/YEAR/MONTH: the month's weeks, posts in their day cells."""
+    _check(year, month)
+    zone = ctx.settings.zone
+    entries = [
+        e
+        for e in calendar_entries(ctx.settings.database_url, year=year, zone=zone)
+        if e.start.astimezone(zone).month == month
+    ]
+    by_day: dict[date, list[CalendarEntry]] = {}
+    for entry in entries:
+        by_day.setdefault(entry.start.astimezone(zone).date(), []).append(entry)
+    weeks = [
+        {
+            "number": days[0].isocalendar().week,
+            "days": [
+                {
+                    "number": day.day,
+                    "inside": day.month == month,
+                    "classes": " ".join(
+                        name
+                        for name, on in (
+                            ("out", day.month != month),
+                            ("weekend", day.weekday() >= 5),
+                        )
+                        if on
+                    ),
+                    "entries": [
+                        (e, format_time(e.start.astimezone(zone))) for e in by_day.get(day, [])
+                    ],
+                }
+                for day in days
+            ],
+        }
+        for days in stdcal.Calendar(firstweekday=0).monthdatescalendar(year, month)
+    ]
+    movable = []
+    if ctx.may(Action.RESCHEDULE):
+        movable = [e for e in entries if e.state in MOVABLE]
+    before = (year, month - 1) if month > 1 else (year - 1, 12)
+    after = (year, month + 1) if month < 12 else (year + 1, 1)
+    name = f"{MONTH_NAMES[month - 1].capitalize()} {year}"
+    return ctx.page(
+        "calendar.html",
+        title=f"Kalender: {name}",
+        month_name=name,
+        year=year,
+        month=month,
+        weeks=weeks,
+        weekdays=WEEKDAYS,
+        count=len(entries),
+        zone=zone.key,
+        before=before,
+        after=after,
+        movable=movable,
+        states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
+    )
+
+
+@page
+def ics(ctx: Ctx, year: int) -> Response:
+    """GET /calendar/YEAR.ics: the year as an iCalendar file."""
+    _check(year)
+    zone = ctx.settings.zone
+    entries = calendar_entries(ctx.settings.database_url, year=year, zone=zone)
+    return Response(
+        to_ics(entries, year=year, zone=zone),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="opslag-{year}.ics"'},
+    )
+
+
+@page
+def move_post(ctx: Ctx) -> Response:
+    """POST /calendar/move: reschedule the chosen post, then back to its new month."""
+    try:
+        post_id = int(ctx.field("post_id"))
+    except ValueError:
+        raise Refused(400, "Vælg et opslag at flytte.") from None
+    post: Post = visible_post(ctx, post_id)
+    move(ctx, post, ctx.field("date"), ctx.field("time"))
+    ctx.db.refresh(post)
+    local = post.scheduled_at.astimezone(ctx.settings.zone)
+    return RedirectResponse(f"/calendar/{local.year}/{local.month}?ok=rescheduled", status_code=303)

@@ -1,0 +1,162 @@
+"""Channels (admins): type, organisation, paused or not (resume), secrets set or not, last publish,
+and the adapter's own check with the token's expiry on demand.
+
+Only whether a channel's secret variable is set is shown, never its value; a check's message is
+the adapter's (as `comms channels check` prints it), with any secret value in it blanked out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import select
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from comms.access import Action
+from comms.channels.base import CheckResult
+from comms.channels.registry import create_channel
+from comms.channels.settings import ChannelSettings
+from comms.errors import CommsError
+from comms.queue import transitions as queue
+from comms.report.render import TYPE_NAMES
+from comms.store.models import ChannelState, Post, PostState
+from comms.web.context import Ctx, Refused, page
+
+NOTICES = {"resumed": "Kanalen er genoptaget; dens opslag sendes igen."}
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/channels", channels, methods=["GET"]),
+        Route("/channels/{name:str}/resume", resume, methods=["POST"]),
+        Route("/channels/{name:str}/check", check, methods=["POST"]),
+    ]
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret's environment variable and whether it is set here (never its value)."""
+
+    variable: str
+    present: bool
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The adapter's check in the page's words, with the token's expiry where the service tells."""
+
+    ok: bool
+    message: str
+    expires_at: datetime | None
+    days_left: int | None
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    kind_name: str
+    organisation: str | None
+    paused: bool
+    paused_reason: str | None
+    paused_at: datetime | None
+    secrets: list[Secret]
+    last_published: datetime | None
+    checked: Checked | None = None
+
+
+def secrets_of(channel: ChannelSettings) -> list[Secret]:
+    return [Secret(var, bool(os.environ.get(var))) for var in channel.secret_env_names()]
+
+
+def blank_secrets(channel: ChannelSettings, text: str) -> str:
+    """`text` with the value of any of the channel's secrets replaced (errors can echo them)."""
+    for var in channel.secret_env_names():
+        value = os.environ.get(var)
+        if value and len(value) >= 4:
+            text = text.replace(value, "•••")
+    return text
+
+
+def run_check(ctx: Ctx, channel: ChannelSettings) -> Checked:
+    """The adapter's check(), as `comms channels check` runs it; an unreachable service fails."""
+    try:
+        result = create_channel(channel).check()
+    except CommsError as exc:
+        result = CheckResult(False, str(exc))
+    except Exception as exc:  # an adapter's bug must not show its text (it may hold a secret)
+        result = CheckResult(False, f"Tjekket fejlede ({type(exc).__name__}).")
+    days = (result.expires_at - ctx.now).days if result.expires_at is not None else None
+    return Checked(result.ok, blank_secrets(channel, result.message), result.expires_at, days)
+
+
+def rows(ctx: Ctx, checked: dict[str, Checked] | None = None) -> list[Row]:
+    """Every configured channel with its runtime state and last publish."""
+    states = {s.name: s for s in ctx.db.exec(select(ChannelState)).all()}
+    last = dict(
+        ctx.db.execute(
+            sa.select(Post.channel, sa.func.max(Post.published_at))
+            .where(Post.state == PostState.PUBLISHED)
+            .group_by(Post.channel)
+        ).all()
+    )
+    found = []
+    for name, channel in sorted(ctx.settings.channels.items()):
+        state = states.get(name)
+        paused = bool(state and state.paused)
+        found.append(
+            Row(
+                name=name,
+                kind_name=TYPE_NAMES.get(channel.type, channel.type),
+                organisation=channel.organisation,
+                paused=paused,
+                paused_reason=state.paused_reason if state and paused else None,
+                paused_at=state.paused_at if state and paused else None,
+                secrets=secrets_of(channel),
+                last_published=last.get(name),
+                checked=(checked or {}).get(name),
+            )
+        )
+    return found
+
+
+def _channel(ctx: Ctx, name: str) -> ChannelSettings:
+    ctx.require(Action.MANAGE_CHANNELS)
+    channel = ctx.settings.channels.get(name)
+    if channel is None:
+        raise Refused(404, "Kanalen findes ikke.")
+    return channel
+
+
+@page
+def channels(ctx: Ctx) -> Response:
+    """GET /channels: every channel's state, for admins."""
+    ctx.require(Action.MANAGE_CHANNELS)
+    return ctx.page(
+        "channels.html",
+        title="Kanaler",
+        rows=rows(ctx),
+        notice=NOTICES.get(ctx.query("ok")),
+    )
+
+
+@page
+def check(ctx: Ctx, name: str) -> Response:
+    """POST /channels/NAME/check: ask the service whether the credentials work, and until when."""
+    channel = _channel(ctx, name)
+    return ctx.page(
+        "channels.html",
+        title="Kanaler",
+        rows=rows(ctx, {name: run_check(ctx, channel)}),
+    )
+
+
+@page
+def resume(ctx: Ctx, name: str) -> Response:
+    """POST /channels/NAME/resume: publish to a paused channel again (audited)."""
+    _channel(ctx, name)
+    queue.resume_channel(ctx.db, name, actor=ctx.user.username)
+    return RedirectResponse("/channels?ok=resumed", status_code=303)

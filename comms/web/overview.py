@@ -1,0 +1,122 @@
+"""The overview: what needs the signed-in person now, and what goes out in the next seven days."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import select
+from starlette.responses import Response
+
+from comms.access import Action
+from comms.config import Settings
+from comms.store.models import ChannelState, Post, PostState
+from comms.web.context import Ctx, page
+
+LIMIT = 50  # read at most this many of a kind
+SHOWN = 10  # show this many; the rest are a link to the queue away
+TROUBLE = ("failed", "unknown", "missed", "expired")
+
+
+@dataclass(frozen=True)
+class ChannelProblem:
+    """A channel that cannot publish now, and why (in Danish)."""
+
+    name: str
+    organisation: str | None
+    why: str
+    short: str  # for the list of posts it holds back
+
+
+def channel_problems(settings: Settings, paused: dict[str, str | None]) -> list[ChannelProblem]:
+    """Channels paused after an auth error, or whose secret's variable is not set here."""
+    problems = []
+    for name, channel in sorted(settings.channels.items()):
+        if name in paused:
+            reason = paused[name] or "uden begrundelse"
+            why = f"sat på pause: {reason}"
+            problems.append(ChannelProblem(name, channel.organisation, why, "er sat på pause"))
+        missing = [var for var in channel.secret_env_names() if not os.environ.get(var)]
+        if missing:
+            why = f"mangler sin hemmelighed ({', '.join(missing)} er ikke sat)"
+            short = "mangler sin hemmelighed"
+            problems.append(ChannelProblem(name, channel.organisation, why, short))
+    return problems
+
+
+def my_channels(ctx: Ctx) -> list[str] | None:
+    """The channels of the user's organisation (and those of none), or None for all."""
+    org = ctx.user.organisation
+    if org is None:
+        return None
+    return [n for n, c in ctx.settings.channels.items() if c.organisation in (org, None)]
+
+
+@page
+def overview(ctx: Ctx) -> Response:
+    """GET /: awaiting my approval, rejected back to me, trouble, blocked, the coming week."""
+    db, now = ctx.db, ctx.now
+    awaiting: list[Post] = []
+    if ctx.may(Action.APPROVE):
+        query = select(Post).where(Post.state == PostState.DRAFT)
+        mine = my_channels(ctx)
+        if mine is not None:
+            query = query.where(Post.channel.in_(mine))
+        candidates = db.exec(query.order_by(Post.scheduled_at, Post.id).limit(LIMIT * 4)).all()
+        awaiting = [p for p in candidates if ctx.may(Action.APPROVE, p)][:LIMIT]
+    rejected = db.exec(
+        select(Post)
+        .where(Post.state == "rejected", Post.author == ctx.user.username)
+        .order_by(Post.updated_at.desc())
+        .limit(LIMIT)
+    ).all()
+    trouble = db.exec(
+        select(Post)
+        .where(Post.state.in_(TROUBLE))
+        .order_by(Post.scheduled_at.desc(), Post.id.desc())
+        .limit(LIMIT)
+    ).all()
+    paused = {
+        row.name: row.paused_reason
+        for row in db.exec(select(ChannelState).where(ChannelState.paused)).all()
+    }
+    problems = channel_problems(ctx.settings, paused)
+    bad = {problem.name: problem.short for problem in problems}
+    blocked_query = select(Post).where(Post.state == PostState.QUEUED)
+    blocked_rows = db.exec(
+        blocked_query.where(
+            Post.channel.in_(list(bad)) | (Post.scheduled_at < now - timedelta(minutes=5))
+        )
+        .order_by(Post.scheduled_at, Post.id)
+        .limit(LIMIT)
+    ).all()
+    blocked = [
+        (post, f"kanalen {bad[post.channel]}" if post.channel in bad else "tiden er passeret")
+        for post in blocked_rows
+    ]
+    coming = db.exec(
+        select(Post)
+        .where(
+            Post.state.in_([PostState.DRAFT, PostState.QUEUED]),
+            Post.scheduled_at >= now,
+            Post.scheduled_at < now + timedelta(days=7),
+        )
+        .order_by(Post.scheduled_at, Post.id)
+        .limit(200)
+    ).all()
+    visible = lambda posts: [p for p in posts if ctx.may(Action.VIEW, p)]  # noqa: E731
+    org = f"&organisation={ctx.user.organisation}" if ctx.user.organisation else ""
+    return ctx.page(
+        "overview.html",
+        title="Overblik",
+        shown=SHOWN,
+        awaiting=awaiting,
+        awaiting_href=f"/queue?state=draft&from={org}",
+        may_approve=bool(ctx.may(Action.APPROVE)),
+        rejected=rejected,
+        trouble=visible(trouble),
+        problems=problems,
+        blocked=[(p, why) for p, why in blocked if ctx.may(Action.VIEW, p)],
+        coming=visible(coming),
+    )

@@ -1,0 +1,129 @@
+"""The queue: every post, filtered by state, channel, organisation, campaign, author and dates.
+
+Paging is by keyset, never OFFSET: the page after is "scheduled after this post" in
+(scheduled_at, id) order, so page 500 costs what page 1 costs at 100,000 posts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlmodel import select
+from starlette.responses import Response
+
+from comms.access import Action
+from comms.store.models import Post
+from comms.timeutil import local_day_bounds
+from comms.web.context import Ctx, Refused, page
+from comms.web.render import today_in
+from comms.web.words import STATE_NAMES
+
+PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FILTERS = ("state", "channel", "organisation", "campaign", "author", "from", "to")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after this post in (scheduled_at, id) order."""
+
+    at: datetime
+    id: int
+
+    def text(self) -> str:
+        """`MICROSECONDS_ID`: the UTC instant as whole microseconds since 1970, then the id."""
+        micros = (self.at - EPOCH) // timedelta(microseconds=1)
+        return f"{micros}_{self.id}"
+
+    @classmethod
+    def parse(cls, value: str) -> Cursor | None:
+        if not value:
+            return None
+        micros, _, ident = value.partition("_")
+        try:
+            return cls(EPOCH + timedelta(microseconds=int(micros)), int(ident))
+        except (ValueError, OverflowError):
+            raise Refused(400, "Sideangivelsen er ugyldig; begynd forfra.") from None
+
+
+def parse_day(value: str, name: str) -> date | None:
+    """A date field (YYYY-MM-DD as the browser's date picker sends it), or None when empty."""
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise Refused(400, f"{name} skal være en dato som 2027-05-29.") from None
+
+
+@page
+def queue(ctx: Ctx) -> Response:
+    """GET /queue: the filtered posts, PAGE_SIZE at a time."""
+    settings = ctx.settings
+    params = ctx.request.query_params
+    today = today_in(settings.zone, ctx.now)
+    chosen = {name: params.get(name, "").strip() for name in FILTERS}
+    if "from" not in params and not params.get("after"):
+        chosen["from"] = today.isoformat()  # by default the queue starts today
+    if chosen["state"] and chosen["state"] not in STATE_NAMES:
+        raise Refused(400, "Ukendt status.")
+    query = select(Post)
+    if chosen["state"]:
+        query = query.where(Post.state == chosen["state"])
+    if chosen["channel"]:
+        query = query.where(Post.channel == chosen["channel"])
+    if chosen["organisation"]:
+        names = [
+            n for n, c in settings.channels.items() if c.organisation == chosen["organisation"]
+        ]
+        query = query.where(Post.channel.in_(names))
+    if chosen["campaign"]:
+        query = query.where(Post.campaign == chosen["campaign"])
+    if chosen["author"]:
+        query = query.where(Post.author == chosen["author"])
+    start = parse_day(chosen["from"], "Fra")
+    end = parse_day(chosen["to"], "Til")
+    if start or end:
+        low, high = local_day_bounds(
+            start or date(1900, 1, 1), end or date(9998, 12, 31), settings.zone
+        )
+        query = query.where(Post.scheduled_at >= low, Post.scheduled_at < high)
+    cursor = Cursor.parse(params.get("after", ""))
+    if cursor is not None:
+        query = query.where(
+            sa.or_(
+                Post.scheduled_at > cursor.at,
+                sa.and_(Post.scheduled_at == cursor.at, Post.id > cursor.id),
+            )
+        )
+    rows = ctx.db.exec(query.order_by(Post.scheduled_at, Post.id).limit(PAGE_SIZE + 1)).all()
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    posts = [p for p in rows if ctx.may(Action.VIEW, p)]
+    kept = {k: v for k, v in chosen.items() if v or k == "from"}
+    next_href = None
+    if more and rows:
+        last = rows[-1]
+        next_href = "/queue?" + urlencode(
+            {**kept, "after": Cursor(last.scheduled_at, int(last.id or 0)).text()}
+        )
+    campaigns = ctx.db.exec(
+        select(Post.campaign).where(Post.campaign.is_not(None)).distinct().order_by(Post.campaign)
+    ).all()
+    return ctx.page(
+        "queue.html",
+        title="Kø",
+        posts=posts,
+        chosen=chosen,
+        states=STATE_NAMES,
+        channels=sorted(settings.channels),
+        organisations=sorted(
+            {c.organisation for c in settings.channels.values() if c.organisation}
+        ),
+        campaigns=campaigns,
+        next_href=next_href,
+        first_href="/queue?" + urlencode(kept) if cursor else None,
+    )

@@ -1,0 +1,72 @@
+"""The issue's whole journey in Chromium: compose for two channels, watch the X count follow the
+typing, submit; the other organisation's approver cannot approve, the right one does, and the
+daemon publishes to the site channel. It drives the compose page only through what a person
+sees (its fields, its live count per channel, its buttons)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from comms.config import Settings
+from comms.store.db import session_scope
+from comms.store.models import Post
+from tests.web.live import sign_in, state_of
+
+pytestmark = pytest.mark.slow
+
+
+def test_compose_watch_the_x_count_submit_approve_publish(
+    open_page: Any, base: str, site: Settings
+):
+    """The whole journey: compose for two channels, the X count follows the typing, submit,
+    the other organisation's approver cannot, the right one approves, the daemon publishes."""
+    import subprocess
+    import sys
+
+    from playwright.sync_api import expect
+
+    eva = open_page()
+    sign_in(eva, base, "eva")
+    eva.click('header nav a[href="/compose"]')
+    eva.wait_for_url("**/compose")
+    eva.check('input[name=channel][value="hjemmeside"]')
+    eva.check('input[name=channel][value="kommune-x"]')
+    count = eva.locator('output[data-count-for="kommune-x"]')
+    eva.fill("#title", "Reflekser i mørket")
+    eva.locator("#text").press_sequentially("Husk refleksen")
+    expect(count).to_have_text("14 / 280")  # (no wait_for_function: the CSP forbids eval)
+    eva.locator("#text").press_sequentially(" https://www.aalborg.dk/" + "refleks" * 10)
+    expect(count).to_have_text("38 / 280")  # the long link counts 23, as X counts it
+    eva.check('input[name=when][value="approval"]')
+    eva.click('button[name=action][value="submit"]')
+    eva.wait_for_url("**/posts/*?ok=composed-submitted")
+    with session_scope(site.database_url) as session:
+        from sqlmodel import select
+
+        made = session.exec(select(Post).where(Post.author == "eva").order_by(Post.channel)).all()
+    assert [p.channel for p in made] == ["hjemmeside", "kommune-x"]
+    site_post = made[0]
+
+    peter = open_page()
+    sign_in(peter, base, "peter")
+    peter.goto(f"{base}/posts/{site_post.id}")
+    assert peter.locator("#approve-form").count() == 0
+
+    anna = open_page()
+    sign_in(anna, base, "anna")
+    anna.goto(f"{base}/posts/{site_post.id}")
+    anna.click("#approve-form button[type=submit]")
+    anna.wait_for_url(f"**/posts/{site_post.id}?ok=approved")
+
+    assert site.path is not None
+    subprocess.run(
+        [sys.executable, "-m", "comms", "--config", str(site.path), "daemon", "--once"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert state_of(site, int(site_post.id or 0)).state == "published"
+    anna.goto(f"{base}/posts/{site_post.id}")
+    assert "udgivet" in anna.inner_text(".badge")

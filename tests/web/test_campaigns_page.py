@@ -1,0 +1,199 @@
+"""The campaigns pages through TestClient: the list with next dates and warnings, a year's
+preview, and planning that changes nothing until it is confirmed (the engine of `comms plan`)."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from comms.config import Settings
+from comms.store.db import session_scope
+from comms.store.models import AuditEvent, Post
+
+NEXT_YEAR = datetime.now(ZoneInfo("Europe/Copenhagen")).year + 1
+CAMPAIGN = """
+    title = "Aalborg Karneval"
+    focus_area = "natteliv"
+    [event]
+    date = {{ type = "iso_week", week = 21, weekday = "lørdag" }}
+    [[steps]]
+    name = "optakt"
+    offset_days = -7
+    time = "10:00"
+    channels = ["hjemmeside", "kommune-x"]
+    audience = "forældre"
+    template = "karneval/optakt"
+    [[steps]]
+    name = "dagen"
+    offset_days = 0
+    time = "{time}"
+    channels = ["kommune-x"]
+    audience = "unge"
+    template = "karneval/dagen"
+"""
+UNDATED = """
+    title = "Kulturnat"
+    focus_area = "byliv"
+    [event]
+    date = { type = "explicit", dates = { 2020 = [2020-10-09] } }
+    [[steps]]
+    name = "dagen"
+    offset_days = 0
+    time = "12:00"
+    channels = ["hjemmeside"]
+    audience = "alle"
+    template = "karneval/dagen"
+"""
+
+
+def write_campaigns(settings: Settings, *, time: str = "08:00", dagen: str = "") -> None:
+    folder = settings.campaigns_dir
+    folder.mkdir(exist_ok=True)
+    (folder / "karneval.toml").write_text(
+        textwrap.dedent(CAMPAIGN.format(time=time)), encoding="utf-8"
+    )
+    (folder / "kulturnat.toml").write_text(textwrap.dedent(UNDATED), encoding="utf-8")
+    templates = settings.templates_dir / "karneval"
+    templates.mkdir(parents=True, exist_ok=True)
+    (templates / "optakt.j2").write_text("Karneval {{ event.date | dato }}!", encoding="utf-8")
+    (templates / "dagen.j2").write_text(
+        dagen or "I dag er det {{ event.date | ugedag }}!", encoding="utf-8"
+    )
+
+
+def planned(settings: Settings) -> list[Post]:
+    with session_scope(settings.database_url) as session:
+        return list(session.exec(select(Post).where(Post.source == "plan")).all())
+
+
+def test_the_list_shows_focus_areas_next_dates_and_the_undated_warning(client, site: Settings):
+    write_campaigns(site)
+    page = client("vera").get("/campaigns")  # a viewer reads
+    assert page.status_code == 200
+    row = re.search(r'<tr data-campaign="karneval">.*?</tr>', page.text, re.S)
+    assert row is not None
+    assert "natteliv" in row.group(0)
+    assert re.search(r"\d{1,2}\. \w+ 20\d\d", row.group(0))  # a Danish date
+    undated = re.search(r'<tr data-campaign="kulturnat">.*?</tr>', page.text, re.S)
+    assert undated is not None
+    assert "Ingen dato i" in undated.group(0)
+    assert "explicit dates not configured" in undated.group(0)
+    assert 'id="plan-form"' not in page.text  # a viewer does not plan
+    assert 'href="/campaigns"' in page.text  # in the menu
+
+
+def test_broken_campaign_files_are_listed_not_a_crash(client, site: Settings):
+    write_campaigns(site)
+    (site.campaigns_dir / "ødelagt.toml").write_text("title = \n", encoding="utf-8")
+    page = client("vera").get("/campaigns")
+    assert page.status_code == 200
+    assert 'id="campaign-errors"' in page.text
+    assert "ødelagt.toml" in page.text
+
+
+def test_a_years_preview_shows_every_post_with_its_count(client, site: Settings):
+    write_campaigns(site)
+    page = client("vera").get(f"/campaigns/karneval/{NEXT_YEAR}")
+    assert page.status_code == 200
+    assert page.text.count("<li data-key=") == 3  # optakt on two channels, dagen on one
+    assert "af 280 tegn" in page.text  # X counts as X does
+    assert "Karneval " in page.text
+    assert client("vera").get(f"/campaigns/ukendt/{NEXT_YEAR}").status_code == 404
+    undated = client("vera").get(f"/campaigns/kulturnat/{NEXT_YEAR}")
+    assert 'id="undated"' in undated.text
+    assert planned(site) == []
+
+
+def test_a_preview_that_fails_lint_says_why(client, site: Settings):
+    write_campaigns(site, dagen="x" * 300)
+    page = client("eva").get(f"/campaigns/karneval/{NEXT_YEAR}")
+    assert page.status_code == 200
+    assert 'id="lint-problems"' in page.text
+    assert "300 of 280" in page.text
+
+
+def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
+    write_campaigns(site)
+    eva = client("eva")
+    eva.get(f"/campaigns/karneval/{NEXT_YEAR}")
+    preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    assert preview.status_code == 200, preview.text
+    assert "3 opslag tilføjes" in preview.text
+    assert f"karneval/{NEXT_YEAR}/" in preview.text
+    assert planned(site) == []  # a preview is a dry run
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert digest is not None
+    done = eva.post(
+        "/campaigns/plan/confirm",
+        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
+    )
+    assert done.status_code == 200
+    assert 'id="plan-done"' in done.text
+    assert "3 opslag tilføjet" in done.text
+    posts = planned(site)
+    assert len(posts) == 3
+    assert {p.state for p in posts} == {"draft"}  # require_approval: drafts wait for approval
+    with session_scope(site.database_url) as session:
+        actors = set(
+            session.exec(sa.select(AuditEvent.actor).where(AuditEvent.action == "plan:add"))
+            .scalars()
+            .all()
+        )
+    assert actors == {"eva"}
+    again = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    assert 'id="plan-nothing"' in again.text
+
+
+def test_a_confirm_after_the_files_changed_writes_nothing_and_shows_the_new_changes(
+    client, site: Settings
+):
+    write_campaigns(site)
+    eva = client("eva")
+    eva.get("/campaigns")
+    preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert digest is not None
+    changed = CAMPAIGN.replace('channels = ["kommune-x"]', 'channels = ["hjemmeside"]')
+    (site.campaigns_dir / "karneval.toml").write_text(
+        textwrap.dedent(changed.format(time="08:00")), encoding="utf-8"
+    )
+    stale = eva.post(
+        "/campaigns/plan/confirm",
+        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
+    )
+    assert stale.status_code == 200
+    assert "ikke de samme som før" in stale.text
+    assert 'id="confirm-form"' in stale.text
+    assert planned(site) == []
+
+
+def test_planning_all_campaigns_with_an_undated_one_is_refused(client, site: Settings):
+    write_campaigns(site)
+    eva = client("eva")
+    eva.get("/campaigns")
+    refused = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": ""})
+    assert refused.status_code == 409
+    assert "Ingen dato i" in refused.text
+    assert planned(site) == []
+
+
+def test_viewers_and_other_origins_cannot_plan(client, site: Settings):
+    write_campaigns(site)
+    vera = client("vera")
+    vera.get("/campaigns")
+    assert vera.post("/campaigns/plan", {"year": str(NEXT_YEAR)}).status_code == 403
+    eva = client("eva")
+    eva.get("/campaigns")
+    foreign = eva.post(
+        "/campaigns/plan/confirm",
+        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": "x"},
+        origin="https://evil.example",
+    )
+    assert foreign.status_code == 403
+    assert eva.post("/campaigns/plan", {"year": "tyve"}).status_code == 400
+    assert planned(site) == []

@@ -1,0 +1,174 @@
+"""The channels page through TestClient: admins only, status and resume, secrets set or not but
+never their values, and the adapter's check with the token's expiry against a fake Graph API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from comms import accounts
+from comms.config import Settings
+from comms.queue import transitions as queue
+from comms.store.db import session_scope
+from comms.store.models import AuditEvent, ChannelState, Post
+from tests.fakes.graph import GraphFake
+from tests.web.conftest import PASSWORD, Client
+
+TOKEN = "EAAB-marker-5d1c-never-print-me"
+X_SECRET = "x-secret-value-3b9a-never-print-me"
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[GraphFake]:
+    with GraphFake(TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def admin_site(
+    make_settings: Callable[..., Settings], graph: GraphFake, monkeypatch, tmp_path
+) -> Settings:
+    """A kommune Facebook page on the fake Graph API (token set), an X channel (secret set)
+    and one whose secret is missing; an admin, an approver and a viewer."""
+    graph.reset()
+    monkeypatch.setenv("COMMS_TEST_PAGE_TOKEN", TOKEN)
+    monkeypatch.setenv("COMMS_TEST_X_SECRET", X_SECRET)
+    monkeypatch.delenv("COMMS_TEST_MISSING", raising=False)
+    settings = make_settings(
+        channels=f"""
+        [channels.hjemmeside]
+        type = "site"
+        path = "{tmp_path / "site"}"
+        organisation = "kommune"
+
+        [channels.kommune-facebook]
+        type = "facebook"
+        page_id = "{graph.page_id}"
+        token_env = "COMMS_TEST_PAGE_TOKEN"
+        base_url = "{graph.url}/v24.0"
+        timeout_seconds = 2
+        organisation = "kommune"
+
+        [channels.kommune-x]
+        type = "x"
+        token_env = "COMMS_TEST_X_SECRET"
+        organisation = "kommune"
+
+        [channels.politi-facebook]
+        type = "facebook"
+        page_id = "2"
+        token_env = "COMMS_TEST_MISSING"
+        organisation = "politi"
+        """
+    )
+    with session_scope(settings.database_url) as session:
+        for name, role in (("admin", "admin"), ("anna", "approver"), ("vera", "viewer")):
+            accounts.add_user(session, name, PASSWORD, role=role, organisation=None, actor="t")
+    return settings
+
+
+def signed_in(settings: Settings, name: str) -> Client:
+    browser = Client(settings)
+    assert browser.sign_in(name).status_code == 303
+    return browser
+
+
+def row(page: str, channel: str) -> str:
+    found = re.search(rf'<tr data-channel="{re.escape(channel)}">.*?</tr>', page, re.S)
+    assert found is not None, channel
+    return found.group(0)
+
+
+def test_only_admins_see_channels(admin_site: Settings):
+    for name in ("anna", "vera"):
+        person = signed_in(admin_site, name)
+        assert person.get("/channels").status_code == 403, name
+        assert 'href="/channels"' not in person.get("/").text
+        assert person.post("/channels/hjemmeside/check").status_code == 403
+    admin = signed_in(admin_site, "admin")
+    assert 'href="/channels"' in admin.get("/").text
+    assert admin.get("/channels").status_code == 200
+
+
+def test_each_channel_shows_type_organisation_secrets_and_last_publish(admin_site: Settings):
+    published = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+    with session_scope(admin_site.database_url) as session:
+        session.add(
+            Post(
+                channel="hjemmeside",
+                text="Udgivet",
+                scheduled_at=published - timedelta(minutes=1),
+                published_at=published,
+                state="published",
+            )
+        )
+    page = signed_in(admin_site, "admin").get("/channels").text
+    assert "Hjemmeside" in row(page, "hjemmeside")
+    assert "2. marts 2026" in row(page, "hjemmeside")  # 10.15 in Copenhagen
+    x_row = row(page, "kommune-x")
+    assert "COMMS_TEST_X_SECRET" in x_row
+    assert "ikke sat" not in x_row
+    missing = row(page, "politi-facebook")
+    assert "COMMS_TEST_MISSING" in missing
+    assert "ikke sat" in missing
+    assert "politi" in missing
+    assert X_SECRET not in page
+    assert TOKEN not in page
+
+
+def test_a_paused_channel_shows_its_reason_and_resumes(admin_site: Settings):
+    with session_scope(admin_site.database_url) as session:
+        queue.pause_channel(session, "kommune-x", "adgangen blev afvist (401)")
+    admin = signed_in(admin_site, "admin")
+    page = admin.get("/channels").text
+    paused = row(page, "kommune-x")
+    assert "på pause" in paused
+    assert "adgangen blev afvist (401)" in paused
+    assert 'action="/channels/kommune-x/resume"' in paused
+    response = admin.post("/channels/kommune-x/resume")
+    assert response.status_code == 303
+    assert "Kanalen er genoptaget" in admin.get(response.headers["location"]).text
+    with session_scope(admin_site.database_url) as session:
+        state = session.get(ChannelState, "kommune-x")
+        assert state is not None
+        assert not state.paused
+        actors = session.exec(
+            sa.select(AuditEvent.actor).where(AuditEvent.action == "resume-channel")
+        ).all()
+    assert [tuple(a) for a in actors] == [("admin",)]
+    assert "på pause" not in row(admin.get("/channels").text, "kommune-x")
+
+
+def test_check_shows_the_token_expiry_and_never_the_token(admin_site: Settings, graph):
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    graph.info.expires_at = int(expires.timestamp())
+    graph.info.data_access_expires_at = int((expires + timedelta(days=60)).timestamp())
+    admin = signed_in(admin_site, "admin")
+    admin.get("/channels")
+    checked = admin.post("/channels/kommune-facebook/check")
+    assert checked.status_code == 200
+    result = row(checked.text, "kommune-facebook")
+    assert "Virker" in result
+    assert "Virker ikke" not in result
+    assert "Adgangen udløber" in result
+    assert re.search(r"\((19|20) dage\)", result)
+    assert TOKEN not in checked.text
+    assert graph.posts == []  # checking never posts
+    assert "Adgangen udløber" not in row(checked.text, "hjemmeside")  # only the one asked
+
+
+def test_a_failing_check_says_so_without_the_secret(admin_site: Settings):
+    admin = signed_in(admin_site, "admin")
+    admin.get("/channels")
+    failed = admin.post("/channels/politi-facebook/check")
+    assert failed.status_code == 200
+    result = row(failed.text, "politi-facebook")
+    assert "Virker ikke" in result
+    assert "COMMS_TEST_MISSING" in result
+    site = admin.post("/channels/hjemmeside/check")
+    assert "Virker" in row(site.text, "hjemmeside")
+    assert admin.post("/channels/ukendt/check").status_code == 404
