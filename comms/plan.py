@@ -27,7 +27,7 @@ from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
 from comms.store import audit
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
-from comms.store.models import Post, PostState, utcnow
+from comms.store.models import EDITABLE_STATES, Post, PostState, utcnow
 from comms.timeutil import local_to_utc
 
 
@@ -428,7 +428,7 @@ def diff(
         if same and current.state != PostState.CANCELLED:
             changes.unchanged += 1
             continue
-        if current.state not in (*PostState.EDITABLE, PostState.CANCELLED):
+        if current.state not in (*EDITABLE_STATES, PostState.CANCELLED):
             if not same:
                 changes.locked.append(f"{item.plan_key} ({current.state})")
             else:
@@ -445,7 +445,7 @@ def diff(
         work.updates.append((current, values, item.campaign))
         changes.updated.append(item.plan_key)
     for key, post in existing.items():
-        if post.state in PostState.EDITABLE:
+        if post.state in EDITABLE_STATES:
             work.removals.append(post)
             changes.removed.append(key)
     return work

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -55,7 +56,7 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-class PostState:
+class PostState(StrEnum):
     """The post state machine's states (see comms/queue/transitions.py for the transitions)."""
 
     DRAFT = "draft"  # planned, waits for approval
@@ -69,20 +70,10 @@ class PostState:
     REJECTED = "rejected"  # an approver sent it back to its author with a comment
     EXPIRED = "expired"  # still unapproved at its time: needs a new time and a new approval
 
-    ALL = (
-        DRAFT,
-        QUEUED,
-        PUBLISHING,
-        PUBLISHED,
-        FAILED,
-        UNKNOWN,
-        MISSED,
-        CANCELLED,
-        REJECTED,
-        EXPIRED,
-    )
-    EDITABLE = (DRAFT, QUEUED)  # plan may rewrite these; others are history
-    FINAL = (PUBLISHED, FAILED, MISSED, CANCELLED)
+
+ALL_STATES = tuple(PostState)
+EDITABLE_STATES = (PostState.DRAFT, PostState.QUEUED)  # plan may rewrite these; others are history
+FINAL_STATES = (PostState.PUBLISHED, PostState.FAILED, PostState.MISSED, PostState.CANCELLED)
 
 
 class Post(SQLModel, table=True):

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from comms.errors import QueueError
-from comms.store.models import Post, PostState
+from comms.store.models import ALL_STATES, Post
 from comms.timeutil import local_day_bounds
 
 
@@ -25,9 +25,9 @@ def list_posts(
     limit: int = 200,
 ) -> list[Post]:
     """Posts matching every given filter, in scheduled order."""
-    unknown = [s for s in states if s not in PostState.ALL]
+    unknown = [s for s in states if s not in ALL_STATES]
     if unknown:
-        raise QueueError(f"unknown state {unknown[0]!r}; states: {', '.join(PostState.ALL)}")
+        raise QueueError(f"unknown state {unknown[0]!r}; states: {', '.join(ALL_STATES)}")
     query = select(Post)
     if states:
         query = query.where(Post.state.in_(list(states)))
