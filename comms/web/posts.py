@@ -153,6 +153,9 @@ def edit(ctx: Ctx, post_id: int) -> Response:
         raise Refused(400, "Opslaget skal have en tekst.")
     if len(text) > MAX_TEXT:
         raise Refused(413, "Teksten er for lang.")
+    link = ctx.field("link").strip()
+    if link and not link.lower().startswith(("https://", "http://")):
+        raise Refused(400, "Linket skal begynde med https://.")
     try:
         queue.edit(
             ctx.db,
@@ -160,7 +163,7 @@ def edit(ctx: Ctx, post_id: int) -> Response:
             actor=ctx.user.username,
             text=text,
             title=ctx.field("title").strip(),
-            link=ctx.field("link").strip(),
+            link=link,
             image_alt=ctx.field("image_alt").strip() if post.image_path else None,
         )
     except QueueError as exc:

@@ -358,3 +358,15 @@ def test_the_audit_log_and_its_csv(client, site: Settings):
     assert [row[3] for row in rows[1:]] == ["reject"]
     assert rows[1][6].startswith("'=")  # a spreadsheet shows it, never runs it
     assert client("anna").get("/audit").status_code == 403
+
+
+def test_a_javascript_link_is_never_a_link(client, site: Settings):
+    post_id = add_post(site, link="javascript:alert(document.cookie)", author="eva")
+    page = client("vera").get(f"/posts/{post_id}").text
+    assert 'href="javascript:' not in page
+    assert "javascript:alert(document.cookie)" in page  # shown, as text
+    eva = client("eva")
+    eva.get(f"/posts/{post_id}")
+    refused = eva.post(f"/posts/{post_id}/edit", {"text": "Ny", "link": "javascript:alert(1)"})
+    assert refused.status_code == 400
+    assert state_of(site, post_id).text != "Ny"
