@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from comms.config import Settings
 from comms.db import session_scope
-from comms.models import AuditEvent, ChannelState, Post
+from comms.models import AuditEvent, ChannelState, Notice, Post
 from comms.web.queue_page import Cursor
 from tests.web.conftest import add_post
 
@@ -370,3 +370,13 @@ def test_a_javascript_link_is_never_a_link(client, site: Settings):
     refused = eva.post(f"/posts/{post_id}/edit", {"text": "Ny", "link": "javascript:alert(1)"})
     assert refused.status_code == 400
     assert state_of(site, post_id).text != "Ny"
+
+
+def test_the_overview_warns_of_an_expiring_token(client, site: Settings):
+    soon = (datetime.now(UTC) + timedelta(days=5)).date()
+    with session_scope(site.database_url) as session:
+        session.add(Notice(kind="token-expiring", key=f"kommune-x:{soon}", subject="x"))
+        session.add(Notice(kind="token-expiring", key="politi-facebook:2001-01-01", subject="x"))
+    problems = client("anna").get("/").text.split('id="channel-problems"')[1].split("</ul>")[0]
+    assert "<b>kommune-x</b> (kommune): adgangsnøglen udløber" in problems
+    assert "politi-facebook</b> (politi): adgangsnøglen" not in problems  # long past
