@@ -174,10 +174,9 @@ def edit(ctx: Ctx, post_id: int) -> Response:
 @page
 def submit(ctx: Ctx, post_id: int) -> Response:
     """POST /posts/ID/submit: the author asks for approval (the approvers see it waiting)."""
-    post = _act(ctx, post_id, Action.SUBMIT)
+    _act(ctx, post_id, Action.SUBMIT)
     if queue.submit(ctx.db, [post_id], actor=ctx.user.username) != 1:
         raise Refused(409, "Opslaget er allerede sendt til godkendelse.")
-    del post
     return _done(post_id, "submitted")
 
 

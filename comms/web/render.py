@@ -91,4 +91,5 @@ ERROR_MESSAGES = {
 
 
 def today_in(zone: ZoneInfo, now: datetime) -> date:
+    """The local date of `now` in the configured zone."""
     return now.astimezone(zone).date()

@@ -124,8 +124,9 @@ class Guard:
                 for name, value in SECURITY_HEADERS.items():
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode()))
-                if b"cache-control" not in present:
-                    raw.append((b"cache-control", b"no-store"))
+                if b"cache-control" not in present:  # pages are personal; the CSS is not
+                    static = scope["path"].startswith("/static/")
+                    raw.append((b"cache-control", b"no-cache" if static else b"no-store"))
                 if scope["scheme"] == "https":
                     raw.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = raw

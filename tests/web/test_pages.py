@@ -380,3 +380,23 @@ def test_the_overview_warns_of_an_expiring_token(client, site: Settings):
     problems = client("anna").get("/").text.split('id="channel-problems"')[1].split("</ul>")[0]
     assert "<b>kommune-x</b> (kommune): adgangsnøglen udløber" in problems
     assert "politi-facebook</b> (politi): adgangsnøglen" not in problems  # long past
+
+
+def test_an_author_submits_a_draft_for_approval(client, site: Settings):
+    post_id = add_post(site, author="eva")
+    eva = client("eva")
+    assert 'id="submit-form"' in eva.get(f"/posts/{post_id}").text
+    assert eva.post(f"/posts/{post_id}/submit").status_code == 303
+    assert state_of(site, post_id).submitted_at is not None
+    page = eva.get(f"/posts/{post_id}").text
+    assert 'id="submit-form"' not in page
+    assert 'id="submitted"' in page
+    assert eva.post(f"/posts/{post_id}/submit").status_code == 409
+    politi = add_post(site, channel="politi-facebook", author="eva")
+    assert eva.post(f"/posts/{politi}/submit").status_code == 403  # not her organisation's
+
+
+def test_static_files_may_be_cached_pages_may_not(client):
+    vera = client("vera")
+    assert vera.get("/static/comms.css").headers["cache-control"] == "no-cache"
+    assert vera.get("/").headers["cache-control"] == "no-store"
