@@ -257,3 +257,13 @@ def test_a_request_body_too_large_is_refused(client, site: Settings):
         headers={"origin": ORIGIN, "content-type": "application/x-www-form-urlencoded"},
     )
     assert small.status_code == 403  # no CSRF token in it; not too large
+
+
+def test_signing_in_again_ends_the_old_session(client, site: Settings):
+    anna = client("anna")
+    old = anna.http.cookies.get("comms_session")
+    assert anna.sign_in("eva").status_code == 303
+    assert anna.http.cookies.get("comms_session") != old
+    stale = Client(site)
+    stale.http.cookies.set("comms_session", old)
+    assert stale.get("/").status_code == 303  # back to the sign-in page
