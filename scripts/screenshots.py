@@ -14,6 +14,7 @@ workspace with uvicorn on 127.0.0.1, signs in as an administrator and writes int
     web-post.png          a Facebook post as it will look, with its actions
     web-post-x.png        an X post with a long link (X's own card and count)
     web-calendar.png      a month of the calendar with the move form
+    web-calendar-week.png a week of the calendar, coloured by campaign
     web-report.png        the report page with its period picker and charts
     web-users.png         the users admin page
     web-audit.png         the audit log
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
                 ("web-post", f"/posts/{post_id}", None),
                 ("web-post-x", f"/posts/{x_id}", None),
                 ("web-calendar", "/calendar/2027/1", None),
+                ("web-calendar-week", "/calendar/2027/uge/20", None),
                 (
                     "web-report",
                     "/report?from=2026-01-01&to=2026-12-31"

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,10 @@ def test_every_page_passes_wcag_2_1_aa(admin_page: Any, base: str, site: Setting
     x_id = add_post(site, channel="kommune-x", state="rejected", review_comment="For langt")
     with session_scope(site.database_url) as session:
         session.add(AuditEvent(actor="anna", action="approve", post_id=post_id))
+    week = (datetime.now(UTC) + timedelta(days=7)).isocalendar()
     found = {}
     for path in (
+        f"/calendar/{week.year}/uge/{week.week}",
         "/",
         "/compose",
         "/queue?from=",

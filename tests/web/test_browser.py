@@ -232,7 +232,7 @@ def test_the_screenshot_script(tmp_path: Path):
     )
     names = sorted(path.name for path in out.iterdir())
     pages = ["login", "overview", "compose", "queue", "post", "post-x", "calendar", "report"]
-    pages += ["users"]
+    pages += ["calendar-week", "users"]
     expected = [f"web-{name}.png" for name in [*pages, "audit", "error"]]
     expected += ["phone-overview.png", "phone-post.png"]
     expected += ["report.png", "report-10-years.png", "calendar.png"]

@@ -400,3 +400,22 @@ def test_static_files_may_be_cached_pages_may_not(client):
     vera = client("vera")
     assert vera.get("/static/comms.css").headers["cache-control"] == "no-cache"
     assert vera.get("/").headers["cache-control"] == "no-store"
+
+
+def test_calendar_week_view_coloured_by_campaign(client, site: Settings):
+    monday = datetime(2031, 3, 10, 9, 0, tzinfo=UTC)  # ISO week 11 of 2031
+    karneval = add_post(site, scheduled_at=monday, campaign="karneval", title="Karneval")
+    refleks = add_post(site, scheduled_at=monday + timedelta(days=2), campaign="refleks")
+    later = add_post(site, scheduled_at=monday + timedelta(days=7), campaign="karneval")
+    anna = client("anna")
+    page = anna.get("/calendar/2031/uge/11").text
+    assert "Kalender: uge 11 2031" in page
+    assert f'href="/posts/{karneval}"' in page
+    assert f'href="/posts/{refleks}"' in page
+    assert f'href="/posts/{later}"' not in page  # next week
+    assert "camp-0" in page.split(f'href="/posts/{karneval}"')[0].rsplit("<a", 1)[1]
+    assert "camp-1" in page.split(f'href="/posts/{refleks}"')[0].rsplit("<a", 1)[1]
+    assert 'href="/calendar/2031/uge/12"' in page
+    assert 'href="/calendar/2031/uge/11"' in anna.get("/calendar/2031/3").text
+    assert anna.get("/calendar/2031/uge/54").status_code == 404
+    assert anna.get("/calendar/2026/uge/53").status_code == 200  # 2026 has a week 53
