@@ -9,10 +9,12 @@ workspace with uvicorn on 127.0.0.1, signs in as an administrator and writes int
 
     web-login.png         the sign-in page
     web-overview.png      the overview (what needs me, the coming week)
+    web-compose.png       composing a one-off post, after "Tjek teksten"
     web-queue.png         the queue with its filters
     web-post.png          a Facebook post as it will look, with its actions
     web-post-x.png        an X post with a long link (X's own card and count)
     web-calendar.png      a month of the calendar with the move form
+    web-calendar-week.png a week of the calendar, coloured by campaign
     web-report.png        the report page with its period picker and charts
     web-users.png         the users admin page
     web-audit.png         the audit log
@@ -257,6 +259,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
                 ("web-post", f"/posts/{post_id}", None),
                 ("web-post-x", f"/posts/{x_id}", None),
                 ("web-calendar", "/calendar/2027/1", None),
+                ("web-calendar-week", "/calendar/2027/uge/20", None),
                 (
                     "web-report",
                     "/report?from=2026-01-01&to=2026-12-31"
@@ -268,6 +271,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
                 ("web-error", "/posts/999999", 500),
             ):
                 written.append(_shot(desk, base + path, args.out / f"{name}.png", height))
+            written.append(_compose_shot(desk, base, args.out / "web-compose.png"))
             phone = _signed_in(browser, base, width=390)
             written.append(_shot(phone, base + "/", args.out / "phone-overview.png", None))
             written.append(
@@ -295,6 +299,23 @@ def _signed_in(browser, base: str, *, width: int):  # type: ignore[no-untyped-de
     with page.expect_navigation():
         page.click("form.login button[type=submit]")
     return page
+
+
+def _compose_shot(page, base: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """The compose form filled in for two channels, after the server checked the text."""
+    page.goto(base + "/compose")
+    page.check('input[name=channel][value="kommune-facebook"]')
+    page.check('input[name=channel][value="kommune-x"]')
+    page.fill("#title", "Husk refleksen")
+    page.fill(
+        "#text",
+        "Det er mørkt om morgenen: husk refleksen på vej til skole. "
+        "https://www.aalborg.dk/tryg/refleks",
+    )
+    with page.expect_navigation():
+        page.click('button[name=action][value="check"]')
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def _shot(page, url: str, path: Path, height: int | None) -> Path:  # type: ignore[no-untyped-def]

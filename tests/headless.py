@@ -21,7 +21,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--lang=da-DK",  # Danish date pickers and number formats in the pages
 ]
 
 

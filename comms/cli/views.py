@@ -89,6 +89,12 @@ def serve_command(app: AppContext, host: str, port: int) -> None:
         click.echo(
             f"Warning: {host} is reachable from other machines; serve it behind TLS.", err=True
         )
+        if not app.settings.web.allowed_hosts:
+            click.echo(
+                "Only localhost and the bound address are answered: set [web] allowed_hosts "
+                "to the names people use.",
+                err=True,
+            )
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving the workspace on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
     config = uvicorn.Config(

@@ -28,7 +28,7 @@ from comms.web import (
 )
 from comms.web.context import Refused
 from comms.web.render import ERROR_MESSAGES, error_page, set_zone
-from comms.web.security import Guard, allowed_hosts
+from comms.web.security import BodyTooLarge, Guard, allowed_hosts
 
 log = logging.getLogger("comms.web")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         routes=routes,
         exception_handlers={
             Refused: _refused,
+            BodyTooLarge: _too_large,
             HTTPException: _http_error,
             Exception: _server_error,
         },
@@ -76,6 +77,10 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
     return error_page(exc.status, exc.message, exc.headers)
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return error_page(413, "Forespørgslen er for stor.")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -130,6 +130,9 @@ def _sign_in(request: Request, username: str, password: str, target: str) -> Res
                 username=username,
                 error="Forkert brugernavn eller adgangskode.",
             )
+        previous = request.cookies.get(SESSION_COOKIE)
+        if previous:  # a sign-in replaces the browser's old session; it does not linger
+            accounts.end_session(db, previous)
         token, _ = accounts.start_session(
             db, user, now=now, absolute=timedelta(hours=settings.web.session_hours)
         )

@@ -7,7 +7,7 @@ file stays at /calendar/YEAR.ics.
 from __future__ import annotations
 
 import calendar as stdcal
-from datetime import date
+from datetime import date, timedelta
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -21,6 +21,13 @@ from comms.web.posts import move, visible_post
 from comms.web.render import today_in
 
 MOVABLE = (PostState.DRAFT, PostState.QUEUED, "rejected")
+COLOURS = 8  # campaign colours in comms.css: .camp-0 … .camp-7
+
+
+def campaign_colours(entries: list[CalendarEntry]) -> dict[str, int]:
+    """A colour number per campaign shown, in name order (one-off posts have none)."""
+    names = sorted({e.campaign for e in entries if e.campaign})
+    return {name: index % COLOURS for index, name in enumerate(names)}
 
 
 def routes() -> list[Route]:
@@ -29,6 +36,7 @@ def routes() -> list[Route]:
         Route("/calendar/{year:int}.ics", ics, methods=["GET"]),
         Route("/calendar/{year:int}", year_start, methods=["GET"]),
         Route("/calendar/{year:int}/{month:int}", month_view, methods=["GET"]),
+        Route("/calendar/{year:int}/uge/{week:int}", week_view, methods=["GET"]),
         Route("/calendar/move", move_post, methods=["POST"]),
     ]
 
@@ -65,6 +73,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
     weeks = [
         {
             "number": days[0].isocalendar().week,
+            "year": days[0].isocalendar().year,
             "days": [
                 {
                     "number": day.day,
@@ -106,6 +115,55 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         after=after,
         movable=movable,
         states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
+        colours=campaign_colours(entries),
+    )
+
+
+@page
+def week_view(ctx: Ctx, year: int, week: int) -> Response:
+    """GET /calendar/YEAR/uge/WEEK: the seven days of an ISO week, posts under their day."""
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise Refused(404, "Den uge findes ikke i kalenderen.") from None
+    _check(year)
+    zone = ctx.settings.zone
+    days = [monday + timedelta(days=offset) for offset in range(7)]
+    entries = [
+        e
+        for y in sorted({d.year for d in days})
+        for e in calendar_entries(ctx.settings.database_url, year=y, zone=zone)
+        if e.start.astimezone(zone).date() in days
+    ]
+    columns = [
+        {
+            "day": day,
+            "name": f"{WEEKDAYS[day.weekday()]} {day.day}. {MONTH_NAMES[day.month - 1]}",
+            "weekend": day.weekday() >= 5,
+            "entries": [
+                (e, format_time(e.start.astimezone(zone)))
+                for e in entries
+                if e.start.astimezone(zone).date() == day
+            ],
+        }
+        for day in days
+    ]
+    before = (monday - timedelta(days=7)).isocalendar()
+    after = (monday + timedelta(days=7)).isocalendar()
+    movable = [e for e in entries if e.state in MOVABLE] if ctx.may(Action.RESCHEDULE) else []
+    return ctx.page(
+        "calendar_week.html",
+        title=f"Kalender: uge {week} {year}",
+        year=year,
+        month=monday.month,
+        columns=columns,
+        count=len(entries),
+        zone=zone.key,
+        before=(before.year, before.week),
+        after=(after.year, after.week),
+        movable=movable,
+        states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
+        colours=campaign_colours(entries),
     )
 
 

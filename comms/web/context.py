@@ -91,7 +91,6 @@ class Ctx:
             template,
             status,
             user=self.user,
-            role_name=self.user.role,
             nav=navigation(self),
             csrf=self.websession.csrf_token,
             current=self.request.url.path,

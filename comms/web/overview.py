@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlmodel import select
 from starlette.responses import Response
 
 from comms.access import Action
 from comms.config import Settings
-from comms.store.models import ChannelState, Post, PostState
+from comms.content.danish import format_date
+from comms.store.models import ChannelState, Notice, Post, PostState
 from comms.web.context import Ctx, page
 
 LIMIT = 50  # read at most this many of a kind
@@ -53,6 +54,33 @@ def my_channels(ctx: Ctx) -> list[str] | None:
     return [n for n, c in ctx.settings.channels.items() if c.organisation in (org, None)]
 
 
+def expiring_tokens(ctx: Ctx) -> list[ChannelProblem]:
+    """Channels whose token the daemon found expiring (its token-expiring notices), not past."""
+    today = ctx.now.astimezone(ctx.settings.zone).date()
+    since = ctx.now - timedelta(days=max(ctx.settings.token_warning_days, 1) + 1)
+    rows = ctx.db.exec(
+        select(Notice.key).where(Notice.kind == "token-expiring", Notice.sent_at >= since)
+    ).all()
+    found: dict[str, date] = {}
+    for key in rows:
+        name, _, day = key.rpartition(":")
+        try:
+            expires = date.fromisoformat(day)
+        except ValueError:
+            continue
+        if name in ctx.settings.channels and expires >= today:
+            found[name] = min(expires, found.get(name, expires))
+    return [
+        ChannelProblem(
+            name,
+            ctx.settings.channels[name].organisation,
+            f"adgangsnøglen udløber {format_date(expires)}: forny den i tide",
+            "adgangsnøglen udløber snart",
+        )
+        for name, expires in sorted(found.items())
+    ]
+
+
 @page
 def overview(ctx: Ctx) -> Response:
     """GET /: awaiting my approval, rejected back to me, trouble, blocked, the coming week."""
@@ -83,6 +111,7 @@ def overview(ctx: Ctx) -> Response:
     }
     problems = channel_problems(ctx.settings, paused)
     bad = {problem.name: problem.short for problem in problems}
+    problems += expiring_tokens(ctx)  # a warning: their posts still go out
     blocked_query = select(Post).where(Post.state == PostState.QUEUED)
     blocked_rows = db.exec(
         blocked_query.where(

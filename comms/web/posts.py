@@ -154,6 +154,9 @@ def edit(ctx: Ctx, post_id: int) -> Response:
         raise Refused(400, "Opslaget skal have en tekst.")
     if len(text) > MAX_TEXT:
         raise Refused(413, "Teksten er for lang.")
+    link = ctx.field("link").strip()
+    if link and not link.lower().startswith(("https://", "http://")):
+        raise Refused(400, "Linket skal begynde med https://.")
     try:
         queue.edit(
             ctx.db,
@@ -161,7 +164,7 @@ def edit(ctx: Ctx, post_id: int) -> Response:
             actor=ctx.user.username,
             text=text,
             title=ctx.field("title").strip(),
-            link=ctx.field("link").strip(),
+            link=link,
             image_alt=ctx.field("image_alt").strip() if post.image_path else None,
         )
     except QueueError as exc:
@@ -172,10 +175,9 @@ def edit(ctx: Ctx, post_id: int) -> Response:
 @page
 def submit(ctx: Ctx, post_id: int) -> Response:
     """POST /posts/ID/submit: the author asks for approval (the approvers see it waiting)."""
-    post = _act(ctx, post_id, Action.SUBMIT)
+    _act(ctx, post_id, Action.SUBMIT)
     if queue.submit(ctx.db, [post_id], actor=ctx.user.username) != 1:
         raise Refused(409, "Opslaget er allerede sendt til godkendelse.")
-    del post
     return _done(post_id, "submitted")
 
 

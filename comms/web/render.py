@@ -27,8 +27,17 @@ _env = Environment(
 )
 _env.filters["number"] = lambda value: format_number(value) if value is not None else "–"
 _env.filters["day"] = lambda value: format_date(value) if value else "–"
+_env.filters["web_url"] = lambda value: web_url(value)
 _env.globals["STATE_NAMES"] = STATE_NAMES
 _env.globals["ROLE_NAMES"] = ROLE_NAMES
+
+
+def web_url(value: str | None) -> str | None:
+    """`value` when it is an http(s) address, else None: a javascript: or data: link is no link."""
+    if not value:
+        return None
+    text = value.strip()
+    return text if text.lower().startswith(("https://", "http://")) else None
 
 
 def set_zone(zone: ZoneInfo) -> None:
@@ -82,4 +91,5 @@ ERROR_MESSAGES = {
 
 
 def today_in(zone: ZoneInfo, now: datetime) -> date:
+    """The local date of `now` in the configured zone."""
     return now.astimezone(zone).date()

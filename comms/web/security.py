@@ -35,6 +35,7 @@ SECURITY_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_BODY = 12 * 1024 * 1024  # a form with one image (comms.web.uploads takes 8 MB) and its text
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -117,6 +118,13 @@ class Guard:
             await self.refuse(403, message)(scope, receive, send)
             return
 
+        if scope["method"] not in SAFE_METHODS:
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                await self.refuse(413, "Forespørgslen er for stor.")(scope, receive, send)
+                return
+            receive = _capped(receive, MAX_BODY)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
@@ -124,11 +132,32 @@ class Guard:
                 for name, value in SECURITY_HEADERS.items():
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode()))
-                if b"cache-control" not in present:
-                    raw.append((b"cache-control", b"no-store"))
+                if b"cache-control" not in present:  # pages are personal; the CSS is not
+                    static = scope["path"].startswith("/static/")
+                    raw.append((b"cache-control", b"no-cache" if static else b"no-store"))
                 if scope["scheme"] == "https":
                     raw.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(Exception):
+    """A request body went past MAX_BODY while it was read (no Content-Length to refuse early)."""
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """`receive` that stops a body growing past `limit` bytes."""
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return capped

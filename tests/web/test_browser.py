@@ -231,7 +231,8 @@ def test_the_screenshot_script(tmp_path: Path):
         timeout=300,
     )
     names = sorted(path.name for path in out.iterdir())
-    pages = ["login", "overview", "queue", "post", "post-x", "calendar", "report", "users"]
+    pages = ["login", "overview", "compose", "queue", "post", "post-x", "calendar", "report"]
+    pages += ["calendar-week", "users"]
     expected = [f"web-{name}.png" for name in [*pages, "audit", "error"]]
     expected += ["phone-overview.png", "phone-post.png"]
     expected += ["report.png", "report-10-years.png", "calendar.png"]

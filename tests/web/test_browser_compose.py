@@ -70,3 +70,56 @@ def test_compose_watch_the_x_count_submit_approve_publish(
     assert state_of(site, int(site_post.id or 0)).state == "published"
     anna.goto(f"{base}/posts/{site_post.id}")
     assert "udgivet" in anna.inner_text(".badge")
+
+
+def tab_to(page: Any, selector: str, *, limit: int = 80) -> None:
+    """Press Tab until the element matching `selector` has the focus (as a keyboard user does)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_compose_to_approve_by_keyboard_alone(open_page: Any, base: str, site: Settings):
+    eva = open_page()
+    eva.goto(base + "/login")
+    eva.keyboard.type("eva")  # the user name field has the focus
+    eva.keyboard.press("Tab")
+    eva.keyboard.type("blaa-mandag-2027-lygte")
+    with eva.expect_navigation():
+        eva.keyboard.press("Enter")
+    tab_to(eva, 'a[href="/compose"]')
+    with eva.expect_navigation():
+        eva.keyboard.press("Enter")
+    tab_to(eva, "#text")
+    eva.keyboard.type("Husk lygten på cyklen")
+    tab_to(eva, "input[name=when]")  # Tab enters the radio group at its chosen one
+    if not eva.is_checked('input[name=when][value="approval"]'):
+        eva.keyboard.press("ArrowDown")  # on to "when approved"
+    assert eva.is_checked('input[name=when][value="approval"]')
+    tab_to(eva, 'input[name=channel][value="hjemmeside"]')
+    eva.keyboard.press("Space")
+    tab_to(eva, 'button[name=action][value="submit"]')
+    with eva.expect_navigation():
+        eva.keyboard.press("Enter")
+    assert "?ok=composed-submitted" in eva.url
+
+    with session_scope(site.database_url) as session:
+        from sqlmodel import select
+
+        post = session.exec(select(Post).where(Post.author == "eva")).one()
+    anna = open_page()
+    anna.goto(base + "/login")
+    anna.keyboard.type("anna")
+    anna.keyboard.press("Tab")
+    anna.keyboard.type("blaa-mandag-2027-lygte")
+    with anna.expect_navigation():
+        anna.keyboard.press("Enter")
+    tab_to(anna, f'#awaiting a[href="/posts/{post.id}"]')
+    with anna.expect_navigation():
+        anna.keyboard.press("Enter")
+    tab_to(anna, "#approve-form button")
+    with anna.expect_navigation():
+        anna.keyboard.press("Enter")
+    assert state_of(site, int(post.id or 0)).state == "queued"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from comms.config import Settings
 from comms.store.db import session_scope
-from comms.store.models import AuditEvent, ChannelState, Post
+from comms.store.models import AuditEvent, ChannelState, Notice, Post
 from comms.web.queue_page import Cursor
 from tests.web.conftest import add_post
 
@@ -358,3 +358,64 @@ def test_the_audit_log_and_its_csv(client, site: Settings):
     assert [row[3] for row in rows[1:]] == ["reject"]
     assert rows[1][6].startswith("'=")  # a spreadsheet shows it, never runs it
     assert client("anna").get("/audit").status_code == 403
+
+
+def test_a_javascript_link_is_never_a_link(client, site: Settings):
+    post_id = add_post(site, link="javascript:alert(document.cookie)", author="eva")
+    page = client("vera").get(f"/posts/{post_id}").text
+    assert 'href="javascript:' not in page
+    assert "javascript:alert(document.cookie)" in page  # shown, as text
+    eva = client("eva")
+    eva.get(f"/posts/{post_id}")
+    refused = eva.post(f"/posts/{post_id}/edit", {"text": "Ny", "link": "javascript:alert(1)"})
+    assert refused.status_code == 400
+    assert state_of(site, post_id).text != "Ny"
+
+
+def test_the_overview_warns_of_an_expiring_token(client, site: Settings):
+    soon = (datetime.now(UTC) + timedelta(days=5)).date()
+    with session_scope(site.database_url) as session:
+        session.add(Notice(kind="token-expiring", key=f"kommune-x:{soon}", subject="x"))
+        session.add(Notice(kind="token-expiring", key="politi-facebook:2001-01-01", subject="x"))
+    problems = client("anna").get("/").text.split('id="channel-problems"')[1].split("</ul>")[0]
+    assert "<b>kommune-x</b> (kommune): adgangsnøglen udløber" in problems
+    assert "politi-facebook</b> (politi): adgangsnøglen" not in problems  # long past
+
+
+def test_an_author_submits_a_draft_for_approval(client, site: Settings):
+    post_id = add_post(site, author="eva")
+    eva = client("eva")
+    assert 'id="submit-form"' in eva.get(f"/posts/{post_id}").text
+    assert eva.post(f"/posts/{post_id}/submit").status_code == 303
+    assert state_of(site, post_id).submitted_at is not None
+    page = eva.get(f"/posts/{post_id}").text
+    assert 'id="submit-form"' not in page
+    assert 'id="submitted"' in page
+    assert eva.post(f"/posts/{post_id}/submit").status_code == 409
+    politi = add_post(site, channel="politi-facebook", author="eva")
+    assert eva.post(f"/posts/{politi}/submit").status_code == 403  # not her organisation's
+
+
+def test_static_files_may_be_cached_pages_may_not(client):
+    vera = client("vera")
+    assert vera.get("/static/comms.css").headers["cache-control"] == "no-cache"
+    assert vera.get("/").headers["cache-control"] == "no-store"
+
+
+def test_calendar_week_view_coloured_by_campaign(client, site: Settings):
+    monday = datetime(2031, 3, 10, 9, 0, tzinfo=UTC)  # ISO week 11 of 2031
+    karneval = add_post(site, scheduled_at=monday, campaign="karneval", title="Karneval")
+    refleks = add_post(site, scheduled_at=monday + timedelta(days=2), campaign="refleks")
+    later = add_post(site, scheduled_at=monday + timedelta(days=7), campaign="karneval")
+    anna = client("anna")
+    page = anna.get("/calendar/2031/uge/11").text
+    assert "Kalender: uge 11 2031" in page
+    assert f'href="/posts/{karneval}"' in page
+    assert f'href="/posts/{refleks}"' in page
+    assert f'href="/posts/{later}"' not in page  # next week
+    assert "camp-0" in page.split(f'href="/posts/{karneval}"')[0].rsplit("<a", 1)[1]
+    assert "camp-1" in page.split(f'href="/posts/{refleks}"')[0].rsplit("<a", 1)[1]
+    assert 'href="/calendar/2031/uge/12"' in page
+    assert 'href="/calendar/2031/uge/11"' in anna.get("/calendar/2031/3").text
+    assert anna.get("/calendar/2031/uge/54").status_code == 404
+    assert anna.get("/calendar/2026/uge/53").status_code == 200  # 2026 has a week 53

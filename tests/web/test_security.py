@@ -227,3 +227,43 @@ def test_a_password_account_is_hashed_and_sessions_are_server_side(site: Setting
         assert user is not None
         assert user.password_hash.startswith("$argon2id$")
         assert len(session.exec(select(WebSession)).all()) == 1
+
+
+def test_a_request_body_too_large_is_refused(client, site: Settings):
+    from comms.web.security import MAX_BODY
+
+    anna = client("anna")
+    anna.get("/")
+    huge = anna.http.post(
+        "/compose",
+        content=b"x" * (MAX_BODY + 1),
+        headers={"origin": ORIGIN, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 413
+
+    def chunks():  # no Content-Length: the body is counted as it arrives
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"y" * 65536
+
+    streamed = anna.http.post(
+        "/compose",
+        content=chunks(),
+        headers={"origin": ORIGIN, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert streamed.status_code == 413
+    small = anna.http.post(
+        "/compose",
+        content=iter([b"y" * 65536] * 16),  # a megabyte, streamed: read, then refused as a form
+        headers={"origin": ORIGIN, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert small.status_code == 403  # no CSRF token in it; not too large
+
+
+def test_signing_in_again_ends_the_old_session(client, site: Settings):
+    anna = client("anna")
+    old = anna.http.cookies.get("comms_session")
+    assert anna.sign_in("eva").status_code == 303
+    assert anna.http.cookies.get("comms_session") != old
+    stale = Client(site)
+    stale.http.cookies.set("comms_session", old)
+    assert stale.get("/").status_code == 303  # back to the sign-in page
