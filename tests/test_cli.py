@@ -209,6 +209,7 @@ def _local_text(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_rescheduling_into_the_past_says_what_will_happen(project):
     run("plan", "--year", "2027", "--campaign", "karneval")
     run("approve", "1")
@@ -227,6 +228,7 @@ def test_rescheduling_into_the_past_says_what_will_happen(project):
     assert "warning" not in future.stderr
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_planning_and_approving_posts_whose_time_passed_warn(project):
     planned = comms(project, "plan", "--year", "2020", "--campaign", "karneval")
     assert planned.returncode == 0, planned.stderr
@@ -253,6 +255,7 @@ def test_times_in_queue_show_and_the_audit_carry_their_zone(project):
     assert "local times in Europe/Copenhagen" in listed
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_exit_statuses_are_as_the_readme_says(project, monkeypatch, capsys):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "exit with\nstatus 1" in readme or "exit with status 1" in readme

@@ -225,6 +225,7 @@ def test_validate_warns_for_a_campaign_without_a_date_in_its_default_years(proje
     assert "the rule ended in 2023" in result.stderr
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_unreadable_rule_still_stops_all_planning(project):
     campaign(project, "a", '{ type = "relative", base = "event:b" }')
     campaign(project, "b", '{ type = "relative", base = "event:a" }')
@@ -272,6 +273,7 @@ def test_step_placed_from_another_campaigns_event(project):
     assert posts("nabohjaelp")["nabohjaelp/2027/2027-03-25/påske/hjemmeside"]["state"] == "draft"
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_step_event_naming_no_campaign_is_a_located_error(project):
     campaign(project, "paaskeindbrud", '{ type = "easter", offset_days = -3 }')
     path = campaign(project, "nabohjaelp", '{ type = "fixed", month = 6, day = 1 }')
@@ -299,6 +301,7 @@ def test_step_event_without_a_date_leaves_its_campaign_out_with_a_warning(projec
 # --- small ones -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_init_example_works_in_an_empty_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COMMS_CONFIG", raising=False)
@@ -313,6 +316,7 @@ def test_init_example_works_in_an_empty_folder(tmp_path, monkeypatch):
     assert (tmp_path / "campaigns" / "eksempel.toml").read_text(encoding="utf-8") == "# mine\n"
 
 
+@pytest.mark.slow  # several comms processes, as a user runs them
 def test_validate_lint_problems_do_not_say_nothing_was_planned(project):
     edit(project / "templates" / "karneval" / "dagen.j2", "Godmorgen", "Tryk Aalborg: godmorgen")
     validated = comms("campaigns", "validate", "--year", "2027", code=1)

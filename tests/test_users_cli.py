@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # comms processes (and a server), as a user runs them
+
 GOOD = "korrekt hest batteri hæfteklamme"
 
 

@@ -10,7 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from comms.config import Settings
+
+pytestmark = pytest.mark.slow  # comms processes (and a server), as a user runs them
 
 
 def free_port() -> int:
