@@ -246,6 +246,34 @@ def test_rejection_notifies_its_author_with_the_comment_once(make_settings, tmp_
     [second] = inbox(smtp)["anna@politi.dk"]
     assert "per har afvist" in body(second)
     assert "Stadig forkert." in body(second)
+    assert "Tjek tallene" not in body(second)
+
+
+def test_a_story_rejected_on_two_channels_is_one_notice_sent_once(make_settings, tmp_path, smtp):
+    settings = team_settings(make_settings, tmp_path, smtp)
+    url = settings.database_url
+    add_people(url, [("anna", "editor", None, "anna@politi.dk")])
+    with session_scope(url) as session:
+        ids = queue.compose(
+            session,
+            actor="anna",
+            channels=["politi-fb", "kommune-fb"],
+            text="Fælles opslag",
+            scheduled_at=WHEN,
+            submit=True,
+        )
+        for post_id in ids:
+            queue.reject(session, post_id, actor="pia", comment=f"Nej til {post_id}")
+    smtp.inbox.data_reply = "451 4.3.0 prøv igen senere"
+    daemon = Daemon(settings)
+    daemon.run_once(later())
+    assert smtp.inbox.messages == []
+    smtp.inbox.data_reply = None
+    daemon.run_once(later(3))  # both rejections were given back, and go out together now
+    daemon.run_once(later(4))
+    [message] = inbox(smtp)["anna@politi.dk"]
+    assert message["Subject"] == "comms: 2 opslag er afvist"
+    assert all(f"  Nej til {post_id}" in body(message) for post_id in ids)
 
 
 def test_rejection_of_an_author_without_address_goes_to_the_team(make_settings, tmp_path, smtp):
@@ -262,24 +290,42 @@ def test_rejection_of_an_author_without_address_goes_to_the_team(make_settings, 
     assert "Mangler billede." in body(message)
 
 
-def test_expired_post_notifies_its_author(make_settings, tmp_path, smtp):
+def test_posts_expired_in_one_pass_make_one_notice_to_their_author(make_settings, tmp_path, smtp):
     settings = team_settings(make_settings, tmp_path, smtp)
     url = settings.database_url
-    add_people(url, [("anna", "editor", "politi", "anna@politi.dk")])
+    add_people(url, [("anna", "editor", None, "anna@politi.dk")])
     soon = utcnow().replace(microsecond=0) + timedelta(minutes=30)
     with session_scope(url) as session:
-        [post_id] = queue.compose(
-            session, actor="anna", channels=["politi-fb"], text="Nåede ikke", scheduled_at=soon
+        ids = queue.compose(
+            session,
+            actor="anna",
+            channels=["politi-fb", "kommune-fb"],
+            text="Nåede ikke",
+            scheduled_at=soon,
         )
     daemon = Daemon(settings)
     result = daemon.run_once(utcnow() + timedelta(hours=1))
-    assert result.expired == 1
+    assert result.expired == 2
     daemon.run_once(utcnow() + timedelta(hours=2))
     [message] = inbox(smtp)["anna@politi.dk"]
-    assert message["Subject"] == f"comms: opslag {post_id} på politi-fb er udløbet uden godkendelse"
+    assert message["Subject"] == "comms: 2 opslag er udløbet uden godkendelse"
     text = body(message)
+    assert text.startswith("Hej anna,")
+    for post_id, channel in zip(ids, ["politi-fb", "kommune-fb"], strict=True):
+        assert f"Opslag {post_id} på {channel} (Nåede ikke) skulle udgives " in text
+        assert f"https://comms.example.dk/posts/{post_id}" in text
     assert f"skulle udgives {format_datetime(soon, ZONE)}, men var ikke godkendt" in text
-    assert "Det er ikke udgivet." in text
+    assert text.count("Det er ikke udgivet.") == 2
+
+    # a later expiry is its own notice, and the first two are not repeated
+    with session_scope(url) as session:
+        [third] = queue.compose(
+            session, actor="anna", channels=["politi-fb"], text="Også for sent", scheduled_at=soon
+        )
+    daemon.run_once(utcnow() + timedelta(hours=3))
+    [_, latest] = inbox(smtp)["anna@politi.dk"]
+    assert latest["Subject"] == f"comms: opslag {third} på politi-fb er udløbet uden godkendelse"
+    assert "Nåede ikke" not in body(latest)
 
 
 def test_a_notice_that_could_not_be_sent_goes_out_next_pass_and_never_twice(

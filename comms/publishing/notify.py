@@ -20,7 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ class PendingNotice:
     text: str
     recipients: tuple[str, ...] = ()  # addresses on an email channel; (): the channel's own
     through: datetime | None = None  # a batch: the newest event it covers
+    also: tuple[str, ...] = ()  # a batch of single events: their keys, claimed with `key`
 
 
 def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[PendingNotice]:
@@ -295,6 +296,16 @@ def _post_link(settings: Settings, post: Post) -> str:
     return _link(settings, f"/posts/{post.id}") or f"Se det med `comms queue show {post.id}`."
 
 
+@dataclass(frozen=True)
+class _Event:
+    """One post's event for one person (a rejection, an expiry), before it is batched."""
+
+    key: str
+    post: Post
+    recipient: Recipient
+    lines: tuple[str, ...]
+
+
 def rejection_notices(
     session: Session,
     *,
@@ -303,10 +314,11 @@ def rejection_notices(
     users: dict[str, User],
     addressable: bool,
 ) -> list[PendingNotice]:
-    """A notice to the author of each recently rejected post, with the approver's comment.
+    """A notice to the author of recently rejected posts, with each approver's comment.
 
-    Keyed by the rejection's audit event, so a post rejected again after a new version is
-    noticed again, and one rejection only once.
+    Each rejection is keyed by its audit event, so a post rejected again after a new version
+    is noticed again, and one rejection only once; an author's rejections of one pass (a story
+    on three channels) share one notice.
     """
     rows = session.exec(
         select(Post, AuditEvent)
@@ -319,13 +331,10 @@ def rejection_notices(
         .order_by(Post.id, AuditEvent.id)
     ).all()
     latest = {post.id: (post, event) for post, event in rows}  # the newest rejection wins
-    notices = []
+    events = []
     for post, event in latest.values():
-        recipient = _author(post, users, addressable)
         comment = (event.detail or post.review_comment or "").strip()
-        lines = [
-            _greeting(post, recipient),
-            "",
+        lines = (
             f"{event.actor} har afvist opslag {post.id} på {post.channel}: {_headline(post)}",
             "",
             "Kommentar:",
@@ -333,17 +342,17 @@ def rejection_notices(
             "",
             "Ret opslaget og send det til godkendelse igen.",
             _post_link(settings, post),
-        ]
-        notices.append(
-            PendingNotice(
-                REJECTED,
-                f"{post.id}:{event.id}",
-                f"comms: opslag {post.id} på {post.channel} er afvist",
-                "\n".join(lines),
-                recipients=(recipient.address,) if recipient.address else (),
-            )
         )
-    return notices
+        events.append(
+            _Event(f"{post.id}:{event.id}", post, _author(post, users, addressable), lines)
+        )
+    return _batched(
+        session,
+        REJECTED,
+        events,
+        one=lambda p: f"comms: opslag {p.id} på {p.channel} er afvist",
+        many=lambda n: f"comms: {n} opslag er afvist",
+    )
 
 
 def expiry_notices(
@@ -354,32 +363,63 @@ def expiry_notices(
     users: dict[str, User],
     addressable: bool,
 ) -> list[PendingNotice]:
-    """A notice to the author of each post that expired unapproved (planned ones: the team)."""
+    """A notice to the author of posts that expired unapproved (planned ones: the channel's
+    own recipients); what expired in one pass for one person is one notice."""
     posts = session.exec(
         select(Post)
         .where(Post.state == PostState.EXPIRED, Post.updated_at >= now - LOOKBACK)
         .order_by(Post.id)
     ).all()
-    notices = []
+    events = []
     for post in posts:
-        recipient = _author(post, users, addressable)
-        lines = [
-            _greeting(post, recipient),
-            "",
+        lines = (
             f"Opslag {post.id} på {post.channel} ({_headline(post)}) skulle udgives "
             f"{format_datetime(post.scheduled_at, settings.zone)}, men var ikke godkendt inden da. "
             "Det er ikke udgivet.",
             "",
             "Giv det et nyt tidspunkt, og få det godkendt igen, hvis det stadig skal ud.",
             _post_link(settings, post),
-        ]
+        )
+        key = f"{post.id}:{post.scheduled_at:%Y%m%dT%H%M%S}"
+        events.append(_Event(key, post, _author(post, users, addressable), lines))
+    return _batched(
+        session,
+        EXPIRED,
+        events,
+        one=lambda p: f"comms: opslag {p.id} på {p.channel} er udløbet uden godkendelse",
+        many=lambda n: f"comms: {n} opslag er udløbet uden godkendelse",
+    )
+
+
+def _batched(
+    session: Session,
+    kind: str,
+    events: list[_Event],
+    *,
+    one: Callable[[Post], str],
+    many: Callable[[int], str],
+) -> list[PendingNotice]:
+    """The events not yet noticed, one notice per person; each event's key is claimed with it."""
+    keys = {e.key for e in _not_sent(session, [PendingNotice(kind, e.key, "", "") for e in events])}
+    groups: dict[tuple[str, str | None], list[_Event]] = defaultdict(list)
+    for event in events:
+        if event.key in keys:  # the channel's own recipients: one notice per author
+            author = None if event.recipient.address else event.post.author
+            groups[(event.recipient.scope, author)].append(event)
+    notices = []
+    for group in groups.values():
+        first = group[0]
+        lines = [_greeting(first.post, first.recipient)]
+        for event in group:
+            lines += ["", *event.lines]
         notices.append(
             PendingNotice(
-                EXPIRED,
-                f"{post.id}:{post.scheduled_at:%Y%m%dT%H%M%S}",
-                f"comms: opslag {post.id} på {post.channel} er udløbet uden godkendelse",
+                kind,
+                first.key,
+                one(first.post) if len(group) == 1 else many(len(group)),
                 "\n".join(lines),
-                recipients=(recipient.address,) if recipient.address else (),
+                recipients=(first.recipient.address,) if first.recipient.address else (),
+                also=tuple(e.key for e in group[1:]),
             )
         )
     return notices
@@ -471,7 +511,9 @@ class Notifier:
             )
             with session_scope(self.settings.database_url) as session:
                 session.execute(
-                    sa.delete(Notice).where(Notice.kind == notice.kind, Notice.key == notice.key)
+                    sa.delete(Notice).where(
+                        Notice.kind == notice.kind, Notice.key.in_([notice.key, *notice.also])
+                    )
                 )
             return False
         log.info("notice sent: %s", notice.subject)
@@ -481,13 +523,17 @@ class Notifier:
         try:
             with session_scope(self.settings.database_url) as session:
                 session.execute(
-                    sa.insert(Notice).values(
-                        kind=notice.kind,
-                        key=notice.key,
-                        sent_at=now,
-                        subject=notice.subject[:500],
-                        through=notice.through,
-                    )
+                    sa.insert(Notice),
+                    [
+                        {
+                            "kind": notice.kind,
+                            "key": key,
+                            "sent_at": now,
+                            "subject": notice.subject[:500],
+                            "through": notice.through,
+                        }
+                        for key in (notice.key, *notice.also)
+                    ],
                 )
         except sa.exc.IntegrityError:
             return False  # another daemon has it
