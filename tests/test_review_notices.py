@@ -279,7 +279,11 @@ def test_a_story_rejected_on_two_channels_is_one_notice_sent_once(make_settings,
 def test_rejection_of_an_author_without_address_goes_to_the_team(make_settings, tmp_path, smtp):
     settings = team_settings(make_settings, tmp_path, smtp)
     url = settings.database_url
-    add_people(url, [("bo", "editor", "politi", None), ("pia", "approver", "politi", None)])
+    add_people(url, [("bo", "editor", "politi", None)])
+    with session_scope(url) as session:
+        accounts.add_user(
+            session, "pia", None, role="approver", display_name="Pia Holm", actor="test"
+        )
     post_id = compose(url, "bo", "politi-fb", "Bos opslag", submit=False)
     with session_scope(url) as session:
         queue.submit(session, [post_id], actor="bo")
@@ -287,6 +291,7 @@ def test_rejection_of_an_author_without_address_goes_to_the_team(make_settings, 
     Daemon(settings).run_once(later())
     [message] = inbox(smtp)["team@tryg-aalborg.dk"]
     assert body(message).startswith("Til bo:")
+    assert f"Pia Holm har afvist opslag {post_id} på politi-fb: Bos opslag" in body(message)
     assert "Mangler billede." in body(message)
 
 

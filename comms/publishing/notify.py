@@ -335,7 +335,8 @@ def rejection_notices(
     for post, event in latest.values():
         comment = (event.detail or post.review_comment or "").strip()
         lines = (
-            f"{event.actor} har afvist opslag {post.id} på {post.channel}: {_headline(post)}",
+            f"{_name(users, event.actor)} har afvist opslag {post.id} på {post.channel}: "
+            f"{_headline(post)}",
             "",
             "Kommentar:",
             *(f"  {line}" for line in comment.splitlines()),
@@ -431,6 +432,12 @@ def _author(post: Post, users: dict[str, User], addressable: bool) -> Recipient:
     if addressable and user is not None and user.email:
         return _person(user)
     return Recipient(TEAM)
+
+
+def _name(users: dict[str, User], username: str) -> str:
+    """A person's display name where their account has one, else their username."""
+    user = users.get(username)
+    return (user.display_name if user is not None else None) or username
 
 
 def _greeting(post: Post, recipient: Recipient) -> str:
