@@ -2,6 +2,12 @@
 a token expires soon. Each goes out once per event through the channel named in the config
 (`[notifications] channel = "team"`, an email or webhook channel).
 
+Notices to people, in Danish: posts submitted for approval, batched into one notice per
+organisation and approver (see `approval_notices`); a rejection, with its comment, to the
+post's author; a post that expired unapproved, to its author. On an email channel each goes to
+the person's own address (`User.email`); without one, or on a webhook, to the channel's own
+recipients.
+
 Once-ness comes from the database, not from memory: a notice is recorded in the `notice` table
 under a unique (kind, key) after it was sent, and what is due is found by looking for events
 without a notice. So a retrying post, a restarted daemon or a second daemon never repeats a
@@ -10,9 +16,12 @@ notice, and a notice that could not be sent is tried again at the next pass.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,9 +30,10 @@ from sqlmodel import Session, select
 
 from comms.channels.base import Channel, OutgoingPost
 from comms.config import Settings
+from comms.content.danish import format_datetime
 from comms.errors import CommsError
 from comms.store.db import session_scope
-from comms.store.models import ChannelState, Notice, Post, PostState, utcnow
+from comms.store.models import AuditEvent, ChannelState, Notice, Post, PostState, User, utcnow
 
 log = logging.getLogger("comms.publishing.notify")
 LOOKBACK = timedelta(days=7)  # events older than this when notices were configured are history
@@ -37,6 +47,9 @@ class PendingNotice:
     key: str
     subject: str
     text: str
+    recipients: tuple[str, ...] = ()  # addresses on an email channel; (): the channel's own
+    through: datetime | None = None  # a batch: the newest event it covers
+    also: tuple[str, ...] = ()  # a batch of single events: their keys, claimed with `key`
 
 
 def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[PendingNotice]:
@@ -107,6 +120,332 @@ def token_notice(channel: str, expires_at: datetime, *, now: datetime) -> Pendin
     )
 
 
+# --- notices to people: approval wanted, rejected, expired ---------------------------------
+
+APPROVAL = "approval-requested"
+REJECTED = "post-rejected"
+EXPIRED = "post-expired"
+# A submission this young waits for the next pass: a request that took its time before this
+# pass read the posts but commits after it must not fall behind the batch's `through` (and it
+# gathers what one editor submits in a minute into one notice).
+SETTLE = timedelta(minutes=1)
+TEAM = "team"  # the scope of notices to the channel's own recipients
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a notice is for: a person with an address, or the channel's own recipients."""
+
+    scope: str  # part of the notice key: a hash of the address, or TEAM
+    address: str | None = None
+    name: str | None = None
+    username: str | None = None
+
+
+def review_notices(
+    session: Session, *, now: datetime, settings: Settings, addressable: bool
+) -> list[PendingNotice]:
+    """Notices for people: posts awaiting approval, rejected posts and expired posts."""
+    users = {u.username: u for u in session.exec(select(User).where(sa.not_(User.disabled)))}
+    return (
+        approval_notices(session, now=now, settings=settings, users=users, addressable=addressable)
+        + rejection_notices(
+            session, now=now, settings=settings, users=users, addressable=addressable
+        )
+        + expiry_notices(session, now=now, settings=settings, users=users, addressable=addressable)
+    )
+
+
+def approval_notices(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    users: dict[str, User],
+    addressable: bool,
+) -> list[PendingNotice]:
+    """One notice per organisation and approver for the drafts submitted since their last one.
+
+    Each notice records the newest submission it covers (`through`) and is keyed by where the
+    previous one ended, so two daemons building the same batch claim the same key and only one
+    sends it; a notice that failed is given back and its posts go into the next pass's batch.
+    """
+    waiting = session.exec(
+        select(Post)
+        .where(
+            Post.state == PostState.DRAFT,
+            Post.submitted_at.is_not(None),
+            Post.submitted_at <= now - SETTLE,
+            Post.submitted_at >= now - LOOKBACK,
+        )
+        .order_by(Post.submitted_at, Post.id)
+    ).all()
+    by_organisation: dict[str | None, list[Post]] = defaultdict(list)
+    for post in waiting:
+        by_organisation[_organisation(settings, post.channel)].append(post)
+    approvers = [u for u in users.values() if u.role == "approver"]
+    notices = []
+    for organisation, posts in sorted(by_organisation.items(), key=lambda i: i[0] or ""):
+        for recipient in _approvers(organisation, approvers, addressable):
+            notice = _approval_notice(
+                session, settings, organisation, recipient, posts, four_eyes=settings.web.four_eyes
+            )
+            if notice is not None:
+                notices.append(notice)
+    return notices
+
+
+def _organisation(settings: Settings, channel: str) -> str | None:
+    configured = settings.channels.get(channel)
+    return configured.organisation if configured is not None else None
+
+
+def _approvers(
+    organisation: str | None, approvers: list[User], addressable: bool
+) -> list[Recipient]:
+    """The organisation's approvers with an address (those bound to none approve all), or the
+    channel's own recipients when there are none or the channel cannot address a person."""
+    people = [
+        _person(u)
+        for u in sorted(approvers, key=lambda u: u.username)
+        if u.email and (organisation is None or u.organisation in (None, organisation))
+    ]
+    return people if addressable and people else [Recipient(TEAM)]
+
+
+def _person(user: User) -> Recipient:
+    address = (user.email or "").strip()
+    digest = hashlib.sha256(address.lower().encode()).hexdigest()[:16]
+    return Recipient(digest, address, user.display_name or user.username, user.username)
+
+
+def _approval_notice(
+    session: Session,
+    settings: Settings,
+    organisation: str | None,
+    recipient: Recipient,
+    posts: list[Post],
+    *,
+    four_eyes: bool,
+) -> PendingNotice | None:
+    """The notice for one approver: the posts submitted after their last notice ended."""
+    scope = f"{organisation or '-'}|{recipient.scope}|"
+    since = session.exec(
+        select(sa.func.max(Notice.through)).where(
+            Notice.kind == APPROVAL, Notice.key.startswith(scope, autoescape=True)
+        )
+    ).one()
+    batch = [p for p in posts if since is None or (p.submitted_at and p.submitted_at > since)]
+    if four_eyes and recipient.username:  # nobody is asked to approve what they wrote
+        batch = [p for p in batch if recipient.username not in (p.author, p.last_editor)]
+    if not batch:
+        return None
+    through = max(p.submitted_at for p in batch if p.submitted_at is not None)
+    where = f"for {organisation}" if organisation else "uden organisation"
+    lines = [f"Hej {recipient.name}," if recipient.name else "Hej godkendere,", ""]
+    lines.append(f"{len(batch)} opslag {where} venter på godkendelse:")
+    for post in batch:
+        lines += ["", *_post_lines(settings, post)]
+    overview = _link(settings, "/")
+    lines += [
+        "",
+        f"Godkend eller afvis dem i arbejdsområdet: {overview}"
+        if overview
+        else "Godkend dem med `comms approve ID ...`, eller afvis dem i arbejdsområdet.",
+    ]
+    return PendingNotice(
+        APPROVAL,
+        scope + (since.strftime("%Y%m%dT%H%M%S.%fZ") if since else "start"),
+        f"comms: {len(batch)} opslag {where} venter på godkendelse",
+        "\n".join(lines),
+        recipients=(recipient.address,) if recipient.address else (),
+        through=through,
+    )
+
+
+def _post_lines(settings: Settings, post: Post) -> list[str]:
+    """One post in a list: what, where, when, by whom, and where to see it."""
+    zone = settings.zone
+    when = (
+        "udgives, når det er godkendt"
+        if post.on_approval
+        else f"skal udgives {format_datetime(post.scheduled_at, zone)}"
+    )
+    lines = [f"- Opslag {post.id} på {post.channel}: {_headline(post)}", f"  {when}"]
+    if post.submitted_at is not None:
+        who = f" af {post.author}" if post.author else ""
+        lines.append(f"  sendt til godkendelse{who} {format_datetime(post.submitted_at, zone)}")
+    lines.append(f"  {_post_link(settings, post)}")
+    return lines
+
+
+def _headline(post: Post) -> str:
+    """The post's title, else its first line, cut to a readable length."""
+    first = (post.title or "").strip() or next(
+        (line.strip() for line in post.text.splitlines() if line.strip()), ""
+    )
+    return first if len(first) <= 80 else first[:79].rstrip() + "…"
+
+
+def _link(settings: Settings, path: str) -> str | None:
+    base = settings.web.base_url
+    return f"{base}{path}" if base else None
+
+
+def _post_link(settings: Settings, post: Post) -> str:
+    return _link(settings, f"/posts/{post.id}") or f"Se det med `comms queue show {post.id}`."
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One post's event for one person (a rejection, an expiry), before it is batched."""
+
+    key: str
+    post: Post
+    recipient: Recipient
+    lines: tuple[str, ...]
+
+
+def rejection_notices(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    users: dict[str, User],
+    addressable: bool,
+) -> list[PendingNotice]:
+    """A notice to the author of recently rejected posts, with each approver's comment.
+
+    Each rejection is keyed by its audit event, so a post rejected again after a new version
+    is noticed again, and one rejection only once; an author's rejections of one pass (a story
+    on three channels) share one notice.
+    """
+    rows = session.exec(
+        select(Post, AuditEvent)
+        .join(AuditEvent, AuditEvent.post_id == Post.id)
+        .where(
+            Post.state == PostState.REJECTED,
+            Post.updated_at >= now - LOOKBACK,
+            AuditEvent.action == "reject",
+        )
+        .order_by(Post.id, AuditEvent.id)
+    ).all()
+    latest = {post.id: (post, event) for post, event in rows}  # the newest rejection wins
+    events = []
+    for post, event in latest.values():
+        comment = (event.detail or post.review_comment or "").strip()
+        lines = (
+            f"{_name(users, event.actor)} har afvist opslag {post.id} på {post.channel}: "
+            f"{_headline(post)}",
+            "",
+            "Kommentar:",
+            *(f"  {line}" for line in comment.splitlines()),
+            "",
+            "Ret opslaget og send det til godkendelse igen.",
+            _post_link(settings, post),
+        )
+        events.append(
+            _Event(f"{post.id}:{event.id}", post, _author(post, users, addressable), lines)
+        )
+    return _batched(
+        session,
+        REJECTED,
+        events,
+        one=lambda p: f"comms: opslag {p.id} på {p.channel} er afvist",
+        many=lambda n: f"comms: {n} opslag er afvist",
+    )
+
+
+def expiry_notices(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    users: dict[str, User],
+    addressable: bool,
+) -> list[PendingNotice]:
+    """A notice to the author of posts that expired unapproved (planned ones: the channel's
+    own recipients); what expired in one pass for one person is one notice."""
+    posts = session.exec(
+        select(Post)
+        .where(Post.state == PostState.EXPIRED, Post.updated_at >= now - LOOKBACK)
+        .order_by(Post.id)
+    ).all()
+    events = []
+    for post in posts:
+        lines = (
+            f"Opslag {post.id} på {post.channel} ({_headline(post)}) skulle udgives "
+            f"{format_datetime(post.scheduled_at, settings.zone)}, men var ikke godkendt inden da. "
+            "Det er ikke udgivet.",
+            "",
+            "Giv det et nyt tidspunkt, og få det godkendt igen, hvis det stadig skal ud.",
+            _post_link(settings, post),
+        )
+        key = f"{post.id}:{post.scheduled_at:%Y%m%dT%H%M%S}"
+        events.append(_Event(key, post, _author(post, users, addressable), lines))
+    return _batched(
+        session,
+        EXPIRED,
+        events,
+        one=lambda p: f"comms: opslag {p.id} på {p.channel} er udløbet uden godkendelse",
+        many=lambda n: f"comms: {n} opslag er udløbet uden godkendelse",
+    )
+
+
+def _batched(
+    session: Session,
+    kind: str,
+    events: list[_Event],
+    *,
+    one: Callable[[Post], str],
+    many: Callable[[int], str],
+) -> list[PendingNotice]:
+    """The events not yet noticed, one notice per person; each event's key is claimed with it."""
+    keys = {e.key for e in _not_sent(session, [PendingNotice(kind, e.key, "", "") for e in events])}
+    groups: dict[tuple[str, str | None], list[_Event]] = defaultdict(list)
+    for event in events:
+        if event.key in keys:  # the channel's own recipients: one notice per author
+            author = None if event.recipient.address else event.post.author
+            groups[(event.recipient.scope, author)].append(event)
+    notices = []
+    for group in groups.values():
+        first = group[0]
+        lines = [_greeting(first.post, first.recipient)]
+        for event in group:
+            lines += ["", *event.lines]
+        notices.append(
+            PendingNotice(
+                kind,
+                first.key,
+                one(first.post) if len(group) == 1 else many(len(group)),
+                "\n".join(lines),
+                recipients=(first.recipient.address,) if first.recipient.address else (),
+                also=tuple(e.key for e in group[1:]),
+            )
+        )
+    return notices
+
+
+def _author(post: Post, users: dict[str, User], addressable: bool) -> Recipient:
+    """The post's author at their address, else the channel's own recipients."""
+    user = users.get(post.author or "")
+    if addressable and user is not None and user.email:
+        return _person(user)
+    return Recipient(TEAM)
+
+
+def _name(users: dict[str, User], username: str) -> str:
+    """A person's display name where their account has one, else their username."""
+    user = users.get(username)
+    return (user.display_name if user is not None else None) or username
+
+
+def _greeting(post: Post, recipient: Recipient) -> str:
+    if recipient.name:
+        return f"Hej {recipient.name},"
+    return f"Til {post.author}:" if post.author else "Til holdet:"
+
+
 class Notifier:
     """Sends due notices through the configured notification channel, once each."""
 
@@ -118,6 +457,21 @@ class Notifier:
     def enabled(self) -> bool:
         return self.adapter is not None
 
+    @property
+    def addressable(self) -> bool:
+        """Whether a notice can go to one person's address (an email channel), not only to
+        the channel's own recipients."""
+        return self.adapter is not None and self.adapter.settings.type == "email"
+
+    def _adapter_for(self, recipients: Sequence[str]) -> Channel:
+        """The notification channel, sending to `recipients` instead of its own `to`."""
+        assert self.adapter is not None
+        if not recipients or not self.addressable:
+            return self.adapter
+        options = {k: v for k, v in self.adapter.settings.options.items() if k != "to_header"}
+        options["to"] = list(recipients)
+        return type(self.adapter)(replace(self.adapter.settings, options=options))
+
     def send_pending(
         self, *, now: datetime | None = None, extra: list[PendingNotice] | None = None
     ) -> int:
@@ -127,6 +481,9 @@ class Notifier:
         now = now or utcnow()
         with session_scope(self.settings.database_url) as session:
             candidates = pending_notices(session, now=now, zone=self.settings.zone)
+            candidates += review_notices(
+                session, now=now, settings=self.settings, addressable=self.addressable
+            )
             candidates += extra or []
             due = _not_sent(session, candidates)
         sent = 0
@@ -146,7 +503,7 @@ class Notifier:
             return False
         key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"comms-notice:{notice.kind}:{notice.key}"))
         try:
-            self.adapter.publish(
+            self._adapter_for(notice.recipients).publish(
                 OutgoingPost(
                     post_id=0,
                     idempotency_key=key,
@@ -161,7 +518,9 @@ class Notifier:
             )
             with session_scope(self.settings.database_url) as session:
                 session.execute(
-                    sa.delete(Notice).where(Notice.kind == notice.kind, Notice.key == notice.key)
+                    sa.delete(Notice).where(
+                        Notice.kind == notice.kind, Notice.key.in_([notice.key, *notice.also])
+                    )
                 )
             return False
         log.info("notice sent: %s", notice.subject)
@@ -171,9 +530,17 @@ class Notifier:
         try:
             with session_scope(self.settings.database_url) as session:
                 session.execute(
-                    sa.insert(Notice).values(
-                        kind=notice.kind, key=notice.key, sent_at=now, subject=notice.subject
-                    )
+                    sa.insert(Notice),
+                    [
+                        {
+                            "kind": notice.kind,
+                            "key": key,
+                            "sent_at": now,
+                            "subject": notice.subject[:500],
+                            "through": notice.through,
+                        }
+                        for key in (notice.key, *notice.also)
+                    ],
                 )
         except sa.exc.IntegrityError:
             return False  # another daemon has it

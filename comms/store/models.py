@@ -208,10 +208,11 @@ class ChannelState(SQLModel, table=True):
 
 
 class Notice(SQLModel, table=True):
-    """A notice sent to the team (failed post, paused channel, unknown post, expiring token).
+    """A notice sent (failed post, paused channel, unknown post, expiring token, posts awaiting
+    approval, a rejected or expired post).
 
     The unique (kind, key) pair is what makes a notice go out once per event, not once per retry
-    or per daemon.
+    or per daemon. A batched notice also records `through`, the newest event it covers.
     """
 
     __tablename__ = "notice"
@@ -222,6 +223,7 @@ class Notice(SQLModel, table=True):
     key: str = Field(max_length=200)
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     subject: str = Field(max_length=500)
+    through: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class User(SQLModel, table=True):
