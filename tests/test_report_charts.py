@@ -336,7 +336,7 @@ def test_nothing_is_cut_off_at_the_right_of_a_narrow_window(settings: Settings, 
 
     from comms.report.compare import compare
     from comms.report.html import render_html
-    from tests.headless import CHROMIUM, CHROMIUM_ARGS
+    from tests.headless import CHROMIUM_ARGS, chromium
 
     seed_history(settings.database_url, first_year=2025, years=2)
     report, points = period(settings, date(2026, 12, 1), date(2026, 12, 31))
@@ -345,7 +345,7 @@ def test_nothing_is_cut_off_at_the_right_of_a_narrow_window(settings: Settings, 
     html = render_html(report, build_charts(report, points), compare(report, earlier))
     path.write_text(html, encoding="utf-8")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         for width in (600, 1100):
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(path.as_uri())
