@@ -149,7 +149,7 @@ def build_year(
     stop the others; a rule that cannot be read at all is an error when the files are loaded.
     A plan renders thousands of posts from a few steps, so what depends only on the step and
     channel (`_StepChannel`) or on the occurrence and step (the instant) is worked out once,
-    not per post (see bench/plan).
+    not per post.
     """
     renderer = TemplateRenderer(settings.templates_dir)
     selected = [campaigns.get(s) for s in slugs] if slugs else list(campaigns)
@@ -526,8 +526,8 @@ _NEW_POST_COLUMNS = (
 def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[int, str]]:
     """Insert new posts with the DB-API executemany; (id, campaign) of each.
 
-    SQLAlchemy's per-value type conversion was most of `sync` for a plan of 10,000 posts
-    (bench/plan). This writes on the session's own connection, so in the same transaction,
+    SQLAlchemy's per-value type conversion would be most of `sync` for a large plan. This
+    writes on the session's own connection, so in the same transaction,
     with the values in the form SQLAlchemy's SQLite types store: naive UTC datetimes as
     "YYYY-MM-DD HH:MM:SS.ffffff" (models.UTCDateTime), dates as "YYYY-MM-DD", booleans 0/1.
     Our transaction holds SQLite's write lock (BEGIN IMMEDIATE), so every id above the largest

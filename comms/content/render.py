@@ -56,7 +56,7 @@ class TemplateRenderer:
         )
         self.env.filters.update(FILTERS)
         # a plan renders thousands of posts from a few templates and titles: compile each
-        # title once and look each variant file up once (see bench/plan)
+        # title once and look each variant file up once
         self._strings: dict[str, jinja2.Template] = {}
         self._resolved: dict[tuple[str, str, str, str], str] = {}
         # and keep each file's compiled template, so a render does not ask the loader again

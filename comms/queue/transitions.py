@@ -53,9 +53,7 @@ DAEMON_ACTOR = "daemon"
 # one `session.execute(statement, parameters)` each, which still autoflushes pending changes
 # first. The session's loaded objects are not updated by them; every caller reads a post again
 # in a new session (expire_on_commit is off, so an object loaded before one of these calls
-# keeps its old values). Measured per published post (claim, mark sending, record, attempt and
-# audit rows, three commits) on SQLite: 6.3 ms before, 1.5 ms after, on a machine where
-# bench/publish had fallen to 1.8x its bound (1.02x after).
+# keeps its old values).
 
 _POSTS = Post.__table__  # type: ignore[attr-defined]
 _ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
@@ -102,7 +100,7 @@ _PUBLISHED = (
 )
 _FINISH_ATTEMPT = (
     # post_id first: attempt_id has no index, post_id has, so this is not a scan of every
-    # attempt ever made (measured: one seq scan of the whole table per recorded result)
+    # attempt ever made for every recorded result
     sa.update(_ATTEMPTS)
     .where(_ATTEMPTS.c.post_id == _POST_ID, _ATTEMPTS.c.attempt_id == _ATTEMPT_ID)
     .values(

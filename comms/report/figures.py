@@ -172,7 +172,7 @@ def _materialised(session: Any, query: sa.Select[Any]) -> sa.Table:
     """The period's posts with their newest figures, computed once into a temporary table.
 
     Every grouping and the top posts read these rows; as a subquery, the newest-sample window
-    over all samples ran once per grouping (bench/report: 8x a single SQL aggregate, 1M samples).
+    over all samples would run once per grouping.
     """
     table = sa.Table(
         "report_base",
@@ -239,9 +239,8 @@ def _groups(session: Any, base: Any, kind: str) -> dict[str, Group]:
     An index of the temporary table on (key, reach, impressions, engagements) is one sort; the
     sums are then one GROUP BY along it that never reads the table (the index covers it), and
     each group's median is the middle one or two values found by OFFSET in it. A ranked window
-    per grouping (row_number and count over each partition) took 2.4 times as long: SQLite's
-    window functions cost more per row than the sort (bench/report: 0.155 s against 0.065 s a
-    grouping of 100,000 posts).
+    per grouping (row_number and count over each partition) is slower: SQLite's window
+    functions cost more per row than the sort.
     """
     key, reach = base.c[kind], base.c.reach
     covering = (key, reach, base.c.impressions, base.c.engagements)

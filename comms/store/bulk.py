@@ -1,7 +1,7 @@
 """Bulk inserts on SQLite through the DB-API cursor, with values in SQLAlchemy's storage format.
 
 Plan, import and the audit log write thousands of rows at once; SQLAlchemy's per-value type
-conversion was most of that work. They write on the session's own connection, so in the same
+conversion would be most of that work. They write on the session's own connection, so in the same
 transaction, exactly what the column types would store: an aware datetime as naive UTC
 "YYYY-MM-DD HH:MM:SS.ffffff" (models.UTCDateTime), a date as "YYYY-MM-DD", a boolean as 0/1.
 """
