@@ -257,7 +257,7 @@ def _records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
             line = previous_end + 1
             previous_end = reader.line_num
             stripped = list(map(str.strip, fields))  # the values are used stripped everywhere
-            if any(stripped):  # in C: all() over a generator here took ~0.03 s per 100,000 rows
+            if any(stripped):  # any() on the tuple runs in C; a generator would not
                 yield line, stripped
     except csv.Error as exc:
         raise ImportFileError(
