@@ -1,4 +1,5 @@
-"""The queue: every post, filtered by state, channel, organisation, campaign, author and dates.
+"""The queue: every post, filtered by state, channel, organisation, campaign, author, story and
+dates.
 
 Paging is by keyset, never OFFSET: the page after is "scheduled after this post" in
 (scheduled_at, id) order, so page 500 costs what page 1 costs at 100,000 posts.
@@ -23,7 +24,7 @@ from comms.web.words import STATE_NAMES
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FILTERS = ("state", "channel", "organisation", "campaign", "author", "from", "to")
+FILTERS = ("state", "channel", "organisation", "campaign", "author", "story", "from", "to")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def queue(ctx: Ctx) -> Response:
         query = query.where(Post.campaign == chosen["campaign"])
     if chosen["author"]:
         query = query.where(Post.author == chosen["author"])
+    if chosen["story"]:
+        query = query.where(Post.story == chosen["story"][:64])
     start = parse_day(chosen["from"], "Fra")
     end = parse_day(chosen["to"], "Til")
     if start or end:
