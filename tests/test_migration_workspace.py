@@ -74,7 +74,7 @@ def _posts(url: str) -> list[tuple]:
 def test_upgrade_keeps_every_post_and_adds_empty_workspace_columns(url_at_0002):
     before = _posts(url_at_0002)
     assert len(before) == 4
-    upgrade(url_at_0002)
+    upgrade(url_at_0002, "0003")
     assert current_revision(url_at_0002) == "0003"
     assert _posts(url_at_0002) == before
     with get_engine(url_at_0002).connect() as connection:

@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 from starlette.responses import Response
 
 from comms.access import Action
+from comms.config import Settings
 from comms.store.models import Post
 from comms.timeutil import local_day_bounds
 from comms.web.context import Ctx, Refused, page
@@ -60,17 +62,14 @@ def parse_day(value: str, name: str) -> date | None:
         raise Refused(400, f"{name} skal være en dato som 2027-05-29.") from None
 
 
-@page
-def queue(ctx: Ctx) -> Response:
-    """GET /queue: the filtered posts, PAGE_SIZE at a time."""
-    settings = ctx.settings
-    params = ctx.request.query_params
-    today = today_in(settings.zone, ctx.now)
-    chosen = {name: params.get(name, "").strip() for name in FILTERS}
-    if "from" not in params and not params.get("after"):
-        chosen["from"] = today.isoformat()  # by default the queue starts today
-    if chosen["state"] and chosen["state"] not in STATE_NAMES:
-        raise Refused(400, "Ukendt status.")
+def queue_query(
+    settings: Settings,
+    chosen: dict[str, str],
+    start: date | None,
+    end: date | None,
+    cursor: Cursor | None,
+) -> SelectOfScalar[Post]:
+    """One page of the filtered queue in (scheduled_at, id) order, served by an index."""
     query = select(Post)
     if chosen["state"]:
         query = query.where(Post.state == chosen["state"])
@@ -87,14 +86,11 @@ def queue(ctx: Ctx) -> Response:
         query = query.where(Post.author == chosen["author"])
     if chosen["story"]:
         query = query.where(Post.story == chosen["story"][:64])
-    start = parse_day(chosen["from"], "Fra")
-    end = parse_day(chosen["to"], "Til")
     if start or end:
         low, high = local_day_bounds(
             start or date(1900, 1, 1), end or date(9998, 12, 31), settings.zone
         )
         query = query.where(Post.scheduled_at >= low, Post.scheduled_at < high)
-    cursor = Cursor.parse(params.get("after", ""))
     if cursor is not None:
         query = query.where(
             sa.or_(
@@ -102,7 +98,25 @@ def queue(ctx: Ctx) -> Response:
                 sa.and_(Post.scheduled_at == cursor.at, Post.id > cursor.id),
             )
         )
-    rows = ctx.db.exec(query.order_by(Post.scheduled_at, Post.id).limit(PAGE_SIZE + 1)).all()
+    return query.order_by(Post.scheduled_at, Post.id).limit(PAGE_SIZE + 1)
+
+
+@page
+def queue(ctx: Ctx) -> Response:
+    """GET /queue: the filtered posts, PAGE_SIZE at a time."""
+    settings = ctx.settings
+    params = ctx.request.query_params
+    today = today_in(settings.zone, ctx.now)
+    chosen = {name: params.get(name, "").strip() for name in FILTERS}
+    if "from" not in params and not params.get("after"):
+        chosen["from"] = today.isoformat()  # by default the queue starts today
+    if chosen["state"] and chosen["state"] not in STATE_NAMES:
+        raise Refused(400, "Ukendt status.")
+    start = parse_day(chosen["from"], "Fra")
+    end = parse_day(chosen["to"], "Til")
+    cursor = Cursor.parse(params.get("after", ""))
+    query = queue_query(settings, chosen, start, end, cursor)
+    rows = ctx.db.exec(query).all()
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     posts = [p for p in rows if ctx.may(Action.VIEW, p)]
