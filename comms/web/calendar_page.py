@@ -79,6 +79,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
             "days": [
                 {
                     "number": day.day,
+                    "iso": day.isoformat(),
                     "inside": day.month == month,
                     "classes": " ".join(
                         name
@@ -119,6 +120,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
         colours=campaign_colours(entries),
         feed=active_feed(ctx.db, int(ctx.user.id or 0)),
+        movable_ids={e.id for e in movable},
     )
 
 
@@ -168,6 +170,7 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
         states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
         colours=campaign_colours(entries),
         feed=active_feed(ctx.db, int(ctx.user.id or 0)),
+        movable_ids={e.id for e in movable},
     )
 
 

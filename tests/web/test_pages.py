@@ -449,3 +449,25 @@ def test_a_post_lists_the_other_posts_of_its_story_and_the_queue_filters_by_it(
     shown = {n for n in (fb, x, web, other, alone) if f'data-post="{n}"' in queue}
     assert shown == {fb, x, web}
     assert f'name="story" value="{story}"' in queue  # kept when the other filters change
+
+
+def test_the_calendar_marks_what_may_be_dragged_and_where(client, site: Settings):
+    when = datetime(2031, 3, 12, 9, 30, tzinfo=UTC)
+    draft = add_post(site, scheduled_at=when, title="Kan flyttes")
+    done = add_post(site, scheduled_at=when, state="published", published_at=when, title="Udgivet")
+    eva = client("eva")
+    page = eva.get("/calendar/2031/3").text
+    assert '<script src="/static/calendar.js" defer></script>' in page
+    assert f'data-move="{draft}" data-time="10:30"' in page  # local time (CET) kept on a drop
+    assert f'data-move="{done}"' not in page
+    assert 'data-date="2031-03-12"' in page
+    assert 'data-date="2031-02-28"' not in page  # the days of other months are no targets
+    week = eva.get("/calendar/2031/uge/11").text
+    assert f'data-move="{draft}"' in week
+    assert 'data-date="2031-03-16"' in week
+    viewer = client("vera").get("/calendar/2031/3").text
+    assert "data-move=" not in viewer
+    assert "calendar.js" not in viewer
+    script = eva.get("/static/calendar.js")
+    assert script.status_code == 200
+    assert "requestSubmit" in script.text

@@ -10,6 +10,10 @@
   let timer = null;
   let sequence = 0;
 
+  function danish(number) {
+    return number.toLocaleString("da-DK"); // 63.206, as the pages write numbers
+  }
+
   function chosen() {
     return Array.from(form.querySelectorAll("input[name=channel]:checked")).map((box) => box.value);
   }
@@ -25,10 +29,10 @@
   }
 
   function show(results) {
-    form.querySelectorAll("output.count").forEach((out) => { out.textContent = ""; out.className = "count"; });
+    form.querySelectorAll(".count").forEach((out) => { out.textContent = ""; out.className = "count"; });
     results.forEach((r) => {
-      const numbers = r.limit ? `${r.length} / ${r.limit}` : `${r.length}`;
-      [byChannel("output[data-count-for", r.channel), byChannel("output[data-variant-count-for", r.channel)]
+      const numbers = r.limit ? `${danish(r.length)} / ${danish(r.limit)}` : danish(r.length);
+      [byChannel("output[data-count-for", r.channel), byChannel("span[data-variant-count-for", r.channel)]
         .forEach((out) => {
           if (!out) return;
           out.textContent = numbers;
