@@ -310,7 +310,9 @@ def _form(
     errors: Errors | None = None,
     status: int = 200,
 ) -> Response:
-    errors = errors or {}
+    order = ["", "text", *(VARIANT + name for name in offered), "link", "image", "image_alt"]
+    order += ["time", "channels"]
+    errors = {key: errors[key] for key in sorted(errors or {}, key=order.index)}
     return ctx.page(
         "compose.html",
         status,
