@@ -9,12 +9,17 @@ workspace with uvicorn on 127.0.0.1, signs in as an administrator and writes int
 
     web-login.png         the sign-in page
     web-overview.png      the overview (what needs me, the coming week)
-    web-compose.png       composing a one-off post, after "Tjek teksten"
+    web-compose.png       composing a one-off post with X's own text, after "Tjek teksten"
+    web-compose-errors.png  the compose form back with its errors beside the fields
     web-queue.png         the queue with its filters
     web-post.png          a Facebook post as it will look, with its actions
     web-post-x.png        an X post with a long link (X's own card and count)
     web-calendar.png      a month of the calendar with the move form
     web-calendar-week.png a week of the calendar, coloured by campaign
+    web-calendar-feed.png the personal calendar address, shown once when it is made
+    web-campaigns.png     the campaigns with their next dates
+    web-campaign-year.png one campaign's year: the posts it plans
+    web-channels.png      the channels (admin): status, paused, token expiry
     web-report.png        the report page with its period picker and charts
     web-users.png         the users admin page
     web-audit.png         the audit log
@@ -49,6 +54,24 @@ IMAGE = ROOT / "campaigns" / "images" / "karneval.png"
 PASSWORD = "skærmbilleder-til-dokumentationen"
 
 
+# the channels that the repository's campaigns/ name, so their previews can be pictured
+CAMPAIGN_CHANNELS = """
+[channels.facebook]
+type = "facebook"
+page_id = "4"
+token_env = "COMMS_SHOT_FB"
+
+[channels.x]
+type = "x"
+token_env = "COMMS_SHOT_X"
+
+[channels.linkedin]
+type = "linkedin"
+organization_id = "2414183"
+token_env = "COMMS_SHOT_LI"
+"""
+
+
 def make_site(folder: Path):  # type: ignore[no-untyped-def]
     """Settings for a new database in `folder`, filled with 10 years of posts and a planned 2027."""
     from comms.config import load_settings
@@ -57,8 +80,13 @@ def make_site(folder: Path):  # type: ignore[no-untyped-def]
 
     config = folder / "comms.toml"
     channels = CHANNELS_TOML + '\n[channels.kommune-x]\ntype = "x"\ntoken_env = "COMMS_SHOT_X"\n'
+    channels += CAMPAIGN_CHANNELS
+    folders = f"campaigns_dir = {str(ROOT / 'campaigns')!r}\n"
+    folders += f"templates_dir = {str(ROOT / 'templates')!r}\n"
     config.write_text(
-        'timezone = "Europe/Copenhagen"\n[database]\nurl = "sqlite:///comms.db"\n'
+        'timezone = "Europe/Copenhagen"\n'
+        + folders
+        + '[database]\nurl = "sqlite:///comms.db"\n'
         + with_organisations(channels),
         encoding="utf-8",
     )
@@ -266,12 +294,17 @@ def main(argv: list[str] | None = None) -> list[Path]:
                     "&compare_from=2025-01-01&compare_to=2025-12-31",
                     2600,
                 ),
+                ("web-campaigns", "/campaigns", None),
+                ("web-campaign-year", "/campaigns/karneval/2027", 1500),
+                ("web-channels", "/channels", None),
                 ("web-users", "/users", None),
                 ("web-audit", "/audit", 1400),
                 ("web-error", "/posts/999999", 500),
             ):
                 written.append(_shot(desk, base + path, args.out / f"{name}.png", height))
             written.append(_compose_shot(desk, base, args.out / "web-compose.png"))
+            written.append(_compose_errors_shot(desk, base, args.out / "web-compose-errors.png"))
+            written.append(_feed_shot(desk, base, args.out / "web-calendar-feed.png"))
             phone = _signed_in(browser, base, width=390)
             written.append(_shot(phone, base + "/", args.out / "phone-overview.png", None))
             written.append(
@@ -312,8 +345,37 @@ def _compose_shot(page, base: str, path: Path) -> Path:  # type: ignore[no-untyp
         "Det er mørkt om morgenen: husk refleksen på vej til skole. "
         "https://www.aalborg.dk/tryg/refleks",
     )
+    page.click('details[data-variant-for="kommune-x"] summary')
+    page.fill(
+        'details[data-variant-for="kommune-x"] textarea',
+        "Husk refleksen i mørket #tryg https://www.aalborg.dk/tryg/refleks",
+    )
     with page.expect_navigation():
         page.click('button[name=action][value="check"]')
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _compose_errors_shot(page, base: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """The compose form sent with mistakes: each message stands beside its field."""
+    page.goto(base + "/compose")
+    page.check('input[name=channel][value="kommune-x"]')
+    page.fill("#text", "Blå Mandag: gå hjem sammen. " * 12)
+    page.fill("#link", "ftp://aalborg.dk/tryg")
+    page.check('input[name=when][value="time"]')
+    page.fill("input[name=date]", "2020-01-01")
+    page.fill("input[name=time]", "09:00")
+    with page.expect_navigation():
+        page.click('button[name=action][value="submit"]')
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _feed_shot(page, base: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """The calendar page's "make my address" button, and the address it shows once."""
+    page.goto(base + "/calendar/2027/1")
+    with page.expect_navigation():
+        page.click('#feed-form button[value="create"]')
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -124,8 +124,10 @@ def _first_words(text: str, limit: int = 60) -> str:
 # --- iCalendar ------------------------------------------------------------------------------
 
 
-def to_ics(entries: Sequence[CalendarEntry], *, year: int, zone: ZoneInfo) -> bytes:
-    """An iCalendar (RFC 5545) file with one VEVENT a post."""
+def to_ics(
+    entries: Sequence[CalendarEntry], *, year: int, zone: ZoneInfo, name: str | None = None
+) -> bytes:
+    """An iCalendar (RFC 5545) file with one VEVENT a post; `name` is the calendar's title."""
     from icalendar import Calendar, Event
 
     cal = Calendar()
@@ -133,7 +135,7 @@ def to_ics(entries: Sequence[CalendarEntry], *, year: int, zone: ZoneInfo) -> by
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"Tryg Aalborg: opslag {year}")
+    cal.add("x-wr-calname", name or f"Tryg Aalborg: opslag {year}")
     cal.add("x-wr-timezone", zone.key)
     for entry in entries:
         event = Event()

@@ -1,5 +1,5 @@
 """The SQLModel tables, and nothing else: posts and their history, the channels' runtime state,
-and the workspace's accounts (User, WebSession, LoginAttempt).
+and the workspace's accounts (User, WebSession, CalendarFeed, LoginAttempt).
 
 Every datetime column is `UTCDateTime`: SQLite hands back naive datetimes even for
 `DateTime(timezone=True)`, so the type stores UTC and re-attaches UTC on the way out. Comparing
@@ -86,6 +86,7 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_channel_published", "channel", "published_at"),
         sa.Index("ix_post_story", "story"),
         sa.Index("ix_post_author_state", "author", "state"),
+        sa.Index("ix_post_scheduled_at_id", "scheduled_at", "id"),  # the queue page's order
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -259,6 +260,21 @@ class WebSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)  # absolute end, whatever the activity
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A person's secret calendar address (/calendar/feed/TOKEN.ics): only its sha256 is kept.
+
+    Revoking or renewing sets revoked_at; the row stays for the record."""
+
+    __tablename__ = "calendar_feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LoginAttempt(SQLModel, table=True):

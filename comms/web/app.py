@@ -16,6 +16,7 @@ from comms.config import Settings
 from comms.web import (
     admin,
     auth,
+    calendar_feed,
     calendar_page,
     campaigns_page,
     channels_page,
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         Route("/queue", queue_page.queue, methods=["GET"]),
         *posts.routes(),
         *compose.routes(),
+        *calendar_feed.routes(),
         *calendar_page.routes(),
         *campaigns_page.routes(),
         *channels_page.routes(),

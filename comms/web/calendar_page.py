@@ -1,7 +1,8 @@
 """The calendar: a month of planned and published posts, with a form to move one (no JS needed).
 
 The entries are comms.report.calendar's (the same as `comms calendar`); the year's iCalendar
-file stays at /calendar/YEAR.ics.
+file stays at /calendar/YEAR.ics, and each person may make a secret feed address
+(comms.web.calendar_feed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from comms.access import Action
 from comms.content.danish import format_time
 from comms.report.calendar import MONTH_NAMES, WEEKDAYS, CalendarEntry, calendar_entries, to_ics
 from comms.store.models import Post, PostState
+from comms.web.calendar_feed import active_feed
 from comms.web.context import Ctx, Refused, page
 from comms.web.posts import move, visible_post
 from comms.web.render import today_in
@@ -77,6 +79,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
             "days": [
                 {
                     "number": day.day,
+                    "iso": day.isoformat(),
                     "inside": day.month == month,
                     "classes": " ".join(
                         name
@@ -116,6 +119,8 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         movable=movable,
         states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
         colours=campaign_colours(entries),
+        feed=active_feed(ctx.db, int(ctx.user.id or 0)),
+        movable_ids={e.id for e in movable},
     )
 
 
@@ -164,6 +169,8 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
         movable=movable,
         states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
         colours=campaign_colours(entries),
+        feed=active_feed(ctx.db, int(ctx.user.id or 0)),
+        movable_ids={e.id for e in movable},
     )
 
 

@@ -69,7 +69,19 @@ def _load(ctx: Ctx) -> CampaignSet:
     try:
         return CampaignSet.load(ctx.settings.campaigns_dir)
     except CampaignError as exc:
-        raise Refused(409, "Kampagnefilerne har fejl, der skal rettes først:\n" + str(exc)) from exc
+        message = "Kampagnefilerne har fejl, der skal rettes først:\n" + str(exc)
+        raise Refused(409, without_folders(ctx, message)) from exc
+
+
+def without_folders(ctx: Ctx, text: str) -> str:
+    """`text` with the server's folders taken off file names: a page names the file only."""
+    settings = ctx.settings
+    folders = [settings.campaigns_dir, settings.templates_dir]
+    if settings.path is not None:
+        folders.append(settings.path.parent)
+    for folder in sorted({str(f) for f in folders}, key=len, reverse=True):
+        text = text.replace(folder.rstrip("/") + "/", "")
+    return text
 
 
 def _today(ctx: Ctx) -> date:
@@ -122,7 +134,7 @@ def campaigns_list(ctx: Ctx) -> Response:
         campaigns = CampaignSet.load(ctx.settings.campaigns_dir)
         rows, errors = [row_of(ctx, campaigns, spec) for spec in campaigns], []
     except CampaignError as exc:  # every problem of every file, so they can all be fixed
-        rows, errors = [], str(exc).splitlines()
+        rows, errors = [], without_folders(ctx, str(exc)).splitlines()
     return ctx.page(
         "campaigns.html",
         title="Kampagner",
@@ -175,7 +187,7 @@ def campaign_year(ctx: Ctx, slug: str, year: int) -> Response:
         focus_area=ctx.settings.focus_areas.get(spec.focus_area, spec.focus_area or ""),
         posts=posts,
         warning=warning,
-        problems=[p.strip() for p in problems or []],
+        problems=[without_folders(ctx, p.strip()) for p in problems or []],
         may_plan=bool(ctx.may(Action.PLAN)),
     )
 

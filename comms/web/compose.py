@@ -1,17 +1,20 @@
-"""Compose a one-off post: one text for the chosen channels, an image, the time; save or submit.
+"""Compose a one-off post: one text for the chosen channels (or a channel's own variant), an
+image, the time; save as drafts or submit.
 
 The form works without JavaScript: "Tjek teksten" sends it back to the server, which counts each
-channel's text as the channel counts it and lints it exactly as the planner does
-(comms.content.lint,
-with links UTM-tagged by the planner's rules). compose.js only calls POST /compose/count, the
-same server code, while the person types. An error comes back with the form filled in; an
-uploaded image is decoded and saved again by comms.web.uploads, outside any public folder.
+channel's text (its variant, else the common text) as the channel counts it and lints it exactly
+as the planner does (comms.content.lint, with links UTM-tagged by the planner's rules).
+compose.js only calls POST /compose/count, the same server code, while the person types. An
+error comes back with the form filled in and each message beside the field it concerns; an
+uploaded image that passed its checks is kept server-side under a token (comms.web.uploads), so
+it need not be chosen again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
 
 import sqlalchemy as sa
 from starlette.datastructures import UploadFile
@@ -27,11 +30,26 @@ from comms.report.render import TYPE_NAMES
 from comms.store.models import Post
 from comms.timeutil import local_to_utc
 from comms.web.context import Ctx, Refused, page
-from comms.web.uploads import MAX_BYTES, UploadRefused, save_image
+from comms.web.uploads import MAX_BYTES, UploadRefused, adopt, keep_pending, pending_file
 from comms.web.words import lint_message
 
 MAX_TEXT = 70_000
 UTM_CAMPAIGN = "enkeltopslag"  # utm_campaign of a post that belongs to no campaign
+VARIANT = "variant:"  # form field of a channel's own text: "variant:kommune-x"
+# lint findings that concern the image or its alt text, not the text
+LABELS = {
+    "text": "Tekst",
+    "link": "Link",
+    "image": "Billede",
+    "image_alt": "Alt-tekst",
+    "time": "Hvornår",
+    "channels": "Kanaler",
+}
+IMAGE_CODES = {
+    "image-missing": "image",
+    "alt-missing": "image_alt",
+    "alt-is-file-name": "image_alt",
+}
 
 
 def routes() -> list[Route]:
@@ -54,6 +72,13 @@ class Values:
     date: str = ""
     time: str = ""
     channels: list[str] = field(default_factory=list)
+    variants: dict[str, str] = field(default_factory=dict)  # channel -> its own text (non-empty)
+    image_token: str = ""  # a checked upload kept from an earlier round (comms.web.uploads)
+    image_name: str = ""  # its original file name, shown only
+
+    def text_of(self, channel: str) -> str:
+        """The text written for `channel`: its variant, else the common text."""
+        return self.variants.get(channel) or self.text
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,8 @@ class Check:
     length: int
     limit: int | None
     problems: tuple[str, ...]
+    variant: bool = False  # counted from the channel's own text, not the common one
+    codes: tuple[str, ...] = ()
 
     @property
     def too_long(self) -> bool:
@@ -76,6 +103,7 @@ class Check:
             "length": self.length,
             "limit": self.limit,
             "too_long": self.too_long,
+            "variant": self.variant,
             "problems": list(self.problems),
         }
 
@@ -121,6 +149,11 @@ def read_values(ctx: Ctx, offered: dict[str, ChannelSettings]) -> Values:
         if value not in offered:
             raise Refused(403, decide(ctx.actor, Action.COMPOSE, _facts(ctx, channel)).reason)
         chosen.append(value)
+    variants = {}
+    for name in offered:  # a variant of a channel not chosen is kept for the form, not posted
+        text = ctx.field(VARIANT + name).replace("\r\n", "\n")[:MAX_TEXT]
+        if text.strip():
+            variants[name] = text
     return Values(
         title=ctx.field("title").strip()[:500],
         text=ctx.field("text").replace("\r\n", "\n")[:MAX_TEXT],
@@ -130,6 +163,9 @@ def read_values(ctx: Ctx, offered: dict[str, ChannelSettings]) -> Values:
         date=ctx.field("date").strip()[:10],
         time=ctx.field("time").strip()[:5],
         channels=chosen,
+        variants=variants,
+        image_token=ctx.field("image_token").strip()[:100],
+        image_name=ctx.field("image_name").strip()[:200],
     )
 
 
@@ -145,7 +181,7 @@ def _utm(settings: Settings, channel: str) -> dict[str, object]:
 
 def text_for(settings: Settings, values: Values, channel: str) -> str:
     """The text that goes out on `channel`, its links to our own sites UTM-tagged."""
-    return add_utm(values.text, **_utm(settings, channel))
+    return add_utm(values.text_of(channel), **_utm(settings, channel))
 
 
 def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
@@ -172,6 +208,8 @@ def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
                 problems=tuple(
                     lint_message(p.code, p.message, length=length, limit=limit) for p in problems
                 ),
+                variant=name in values.variants,
+                codes=tuple(p.code for p in problems),
             )
         )
     return found
@@ -191,20 +229,34 @@ def scheduled(ctx: Ctx, values: Values) -> tuple[datetime | None, str | None]:
     return resolved.utc, f"{local_day.isoformat()} {wall.strftime('%H:%M')}"
 
 
-def _problem(values: Values, found: list[Check], image: str | None) -> str | None:
-    """The first thing that stops the post from being saved, in Danish."""
+Errors = dict[str, list[str]]  # form field ("text", "variant:NAME", "image_alt", …) -> messages
+
+
+def problems(values: Values, found: list[Check], image: str | None) -> Errors:
+    """What stops the post from being saved, in Danish, by the field each message concerns."""
+    errors: Errors = {}
+
+    def add(key: str, message: str) -> None:
+        if message not in errors.setdefault(key, []):
+            errors[key].append(message)
+
     if not values.channels:
-        return "Vælg mindst én kanal."
-    if not values.text.strip():
-        return "Skriv en tekst."
+        add("channels", "Vælg mindst én kanal.")
+    if not values.text.strip() and any(c not in values.variants for c in values.channels):
+        add("text", "Skriv en tekst.")
     if values.link and not values.link.startswith(("https://", "http://")):
-        return "Linket skal begynde med https://."
+        add("link", "Linket skal begynde med https://.")
     if image and not values.image_alt:
-        return "Skriv en alt-tekst til billedet: beskriv, hvad det viser."
+        add("image_alt", "Skriv en alt-tekst til billedet: beskriv, hvad det viser.")
     for item in found:
-        if item.problems:
-            return f"{item.channel}: {' '.join(item.problems)}"
-    return None
+        for code, message in zip(item.codes, item.problems, strict=True):
+            if code in IMAGE_CODES:
+                add(IMAGE_CODES[code], f"{item.channel}: {message}")
+            elif item.variant:
+                add(VARIANT + item.channel, message)
+            else:
+                add("text", f"{item.channel}: {message}")
+    return errors
 
 
 def _upload(ctx: Ctx) -> UploadFile | None:
@@ -212,7 +264,41 @@ def _upload(ctx: Ctx) -> UploadFile | None:
     return upload if isinstance(upload, UploadFile) and upload.filename else None
 
 
+def _image(ctx: Ctx, values: Values, errors: Errors) -> Path | None:
+    """The form's image, checked and kept under a token; a new upload replaces a kept one."""
+    user_id = int(ctx.user.id or 0)
+    upload = _upload(ctx)
+    if ctx.field("image_drop") == "1" and upload is None:
+        values.image_token = values.image_name = ""
+        return None
+    if upload is None and not values.image_token:
+        return None
+    folder = _folder(ctx)
+    if upload is not None:
+        values.image_token = values.image_name = ""
+        try:
+            values.image_token = keep_pending(upload.file.read(MAX_BYTES + 1), folder, user_id)
+        except UploadRefused as exc:
+            errors.setdefault("image", []).append(str(exc))
+            return None
+        values.image_name = (upload.filename or "")[-200:].replace("\\", "/").rsplit("/", 1)[-1]
+    if not values.image_token:
+        return None
+    kept = pending_file(values.image_token, folder, user_id)
+    if kept is None:  # an old or foreign token: the person chooses the image again
+        values.image_token = values.image_name = ""
+        errors.setdefault("image", []).append("Billedet er ikke gemt længere; vælg det igen.")
+    return kept
+
+
 # --- the pages --------------------------------------------------------------------------------
+
+
+def field_id(key: str, offered: dict[str, ChannelSettings] | list[str]) -> str:
+    """The HTML id of a form field: a variant's by its channel's place, as names may be odd."""
+    if key.startswith(VARIANT):
+        return f"variant-{list(offered).index(key[len(VARIANT) :]) + 1}"
+    return {"channels": "channels", "time": "when"}.get(key, key)
 
 
 def _form(
@@ -221,18 +307,26 @@ def _form(
     values: Values,
     *,
     found: list[Check] | None = None,
-    error: str | None = None,
+    errors: Errors | None = None,
     status: int = 200,
 ) -> Response:
+    order = ["", "text", *(VARIANT + name for name in offered), "link", "image", "image_alt"]
+    order += ["time", "channels"]
+    errors = {key: errors[key] for key in sorted(errors or {}, key=order.index)}
     return ctx.page(
         "compose.html",
         status,
         title="Nyt opslag",
         values=values,
         groups=_groups(offered),
+        offered=list(offered),
         kinds={name: TYPE_NAMES.get(c.type, c.type) for name, c in offered.items()},
-        checks=found or [],
-        error=error,
+        checks={c.channel: c for c in found or []},
+        errors=errors,
+        ids={key: field_id(key, offered) for key in errors},
+        variant_ids={name: field_id(VARIANT + name, offered) for name in offered},
+        labels=LABELS,
+        VARIANT=VARIANT,
     )
 
 
@@ -250,30 +344,28 @@ def compose_post(ctx: Ctx) -> Response:
     offered = composable(ctx)
     values = read_values(ctx, offered)
     action = ctx.field("action")
-    upload = _upload(ctx)
-    found = checks(ctx, values, image=upload.filename if upload else None)
+    errors: Errors = {}
+    kept = _image(ctx, values, errors)
+    image = (values.image_name or kept.name) if kept else None  # lint sees the chosen name
+    found = checks(ctx, values, image=image)
     if action not in ("draft", "submit"):
-        return _form(ctx, offered, values, found=found)
+        return _form(ctx, offered, values, found=found, errors=errors)
+    when, local_text = None, None
     try:
         when, local_text = scheduled(ctx, values)
     except Refused as exc:
-        return _form(ctx, offered, values, found=found, error=exc.message, status=400)
-    error = _problem(values, found, upload.filename if upload else None)
-    image_path = None
-    if error is None and upload is not None:
-        try:
-            data = upload.file.read(MAX_BYTES + 1)
-            image_path = str(save_image(data, ctx.settings.web.uploads_dir or _fallback(ctx)))
-        except UploadRefused as exc:
-            error = str(exc)
-    if error is not None:
-        return _form(ctx, offered, values, found=found, error=error, status=400)
+        errors.setdefault("time", []).append(exc.message)
+    for key, messages in problems(values, found, image).items():
+        errors.setdefault(key, []).extend(m for m in messages if m not in errors.get(key, []))
+    if errors:
+        return _form(ctx, offered, values, found=found, errors=errors, status=400)
+    image_path = str(adopt(kept, _folder(ctx))) if kept is not None else None
     try:
         ids = queue.compose(
             ctx.db,
             actor=ctx.user.username,
             channels=values.channels,
-            text=values.text,
+            text=values.text or values.text_of(values.channels[0]),
             variants={c: text_for(ctx.settings, values, c) for c in values.channels},
             title=values.title or None,
             image_path=image_path,
@@ -283,16 +375,16 @@ def compose_post(ctx: Ctx) -> Response:
             submit=action == "submit",
         )
     except QueueError as exc:
-        return _form(ctx, offered, values, found=found, error=str(exc), status=400)
+        return _form(ctx, offered, values, found=found, errors={"": [str(exc)]}, status=400)
     _tag_links(ctx, values, ids)
     ok = "composed-submitted" if action == "submit" else "composed"
     return RedirectResponse(f"/posts/{ids[0]}?ok={ok}", status_code=303)
 
 
-def _fallback(ctx: Ctx):  # type: ignore[no-untyped-def]
-    """Without [web] uploads_dir: an `uploads` folder next to the SQLite database."""
-    from pathlib import Path
-
+def _folder(ctx: Ctx) -> Path:
+    """[web] uploads_dir, else an `uploads` folder next to the SQLite database."""
+    if ctx.settings.web.uploads_dir is not None:
+        return ctx.settings.web.uploads_dir
     url = sa.engine.make_url(ctx.settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         return Path(url.database).resolve().parent / "uploads"

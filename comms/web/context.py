@@ -145,6 +145,7 @@ NOTICES = {
     "user-enabled": "Brugeren kan logge ind igen.",
     "password-reset": "Adgangskoden er skiftet, og brugerens sessioner er afsluttet.",
     "role-set": "Rollen er ændret.",
+    "feed-revoked": "Din kalenderadresse er trukket tilbage; den virker ikke længere.",
 }
 
 

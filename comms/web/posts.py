@@ -89,6 +89,11 @@ def show(ctx: Ctx, post_id: int) -> Response:
         post.published_at if post.state == "published" and post.published_at else post.scheduled_at
     )
     rights = {action.value: bool(ctx.may(action, post)) for action in Action}
+    story = [
+        other
+        for other in (queue.story_posts(ctx.db, post.story) if post.story else [])
+        if other.id != post.id and ctx.may(Action.VIEW, other)
+    ]
     return ctx.page(
         "post.html",
         title=post.title or f"Opslag {post_id}",
@@ -107,6 +112,7 @@ def show(ctx: Ctx, post_id: int) -> Response:
         attempts=[(a, outcome_name(a.outcome)) for a in attempts],
         events=[(e, action_name(e.action)) for e in events],
         versions=queue.versions(ctx.db, post_id),
+        story=story,
         rights=rights,
         approve_reason=ctx.may(Action.APPROVE, post).reason,
         settle_names=SETTLE_NAMES,

@@ -10,7 +10,10 @@ random; the original file name is never used as a path.
 from __future__ import annotations
 
 import io
+import re
 import secrets
+import shutil
+import time
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -52,3 +55,41 @@ def save_image(data: bytes, folder: Path) -> Path:
     else:
         pixels.save(path, "PNG", optimize=True)
     return path
+
+
+# --- a checked image kept while its form comes back with an error -----------------------------
+
+PENDING = "pending"  # uploads_dir/pending/USER_ID/TOKEN: checked, not yet part of a post
+PENDING_HOURS = 24
+_TOKEN = re.compile(r"[0-9a-f]{32}\.(?:png|jpg)")
+
+
+def keep_pending(data: bytes, folder: Path, user_id: int) -> str:
+    """Check and save `data` for this user until the form is sent again; returns its token."""
+    own = folder / PENDING / str(user_id)
+    _forget_old(own)
+    return save_image(data, own).name
+
+
+def pending_file(token: str, folder: Path, user_id: int) -> Path | None:
+    """The image kept under `token` for this user, or None (a token is never a path)."""
+    if not _TOKEN.fullmatch(token):
+        return None
+    path = folder / PENDING / str(user_id) / token
+    return path if path.is_file() else None
+
+
+def adopt(pending: Path, folder: Path) -> Path:
+    """Move a kept image into `folder`, where the post's images live."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.move(pending, folder / pending.name))
+
+
+def _forget_old(own: Path) -> None:
+    """Drop this user's kept images older than PENDING_HOURS (forms that were left)."""
+    if not own.is_dir():
+        return
+    cutoff = time.time() - PENDING_HOURS * 3600
+    for path in own.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)

@@ -46,6 +46,9 @@ ACTION_NAMES = {
     "user:enable": "bruger genåbnet",
     "user:reset-password": "adgangskode nulstillet",
     "user:set-role": "rolle ændret",
+    "calendar-feed:create": "kalenderadresse lavet",
+    "calendar-feed:renew": "kalenderadresse fornyet",
+    "calendar-feed:revoke": "kalenderadresse trukket tilbage",
     "login": "logget ind",
     "logout": "logget ud",
 }

@@ -25,6 +25,7 @@ from comms.store.db import session_scope
 from comms.store.models import AuditEvent
 from tests.web.conftest import add_post
 from tests.web.live import sign_in
+from tests.web.test_campaigns_page import NEXT_YEAR, write_campaigns
 
 pytestmark = pytest.mark.slow
 
@@ -82,8 +83,29 @@ def violations(page: Any, axe_source: str) -> list[str]:
     return [f"{v['id']}: {v['help']} ({v['nodes'][0]['target']})" for v in result["violations"]]
 
 
+def compose_rounds(page: Any, base: str, axe_source: str) -> dict[str, list[str]]:
+    """The compose page with a channel's own text open, then back with errors beside fields."""
+    found = {}
+    page.goto(base + "/compose")
+    page.check('input[name=channel][value="kommune-x"]')
+    page.click('details[data-variant-for="kommune-x"] summary')
+    page.fill('details[data-variant-for="kommune-x"] textarea', "Refleks " * 40)
+    page.wait_for_selector('output[data-count-for="kommune-x"].over')
+    found["/compose (egen tekst)"] = violations(page, axe_source)
+    page.fill("#link", "ftp://aalborg.dk")
+    with page.expect_navigation():
+        page.click('button[name=action][value="draft"]')
+    page.wait_for_selector("#compose-error")
+    found["/compose (fejl)"] = violations(page, axe_source)
+    return {name: problems for name, problems in found.items() if problems}
+
+
 def test_every_page_passes_wcag_2_1_aa(admin_page: Any, base: str, site: Settings, axe_source: str):
-    post_id = add_post(site, title="Blå Mandag", link="https://www.aalborg.dk/tryg")
+    write_campaigns(site)
+    post_id = add_post(
+        site, title="Blå Mandag", link="https://www.aalborg.dk/tryg", story="historie-1"
+    )
+    add_post(site, channel="kommune-x", title="Blå Mandag på X", story="historie-1")
     x_id = add_post(site, channel="kommune-x", state="rejected", review_comment="For langt")
     with session_scope(site.database_url) as session:
         session.add(AuditEvent(actor="anna", action="approve", post_id=post_id))
@@ -93,7 +115,11 @@ def test_every_page_passes_wcag_2_1_aa(admin_page: Any, base: str, site: Setting
         f"/calendar/{week.year}/uge/{week.week}",
         "/",
         "/compose",
+        "/campaigns",
+        f"/campaigns/karneval/{NEXT_YEAR}",
+        "/channels",
         "/queue?from=",
+        "/queue?story=historie-1&from=",
         f"/posts/{post_id}",
         f"/posts/{x_id}",
         "/calendar",
@@ -106,6 +132,13 @@ def test_every_page_passes_wcag_2_1_aa(admin_page: Any, base: str, site: Setting
         problems = violations(admin_page, axe_source)
         if problems:
             found[path] = problems
+    found.update(compose_rounds(admin_page, base, axe_source))  # its tabs and its errors
+    admin_page.goto(base + "/calendar")
+    admin_page.click('#feed-form button[value="create"]')  # the feed address, shown once
+    admin_page.wait_for_selector("#feed-url")
+    problems = violations(admin_page, axe_source)
+    if problems:
+        found["/calendar/feed"] = problems
     admin_page.goto(base + "/")  # the sign-in page as a visitor sees it: sign out first
     admin_page.click("header form.who button")
     admin_page.wait_for_url("**/login")

@@ -232,7 +232,8 @@ def test_the_screenshot_script(tmp_path: Path):
     )
     names = sorted(path.name for path in out.iterdir())
     pages = ["login", "overview", "compose", "queue", "post", "post-x", "calendar", "report"]
-    pages += ["calendar-week", "users"]
+    pages += ["calendar-week", "users", "compose-errors", "calendar-feed", "campaigns"]
+    pages += ["campaign-year", "channels"]
     expected = [f"web-{name}.png" for name in [*pages, "audit", "error"]]
     expected += ["phone-overview.png", "phone-post.png"]
     expected += ["report.png", "report-10-years.png", "calendar.png"]

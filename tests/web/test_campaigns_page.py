@@ -197,3 +197,14 @@ def test_viewers_and_other_origins_cannot_plan(client, site: Settings):
     assert foreign.status_code == 403
     assert eva.post("/campaigns/plan", {"year": "tyve"}).status_code == 400
     assert planned(site) == []
+
+
+def test_a_campaigns_problem_names_its_file_not_the_servers_folders(client, site: Settings):
+    write_campaigns(site)
+    broken = textwrap.dedent(CAMPAIGN.format(time="08:00")).replace('"kommune-x"]', '"ukendt"]')
+    (site.campaigns_dir / "karneval.toml").write_text(broken, encoding="utf-8")
+    page = client("vera").get(f"/campaigns/karneval/{NEXT_YEAR}").text
+    assert "ukendt" in page
+    assert site.path is not None
+    assert str(site.path.parent) not in page
+    assert str(site.campaigns_dir) not in page

@@ -419,3 +419,55 @@ def test_calendar_week_view_coloured_by_campaign(client, site: Settings):
     assert 'href="/calendar/2031/uge/11"' in anna.get("/calendar/2031/3").text
     assert anna.get("/calendar/2031/uge/54").status_code == 404
     assert anna.get("/calendar/2026/uge/53").status_code == 200  # 2026 has a week 53
+
+
+def test_a_post_lists_the_other_posts_of_its_story_and_the_queue_filters_by_it(
+    client, site: Settings
+):
+    story = "a" * 32
+    fb = add_post(site, story=story, title="Blå Mandag")
+    x = add_post(site, channel="kommune-x", story=story, state="queued", title="Blå Mandag X")
+    web = add_post(site, channel="hjemmeside", story=story, state="rejected", title="Blå på nettet")
+    other = add_post(site, story="b" * 32, title="En anden historie")
+    alone = add_post(site, title="Uden historie")
+    vera = client("vera")
+    page = vera.get(f"/posts/{fb}").text
+    table = page[page.index('id="story"') : page.index("</table>", page.index('id="story"'))]
+    assert f'href="/posts/{x}"' in table
+    assert f'href="/posts/{web}"' in table
+    assert f'href="/posts/{fb}"' not in table  # not itself
+    assert f'href="/posts/{other}"' not in table
+    assert "kommune-x" in table
+    assert "hjemmeside" in table
+    assert "godkendt" in table  # each one's state
+    assert "afvist" in table
+    assert f'href="/queue?story={story}&amp;from="' in page
+    assert 'id="story"' not in vera.get(f"/posts/{alone}").text
+
+    queue = vera.get(f"/queue?story={story}&from=").text
+    assert 'id="story-filter"' in queue
+    shown = {n for n in (fb, x, web, other, alone) if f'data-post="{n}"' in queue}
+    assert shown == {fb, x, web}
+    assert f'name="story" value="{story}"' in queue  # kept when the other filters change
+
+
+def test_the_calendar_marks_what_may_be_dragged_and_where(client, site: Settings):
+    when = datetime(2031, 3, 12, 9, 30, tzinfo=UTC)
+    draft = add_post(site, scheduled_at=when, title="Kan flyttes")
+    done = add_post(site, scheduled_at=when, state="published", published_at=when, title="Udgivet")
+    eva = client("eva")
+    page = eva.get("/calendar/2031/3").text
+    assert '<script src="/static/calendar.js" defer></script>' in page
+    assert f'data-move="{draft}" data-time="10:30"' in page  # local time (CET) kept on a drop
+    assert f'data-move="{done}"' not in page
+    assert 'data-date="2031-03-12"' in page
+    assert 'data-date="2031-02-28"' not in page  # the days of other months are no targets
+    week = eva.get("/calendar/2031/uge/11").text
+    assert f'data-move="{draft}"' in week
+    assert 'data-date="2031-03-16"' in week
+    viewer = client("vera").get("/calendar/2031/3").text
+    assert "data-move=" not in viewer
+    assert "calendar.js" not in viewer
+    script = eva.get("/static/calendar.js")
+    assert script.status_code == 200
+    assert "requestSubmit" in script.text
