@@ -96,7 +96,7 @@ POST = "id, text, state, author, submitted_at"
 
 def test_upgrade_keeps_notices_and_posts_and_adds_an_empty_through(url_at_0003):
     notices, posts = _rows(url_at_0003, "notice", NOTICE), _rows(url_at_0003, "post", POST)
-    upgrade(url_at_0003)
+    upgrade(url_at_0003, "0004")
     assert current_revision(url_at_0003) == "0004"
     assert _rows(url_at_0003, "notice", NOTICE) == notices
     assert _rows(url_at_0003, "post", POST) == posts

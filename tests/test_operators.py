@@ -41,8 +41,8 @@ def test_init_writes_a_starter_config_and_the_schema(tmp_path, monkeypatch):
 def test_db_upgrade_and_current(make_settings):
     settings = make_settings(schema=False)
     assert "database: empty" in run(settings, "db", "current")
-    assert "schema empty -> 0004" in run(settings, "db", "upgrade")
-    assert "database: 0004; needed: 0004" in run(settings, "db", "current")
+    assert "schema empty -> 0005" in run(settings, "db", "upgrade")
+    assert "database: 0005; needed: 0005" in run(settings, "db", "current")
     path = settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master")}

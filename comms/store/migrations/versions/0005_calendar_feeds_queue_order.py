@@ -1,7 +1,7 @@
 """personal calendar feeds, and an index for the queue's keyset order
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2027-01-10
 
 `calendar_feed` keeps only the sha256 of each person's secret feed address; revoking or renewing
@@ -16,8 +16,8 @@ from alembic import op
 
 import comms.store.models
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
