@@ -27,7 +27,7 @@ from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
 from comms.store import audit
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
-from comms.store.models import Post, PostState, utcnow
+from comms.store.models import Post, PostState, table_of, utcnow
 from comms.timeutil import local_to_utc
 
 
@@ -533,7 +533,7 @@ def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[in
     Our transaction holds SQLite's write lock (BEGIN IMMEDIATE), so every id above the largest
     one before the insert is one of ours: one range query finds them all.
     """
-    table = Post.__table__  # type: ignore[attr-defined]
+    table = table_of(Post)
     columns = [table.c[name].name for name in _NEW_POST_COLUMNS]  # fails loudly on a rename
     sql = insert_sql(table, dict.fromkeys(columns, "?"))
     values = []

@@ -31,15 +31,23 @@ from comms.importer.rows import (
 )
 from comms.store.bulk import insert_sql, sqlite_time
 from comms.store.db import session_scope
-from comms.store.models import AuditEvent, MetricSample, Post, PostState, new_key, utcnow
+from comms.store.models import (
+    AuditEvent,
+    MetricSample,
+    Post,
+    PostState,
+    new_key,
+    table_of,
+    utcnow,
+)
 
 _INSERT_CHUNK = 5000  # rows per bulk insert (progress steps; all in one transaction)
 _LOOKUP_CHUNK = 500  # plan keys per IN (...) query
 _IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while inserting (default: 2 MiB)
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
-_POSTS = Post.__table__  # type: ignore[attr-defined]
-_SAMPLES = MetricSample.__table__  # type: ignore[attr-defined]
+_POSTS = table_of(Post)
+_SAMPLES = table_of(MetricSample)
 
 
 @dataclass(frozen=True)

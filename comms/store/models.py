@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -49,6 +50,12 @@ class UTCDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """The current instant, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a table model, for statements built once on its columns."""
+    # SQLModel's metaclass sets __table__ when the class is made; its stubs do not declare it
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def new_key() -> str:
