@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from comms.channels.base import Channel, OutgoingPost
 from comms.config import Settings
@@ -45,7 +45,7 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
     notices: list[PendingNotice] = []
     posts = session.exec(
         select(Post).where(
-            Post.state.in_([PostState.FAILED, PostState.UNKNOWN]),
+            col(Post.state).in_([PostState.FAILED, PostState.UNKNOWN]),
             Post.updated_at >= since,
             Post.source == "plan",
         )
@@ -89,7 +89,7 @@ def _not_sent(session: Session, candidates: list[PendingNotice]) -> list[Pending
     sent: set[tuple[str, str]] = set()
     for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
         rows = session.exec(
-            select(Notice.kind, Notice.key).where(Notice.key.in_(keys[start : start + 500]))
+            select(Notice.kind, Notice.key).where(col(Notice.key).in_(keys[start : start + 500]))
         ).all()
         sent.update((kind, key) for kind, key in rows)
     return [n for n in candidates if (n.kind, n.key) not in sent]
@@ -161,7 +161,9 @@ class Notifier:
             )
             with session_scope(self.settings.database_url) as session:
                 session.execute(
-                    sa.delete(Notice).where(Notice.kind == notice.kind, Notice.key == notice.key)
+                    sa.delete(Notice).where(
+                        col(Notice.kind) == notice.kind, col(Notice.key) == notice.key
+                    )
                 )
             return False
         log.info("notice sent: %s", notice.subject)
