@@ -54,8 +54,8 @@ def utcnow() -> datetime:
 
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table behind a table model, for statements built once on its columns."""
-    # SQLModel's metaclass sets __table__ when the class is made; its stubs do not declare it
-    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
+    # SQLModel's metaclass sets __table__ on every table model, but its types do not declare it
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]  # SQLModel does not declare it
 
 
 def new_key() -> str:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -133,7 +136,7 @@ def read_values(ctx: Ctx, offered: dict[str, ChannelSettings]) -> Values:
     )
 
 
-def _utm(settings: Settings, channel: str) -> dict[str, object]:
+def _utm(settings: Settings, channel: str) -> dict[str, Any]:
     """The planner's UTM values: the channel as source, the configured medium."""
     return {
         "domains": settings.utm.domains,
@@ -289,10 +292,8 @@ def compose_post(ctx: Ctx) -> Response:
     return RedirectResponse(f"/posts/{ids[0]}?ok={ok}", status_code=303)
 
 
-def _fallback(ctx: Ctx):  # type: ignore[no-untyped-def]
+def _fallback(ctx: Ctx) -> Path:
     """Without [web] uploads_dir: an `uploads` folder next to the SQLite database."""
-    from pathlib import Path
-
     url = sa.engine.make_url(ctx.settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         return Path(url.database).resolve().parent / "uploads"
@@ -305,7 +306,7 @@ def _tag_links(ctx: Ctx, values: Values, ids: list[int]) -> None:
         return
     for post_id, channel in zip(ids, values.channels, strict=True):
         link = tag_url(values.link, **_utm(ctx.settings, channel))
-        ctx.db.execute(sa.update(Post).where(Post.id == post_id).values(link=link))
+        ctx.db.execute(sa.update(Post).where(col(Post.id) == post_id).values(link=link))
 
 
 @page
