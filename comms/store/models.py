@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -55,7 +54,7 @@ def utcnow() -> datetime:
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table behind a table model, for statements built once on its columns."""
     # SQLModel's metaclass sets __table__ on every table model, but its types do not declare it
-    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]  # SQLModel does not declare it
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare it
 
 
 def new_key() -> str:
