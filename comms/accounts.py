@@ -21,7 +21,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from comms.access import Role
 from comms.errors import CommsError
@@ -311,20 +311,20 @@ def throttle_wait(session: Session, *, username: str, address: str, now: datetim
     """Seconds until the next sign-in may be tried for this account and address (0: now)."""
     since = now - THROTTLE_WINDOW
     last_success = session.exec(
-        select(_newest(LoginAttempt.at)).where(
+        select(_newest(col(LoginAttempt.at))).where(
             LoginAttempt.username == username, LoginAttempt.succeeded, LoginAttempt.at > since
         )
     ).one()
     account_since = max(since, last_success) if last_success else since
-    account = _failures(session, LoginAttempt.username == username, account_since)
-    by_address = _failures(session, LoginAttempt.address == address, since)
+    account = _failures(session, col(LoginAttempt.username) == username, account_since)
+    by_address = _failures(session, col(LoginAttempt.address) == address, since)
     return max(
         _wait(account, FREE_FAILURES_PER_ACCOUNT, now),
         _wait(by_address, FREE_FAILURES_PER_ADDRESS, now),
     )
 
 
-def _newest(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[datetime]:
+def _newest(column: sa.SQLColumnExpression[datetime]) -> sa.ColumnElement[datetime]:
     """max() of a UTC column, still read back as an aware datetime (an aggregate loses the type)."""
     return sa.type_coerce(sa.func.max(column), UTCDateTime())
 
@@ -334,8 +334,8 @@ def _failures(
 ) -> tuple[int, datetime | None]:
     """How many failed tries match `which` after `since`, and when the newest was."""
     count, newest = session.exec(
-        select(sa.func.count(), _newest(LoginAttempt.at)).where(
-            which, sa.not_(LoginAttempt.succeeded), LoginAttempt.at > since
+        select(sa.func.count(), _newest(col(LoginAttempt.at))).where(
+            which, sa.not_(col(LoginAttempt.succeeded)), col(LoginAttempt.at) > since
         )
     ).one()
     return int(count), newest
@@ -392,8 +392,8 @@ def resume_session(
         return None
     found = session.exec(
         select(WebSession, User)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == token_hash(token), WebSession.ended_at.is_(None))
+        .join(User, col(User.id) == col(WebSession.user_id))
+        .where(col(WebSession.token_hash) == token_hash(token), col(WebSession.ended_at).is_(None))
     ).first()
     if found is None:
         return None
@@ -414,8 +414,8 @@ def end_session(session: Session, token: str) -> None:
     now = utcnow()
     found = session.exec(
         select(WebSession, User)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == token_hash(token), WebSession.ended_at.is_(None))
+        .join(User, col(User.id) == col(WebSession.user_id))
+        .where(col(WebSession.token_hash) == token_hash(token), col(WebSession.ended_at).is_(None))
     ).first()
     if found is None:
         return
@@ -428,8 +428,8 @@ def end_session(session: Session, token: str) -> None:
 
 def end_user_sessions(session: Session, user_id: int) -> int:
     """End every open session of a user at once; returns how many there were."""
-    return session.execute(
+    return session.exec(
         sa.update(WebSession)
-        .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+        .where(col(WebSession.user_id) == user_id, col(WebSession.ended_at).is_(None))
         .values(ended_at=utcnow())
     ).rowcount

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from comms.channels.base import Receipt
 from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
 from comms.store.db import session_scope
-from comms.store.models import MetricSample, Post, PostState, utcnow
+from comms.store.models import MetricSample, Post, PostState, table_of, utcnow
 
 log = logging.getLogger("comms.metrics")
 _OFFSET = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -86,21 +86,24 @@ def collect_due(
     horizon = now - max(schedule) - timedelta(days=1)
     last = (
         select(MetricSample.post_id, sa.func.max(MetricSample.collected_at).label("last"))
-        .group_by(MetricSample.post_id)
+        .group_by(col(MetricSample.post_id))
         .subquery()
     )
     with session_scope(settings.database_url) as session:
         rows = session.exec(
-            select(Post, sa.type_coerce(last.c.last, Post.__table__.c.published_at.type))
+            select(Post, sa.type_coerce(last.c.last, table_of(Post).c.published_at.type))
             .join(last, last.c.post_id == Post.id, isouter=True)
             .where(
                 Post.state == PostState.PUBLISHED,
                 Post.source == "plan",
-                Post.channel.in_(sorted(adapters)),
-                Post.published_at >= horizon,
+                col(Post.channel).in_(sorted(adapters)),
+                col(Post.published_at) >= horizon,
             )
         ).all()
     for done, (post, last_sample) in enumerate(rows, start=1):
+        # the query reads published rows, which have both
+        assert post.id is not None
+        assert post.published_at is not None
         if progress:
             progress(f"reading figures ({post.channel})", done, len(rows))
         if not force and due_offset(post.published_at, last_sample, now, schedule) is None:

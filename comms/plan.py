@@ -14,10 +14,10 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from comms.campaigns.events import Occurrence
 from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
@@ -27,7 +27,7 @@ from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
 from comms.store import audit
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
-from comms.store.models import EDITABLE_STATES, Post, PostState, utcnow
+from comms.store.models import EDITABLE_STATES, Post, PostState, table_of, utcnow
 from comms.timeutil import local_to_utc
 
 
@@ -225,7 +225,7 @@ class _StepChannel:
         cls, settings: Settings, spec: CampaignSpec, step: StepSpec, channel_name: str
     ) -> _StepChannel:
         channel = settings.channel(channel_name)
-        utm = {
+        utm: dict[str, Any] = {
             "domains": settings.utm.domains,
             "source": channel_name,
             "medium": settings.utm.medium,
@@ -359,12 +359,20 @@ def sync(
     With `dry_run` the changes are worked out and reported but nothing is written.
     """
     slugs = sorted(set(campaigns))
-    existing = {
-        post.plan_key: post
-        for post in session.exec(
-            select(Post).where(Post.source == "plan", Post.year == year, Post.campaign.in_(slugs))
-        ).all()
-    }
+    # a planned post always has its plan_key (the column is optional for other sources)
+    existing = cast(
+        dict[str, Post],
+        {
+            post.plan_key: post
+            for post in session.exec(
+                select(Post).where(
+                    col(Post.source) == "plan",
+                    col(Post.year) == year,
+                    col(Post.campaign).in_(slugs),
+                )
+            ).all()
+        },
+    )
     work = diff(existing, planned, require_approval=require_approval, actor=actor)
     if not dry_run:
         _apply(session, work, actor)
@@ -456,7 +464,9 @@ def _apply(session: Session, work: PlanWork, actor: str) -> None:
     events: list[dict] = []
     for post, values, campaign in work.updates:
         session.execute(
-            sa.update(Post).where(Post.id == post.id, Post.state == post.state).values(**values)
+            sa.update(Post)
+            .where(col(Post.id) == post.id, col(Post.state) == post.state)
+            .values(**values)
         )
         events.append(
             {"actor": actor, "action": "plan:update", "post_id": post.id, "campaign": campaign}
@@ -465,7 +475,7 @@ def _apply(session: Session, work: PlanWork, actor: str) -> None:
     for post in work.removals:
         session.execute(
             sa.update(Post)
-            .where(Post.id == post.id, Post.state == post.state)
+            .where(col(Post.id) == post.id, col(Post.state) == post.state)
             .values(state=PostState.CANCELLED, updated_at=now, last_error=REMOVED_NOTE)
         )
         events.append(
@@ -482,8 +492,8 @@ def _apply(session: Session, work: PlanWork, actor: str) -> None:
             added = []
             for start in range(0, len(keys), 500):  # stay under the bound-parameter limit
                 added += session.execute(
-                    sa.select(Post.id, Post.campaign).where(
-                        Post.plan_key.in_(keys[start : start + 500])
+                    sa.select(col(Post.id), col(Post.campaign)).where(
+                        col(Post.plan_key).in_(keys[start : start + 500])
                     )
                 ).all()
         events += [
@@ -533,7 +543,7 @@ def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[in
     Our transaction holds SQLite's write lock (BEGIN IMMEDIATE), so every id above the largest
     one before the insert is one of ours: one range query finds them all.
     """
-    table = Post.__table__  # type: ignore[attr-defined]
+    table = table_of(Post)
     columns = [table.c[name].name for name in _NEW_POST_COLUMNS]  # fails loudly on a rename
     sql = insert_sql(table, dict.fromkeys(columns, "?"))
     values = []

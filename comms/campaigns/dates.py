@@ -49,7 +49,15 @@ WEEKDAYS: dict[str, int] = {
     "sunday": 6,
 }
 DIRECTIONS = ("on_or_before", "on_or_after", "before", "after")
-RULE_TYPES = ("fixed", "nth_weekday", "iso_week", "easter", "relative", "explicit", "override")
+RULE_TYPES: tuple[str, ...] = (
+    "fixed",
+    "nth_weekday",
+    "iso_week",
+    "easter",
+    "relative",
+    "explicit",
+    "override",
+)
 RULE_TYPES += ("valid",)
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-_]*$")
 EVENT_PREFIX = "event:"

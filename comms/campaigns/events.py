@@ -8,6 +8,7 @@ clock, like the rules: a year the event cannot serve raises `DateRuleError`.
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,9 +33,9 @@ from comms.errors import DateRuleError
 class Occurrence:
     """One occurrence of an event: `date` (== `start`) is the step anchor, `end` ends a span."""
 
-    date: date
-    start: date
-    end: date
+    date: dt.date  # dt.: the field's name hides the type inside the class
+    start: dt.date
+    end: dt.date
 
 
 @dataclass(frozen=True)

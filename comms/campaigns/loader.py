@@ -33,7 +33,15 @@ from comms.errors import CampaignError, DateRuleError
 
 TOP_KEYS = ("slug", "title", "focus_area", "description", "variables", "event", "steps")
 TOP_REQUIRED = ("title", "focus_area", "event", "steps")
-STEP_KEYS = ("name", "offset_days", "time", "anchor", "channels", "audience", "template")
+STEP_KEYS: tuple[str, ...] = (
+    "name",
+    "offset_days",
+    "time",
+    "anchor",
+    "channels",
+    "audience",
+    "template",
+)
 STEP_KEYS += ("title", "link", "image", "alt", "event", "align")
 TOP_HINTS = {
     "event": "add an [event] table with date, span or series; see docs/campaigns.md",

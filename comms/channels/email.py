@@ -188,7 +188,7 @@ class EmailChannel(Channel):
         message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
         if image is not None:
             data, maintype, subtype, filename = image
-            html_part = message.get_payload()[1]
+            html_part = list(message.iter_parts())[1]
             html_part.add_related(
                 data,
                 maintype=maintype,

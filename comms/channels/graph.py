@@ -125,8 +125,10 @@ def classify(response: requests.Response, *, service: str, auth_env: str) -> Cha
     if error is None:
         return None
     result = _classify(response, error, service=service, auth_env=auth_env)
-    result.graph_code = error.code  # type: ignore[attr-defined]  # e.g. 506 duplicate
-    result.graph_subcode = error.subcode  # type: ignore[attr-defined]
+    # Graph's own codes (506: a duplicate) ride on the error class every channel shares;
+    # graph_code() reads them back
+    result.graph_code = error.code  # type: ignore[attr-defined]  # a Graph-only extra
+    result.graph_subcode = error.subcode  # type: ignore[attr-defined]  # a Graph-only extra
     return result
 
 
@@ -287,7 +289,9 @@ class GraphApi:
             also=(caller,),
             params={"input_token": token, "access_token": caller},
         )
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        data = body.get("data")
+        if not isinstance(data, dict):
+            data = {}
         scopes = tuple(str(s) for s in data.get("scopes") or [])
         if not data.get("is_valid"):
             reason = (data.get("error") or {}).get("message") or "the token is not valid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,14 @@ class Option:
     """
 
     name: str
-    type: type | tuple[type, ...]  # a tuple: any of these (an id written as text or a number)
+    # a tuple: any of these (an id written as text or a number); builtins.type, as the field
+    # `type` hides the builtin inside the class
+    type: builtins.type | tuple[builtins.type, ...]
     doc: str
     default: Any = None  # None: no default (or one the adapter works out, as `doc` says)
     required: bool = False
     secret: bool = False
-    items: type | None = None  # for a list: the type of each item
+    items: builtins.type | None = None  # for a list: the type of each item
 
     @property
     def type_name(self) -> str:

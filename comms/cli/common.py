@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from comms.config import Settings
+
+# what a click option decorates: a command's function, or a command already made
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -68,7 +72,7 @@ def parse_local_datetime(value: str, option: str) -> datetime:
         ) from None
 
 
-def output_format_option(*choices: str, default: str = "table"):  # type: ignore[no-untyped-def]
+def output_format_option(*choices: str, default: str = "table") -> Callable[[FC], FC]:
     return click.option(
         "--format",
         "fmt",

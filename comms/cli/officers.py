@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import click
 
 from comms.cli.common import (
@@ -13,6 +15,13 @@ from comms.cli.common import (
     pass_app,
 )
 from comms.cli.output import print_json, print_table, progress_bar
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from comms.config import Settings
+    from comms.plan import PlanChanges, PlannedPost, Undated
 
 
 @click.group("campaigns")
@@ -159,7 +168,7 @@ def _this_year(app: AppContext) -> int:
     return datetime.now(app.settings.zone).year
 
 
-def _weekday_time(post, zone) -> str:  # type: ignore[no-untyped-def]
+def _weekday_time(post: PlannedPost, zone: ZoneInfo) -> str:
     from comms.content.danish import format_date, format_time, format_weekday
 
     local = post.scheduled_at.astimezone(zone)
@@ -205,13 +214,13 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
         )
 
 
-def _warn_undated(undated: list) -> None:  # type: ignore[type-arg]
+def _warn_undated(undated: list[Undated]) -> None:
     """One warning line on stderr per campaign left out for want of a date."""
     for item in undated:
         click.echo(f"warning: {item.describe('it is not planned')}", err=True)
 
 
-def _sync(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
+def _sync(app: AppContext, posts: list[PlannedPost], year: int, selected: list[str]) -> PlanChanges:
     """Write the plan to the queue (creating a new database)."""
     from comms.plan import sync
     from comms.store.db import session_scope
@@ -227,7 +236,9 @@ def _sync(app: AppContext, posts: list, year: int, selected: list[str]):  # type
         )
 
 
-def _dry_run_changes(app: AppContext, posts: list, year: int, selected: list[str]):  # type: ignore[no-untyped-def]
+def _dry_run_changes(
+    app: AppContext, posts: list[PlannedPost], year: int, selected: list[str]
+) -> PlanChanges:
     """What `plan` would change, read from the queue if there is one; creates nothing."""
     from comms.plan import diff, sync
     from comms.store.db import current_revision, ensure_schema, session_scope, sqlite_path
@@ -250,7 +261,9 @@ def _dry_run_changes(app: AppContext, posts: list, year: int, selected: list[str
         )
 
 
-def _warn_overdue_planned(settings, posts, changes) -> None:  # type: ignore[no-untyped-def]
+def _warn_overdue_planned(
+    settings: Settings, posts: list[PlannedPost], changes: PlanChanges
+) -> None:
     """Warn about added or changed posts whose time has already passed (drafts or queued)."""
     from comms.cli.timing import warn_overdue
     from comms.store.models import utcnow
@@ -265,7 +278,7 @@ def _warn_overdue_planned(settings, posts, changes) -> None:  # type: ignore[no-
     )
 
 
-def _print_changes(changes, *, dry_run: bool, approval: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_changes(changes: PlanChanges, *, dry_run: bool, approval: bool) -> None:
     verb = "would be" if dry_run else "were"
     for label, keys in (
         ("added", changes.added),
@@ -328,8 +341,15 @@ def queue_group() -> None:
 @output_format_option("table", "json")
 @pass_app
 def queue_list(
-    app: AppContext, states, channels, campaigns, date_from, date_to, limit: int, fmt: str
-) -> None:  # type: ignore[no-untyped-def]
+    app: AppContext,
+    states: tuple[str, ...],
+    channels: tuple[str, ...],
+    campaigns: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
     """List posts in the queue, filtered by state, channel, campaign and dates.
 
     \b
@@ -386,7 +406,7 @@ def queue_show(app: AppContext, post_id: int) -> None:
     Example:
       comms queue show 12
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from comms.errors import QueueError
     from comms.store.db import session_scope
@@ -399,15 +419,15 @@ def queue_show(app: AppContext, post_id: int) -> None:
         if post is None:
             raise QueueError(f"no post with id {post_id}")
         attempts = session.exec(
-            select(Attempt).where(Attempt.post_id == post_id).order_by(Attempt.started_at)
+            select(Attempt).where(col(Attempt.post_id) == post_id).order_by(col(Attempt.started_at))
         ).all()
         events = session.exec(
             select(AuditEvent)
             .where(AuditEvent.post_id == post_id)
-            .order_by(AuditEvent.at, AuditEvent.id)
+            .order_by(col(AuditEvent.at), col(AuditEvent.id))
         ).all()
 
-    def local(value) -> str:  # type: ignore[no-untyped-def]
+    def local(value: datetime | None) -> str:
         return zoned_text(value, zone, seconds=True) if value else "-"
 
     click.secho(f"post {post.id}: {post.state}", bold=True)
@@ -474,7 +494,7 @@ def approve_command(
       comms approve 12 13
       comms approve --campaign karneval --year 2027
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from comms.cli.timing import warn_overdue
     from comms.queue import transitions as queue
@@ -487,21 +507,27 @@ def approve_command(
         queue.require_posts(session, list(post_ids))
         ids = list(post_ids)
         if campaign:
-            ids += list(
-                session.exec(
-                    select(Post.id).where(
-                        Post.campaign == campaign, Post.year == year, Post.state == PostState.DRAFT
-                    )
-                ).all()
+            # primary keys read back are never None (the column type allows it before insert)
+            ids += cast(
+                list[int],
+                list(
+                    session.exec(
+                        select(Post.id).where(
+                            Post.campaign == campaign,
+                            Post.year == year,
+                            Post.state == PostState.DRAFT,
+                        )
+                    ).all()
+                ),
             )
         drafts = session.exec(
             select(Post.id, Post.scheduled_at).where(
-                Post.id.in_(ids), Post.state == PostState.DRAFT
+                col(Post.id).in_(ids), col(Post.state) == PostState.DRAFT
             )
         ).all()
         not_drafts = session.exec(
             select(Post.id, Post.state).where(
-                Post.id.in_(list(post_ids)), Post.state != PostState.DRAFT
+                col(Post.id).in_(list(post_ids)), col(Post.state) != PostState.DRAFT
             )
         ).all()
         now = utcnow()
@@ -565,7 +591,9 @@ def reschedule_command(app: AppContext, post_id: int, when: str) -> None:
             local_text=local.strftime("%Y-%m-%d %H:%M"),
             zone=settings.zone,
         )
-        state = session.get(Post, post_id).state  # type: ignore[union-attr]
+        moved = session.get(Post, post_id)
+        assert moved is not None  # reschedule has just changed it
+        state = moved.state
     note = " (moved past the DST gap)" if resolved.dst_adjusted else ""
     click.echo(f"post {post_id} now at {format_datetime(resolved.utc, settings.zone)}{note}")
     warn_overdue(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from comms.cli.common import AppContext, current_actor, pass_app
 from comms.cli.output import print_table, progress_bar
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 @click.command("init")
@@ -54,7 +58,7 @@ def init_command(app: AppContext, path: Path) -> None:
     click.echo(f"database ready: {settings.database_url}")
 
 
-def _copy_tree(source, target: Path) -> None:  # type: ignore[no-untyped-def]
+def _copy_tree(source: Traversable, target: Path) -> None:
     """Copy a folder of package data (an importlib Traversable) to `target`."""
     target.mkdir(parents=True)
     for item in source.iterdir():

@@ -7,11 +7,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def console(*, err: bool = False):  # type: ignore[no-untyped-def]
+
+def console(*, err: bool = False) -> Console:
     """A rich console on stdout or stderr; plain (no colour, no spinners) when not a terminal."""
     from rich.console import Console
 

@@ -9,6 +9,7 @@ without echo. No command prints a password or a hash.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -106,7 +107,7 @@ def users_list(app: AppContext, fmt: str) -> None:
 
     with session_scope(app.ready_database()) as session:
         users = accounts.list_users(session)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "username": u.username,
             "role": u.role,

@@ -174,7 +174,7 @@ def _any_wrong_re(wrongs: tuple[str, ...]) -> regex.Pattern[str] | None:
 
 
 def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
-    problems = []
+    problems: list[LintProblem] = []
     if not brand:
         return problems
     prepared = (("text", _brand_text(text)), ("title", _brand_text(title or "")))

@@ -29,11 +29,11 @@ import difflib
 import io
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from comms.config import Settings
 from comms.errors import ImportFileError
@@ -139,7 +139,8 @@ def read_rows(settings: Settings, path: Path, *, progress: Progress | None = Non
     width = len(header)
     pick = itemgetter(*(positions[name] for name in COLUMNS))  # the columns in COLUMNS order
     channels = settings.channels
-    utcoffset = settings.zone.utcoffset
+    # a ZoneInfo has an offset for every datetime (typeshed's tzinfo allows None)
+    utcoffset = cast(Callable[[datetime], timedelta], settings.zone.utcoffset)
     fromisoformat = datetime.fromisoformat
     rows: list[Row] = []
     append = rows.append

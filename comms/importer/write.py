@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, select
 
@@ -31,15 +31,23 @@ from comms.importer.rows import (
 )
 from comms.store.bulk import insert_sql, sqlite_time
 from comms.store.db import session_scope
-from comms.store.models import AuditEvent, MetricSample, Post, PostState, new_key, utcnow
+from comms.store.models import (
+    AuditEvent,
+    MetricSample,
+    Post,
+    PostState,
+    new_key,
+    table_of,
+    utcnow,
+)
 
 _INSERT_CHUNK = 5000  # rows per bulk insert (progress steps; all in one transaction)
 _LOOKUP_CHUNK = 500  # plan keys per IN (...) query
 _IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while inserting (default: 2 MiB)
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
-_POSTS = Post.__table__  # type: ignore[attr-defined]
-_SAMPLES = MetricSample.__table__  # type: ignore[attr-defined]
+_POSTS = table_of(Post)
+_SAMPLES = table_of(MetricSample)
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,7 @@ def _newest_figures(session: Any, post_ids: list[int]) -> dict[int, Figures]:
             .order_by(_SAMPLES.c.collected_at, _SAMPLES.c.id)
         )
         for post_id, *figures in session.execute(query):
-            newest[post_id] = tuple(figures)  # type: ignore[assignment]  # the last one wins
+            newest[post_id] = tuple(figures)  # the last one wins
     return newest
 
 
@@ -163,8 +171,12 @@ def _add_newer_figures(
             continue
         done.add(post_id)
         old = newest.get(post_id, (None, None, None))
-        merged: Figures = tuple(  # type: ignore[assignment]
-            new if new is not None else before for new, before in zip(row.figures, old, strict=True)
+        merged = cast(  # both are three figures, so the merge is three too
+            Figures,
+            tuple(
+                new if new is not None else before
+                for new, before in zip(row.figures, old, strict=True)
+            ),
         )
         if merged != old:
             samples.append((post_id, merged, row))

@@ -19,8 +19,10 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from comms.channels.registry import build_adapters
 from comms.config import Settings
@@ -30,6 +32,9 @@ from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.db import ensure_schema, session_scope
 from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger("comms.publishing.daemon")
 METRICS_EVERY_MINUTES = 10
@@ -263,7 +268,7 @@ class Daemon:
             released = queue.release_claims(session, worker=self.worker, now=self.clock())
         log.info("daemon stopped (%d unsent claim(s) released)", released)
 
-    def _schedule_wakeup(self, scheduler, tick) -> None:  # type: ignore[no-untyped-def]
+    def _schedule_wakeup(self, scheduler: BackgroundScheduler, tick: Callable[[], None]) -> None:
         """A one-shot run at the next due time, if it comes before the next tick."""
         try:
             due = self.next_wakeup()

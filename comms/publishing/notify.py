@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from comms.channels.base import Channel, OutgoingPost
 from comms.config import Settings
@@ -58,7 +58,7 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
     notices: list[PendingNotice] = []
     posts = session.exec(
         select(Post).where(
-            Post.state.in_([PostState.FAILED, PostState.UNKNOWN]),
+            col(Post.state).in_([PostState.FAILED, PostState.UNKNOWN]),
             Post.updated_at >= since,
             Post.source == "plan",
         )
@@ -102,7 +102,7 @@ def _not_sent(session: Session, candidates: list[PendingNotice]) -> list[Pending
     sent: set[tuple[str, str]] = set()
     for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
         rows = session.exec(
-            select(Notice.kind, Notice.key).where(Notice.key.in_(keys[start : start + 500]))
+            select(Notice.kind, Notice.key).where(col(Notice.key).in_(keys[start : start + 500]))
         ).all()
         sent.update((kind, key) for kind, key in rows)
     return [n for n in candidates if (n.kind, n.key) not in sent]
@@ -146,7 +146,7 @@ def review_notices(
     session: Session, *, now: datetime, settings: Settings, addressable: bool
 ) -> list[PendingNotice]:
     """Notices for people: posts awaiting approval, rejected posts and expired posts."""
-    users = {u.username: u for u in session.exec(select(User).where(sa.not_(User.disabled)))}
+    users = {u.username: u for u in session.exec(select(User).where(sa.not_(col(User.disabled))))}
     return (
         approval_notices(session, now=now, settings=settings, users=users, addressable=addressable)
         + rejection_notices(
@@ -174,11 +174,11 @@ def approval_notices(
         select(Post)
         .where(
             Post.state == PostState.DRAFT,
-            Post.submitted_at.is_not(None),
-            Post.submitted_at <= now - SETTLE,
-            Post.submitted_at >= now - LOOKBACK,
+            col(Post.submitted_at).is_not(None),
+            col(Post.submitted_at) <= now - SETTLE,
+            col(Post.submitted_at) >= now - LOOKBACK,
         )
-        .order_by(Post.submitted_at, Post.id)
+        .order_by(col(Post.submitted_at), col(Post.id))
     ).all()
     by_organisation: dict[str | None, list[Post]] = defaultdict(list)
     for post in waiting:
@@ -232,7 +232,7 @@ def _approval_notice(
     scope = f"{organisation or '-'}|{recipient.scope}|"
     since = session.exec(
         select(sa.func.max(Notice.through)).where(
-            Notice.kind == APPROVAL, Notice.key.startswith(scope, autoescape=True)
+            Notice.kind == APPROVAL, col(Notice.key).startswith(scope, autoescape=True)
         )
     ).one()
     batch = [p for p in posts if since is None or (p.submitted_at and p.submitted_at > since)]
@@ -322,13 +322,13 @@ def rejection_notices(
     """
     rows = session.exec(
         select(Post, AuditEvent)
-        .join(AuditEvent, AuditEvent.post_id == Post.id)
+        .join(AuditEvent, col(AuditEvent.post_id) == col(Post.id))
         .where(
             Post.state == PostState.REJECTED,
             Post.updated_at >= now - LOOKBACK,
             AuditEvent.action == "reject",
         )
-        .order_by(Post.id, AuditEvent.id)
+        .order_by(col(Post.id), col(AuditEvent.id))
     ).all()
     latest = {post.id: (post, event) for post, event in rows}  # the newest rejection wins
     events = []
@@ -369,7 +369,7 @@ def expiry_notices(
     posts = session.exec(
         select(Post)
         .where(Post.state == PostState.EXPIRED, Post.updated_at >= now - LOOKBACK)
-        .order_by(Post.id)
+        .order_by(col(Post.id))
     ).all()
     events = []
     for post in posts:
@@ -519,7 +519,8 @@ class Notifier:
             with session_scope(self.settings.database_url) as session:
                 session.execute(
                     sa.delete(Notice).where(
-                        Notice.kind == notice.kind, Notice.key.in_([notice.key, *notice.also])
+                        col(Notice.kind) == notice.kind,
+                        col(Notice.key).in_([notice.key, *notice.also]),
                     )
                 )
             return False

@@ -29,6 +29,7 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
         posts = list(session.exec(query).all())
     adapters: dict[str, Channel] = {}  # one per channel: a Bluesky adapter logs in once
     for post in posts:
+        assert post.id is not None  # read from the database
         channel = settings.channels.get(post.channel)
         if channel is None:
             lines.append(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from comms.access import STATE_NAMES
 from comms.channels.base import OutgoingPost, Receipt
@@ -37,6 +37,7 @@ from comms.store.models import (
     PostState,
     PostVersion,
     UTCDateTime,
+    table_of,
     utcnow,
 )
 from comms.timeutil import zoned_text
@@ -50,13 +51,13 @@ DAEMON_ACTOR = "daemon"
 # its cache key, and the ORM's bulk-update bookkeeping, which compares each UPDATE's WHERE
 # clause with every Post loaded in the session (the claim had up to 20 loaded: 20 x 20 checks
 # a batch). These are Core statements on the tables with bound parameters, built at import:
-# one `session.execute(statement, parameters)` each, which still autoflushes pending changes
+# one `session.exec(statement, params=...)` each, which still autoflushes pending changes
 # first. The session's loaded objects are not updated by them; every caller reads a post again
 # in a new session (expire_on_commit is off, so an object loaded before one of these calls
 # keeps its old values).
 
-_POSTS = Post.__table__  # type: ignore[attr-defined]
-_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
+_POSTS = table_of(Post)
+_ATTEMPTS = table_of(Attempt)
 _AT = sa.bindparam("p_at", type_=UTCDateTime())
 _POST_ID = sa.bindparam("p_post_id", type_=sa.Integer())
 _ATTEMPT_ID = sa.bindparam("p_attempt_id", type_=sa.String())
@@ -151,14 +152,14 @@ def approve(session: Session, post_ids: list[int], *, actor: str) -> int:
     return _update_audited(
         session,
         sa.update(Post)
-        .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT)
+        .where(col(Post.id).in_(post_ids), col(Post.state) == PostState.DRAFT)
         .values(
             state=PostState.QUEUED,
             approved_by=actor,
             approved_at=now,
             updated_at=now,
             # a "when approved" post goes out now
-            scheduled_at=sa.case((Post.on_approval, now), else_=Post.scheduled_at),
+            scheduled_at=sa.case((col(Post.on_approval), now), else_=col(Post.scheduled_at)),
         ),
         actor=actor,
         action="approve",
@@ -167,7 +168,7 @@ def approve(session: Session, post_ids: list[int], *, actor: str) -> int:
 
 def _update_audited(session: Session, statement: sa.Update, *, actor: str, action: str) -> int:
     """Run a bulk state change and append one audit event per post it changed."""
-    rows = session.execute(statement.returning(Post.id, Post.campaign)).all()
+    rows = session.execute(statement.returning(col(Post.id), col(Post.campaign))).all()
     audit.record_many(
         session,
         [{"actor": actor, "action": action, "post_id": pid, "campaign": c} for pid, c in rows],
@@ -182,9 +183,9 @@ _NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState
 def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = None) -> None:
     """Cancel a post that has not started publishing; anything later is history."""
     post = _get(session, post_id)
-    changed = session.execute(
+    changed = session.exec(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state.in_(_NOT_STARTED))
+        .where(col(Post.id) == post_id, col(Post.state).in_(_NOT_STARTED))
         .values(state=PostState.CANCELLED, updated_at=utcnow())
     ).rowcount
     if changed != 1:
@@ -218,16 +219,18 @@ def reschedule(
     """
     post = _get(session, post_id)
     old, before = post.scheduled_at, post.state
-    changed = session.execute(
+    changed = session.exec(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state.in_(_NOT_STARTED))
+        .where(col(Post.id) == post_id, col(Post.state).in_(_NOT_STARTED))
         .values(
             scheduled_at=when,
             local_time=local_text,
             next_attempt_at=None,
             updated_at=utcnow(),
             on_approval=False,
-            state=sa.case((Post.state == PostState.EXPIRED, PostState.DRAFT), else_=Post.state),
+            state=sa.case(
+                (col(Post.state) == PostState.EXPIRED, PostState.DRAFT), else_=col(Post.state)
+            ),
         )
     ).rowcount
     if changed != 1:
@@ -274,8 +277,10 @@ def resolve_unknown(
             values.update(external_id=external_id)
     if outcome == PostState.QUEUED:
         values.update(next_attempt_at=None)
-    changed = session.execute(
-        sa.update(Post).where(Post.id == post_id, Post.state == PostState.UNKNOWN).values(**values)
+    changed = session.exec(
+        sa.update(Post)
+        .where(col(Post.id) == post_id, col(Post.state) == PostState.UNKNOWN)
+        .values(**values)
     ).rowcount
     if changed != 1:
         raise QueueError(f"post {post_id} is {post.state}, not unknown")
@@ -292,10 +297,10 @@ def resolve_unknown(
 def require_posts(session: Session, post_ids: list[int]) -> None:
     """QueueError naming every id in `post_ids` that is no post, so nothing is half done."""
     unique = sorted(set(post_ids))
-    found: set[int] = set()
+    found: set[int | None] = set()  # ids read back are never None, but typed so
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
-        found.update(session.exec(select(Post.id).where(Post.id.in_(chunk))).all())
+        found.update(session.exec(select(col(Post.id)).where(col(Post.id).in_(chunk))).all())
     missing = [post_id for post_id in unique if post_id not in found]
     if len(missing) == 1:
         raise QueueError(f"no post with id {missing[0]}")
@@ -309,9 +314,9 @@ def reject(session: Session, post_id: int, *, actor: str, comment: str) -> None:
     if not comment:
         raise QueueError("Skriv en kommentar til forfatteren: hvorfor afvises opslaget?")
     post = _get(session, post_id)
-    changed = session.execute(
+    changed = session.exec(
         sa.update(Post)
-        .where(Post.id == post_id, Post.state == PostState.DRAFT)
+        .where(col(Post.id) == post_id, col(Post.state) == PostState.DRAFT)
         .values(
             state=PostState.REJECTED, review_comment=comment, submitted_at=None, updated_at=utcnow()
         )
@@ -406,7 +411,11 @@ def submit(session: Session, post_ids: list[int], *, actor: str) -> int:
     return _update_audited(
         session,
         sa.update(Post)
-        .where(Post.id.in_(post_ids), Post.state == PostState.DRAFT, Post.submitted_at.is_(None))
+        .where(
+            col(Post.id).in_(post_ids),
+            col(Post.state) == PostState.DRAFT,
+            col(Post.submitted_at).is_(None),
+        )
         .values(submitted_at=now, updated_at=now),
         actor=actor,
         action="submit",
@@ -416,12 +425,14 @@ def submit(session: Session, post_ids: list[int], *, actor: str) -> int:
 def story_posts(session: Session, story: str) -> list[Post]:
     """The posts of one story, by channel."""
     return list(
-        session.exec(select(Post).where(Post.story == story).order_by(Post.channel, Post.id)).all()
+        session.exec(
+            select(Post).where(col(Post.story) == story).order_by(col(Post.channel), col(Post.id))
+        ).all()
     )
 
 
 # an edited post's new state: an approved one needs approval again, a rejected one goes back
-_AFTER_EDIT = {
+_AFTER_EDIT: dict[str, PostState] = {
     PostState.DRAFT: PostState.DRAFT,
     PostState.QUEUED: PostState.DRAFT,
     PostState.REJECTED: PostState.DRAFT,
@@ -465,8 +476,8 @@ def edit(
     values: dict[str, Any] = {**content, "state": after, "last_editor": actor, "updated_at": now}
     if before == PostState.QUEUED:
         values.update(approved_by=None, approved_at=None)
-    changed = session.execute(
-        sa.update(Post).where(Post.id == post_id, Post.state == before).values(**values)
+    changed = session.exec(
+        sa.update(Post).where(col(Post.id) == post_id, col(Post.state) == before).values(**values)
     ).rowcount
     if changed != 1:
         raise QueueError(f"Opslag {post_id} blev ændret imens; hent det igen og prøv igen.")
@@ -505,7 +516,7 @@ def _add_version(
 ) -> int:
     """Keep the new content as the next version (the first edit keeps the original as 1)."""
     newest = session.execute(
-        sa.select(sa.func.max(PostVersion.number)).where(PostVersion.post_id == post_id)
+        sa.select(sa.func.max(col(PostVersion.number))).where(col(PostVersion.post_id) == post_id)
     ).scalar()
     rows = []
     if newest is None:
@@ -522,7 +533,9 @@ def versions(session: Session, post_id: int) -> list[PostVersion]:
     """A post's kept versions, oldest first (empty until its first edit)."""
     return list(
         session.exec(
-            select(PostVersion).where(PostVersion.post_id == post_id).order_by(PostVersion.number)
+            select(PostVersion)
+            .where(col(PostVersion.post_id) == post_id)
+            .order_by(col(PostVersion.number))
         ).all()
     )
 
@@ -574,7 +587,11 @@ def mark_missed(
     return _update_audited(
         session,
         sa.update(Post)
-        .where(Post.state == PostState.QUEUED, Post.attempts == 0, Post.scheduled_at < cutoff)
+        .where(
+            col(Post.state) == PostState.QUEUED,
+            col(Post.attempts) == 0,
+            col(Post.scheduled_at) < cutoff,
+        )
         .values(
             state=PostState.MISSED,
             updated_at=now,
@@ -593,9 +610,9 @@ def mark_expired(session: Session, *, now: datetime) -> int:
         session,
         sa.update(Post)
         .where(
-            Post.state == PostState.DRAFT,
-            Post.scheduled_at <= now,
-            sa.not_(Post.on_approval),
+            col(Post.state) == PostState.DRAFT,
+            col(Post.scheduled_at) <= now,
+            sa.not_(col(Post.on_approval)),
         )
         .values(
             state=PostState.EXPIRED,
@@ -641,9 +658,9 @@ def claim_due(
     expires = now + lease
     for post in candidates:
         attempt_id = uuid.uuid4().hex
-        changed = session.execute(
+        changed = session.exec(
             _CLAIM,
-            {
+            params={
                 "p_post_id": post.id,
                 "p_attempt_id": attempt_id,
                 "p_worker": worker,
@@ -690,14 +707,14 @@ def outgoing_of(post: Post | sa.Row[Any]) -> OutgoingPost:
 def mark_sending(session: Session, claim: Claim, *, now: datetime) -> bool:
     """The recovery point just before the call: False if the lease was lost (do not send)."""
     parameters = {"p_post_id": claim.post_id, "p_attempt_id": claim.attempt_id, "p_at": now}
-    return session.execute(_MARK_SENDING, parameters).rowcount == 1
+    return session.exec(_MARK_SENDING, params=parameters).rowcount == 1
 
 
 def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: datetime) -> bool:
     """Published: store the channel's id and URL. False if another worker took the post over."""
-    changed = session.execute(
+    changed = session.exec(
         _PUBLISHED,
-        {
+        params={
             "p_post_id": claim.post_id,
             "p_attempt_id": claim.attempt_id,
             "p_external_id": receipt.external_id,
@@ -752,12 +769,12 @@ def record_failure(
     if decision.pause_channel:
         pause_channel(session, claim.outgoing.channel, message)
     outcome = str(decision.outcome)
-    changed = session.execute(
+    changed = session.exec(
         sa.update(Post)
         .where(
-            Post.id == claim.post_id,
-            Post.attempt_id == claim.attempt_id,
-            Post.state == PostState.PUBLISHING,
+            col(Post.id) == claim.post_id,
+            col(Post.attempt_id) == claim.attempt_id,
+            col(Post.state) == PostState.PUBLISHING,
         )
         .values(**values)
     ).rowcount
@@ -801,18 +818,20 @@ def reap_expired(session: Session, *, now: datetime, idempotent_channels: set[st
     (or the channel is idempotent), else `unknown` for reconciliation. Never a blind resend."""
     expired = list(
         session.exec(
-            select(Post).where(Post.state == PostState.PUBLISHING, Post.lease_expires_at < now)
+            select(Post).where(
+                col(Post.state) == PostState.PUBLISHING, col(Post.lease_expires_at) < now
+            )
         ).all()
     )
     for post in expired:
         safe = post.sending_at is None or post.channel in idempotent_channels
         new_state = PostState.QUEUED if safe else PostState.UNKNOWN
-        changed = session.execute(
+        changed = session.exec(
             sa.update(Post)
             .where(
-                Post.id == post.id,
-                Post.attempt_id == post.attempt_id,
-                Post.state == PostState.PUBLISHING,
+                col(Post.id) == post.id,
+                col(Post.attempt_id) == post.attempt_id,
+                col(Post.state) == PostState.PUBLISHING,
             )
             .values(
                 state=new_state,
@@ -837,20 +856,23 @@ def reap_expired(session: Session, *, now: datetime, idempotent_channels: set[st
 def release_claim(session: Session, claim: Claim, *, now: datetime) -> bool:
     """Hand back one claim that never started sending (its channel was paused meanwhile)."""
     return (
-        _hand_back(session, now, Post.id == claim.post_id, Post.attempt_id == claim.attempt_id) == 1
+        _hand_back(
+            session, now, col(Post.id) == claim.post_id, col(Post.attempt_id) == claim.attempt_id
+        )
+        == 1
     )
 
 
 def release_claims(session: Session, *, worker: str, now: datetime) -> int:
     """On a clean stop: hand back claims that never started sending."""
-    return _hand_back(session, now, Post.lease_owner == worker)
+    return _hand_back(session, now, col(Post.lease_owner) == worker)
 
 
 def _hand_back(session: Session, now: datetime, *which: sa.ColumnElement[bool]) -> int:
     """Claims that never reached `sending` go back to the queue; the attempt is not counted."""
-    return session.execute(
+    return session.exec(
         sa.update(Post)
-        .where(*which, Post.state == PostState.PUBLISHING, Post.sending_at.is_(None))
+        .where(*which, col(Post.state) == PostState.PUBLISHING, col(Post.sending_at).is_(None))
         .values(
             state=PostState.QUEUED,
             lease_owner=None,
@@ -867,6 +889,6 @@ def next_due_at(session: Session, *, channels: set[str]) -> datetime | None:
         return None
     due = sa.func.coalesce(Post.next_attempt_at, Post.scheduled_at)
     query = select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
-        Post.state == PostState.QUEUED, Post.channel.in_(sorted(channels))
+        col(Post.state) == PostState.QUEUED, col(Post.channel).in_(sorted(channels))
     )
     return session.exec(query).one()

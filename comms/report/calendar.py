@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from jinja2 import Environment
+from sqlmodel import col
 
 from comms.content.danish import format_time
 from comms.report.html import BASE_CSS
@@ -34,7 +35,7 @@ UID_DOMAIN = "comms.tryg-aalborg"
 PRODID = "-//Tryg Aalborg//comms//DA"
 
 # state -> (Danish name, iCalendar STATUS)
-STATES = {
+STATES: dict[str, tuple[str, str]] = {  # keyed by the stored text (a PostState is one)
     PostState.DRAFT: ("kladde", "TENTATIVE"),
     PostState.QUEUED: ("godkendt", "CONFIRMED"),
     PostState.PUBLISHING: ("udgives nu", "CONFIRMED"),
@@ -85,12 +86,14 @@ class CalendarEntry:
 def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEntry]:
     """Every post of `year` (local calendar) that is not cancelled, in time order."""
     begin, stop = local_day_bounds(date(year, 1, 1), date(year, 12, 31), zone)
-    published = sa.and_(Post.state == PostState.PUBLISHED, Post.published_at.is_not(None))
+    published = sa.and_(col(Post.state) == PostState.PUBLISHED, col(Post.published_at).is_not(None))
     query = sa.select(Post).where(
-        Post.state != PostState.CANCELLED,
+        col(Post.state) != PostState.CANCELLED,
         sa.or_(
-            sa.and_(published, Post.published_at >= begin, Post.published_at < stop),
-            sa.and_(sa.not_(published), Post.scheduled_at >= begin, Post.scheduled_at < stop),
+            sa.and_(published, col(Post.published_at) >= begin, col(Post.published_at) < stop),
+            sa.and_(
+                sa.not_(published), col(Post.scheduled_at) >= begin, col(Post.scheduled_at) < stop
+            ),
         ),
     )
     with session_scope(url) as session:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from comms.store.db import session_scope
 from comms.store.models import MetricSample, Post, PostState
@@ -109,20 +110,22 @@ def build_report(
     # by id afterwards, not copied into the temporary table for every post
     query = (
         sa.select(
-            Post.id,
-            Post.channel.label("channel"),
+            col(Post.id),
+            col(Post.channel).label("channel"),
             _channel_type(channel_types).label("channel_type"),
             _campaign_label().label("campaign"),
-            sa.func.coalesce(Post.focus_area, NO_FOCUS_AREA).label("focus_area"),
+            sa.func.coalesce(col(Post.focus_area), NO_FOCUS_AREA).label("focus_area"),
             sa.literal("total").label("total"),
-            Post.published_at,
+            col(Post.published_at),
             latest.c.reach,
             latest.c.impressions,
             latest.c.engagements,
         )
         .outerjoin(latest, sa.and_(latest.c.post_id == Post.id, latest.c.rn == 1))
         .where(
-            Post.state == PostState.PUBLISHED, Post.published_at >= begin, Post.published_at < stop
+            col(Post.state) == PostState.PUBLISHED,
+            col(Post.published_at) >= begin,
+            col(Post.published_at) < stop,
         )
     )
     with session_scope(url) as session:
@@ -143,14 +146,14 @@ def build_report(
                 ranked.c.id,
                 ranked.c.channel,
                 ranked.c.campaign,
-                sa.func.coalesce(Post.title, sa.func.substr(Post.text, 1, 80)),
+                sa.func.coalesce(col(Post.title), sa.func.substr(col(Post.text), 1, 80)),
                 ranked.c.published_at,
                 ranked.c.reach,
                 ranked.c.impressions,
                 ranked.c.engagements,
-                sa.func.coalesce(Post.external_url, Post.link),
+                sa.func.coalesce(col(Post.external_url), col(Post.link)),
             )
-            .join(Post, Post.id == ranked.c.id)
+            .join(Post, col(Post.id) == ranked.c.id)
             .order_by(ranked.c.reach.desc(), ranked.c.published_at, ranked.c.id)
         ).all()
         base.drop(session.connection())
@@ -189,14 +192,14 @@ def _materialised(session: Any, query: sa.Select[Any]) -> sa.Table:
 def _latest_figures() -> Any:
     """Each post's newest MetricSample (rn = 1), as a subquery."""
     return sa.select(
-        MetricSample.post_id,
-        MetricSample.reach,
-        MetricSample.impressions,
-        MetricSample.engagements,
+        col(MetricSample.post_id),
+        col(MetricSample.reach),
+        col(MetricSample.impressions),
+        col(MetricSample.engagements),
         sa.func.row_number()
         .over(
-            partition_by=MetricSample.post_id,
-            order_by=(MetricSample.collected_at.desc(), MetricSample.id.desc()),
+            partition_by=col(MetricSample.post_id),
+            order_by=(col(MetricSample.collected_at).desc(), col(MetricSample.id).desc()),
         )
         .label("rn"),
     ).subquery("latest")
@@ -204,16 +207,16 @@ def _latest_figures() -> Any:
 
 def _campaign_label() -> ColumnElement[Any]:
     return sa.case(
-        (Post.campaign.is_not(None), Post.campaign),
-        (Post.source == "import", sa.literal(IMPORTED)),
+        (col(Post.campaign).is_not(None), col(Post.campaign)),
+        (col(Post.source) == "import", sa.literal(IMPORTED)),
         else_=sa.literal(NO_CAMPAIGN),
     )
 
 
-def _channel_type(channel_types: dict[str, str]) -> ColumnElement[Any]:
+def _channel_type(channel_types: dict[str, str]) -> sa.SQLColumnExpression[Any]:
     """The channel's configured type; a channel no longer in the config stands for itself."""
     if not channel_types:
-        return Post.channel
+        return col(Post.channel)
     return sa.case(channel_types, value=Post.channel, else_=Post.channel)
 
 
@@ -222,12 +225,14 @@ def post_points(url: str, *, start: date, end: date, zone: ZoneInfo) -> list[Pos
     begin, stop = period_bounds(start, end, zone)
     latest = _latest_figures()
     query = (
-        sa.select(Post.published_at, Post.channel, _campaign_label(), latest.c.reach)
+        sa.select(col(Post.published_at), col(Post.channel), _campaign_label(), latest.c.reach)
         .outerjoin(latest, sa.and_(latest.c.post_id == Post.id, latest.c.rn == 1))
         .where(
-            Post.state == PostState.PUBLISHED, Post.published_at >= begin, Post.published_at < stop
+            col(Post.state) == PostState.PUBLISHED,
+            col(Post.published_at) >= begin,
+            col(Post.published_at) < stop,
         )
-        .order_by(Post.published_at, Post.id)
+        .order_by(col(Post.published_at), col(Post.id))
     )
     with session_scope(url) as session:
         return [PostPoint(*row) for row in session.execute(query)]

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time
-from comms.store.models import AuditEvent, utcnow
+from comms.store.models import AuditEvent, table_of, utcnow
 
 # built once: the daemon appends an event for every post it publishes, and building the ORM
 # insert per call cost more than the insert itself
-_INSERT = sa.insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+_INSERT = sa.insert(table_of(AuditEvent))
 
 
 def record(
@@ -56,7 +56,7 @@ def record_many(session: Session, rows: list[dict]) -> None:
     if connection.dialect.name != "sqlite":
         session.execute(sa.insert(AuditEvent), [{"at": now, **row} for row in rows])
         return
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    table = table_of(AuditEvent)
     columns = [table.c[name].name for name in _MANY_COLUMNS]  # fails loudly on a rename
     sql = insert_sql(table, dict.fromkeys(columns, "?"))
     session.flush()  # as session.execute would (autoflush): pending objects go in first

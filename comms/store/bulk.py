@@ -45,7 +45,9 @@ def insert_sql(table: Any, values: dict[str, str]) -> str:
 @contextmanager
 def raw_cursor(connection: sa.Connection) -> Iterator[Any]:
     """A DB-API cursor on the connection under `connection`, in its current transaction."""
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = connection.connection.driver_connection
+    assert driver is not None  # None only once the connection is closed
+    cursor = driver.cursor()
     try:
         yield cursor
     finally:

@@ -52,6 +52,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a table model, for statements built once on its columns."""
+    # SQLModel's metaclass sets __table__ on every table model, but its types do not declare it
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare it
+
+
 def new_key() -> str:
     return str(uuid.uuid4())
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from comms.errors import QueueError
 from comms.store.models import ALL_STATES, Post
@@ -30,14 +30,16 @@ def list_posts(
         raise QueueError(f"unknown state {unknown[0]!r}; states: {', '.join(ALL_STATES)}")
     query = select(Post)
     if states:
-        query = query.where(Post.state.in_(list(states)))
+        query = query.where(col(Post.state).in_(list(states)))
     if channels:
-        query = query.where(Post.channel.in_(list(channels)))
+        query = query.where(col(Post.channel).in_(list(channels)))
     if campaigns:
-        query = query.where(Post.campaign.in_(list(campaigns)))
+        query = query.where(col(Post.campaign).in_(list(campaigns)))
     if start or end:
         low, high = local_day_bounds(
             start or date.min.replace(year=1900), end or date.max.replace(year=9998), zone
         )
         query = query.where(Post.scheduled_at >= low, Post.scheduled_at < high)
-    return list(session.exec(query.order_by(Post.scheduled_at, Post.id).limit(limit)).all())
+    return list(
+        session.exec(query.order_by(col(Post.scheduled_at), col(Post.id)).limit(limit)).all()
+    )

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -47,8 +47,8 @@ def active_feed(db: Session, user_id: int) -> CalendarFeed | None:
     """This person's feed that still answers, if any."""
     return db.exec(
         select(CalendarFeed)
-        .where(CalendarFeed.user_id == user_id, CalendarFeed.revoked_at.is_(None))
-        .order_by(CalendarFeed.id.desc())  # type: ignore[union-attr]
+        .where(col(CalendarFeed.user_id) == user_id, col(CalendarFeed.revoked_at).is_(None))
+        .order_by(col(CalendarFeed.id).desc())
     ).first()
 
 
@@ -57,7 +57,7 @@ def revoke(db: Session, user: User, now: datetime) -> bool:
     ended = False
     for row in db.exec(
         select(CalendarFeed).where(
-            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+            col(CalendarFeed.user_id) == user.id, col(CalendarFeed.revoked_at).is_(None)
         )
     ).all():
         row.revoked_at = now
@@ -81,8 +81,8 @@ def feed_owner(db: Session, token: str) -> tuple[User, CalendarFeed] | None:
         return None
     found = db.exec(
         select(CalendarFeed, User)
-        .join(User, User.id == CalendarFeed.user_id)
-        .where(CalendarFeed.token_hash == _hash(token), CalendarFeed.revoked_at.is_(None))
+        .join(User, col(User.id) == CalendarFeed.user_id)
+        .where(col(CalendarFeed.token_hash) == _hash(token), col(CalendarFeed.revoked_at).is_(None))
     ).first()
     if found is None or found[1].disabled:
         return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
@@ -98,9 +98,9 @@ def rows(ctx: Ctx, checked: dict[str, Checked] | None = None) -> list[Row]:
     states = {s.name: s for s in ctx.db.exec(select(ChannelState)).all()}
     last = dict(
         ctx.db.execute(
-            sa.select(Post.channel, sa.func.max(Post.published_at))
-            .where(Post.state == PostState.PUBLISHED)
-            .group_by(Post.channel)
+            sa.select(col(Post.channel), sa.func.max(col(Post.published_at)))
+            .where(col(Post.state) == PostState.PUBLISHED)
+            .group_by(col(Post.channel))
         ).all()
     )
     found = []

@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -169,7 +171,7 @@ def read_values(ctx: Ctx, offered: dict[str, ChannelSettings]) -> Values:
     )
 
 
-def _utm(settings: Settings, channel: str) -> dict[str, object]:
+def _utm(settings: Settings, channel: str) -> dict[str, Any]:
     """The planner's UTM values: the channel as source, the configured medium."""
     return {
         "domains": settings.utm.domains,
@@ -312,7 +314,8 @@ def _form(
 ) -> Response:
     order = ["", "text", *(VARIANT + name for name in offered), "link", "image", "image_alt"]
     order += ["time", "channels"]
-    errors = {key: errors[key] for key in sorted(errors or {}, key=order.index)}
+    given = errors or {}
+    errors = {key: given[key] for key in sorted(given, key=order.index)}
     return ctx.page(
         "compose.html",
         status,
@@ -397,7 +400,7 @@ def _tag_links(ctx: Ctx, values: Values, ids: list[int]) -> None:
         return
     for post_id, channel in zip(ids, values.channels, strict=True):
         link = tag_url(values.link, **_utm(ctx.settings, channel))
-        ctx.db.execute(sa.update(Post).where(Post.id == post_id).values(link=link))
+        ctx.db.execute(sa.update(Post).where(col(Post.id) == post_id).values(link=link))
 
 
 @page

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import requests
 from authlib.common.errors import AuthlibBaseError
@@ -27,7 +27,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -168,7 +168,8 @@ class ProviderInfo:
         uri = self.metadata()["jwks_uri"]
         with self._lock:
             if self._keys is None or refresh:
-                self._keys = KeySet.import_key_set(_get_json(uri))
+                # the provider's JSON, read as a key set (import_key_set reads its "keys")
+                self._keys = KeySet.import_key_set(cast(KeySetSerialization, _get_json(uri)))
             return self._keys
 
 
@@ -389,8 +390,9 @@ class OidcLogin:
             raise Refused(400, EXPIRED)
         if "iss" in params and params["iss"].rstrip("/") != self.oidc.issuer:
             raise Refused(400, FAILED)  # RFC 9207: an answer from another provider (mix-up)
-        if params.get("error"):
-            log.info("OIDC provider answered %s", params.get("error")[:60])
+        error = params.get("error")
+        if error:
+            log.info("OIDC provider answered %s", error[:60])
             raise Refused(403, "Identitetsudbyderen afviste log ind. Prøv igen.")
         code = params.get("code")
         if not code:

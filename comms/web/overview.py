@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.responses import Response
 
 from comms.access import Action
@@ -90,19 +90,21 @@ def overview(ctx: Ctx) -> Response:
         query = select(Post).where(Post.state == PostState.DRAFT)
         mine = my_channels(ctx)
         if mine is not None:
-            query = query.where(Post.channel.in_(mine))
-        candidates = db.exec(query.order_by(Post.scheduled_at, Post.id).limit(LIMIT * 4)).all()
+            query = query.where(col(Post.channel).in_(mine))
+        candidates = db.exec(
+            query.order_by(col(Post.scheduled_at), col(Post.id)).limit(LIMIT * 4)
+        ).all()
         awaiting = [p for p in candidates if ctx.may(Action.APPROVE, p)][:LIMIT]
     rejected = db.exec(
         select(Post)
         .where(Post.state == "rejected", Post.author == ctx.user.username)
-        .order_by(Post.updated_at.desc())
+        .order_by(col(Post.updated_at).desc())
         .limit(LIMIT)
     ).all()
     trouble = db.exec(
         select(Post)
-        .where(Post.state.in_(TROUBLE))
-        .order_by(Post.scheduled_at.desc(), Post.id.desc())
+        .where(col(Post.state).in_(TROUBLE))
+        .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc())
         .limit(LIMIT)
     ).all()
     paused = {
@@ -115,9 +117,9 @@ def overview(ctx: Ctx) -> Response:
     blocked_query = select(Post).where(Post.state == PostState.QUEUED)
     blocked_rows = db.exec(
         blocked_query.where(
-            Post.channel.in_(list(bad)) | (Post.scheduled_at < now - timedelta(minutes=5))
+            col(Post.channel).in_(list(bad)) | (col(Post.scheduled_at) < now - timedelta(minutes=5))
         )
-        .order_by(Post.scheduled_at, Post.id)
+        .order_by(col(Post.scheduled_at), col(Post.id))
         .limit(LIMIT)
     ).all()
     blocked = [
@@ -127,11 +129,11 @@ def overview(ctx: Ctx) -> Response:
     coming = db.exec(
         select(Post)
         .where(
-            Post.state.in_([PostState.DRAFT, PostState.QUEUED]),
+            col(Post.state).in_([PostState.DRAFT, PostState.QUEUED]),
             Post.scheduled_at >= now,
             Post.scheduled_at < now + timedelta(days=7),
         )
-        .order_by(Post.scheduled_at, Post.id)
+        .order_by(col(Post.scheduled_at), col(Post.id))
         .limit(200)
     ).all()
     visible = lambda posts: [p for p in posts if ctx.may(Action.VIEW, p)]  # noqa: E731

@@ -12,7 +12,7 @@ import mimetypes
 from datetime import date, datetime, time
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -80,10 +80,10 @@ def show(ctx: Ctx, post_id: int) -> Response:
         brand=settings.brand,
     )
     attempts = ctx.db.exec(
-        select(Attempt).where(Attempt.post_id == post_id).order_by(Attempt.started_at)
+        select(Attempt).where(col(Attempt.post_id) == post_id).order_by(col(Attempt.started_at))
     ).all()
     events = ctx.db.exec(
-        select(AuditEvent).where(AuditEvent.post_id == post_id).order_by(AuditEvent.at)
+        select(AuditEvent).where(col(AuditEvent.post_id) == post_id).order_by(col(AuditEvent.at))
     ).all()
     when = (
         post.published_at if post.state == "published" and post.published_at else post.scheduled_at

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 from starlette.responses import Response
 
@@ -79,7 +79,7 @@ def queue_query(
         names = [
             n for n, c in settings.channels.items() if c.organisation == chosen["organisation"]
         ]
-        query = query.where(Post.channel.in_(names))
+        query = query.where(col(Post.channel).in_(names))
     if chosen["campaign"]:
         query = query.where(Post.campaign == chosen["campaign"])
     if chosen["author"]:
@@ -94,11 +94,11 @@ def queue_query(
     if cursor is not None:
         query = query.where(
             sa.or_(
-                Post.scheduled_at > cursor.at,
-                sa.and_(Post.scheduled_at == cursor.at, Post.id > cursor.id),
+                col(Post.scheduled_at) > cursor.at,
+                sa.and_(col(Post.scheduled_at) == cursor.at, col(Post.id) > cursor.id),
             )
         )
-    return query.order_by(Post.scheduled_at, Post.id).limit(PAGE_SIZE + 1)
+    return query.order_by(col(Post.scheduled_at), col(Post.id)).limit(PAGE_SIZE + 1)
 
 
 @page
@@ -128,7 +128,10 @@ def queue(ctx: Ctx) -> Response:
             {**kept, "after": Cursor(last.scheduled_at, int(last.id or 0)).text()}
         )
     campaigns = ctx.db.exec(
-        select(Post.campaign).where(Post.campaign.is_not(None)).distinct().order_by(Post.campaign)
+        select(col(Post.campaign))
+        .where(col(Post.campaign).is_not(None))
+        .distinct()
+        .order_by(col(Post.campaign))
     ).all()
     return ctx.page(
         "queue.html",

@@ -28,7 +28,10 @@ def run_migrations_online() -> None:
     if engine is None:
         from comms.store.db import get_engine
 
-        engine = get_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("the alembic config names no sqlalchemy.url")
+        engine = get_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
