@@ -173,6 +173,7 @@ def test_options_every_channel_takes_and_ids_as_numbers_are_accepted(tmp_path):
 
 
 def test_every_registered_type_declares_its_facts():
+    from comms.channels.base import Channel
     from comms.channels.registry import CHANNEL_TYPES, channel_class
 
     for kind in CHANNEL_TYPES:
@@ -185,3 +186,6 @@ def test_every_registered_type_declares_its_facts():
         assert {"type", "rate_per_minute", "max_concurrency", "timeout_seconds"} <= set(schema)
         assert all(o.doc and o.name == name for name, o in schema.items())
         assert all(o.secret == name.endswith("_env") for name, o in schema.items())
+        assert cls.preview is not Channel.preview, f"{kind} has no preview card of its own"
+    x, facebook = channel_class("x").preview, channel_class("facebook").preview
+    assert not set(x.buttons) & set(facebook.buttons)  # X never shows Facebook's buttons

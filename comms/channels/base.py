@@ -63,6 +63,18 @@ class CheckResult:
     expires_at: datetime | None = None  # where the service tells (Facebook, LinkedIn)
 
 
+@dataclass(frozen=True)
+class PreviewCard:
+    """How the workspace shows a post of a channel type before it goes out."""
+
+    kind: str  # the card's look (CSS class card-<kind>)
+    name: str  # what the avatar line shows next to the channel's name
+    buttons: tuple[str, ...] = ()  # the service's own buttons under a post, in Danish
+    image_first: bool = False
+    link_box: bool = False  # the link shown as a box with its domain
+    handle: bool = False  # an @handle under the name
+
+
 class Channel(ABC):
     """Base of every adapter. Facts about the service are class attributes, read through the
     registry by the config (options), lint (text rule), reports and the docs test (labels)."""
@@ -81,6 +93,7 @@ class Channel(ABC):
     post_words: ClassVar[tuple[str, str]] = ("opslag", "opslag")
 
     text_rule: ClassVar[TextRule] = NO_RULE  # how the service counts text and what it allows
+    preview: ClassVar[PreviewCard] = PreviewCard("webhook", "Kanal")  # the workspace's card
 
     # the keys every [channels.NAME] table may have, whatever its type
     COMMON_OPTIONS: ClassVar[tuple[Option, ...]] = (

@@ -49,7 +49,7 @@ from typing import Any
 import regex
 import requests
 
-from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.options import Option
@@ -86,6 +86,7 @@ class BlueskyChannel(Channel):
     max_graphemes = 300  # app.bsky.feed.post text maxGraphemes
     max_text_bytes = 3000  # app.bsky.feed.post text maxLength (UTF-8 bytes)
     text_rule = TextRule(counting="graphemes", max_length=max_graphemes, max_bytes=max_text_bytes)
+    preview = PreviewCard("bluesky", "Bluesky", ("Svar", "Repost", "Like"), handle=True)
     options = (
         Option(
             "base_url", str, "the entryway or the account's own PDS", default="https://bsky.social"

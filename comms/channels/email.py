@@ -43,7 +43,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from pathlib import Path
 
-from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import linkify
@@ -69,6 +69,7 @@ class EmailChannel(Channel):
 
     label = "Nyhedsbrev"
     title = "Nyhedsbrev (e-mail)"
+    preview = PreviewCard("email", "E-mail")
     post_words = ("nyhedsbrev", "nyhedsbreve")
     options = (
         Option("host", str, "the SMTP server", default="localhost"),

@@ -37,7 +37,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any, ClassVar
 
-from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_code, graph_time, number, same_text
 from comms.channels.images import alt_text, image_path
 from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, found_or_raise, look_first, look_since
@@ -59,6 +59,9 @@ class FacebookChannel(Channel):
     post_words = ("opslag på Facebook", "opslag på Facebook")
     MAX_TEXT = 63_206  # message characters (UNCONFIRMED, widely quoted)
     text_rule = TextRule(max_length=MAX_TEXT)
+    preview = PreviewCard(
+        "facebook", "Facebook", ("Synes godt om", "Kommenter", "Del"), link_box=True
+    )
     options = (
         Option("page_id", ID, "the Page's id", required=True),
         *GRAPH_OPTIONS,

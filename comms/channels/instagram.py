@@ -48,7 +48,7 @@ import time
 from typing import ClassVar
 from urllib.parse import quote
 
-from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_time, number, same_text
 from comms.channels.images import checked_image
 from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, look_first, look_since
@@ -74,6 +74,9 @@ class InstagramChannel(Channel):
     MAX_HASHTAGS = 30  # hashtags per caption [3p]
     # and an Instagram post needs an image
     text_rule = TextRule(max_length=MAX_CAPTION, max_hashtags=MAX_HASHTAGS, image_required=True)
+    preview = PreviewCard(
+        "instagram", "Instagram", ("Synes godt om", "Kommenter", "Del"), image_first=True
+    )
     options = (
         Option("ig_user_id", ID, "the professional account's id", required=True),
         Option(

@@ -45,7 +45,7 @@ from urllib.parse import quote
 
 import requests
 
-from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, flat, since_due
@@ -92,6 +92,9 @@ class LinkedinChannel(Channel):
     post_words = ("opslag på LinkedIn", "opslag på LinkedIn")
     text_limit = 3000  # commentary characters [3p]
     text_rule = TextRule(max_length=text_limit)
+    preview = PreviewCard(
+        "linkedin", "LinkedIn", ("Anbefal", "Kommenter", "Genopslå", "Send"), link_box=True
+    )
     options = (
         Option("organization_id", ID, "the organisation page's id", required=True),
         Option("token_env", str, "variable holding the access token", required=True, secret=True),

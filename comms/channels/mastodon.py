@@ -35,7 +35,7 @@ import re
 import time
 from typing import Any
 
-from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.lookup import flat
@@ -60,6 +60,7 @@ class MastodonChannel(Channel):
     post_words = ("opslag på Mastodon", "opslag på Mastodon")
     # characters, every link with a scheme 23 (characters_reserved_per_url); a stock instance
     text_rule = TextRule(counting="mastodon", max_length=500, url_length=23)
+    preview = PreviewCard("mastodon", "Mastodon", ("Svar", "Boost", "Favorit"), handle=True)
     options = (
         Option("base_url", str, "the account's instance", default="https://mastodon.social"),
         Option("token_env", str, "variable holding the access token", required=True, secret=True),

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from comms.channels.base import Channel
+from comms.channels.base import Channel, PreviewCard
 from comms.channels.options import Option, OptionProblem, option_problems
 from comms.channels.settings import ChannelSettings
 from comms.content.text import NO_RULE, TextRule
@@ -58,6 +58,11 @@ def channel_class(kind: str) -> type[Channel]:
 def known(kind: str) -> bool:
     """True for a type name the registry has an adapter for."""
     return kind in BUILT_IN
+
+
+def preview_card(kind: str) -> PreviewCard:
+    """How the workspace shows a post of the type; a plain card for an unknown type."""
+    return channel_class(kind).preview if known(kind) else Channel.preview
 
 
 def text_rule(kind: str) -> TextRule:

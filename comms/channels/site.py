@@ -28,7 +28,7 @@ from jinja2 import DictLoader, Environment
 from markupsafe import Markup
 
 from comms.channels.atom import Feed, FeedEntry, render_feed, urn_uuid
-from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.files import copy_atomic, locked, write_atomic
 from comms.channels.images import SCREEN_READERS, checked_image
 from comms.channels.options import Option
@@ -93,6 +93,7 @@ class SiteChannel(Channel):
 
     label = "Hjemmeside"
     title = "Hjemmesidens nyheder"
+    preview = PreviewCard("article", "Nyhed på sitet")
     post_words = ("nyhed", "nyheder")
     options = (
         Option("path", str, "the folder the site is written to (needed to publish)"),

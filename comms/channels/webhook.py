@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
@@ -58,6 +58,7 @@ class WebhookChannel(Channel):
 
     label = "Webhook"
     title = "Webhook (Teams, Slack …)"
+    preview = PreviewCard("webhook", "Webhook")
     post_words = ("besked", "beskeder")
     options = (
         Option("url", str, "the relay's address", required=True),

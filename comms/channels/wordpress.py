@@ -49,7 +49,7 @@ from typing import Any
 
 import requests
 
-from comms.channels.base import Channel, CheckResult, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
 from comms.channels.options import Option
@@ -76,6 +76,7 @@ class WordPressChannel(Channel):
 
     label = "WordPress"
     title = "WordPress-nyheder"
+    preview = PreviewCard("article", "WordPress-indlæg")
     post_words = ("nyhed", "nyheder")
     options = (
         Option("base_url", str, "the REST API's address (…/wp-json)", required=True),

@@ -37,7 +37,7 @@ from typing import Any
 
 import requests
 
-from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
+from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, since_due
@@ -75,6 +75,7 @@ class XChannel(Channel):
     # weighted length, twitter-text v3: code points weigh 1 or 2, every link (bare too) 23
     text_limit = 280
     text_rule = TextRule(counting="x", max_length=text_limit, url_length=X_URL_LENGTH)
+    preview = PreviewCard("x", "X", ("Svar", "Repost", "Like", "Bogmærke"), handle=True)
     options = (
         Option(
             "token_env",
