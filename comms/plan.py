@@ -25,6 +25,7 @@ from comms.config import Settings
 from comms.content.lint import add_utm, lint_post, tag_url
 from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
+from comms.queue.transitions import cancel_removed, replan
 from comms.store import audit
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
 from comms.store.models import EDITABLE_STATES, Post, PostState, table_of, utcnow
@@ -463,21 +464,13 @@ def _apply(session: Session, work: PlanWork, actor: str) -> None:
     """Write what `diff` worked out, with an audit event for every post touched."""
     events: list[dict] = []
     for post, values, campaign in work.updates:
-        session.execute(
-            sa.update(Post)
-            .where(col(Post.id) == post.id, col(Post.state) == post.state)
-            .values(**values)
-        )
+        replan(session, post, values)
         events.append(
             {"actor": actor, "action": "plan:update", "post_id": post.id, "campaign": campaign}
         )
     now = utcnow()
     for post in work.removals:
-        session.execute(
-            sa.update(Post)
-            .where(col(Post.id) == post.id, col(Post.state) == post.state)
-            .values(state=PostState.CANCELLED, updated_at=now, last_error=REMOVED_NOTE)
-        )
+        cancel_removed(session, post, now=now, note=REMOVED_NOTE)
         events.append(
             {"actor": actor, "action": "plan:remove", "post_id": post.id, "campaign": post.campaign}
         )

@@ -344,6 +344,7 @@ def compose(
     variants: dict[str, str] | None = None,
     title: str | None = None,
     link: str | None = None,
+    links: dict[str, str] | None = None,
     image_path: str | None = None,
     image_alt: str | None = None,
     scheduled_at: datetime | None = None,
@@ -353,7 +354,8 @@ def compose(
 ) -> list[int]:
     """A one-off story: one draft per channel sharing a story id, written by `actor`.
 
-    `variants` gives a channel its own text instead of `text`. `scheduled_at` None means "when
+    `variants` gives a channel its own text instead of `text`, `links` its own link (tagged
+    for it) instead of `link`. `scheduled_at` None means "when
     approved" (it goes out at its approval and never expires). `submit` asks for approval at
     once. Permissions and lint are the caller's to check first; returns the new posts' ids.
     """
@@ -371,7 +373,7 @@ def compose(
             campaign=campaign,
             title=title or None,
             text=(variants or {}).get(channel) or text,
-            link=link or None,
+            link=(links or {}).get(channel) or link or None,
             image_path=image_path,
             image_alt=image_alt or None,
             scheduled_at=scheduled_at or now,
@@ -892,3 +894,23 @@ def next_due_at(session: Session, *, channels: set[str]) -> datetime | None:
         col(Post.state) == PostState.QUEUED, col(Post.channel).in_(sorted(channels))
     )
     return session.exec(query).one()
+
+
+def replan(session: Session, post: Post, values: dict[str, Any]) -> bool:
+    """A re-plan's new content for a post, if it is still in the state the plan read it in.
+
+    The plan audits its changes in bulk, so this writes only the post; False if it moved on.
+    """
+    changed = session.exec(
+        sa.update(Post)
+        .where(col(Post.id) == post.id, col(Post.state) == post.state)
+        .values(**values)
+    ).rowcount
+    return bool(changed)
+
+
+def cancel_removed(session: Session, post: Post, *, now: datetime, note: str) -> bool:
+    """Cancel a post whose step left its campaign file, if it is still as the plan read it."""
+    return replan(
+        session, post, {"state": PostState.CANCELLED, "updated_at": now, "last_error": note}
+    )

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -29,7 +28,6 @@ from comms.content.lint import add_utm, lint_post, tag_url, text_length, text_li
 from comms.errors import QueueError
 from comms.queue import transitions as queue
 from comms.report.render import TYPE_NAMES
-from comms.store.models import Post
 from comms.timeutil import local_to_utc
 from comms.web.context import Ctx, Refused, page
 from comms.web.uploads import MAX_BYTES, UploadRefused, adopt, keep_pending, pending_file
@@ -371,6 +369,7 @@ def compose_post(ctx: Ctx) -> Response:
             text=values.text or values.text_of(values.channels[0]),
             variants={c: text_for(ctx.settings, values, c) for c in values.channels},
             title=values.title or None,
+            links=_tagged_links(ctx, values),
             image_path=image_path,
             image_alt=values.image_alt or None,
             scheduled_at=when,
@@ -379,7 +378,6 @@ def compose_post(ctx: Ctx) -> Response:
         )
     except QueueError as exc:
         return _form(ctx, offered, values, found=found, errors={"": [str(exc)]}, status=400)
-    _tag_links(ctx, values, ids)
     ok = "composed-submitted" if action == "submit" else "composed"
     return RedirectResponse(f"/posts/{ids[0]}?ok={ok}", status_code=303)
 
@@ -394,13 +392,11 @@ def _folder(ctx: Ctx) -> Path:
     raise Refused(400, "Der er ingen mappe til billeder; sæt [web] uploads_dir i konfigurationen.")
 
 
-def _tag_links(ctx: Ctx, values: Values, ids: list[int]) -> None:
-    """Each new draft's link with its own channel as UTM source, as a planned post's link."""
+def _tagged_links(ctx: Ctx, values: Values) -> dict[str, str] | None:
+    """Each channel's link with its own UTM source, as a planned post's link is tagged."""
     if not values.link:
-        return
-    for post_id, channel in zip(ids, values.channels, strict=True):
-        link = tag_url(values.link, **_utm(ctx.settings, channel))
-        ctx.db.execute(sa.update(Post).where(col(Post.id) == post_id).values(link=link))
+        return None
+    return {c: tag_url(values.link, **_utm(ctx.settings, c)) for c in values.channels}
 
 
 @page

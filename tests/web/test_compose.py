@@ -225,9 +225,14 @@ def test_each_channel_may_have_its_own_text_counted_and_linted_for_it(client, si
     assert long_x.strip() in shown.texts[x_field]  # kept as written
     assert posts(site) == []
 
-    saved = compose(eva, {**both, "variant:kommune-x": short, "action": "draft"})
+    link = "https://www.aalborg.dk/tryg/refleks"
+    saved = compose(eva, {**both, "variant:kommune-x": short, "link": link, "action": "draft"})
     assert saved.status_code == 303, saved.text
     made = {p.channel: p for p in posts(site)}
+    for channel, post in made.items():  # each post's link tagged for its own channel
+        assert post.link is not None
+        assert post.link.startswith(link + "?")
+        assert f"utm_source={channel}" in post.link
     assert made["kommune-facebook"].text == base["text"]
     assert made["kommune-x"].text.startswith("Husk refleksen #tryg https://www.aalborg.dk/tryg?")
     assert "utm_source=kommune-x" in made["kommune-x"].text
