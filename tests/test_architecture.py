@@ -91,3 +91,13 @@ def test_every_package_says_what_it_does() -> None:
     for package in (p for p in COMMS.iterdir() if (p / "__init__.py").exists()):
         doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8")))
         assert doc, f"{package.name}/__init__.py has no docstring"
+
+
+def test_posts_change_only_through_the_queue() -> None:
+    """One writer per state change: no module outside comms/queue writes an UPDATE of a post."""
+    writers = [
+        str(path.relative_to(COMMS))
+        for path in modules()
+        if owner(path) not in ("queue", "store") and "update(Post)" in path.read_text("utf-8")
+    ]
+    assert writers == []
