@@ -64,5 +64,14 @@ class Contract:
     isolate: Callable[[pytest.MonkeyPatch], None] | None = None  # process state to reset
     after_retry: Callable[[Any, Receipt], None] | None = None  # service facts after a retry
 
+    def prepare(self, fake: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+        """The running fake, reset, with the credentials set and process state isolated."""
+        fake.reset()
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+        if self.isolate is not None:
+            self.isolate(monkeypatch)
+        return fake
+
     def __str__(self) -> str:
         return self.type

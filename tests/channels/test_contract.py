@@ -111,12 +111,7 @@ def bench(
     fake = servers.get(contract.type)
     if fake is None:
         fake = servers[contract.type] = contract.fake().start()
-    fake.reset()
-    for name, value in contract.env.items():
-        monkeypatch.setenv(name, value)
-    if contract.isolate is not None:
-        contract.isolate(monkeypatch)
-    return Bench(contract, fake, tmp_path)
+    return Bench(contract, contract.prepare(fake, monkeypatch), tmp_path)
 
 
 def _with_bench(cases: list[Any]) -> pytest.MarkDecorator:

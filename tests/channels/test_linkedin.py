@@ -17,6 +17,7 @@ from comms.channels.linkedin import (
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import Contract
 from tests.fakes.linkedin import FakeLinkedin, error, shown_text
 
@@ -26,52 +27,33 @@ ENV, SECRET_ENV = "COMMS_TEST_LI_TOKEN", "COMMS_TEST_LI_SECRET"
 ORG = "2414183"
 
 
-@pytest.fixture(scope="module")
-def server():
-    """One server for the module (stopping one takes half a second); reset for each test."""
-    with FakeLinkedin(token=TOKEN, organization_id=ORG, client_secret=SECRET) as running:
-        yield running
-
-
-@pytest.fixture
-def fake(server: FakeLinkedin, monkeypatch: pytest.MonkeyPatch) -> FakeLinkedin:
-    monkeypatch.setenv(ENV, TOKEN)
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    server.reset()
-    return server
-
-
 def channel(
     fake: FakeLinkedin, clock: datetime | None = None, **options: object
 ) -> LinkedinChannel:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "organization_id": ORG,
         "token_env": ENV,
         "base_url": fake.url,
         "oauth_url": fake.url,
         "timeout_seconds": 1,
     }
-    values.update(options)
-    settings = ChannelSettings(name="linkedin-tryg", type="linkedin", options=values)
+    settings = factory.settings("linkedin-tryg", "linkedin", defaults, options)
     return LinkedinChannel(settings, clock=(lambda: clock) if clock else None)
 
 
 def post(post_id: int = 1, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "idempotency_key": f"key-{post_id}",
         "channel": "linkedin-tryg",
         "text": f"Tryghedsvandring i Vejgaard nummer {post_id}. Læs mere https://aalborg.dk/tryg",
         "title": "Tryghedsvandring",
         "link": "https://aalborg.dk/tryg",
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 def image(tmp_path: Path) -> Path:
-    path = tmp_path / "plakat.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n fake image bytes")
-    return path
+    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n fake image bytes")
 
 
 def _found_with_its_url(fake: FakeLinkedin, receipt: Receipt) -> None:
@@ -95,6 +77,8 @@ CONTRACT = Contract(
     resends=True,  # LinkedIn refuses the copy (422 duplicate) and the adapter finds its own post
     after_retry=_found_with_its_url,
 )
+
+server, fake = factory.fixtures(CONTRACT)
 
 
 # --- success ----------------------------------------------------------------------------------
