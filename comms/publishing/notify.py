@@ -20,7 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -347,13 +347,7 @@ def rejection_notices(
         events.append(
             _Event(f"{post.id}:{event.id}", post, _author(post, users, addressable), lines)
         )
-    return _batched(
-        session,
-        REJECTED,
-        events,
-        one=lambda p: f"comms: opslag {p.id} på {p.channel} er afvist",
-        many=lambda n: f"comms: {n} opslag er afvist",
-    )
+    return _batched(session, REJECTED, events, happened="er afvist")
 
 
 def expiry_notices(
@@ -383,13 +377,7 @@ def expiry_notices(
         )
         key = f"{post.id}:{post.scheduled_at:%Y%m%dT%H%M%S}"
         events.append(_Event(key, post, _author(post, users, addressable), lines))
-    return _batched(
-        session,
-        EXPIRED,
-        events,
-        one=lambda p: f"comms: opslag {p.id} på {p.channel} er udløbet uden godkendelse",
-        many=lambda n: f"comms: {n} opslag er udløbet uden godkendelse",
-    )
+    return _batched(session, EXPIRED, events, happened="er udløbet uden godkendelse")
 
 
 def _batched(
@@ -397,10 +385,12 @@ def _batched(
     kind: str,
     events: list[_Event],
     *,
-    one: Callable[[Post], str],
-    many: Callable[[int], str],
+    happened: str,
 ) -> list[PendingNotice]:
-    """The events not yet noticed, one notice per person; each event's key is claimed with it."""
+    """The events not yet noticed, one notice per person; each event's key is claimed with it.
+
+    The subject names the one post or counts them, followed by what `happened` to them.
+    """
     keys = {e.key for e in _not_sent(session, [PendingNotice(kind, e.key, "", "") for e in events])}
     groups: dict[tuple[str, str | None], list[_Event]] = defaultdict(list)
     for event in events:
@@ -417,7 +407,9 @@ def _batched(
             PendingNotice(
                 kind,
                 first.key,
-                one(first.post) if len(group) == 1 else many(len(group)),
+                f"comms: opslag {first.post.id} på {first.post.channel} {happened}"
+                if len(group) == 1
+                else f"comms: {len(group)} opslag {happened}",
                 "\n".join(lines),
                 recipients=(first.recipient.address,) if first.recipient.address else (),
                 also=tuple(e.key for e in group[1:]),
