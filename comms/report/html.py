@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -163,6 +164,20 @@ def render_html(
 ) -> str:
     """The whole report as one HTML document; `nav` adds links at the top (the web view)."""
     zone = ZoneInfo(report.timezone)
+    return _template.render(
+        css=BASE_CSS + _CSS,
+        title=TITLE,
+        **report_values(report, charts, comparison, zone),
+        nav=list(nav),
+        generated=format_datetime(generated, zone) if generated else "",
+        timezone=report.timezone,
+    )
+
+
+def report_values(
+    report: Report, charts: Sequence[Chart], comparison: Comparison | None, zone: ZoneInfo
+) -> dict[str, Any]:
+    """What the report's template shows, the same in the HTML document and the web page."""
     sections = []
     for attr, title, first in SECTIONS:
         rows = [(name, danish_cells(group)) for name, group in section_rows(report, attr)]
@@ -180,13 +195,11 @@ def render_html(
                 if attr != "campaigns" or comparison.current.campaigns
             ],
         }
-    return _template.render(
-        css=BASE_CSS + _CSS,
-        title=TITLE,
-        period=format_period(report.start, report.end),
-        summary=danish_summary(report),
-        comparison_text=danish_comparison(comparison) if comparison else None,
-        charts=[
+    return {
+        "period": format_period(report.start, report.end),
+        "summary": danish_summary(report),
+        "comparison_text": danish_comparison(comparison) if comparison else None,
+        "charts": [
             {
                 "key": c.key,
                 "title": c.title,
@@ -195,14 +208,11 @@ def render_html(
             }
             for c in charts
         ],
-        sections=sections,
-        headings=HEADINGS,
-        missing=MISSING,
-        top=[(post.url, top_post_cells(post, zone)) for post in report.top_posts],
-        top_title=TOP_TITLE,
-        top_headings=TOP_HEADINGS,
-        change=change,
-        nav=list(nav),
-        generated=format_datetime(generated, zone) if generated else "",
-        timezone=report.timezone,
-    )
+        "sections": sections,
+        "headings": HEADINGS,
+        "missing": MISSING,
+        "top": [(post.url, top_post_cells(post, zone)) for post in report.top_posts],
+        "top_title": TOP_TITLE,
+        "top_headings": TOP_HEADINGS,
+        "change": change,
+    }
