@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,27 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from comms.cli import _register, cli
+from tests.cli import comms_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    if "plan" not in cli.commands:
-        _register()
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A copy of the shipped campaigns and templates with the example config, in tmp_path."""
-    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copy(ROOT / "config.example.toml", tmp_path / "comms.toml")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("COMMS_CONFIG", raising=False)
-    monkeypatch.setenv("COMMS_USER", "anne")
-    return tmp_path
+cli = comms_cli()
 
 
 def run(*args: str, ok: bool = True):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import contextlib
 import json
 import re
 import subprocess
@@ -22,6 +21,7 @@ from comms.importer.rows import EXPECTED_HEADER
 from comms.importer.write import import_csv
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post
+from tests.cli import comms_cli
 from tests.pg import fresh_database
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
@@ -344,18 +344,6 @@ def test_an_error_leaves_earlier_imports_untouched(settings: Settings, tmp_path:
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-def comms_cli():  # type: ignore[no-untyped-def]
-    """The click group with the staff commands registered (the others when they exist)."""
-    from comms import cli as cli_module
-    from comms.cli import staff
-
-    with contextlib.suppress(ImportError):  # other command modules not written yet
-        cli_module._register()
-    if "import" not in cli_module.cli.commands:
-        staff.register(cli_module.cli)
-    return cli_module.cli
 
 
 def test_cli_import_prints_what_it_did(settings: Settings, tmp_path: Path):

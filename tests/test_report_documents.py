@@ -6,7 +6,6 @@ is read back with python-docx and, where LibreOffice is installed, converted to 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from comms.report.html import render_html
 from comms.report.render import to_json, to_json_document
 from comms.store.db import session_scope
 from comms.store.models import MetricSample, Post
+from tests.cli import comms_cli
 from tests.headless import docx_to_pdf, libreoffice
 from tests.seed import CHANNELS, CHANNELS_TOML, seed_history
 
@@ -332,17 +332,6 @@ def test_docx_converts_to_pdf_with_libreoffice(seeded: Settings, tmp_path: Path)
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-def comms_cli():  # type: ignore[no-untyped-def]
-    from comms import cli as cli_module
-    from comms.cli import staff
-
-    with contextlib.suppress(ImportError):
-        cli_module._register()
-    if "report" not in cli_module.cli.commands:
-        staff.register(cli_module.cli)
-    return cli_module.cli
 
 
 def run(settings: Settings, *args: str):  # type: ignore[no-untyped-def]
