@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from comms.store.db import dispose_all
 from tests.cli import comms_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 cli = comms_cli()
 DAGEN_FB = "karneval/2027/2027-05-29/dagen/facebook"
 
