@@ -14,28 +14,9 @@ from sqlmodel import select
 from comms.config import Settings
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, Post
+from tests.factories import KARNEVAL_DAGEN, karneval, write_karneval
 
 NEXT_YEAR = datetime.now(ZoneInfo("Europe/Copenhagen")).year + 1
-CAMPAIGN = """
-    title = "Aalborg Karneval"
-    focus_area = "natteliv"
-    [event]
-    date = {{ type = "iso_week", week = 21, weekday = "lørdag" }}
-    [[steps]]
-    name = "optakt"
-    offset_days = -7
-    time = "10:00"
-    channels = ["hjemmeside", "kommune-x"]
-    audience = "forældre"
-    template = "karneval/optakt"
-    [[steps]]
-    name = "dagen"
-    offset_days = 0
-    time = "{time}"
-    channels = ["kommune-x"]
-    audience = "unge"
-    template = "karneval/dagen"
-"""
 UNDATED = """
     title = "Kulturnat"
     focus_area = "byliv"
@@ -54,15 +35,23 @@ UNDATED = """
 def write_campaigns(settings: Settings, *, time: str = "08:00", dagen: str = "") -> None:
     folder = settings.campaigns_dir
     folder.mkdir(exist_ok=True)
-    (folder / "karneval.toml").write_text(
-        textwrap.dedent(CAMPAIGN.format(time=time)), encoding="utf-8"
-    )
     (folder / "kulturnat.toml").write_text(textwrap.dedent(UNDATED), encoding="utf-8")
-    templates = settings.templates_dir / "karneval"
-    templates.mkdir(parents=True, exist_ok=True)
-    (templates / "optakt.j2").write_text("Karneval {{ event.date | dato }}!", encoding="utf-8")
-    (templates / "dagen.j2").write_text(
-        dagen or "I dag er det {{ event.date | ugedag }}!", encoding="utf-8"
+    write_karneval(
+        folder,
+        settings.templates_dir,
+        _karneval(time=time),
+        optakt="Karneval {{ event.date | dato }}!",
+        dagen=dagen or KARNEVAL_DAGEN,
+    )
+
+
+def _karneval(*, time: str = "08:00", dagen: str = "kommune-x") -> str:
+    return karneval(
+        optakt=["hjemmeside", "kommune-x"],
+        dagen=[dagen],
+        time=time,
+        focus_area="natteliv",
+        link=False,
     )
 
 
@@ -158,10 +147,8 @@ def test_a_confirm_after_the_files_changed_writes_nothing_and_shows_the_new_chan
     preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
     digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
     assert digest is not None
-    changed = CAMPAIGN.replace('channels = ["kommune-x"]', 'channels = ["hjemmeside"]')
-    (site.campaigns_dir / "karneval.toml").write_text(
-        textwrap.dedent(changed.format(time="08:00")), encoding="utf-8"
-    )
+    changed = _karneval(dagen="hjemmeside")
+    (site.campaigns_dir / "karneval.toml").write_text(changed, encoding="utf-8")
     stale = eva.post(
         "/campaigns/plan/confirm",
         {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
