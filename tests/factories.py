@@ -43,11 +43,16 @@ def get_post(url: str, post_id: int) -> Post:
         return post
 
 
-def stub_channel(folder: Path, name: str = "stub", **options: object) -> str:
-    """A `[channels.NAME]` table of type stub delivering to `folder/NAME.jsonl`, as TOML."""
-    lines = [f"[channels.{name}]", 'type = "stub"', f'path = "{folder / f"{name}.jsonl"}"']
+def channel_table(name: str, type: str, **options: object) -> str:
+    """A `[channels.NAME]` table of `type` with `options` (strings, numbers, lists), as TOML."""
+    lines = [f"[channels.{name}]", f"type = {json.dumps(type)}"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
     return "\n".join(lines) + "\n"
+
+
+def stub_channel(folder: Path, name: str = "stub", **options: object) -> str:
+    """A `[channels.NAME]` table of type stub delivering to `folder/NAME.jsonl`, as TOML."""
+    return channel_table(name, "stub", path=str(folder / f"{name}.jsonl"), **options)
 
 
 SITE_CHANNEL = '[channels.hjemmeside]\ntype = "site"\npath = "site"\n'

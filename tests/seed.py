@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post, PostState
+from tests.factories import channel_table
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 
@@ -32,29 +33,16 @@ CHANNELS = {
     "nyhedsbrev": "email",
 }
 
-CHANNELS_TOML = """
-[channels.hjemmeside]
-type = "site"
-path = "site"
-
-[channels.kommune-facebook]
-type = "facebook"
-page_id = "1"
-token_env = "COMMS_TEST_FB_TOKEN"
-
-[channels.politi-facebook]
-type = "facebook"
-page_id = "2"
-token_env = "COMMS_TEST_FB_TOKEN"
-
-[channels.instagram]
-type = "instagram"
-ig_user_id = "3"
-token_env = "COMMS_TEST_FB_TOKEN"
-
-[channels.nyhedsbrev]
-type = "email"
-"""
+FB_TOKEN = "COMMS_TEST_FB_TOKEN"
+CHANNELS_TOML = "\n".join(
+    (
+        channel_table("hjemmeside", "site", path="site"),
+        channel_table("kommune-facebook", "facebook", page_id="1", token_env=FB_TOKEN),
+        channel_table("politi-facebook", "facebook", page_id="2", token_env=FB_TOKEN),
+        channel_table("instagram", "instagram", ig_user_id="3", token_env=FB_TOKEN),
+        channel_table("nyhedsbrev", "email"),
+    )
+)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from comms.config import Settings
 from comms.queue import transitions as queue
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, ChannelState, Post
+from tests.factories import channel_table
 from tests.fakes.graph import GraphFake
 from tests.web.conftest import PASSWORD, Client
 
@@ -38,32 +39,30 @@ def admin_site(
     monkeypatch.setenv("COMMS_TEST_PAGE_TOKEN", TOKEN)
     monkeypatch.setenv("COMMS_TEST_X_SECRET", X_SECRET)
     monkeypatch.delenv("COMMS_TEST_MISSING", raising=False)
+    kommune = {"organisation": "kommune"}
     settings = make_settings(
-        channels=f"""
-        [channels.hjemmeside]
-        type = "site"
-        path = "{tmp_path / "site"}"
-        organisation = "kommune"
-
-        [channels.kommune-facebook]
-        type = "facebook"
-        page_id = "{graph.page_id}"
-        token_env = "COMMS_TEST_PAGE_TOKEN"
-        base_url = "{graph.url}/v24.0"
-        timeout_seconds = 2
-        organisation = "kommune"
-
-        [channels.kommune-x]
-        type = "x"
-        token_env = "COMMS_TEST_X_SECRET"
-        organisation = "kommune"
-
-        [channels.politi-facebook]
-        type = "facebook"
-        page_id = "2"
-        token_env = "COMMS_TEST_MISSING"
-        organisation = "politi"
-        """
+        channels="\n".join(
+            (
+                channel_table("hjemmeside", "site", path=str(tmp_path / "site"), **kommune),
+                channel_table(
+                    "kommune-facebook",
+                    "facebook",
+                    page_id=graph.page_id,
+                    token_env="COMMS_TEST_PAGE_TOKEN",
+                    base_url=f"{graph.url}/v24.0",
+                    timeout_seconds=2,
+                    **kommune,
+                ),
+                channel_table("kommune-x", "x", token_env="COMMS_TEST_X_SECRET", **kommune),
+                channel_table(
+                    "politi-facebook",
+                    "facebook",
+                    page_id="2",
+                    token_env="COMMS_TEST_MISSING",
+                    organisation="politi",
+                ),
+            )
+        )
     )
     with session_scope(settings.database_url) as session:
         for name, role in (("admin", "admin"), ("anna", "approver"), ("vera", "viewer")):
