@@ -29,6 +29,7 @@ from comms.publishing.daemon import Daemon
 from comms.queue.reconcile import reconcile_all
 from comms.store.models import PostState, utcnow
 from comms.timeutil import local_to_utc
+from tests.cli import run_comms
 from tests.factories import add_post, get_post
 from tests.fakes.linkedin import FakeLinkedin
 from tests.fakes.mastodon import FakeMastodon
@@ -101,11 +102,11 @@ def later(seconds: float = LEASE + 1) -> datetime:
 
 def run_daemon_until_it_dies(settings, kill_at: str) -> int:  # type: ignore[no-untyped-def]
     """The real `comms daemon` with a kill point armed; returns its exit code."""
-    process = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "daemon"],
+    process = run_comms(
+        "--config",
+        str(settings.path),
+        "daemon",
         env={**os.environ, "COMMS_KILL_AT": kill_at, "COMMS_KILL_RATE": "1"},
-        capture_output=True,
-        text=True,
         timeout=60,
     )
     return process.returncode
@@ -161,12 +162,7 @@ def test_crash_between_the_services_success_and_the_commit(service):
     if isinstance(fake, FakeLinkedin):
         # no key: the outcome is unknown until someone asks the service
         assert post.state == PostState.UNKNOWN
-        listed = subprocess.run(
-            [sys.executable, "-m", "comms", "--config", str(settings.path), *LIST_UNKNOWN],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        listed = run_comms("--config", str(settings.path), *LIST_UNKNOWN, timeout=60)
         assert [p["id"] for p in json.loads(listed.stdout)] == [post_id]
         assert reconcile_all(settings) == [f"post {post_id}: found on {channel} -> published"]
     post = get_post(settings.database_url, post_id)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from tests.cli import comms_cli
+from tests.cli import comms_cli, run_comms
 
 ROOT = Path(__file__).resolve().parent.parent
 cli = comms_cli()
@@ -81,12 +81,7 @@ def test_cancel_and_reschedule_and_errors(project):
 
 
 def test_unknown_state_is_a_clear_error(project):
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "queue", "list", "--state", "pending"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-    )
+    result = run_comms("queue", "list", "--state", "pending", cwd=project)
     assert result.returncode == 1
     assert "unknown state 'pending'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -102,12 +97,7 @@ def test_bad_config_is_one_line_with_file_and_line(project):
         """),
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "channels", "check"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-    )
+    result = run_comms("channels", "check", cwd=project)
     assert result.returncode == 1
     assert "comms.toml:5" in result.stderr
     assert "EAAB-secret-value" not in result.stderr
@@ -149,13 +139,7 @@ def test_readme_documents_every_command_and_the_example_config_every_key():
 
 def comms(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m comms ARGS` in the project folder: a separate process, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "comms", *args],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env={**os.environ, "COMMS_USER": "anne"},
-    )
+    return run_comms(*args, cwd=project, env={**os.environ, "COMMS_USER": "anne"})
 
 
 def post_state(project: Path, post_id: int) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import codecs
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +19,7 @@ from comms.importer.rows import EXPECTED_HEADER
 from comms.importer.write import import_csv
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post
-from tests.cli import comms_cli
+from tests.cli import comms_cli, run_comms
 from tests.pg import fresh_database
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
@@ -452,11 +450,7 @@ def test_cli_import_says_what_is_wrong_on_every_bad_line(settings: Settings, tmp
         *(f"facebook,2019-01-{day:02d} 10:00,C,,-{day},," for day in range(1, 26)),
     ]
     path = write_csv(tmp_path, *rows)
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "import", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    result = run_comms("--config", str(settings.path), "import", str(path))
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"Error: {path}:2: unknown channel 'facebok' (did you mean ")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from comms.store.db import dispose_all
-from tests.cli import comms_cli
+from tests.cli import comms_cli, run_comms
 
 cli = comms_cli()
 DAGEN_FB = "karneval/2027/2027-05-29/dagen/facebook"
@@ -29,9 +28,7 @@ def run(*args: str, code: int = 0):
 
 def comms(*args: str, code: int = 0) -> subprocess.CompletedProcess:
     """`comms ARGS` in its own process, as a user runs it (domain errors are one line, exit 1)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", *args], capture_output=True, text=True, timeout=120
-    )
+    result = run_comms(*args, timeout=120)
     assert result.returncode == code, result.stdout + result.stderr
     return result
 
