@@ -390,11 +390,7 @@ def resume_session(
     now = now or utcnow()
     if not token or len(token) > 200:
         return None
-    found = session.exec(
-        select(WebSession, User)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == token_hash(token), WebSession.ended_at.is_(None))
-    ).first()
+    found = _open_session(session, token)
     if found is None:
         return None
     row, user = found
@@ -409,14 +405,19 @@ def resume_session(
     return user, row
 
 
-def end_session(session: Session, token: str) -> None:
-    """Sign out: the session behind this cookie ends now (an unknown cookie is no error)."""
-    now = utcnow()
-    found = session.exec(
+def _open_session(session: Session, token: str) -> tuple[WebSession, User] | None:
+    """The session behind a cookie, with its user, unless it has ended."""
+    return session.exec(
         select(WebSession, User)
         .join(User, User.id == WebSession.user_id)
         .where(WebSession.token_hash == token_hash(token), WebSession.ended_at.is_(None))
     ).first()
+
+
+def end_session(session: Session, token: str) -> None:
+    """Sign out: the session behind this cookie ends now (an unknown cookie is no error)."""
+    now = utcnow()
+    found = _open_session(session, token)
     if found is None:
         return
     row, user = found

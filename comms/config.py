@@ -339,16 +339,15 @@ _WEB_KEYS = {
     "uploads_dir",
     "oidc",
 }
-_OIDC_KEYS = {
+_OIDC_TEXTS = (  # the [web.oidc] keys whose value is one non-empty string
     "issuer",
     "client_id",
     "client_secret_env",
     "roles_claim",
     "organisation_claim",
     "username_claim",
-    "role_map",
-    "scopes",
-}
+)
+_OIDC_KEYS = {*_OIDC_TEXTS, "role_map", "scopes"}
 
 
 def _web(data: dict[str, Any], path: Path | None, base: Path) -> WebSettings:
@@ -423,14 +422,7 @@ def _oidc(data: dict[str, Any], fail: Any) -> OidcSettings:
                 f"unknown key {key!r} in [web.oidc]", key, "known: " + ", ".join(sorted(_OIDC_KEYS))
             )
     texts: dict[str, str] = {}
-    for key in (
-        "issuer",
-        "client_id",
-        "client_secret_env",
-        "roles_claim",
-        "organisation_claim",
-        "username_claim",
-    ):
+    for key in _OIDC_TEXTS:
         value = data.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise oops(f"[web.oidc] {key} must be a non-empty string", key)
