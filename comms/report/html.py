@@ -68,19 +68,31 @@ figcaption { font-size: 13px; color: var(--muted); margin-top: 4px; overflow-wra
 footer { margin-top: 36px; font-size: 12px; color: var(--muted); }
 """
 
-_TEMPLATE = """<!DOCTYPE html>
+
+def document_start(title: str) -> str:
+    """A self-contained Danish page's template up to `<main>`: the inline `css`, the `nav` links
+    at the top (the web view) and `title`, a template expression, as the document's title."""
+    return (
+        """<!DOCTYPE html>
 <html lang="da">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}, {{ period }}</title>
-<style>{{ css | safe }}</style>
+"""
+        + f"<title>{title}</title>\n"
+        + """<style>{{ css | safe }}</style>
 </head>
 <body>
 {% if nav %}<nav class="top">{% for href, label in nav %}<a href="{{ href }}">{{ label }}</a>
 {% endfor %}</nav>{% endif %}
 <main>
-<h1>{{ title }}</h1>
+"""
+    )
+
+
+_TEMPLATE = (
+    document_start("{{ title }}, {{ period }}")
+    + """<h1>{{ title }}</h1>
 <p class="period">{{ period }}</p>
 
 <h2 id="sammenfatning">Sammenfatning</h2>
@@ -141,6 +153,7 @@ Tider i {{ timezone }}.</footer>
 </body>
 </html>
 """
+)
 
 TITLE = "Opslag og rækkevidde"
 
