@@ -48,7 +48,7 @@ import requests
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
-from comms.channels.lookup import DUE_MARGIN, flat, since_due
+from comms.channels.lookup import DUE_MARGIN, already_there, flat, since_due
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule, url_spans
@@ -192,10 +192,7 @@ class LinkedinChannel(Channel):
         try:
             response = http.request("POST", "/rest/posts", json=body, classify=self._classify)
         except DuplicatePostError as duplicate:
-            found = self.find(post)
-            if found is not None:
-                return found
-            raise duplicate from None
+            return already_there(self.find, post, duplicate)
         urn = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
         if not urn:
             found = self.find(post)

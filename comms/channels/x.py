@@ -40,7 +40,7 @@ import requests
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
 from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
 from comms.channels.images import checked_image, uploading
-from comms.channels.lookup import DUE_MARGIN, since_due
+from comms.channels.lookup import DUE_MARGIN, already_there, since_due
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import X_URL_LENGTH, TextRule, replace_urls, x_length
@@ -132,10 +132,7 @@ class XChannel(Channel):
         try:
             data = http.json("POST", "/2/tweets", json=body, classify=self._classify)
         except DuplicateContentError as duplicate:
-            found = self.find(post)
-            if found is not None:
-                return found
-            raise duplicate from None
+            return already_there(self.find, post, duplicate)
         tweet_id = (data.get("data") or {}).get("id") if isinstance(data, dict) else None
         if not tweet_id:
             raise TransientError(
