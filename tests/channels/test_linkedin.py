@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comms.channels.base import OutgoingPost, Receipt
+from comms.channels.base import CheckResult, OutgoingPost, Receipt
 from comms.channels.linkedin import (
     DuplicatePostError,
     LinkedinChannel,
@@ -54,6 +54,11 @@ def post(post_id: int = 1, **fields: object) -> OutgoingPost:
 
 def image(tmp_path: Path) -> Path:
     return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n fake image bytes")
+
+
+def introspected(fake: FakeLinkedin) -> CheckResult:
+    """`check` of an adapter with the app's client id and secret, so it asks about its token."""
+    return channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
 
 
 def _found_with_its_url(fake: FakeLinkedin, receipt: Receipt) -> None:
@@ -290,7 +295,7 @@ def test_check_without_introspection_reads_the_page(fake: FakeLinkedin) -> None:
 
 
 def test_check_reports_the_token_expiry(fake: FakeLinkedin) -> None:
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert result.ok, result.message
     assert result.expires_at == datetime.fromtimestamp(fake.token_info["expires_at"], UTC)
     intro = fake.calls("POST", "/oauth/v2/introspectToken")[0]
@@ -301,7 +306,7 @@ def test_check_reports_the_token_expiry(fake: FakeLinkedin) -> None:
 
 def test_check_fails_for_an_expired_token_with_its_expiry(fake: FakeLinkedin) -> None:
     fake.token_info.update(active=False, status="expired", expires_at=1_700_000_000)
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert "expired" in result.message
     assert f"${ENV}" in result.message
@@ -310,7 +315,7 @@ def test_check_fails_for_an_expired_token_with_its_expiry(fake: FakeLinkedin) ->
 
 def test_check_fails_without_the_posting_permission(fake: FakeLinkedin) -> None:
     fake.token_info["scope"] = "r_organization_social"
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert "w_organization_social" in result.message
 
@@ -323,7 +328,7 @@ def test_check_fails_for_a_revoked_token(
     assert not result.ok
     assert f"${ENV}" in result.message
     assert "revoked-token-value" not in result.message
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert "revoked" in result.message
 
@@ -332,7 +337,7 @@ def test_check_with_wrong_client_secret_says_so(
     fake: FakeLinkedin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, "wrong-secret-value")
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert SECRET_ENV in result.message
     assert "wrong-secret-value" not in result.message
