@@ -73,5 +73,12 @@ class Contract:
             self.isolate(monkeypatch)
         return fake
 
+    @property
+    def has_metrics(self) -> bool:
+        """The adapter reads figures back from the service."""
+        from comms.channels.registry import channel_class
+
+        return bool(channel_class(self.type).has_metrics)
+
     def __str__(self) -> str:
         return self.type

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,20 @@ def test_answer_lost_after_the_post_was_made_never_makes_a_second(bench: Bench, 
     assert bench.sent() == (2 if contract.resends else 1)
     if contract.after_retry is not None:
         contract.after_retry(bench.fake, receipt)
+
+
+@pytest.mark.parametrize(
+    "bench",
+    # an adapter that renews its session signs in again instead: its own tests cover that
+    [pytest.param(c, id=c.type) for c in CONTRACTS if c.has_metrics and not c.renews],
+    indirect=True,
+)
+def test_reading_figures_with_an_expired_token_is_an_auth_error_naming_the_variable(
+    bench: Bench,
+) -> None:
+    receipt = bench.publish()
+    contract = bench.contract
+    bench.fake.fail_next("expired")
+    with pytest.raises(AuthError, match=re.escape(contract.token_env)) as info:
+        contract.build(bench.fake).metrics(receipt)
+    assert contract.secret not in str(info.value)

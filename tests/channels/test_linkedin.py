@@ -277,12 +277,6 @@ def test_metrics_of_a_ugc_post_and_of_a_post_without_figures(fake: FakeLinkedin)
     assert (empty.reach, empty.impressions, empty.engagements) == (None, None, None)
 
 
-def test_metrics_errors_are_classified(fake: FakeLinkedin) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).metrics(Receipt("urn:li:share:1"))
-
-
 # --- check ------------------------------------------------------------------------------------
 
 

@@ -264,12 +264,6 @@ def test_metrics_of_a_deleted_post_are_rejected(fake: FakeX) -> None:
         channel(fake).metrics(Receipt("1860000000000009999"))
 
 
-def test_metrics_errors_are_classified(fake: FakeX) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).metrics(Receipt("1"))
-
-
 # --- check ------------------------------------------------------------------------------------
 
 
