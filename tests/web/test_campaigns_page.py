@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import textwrap
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -53,6 +54,24 @@ def _karneval(*, time: str = "08:00", dagen: str = "kommune-x") -> str:
         focus_area="natteliv",
         link=False,
     )
+
+
+def plan(browser: Any, campaign: str = "karneval") -> Any:
+    """Ask for next year's plan of `campaign` ("": every campaign): the preview page."""
+    return browser.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": campaign})
+
+
+def confirm(browser: Any, digest: str, **options: Any) -> Any:
+    """Confirm next year's karneval plan that the preview with `digest` showed."""
+    form = {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest}
+    return browser.post("/campaigns/plan/confirm", form, **options)
+
+
+def digest_of(preview: Any) -> str:
+    """The digest of what a plan preview showed, as its confirm form carries it."""
+    found = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert found is not None
+    return found.group(1)
 
 
 def planned(settings: Settings) -> list[Post]:
@@ -110,17 +129,12 @@ def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
     write_campaigns(site)
     eva = client("eva")
     eva.get(f"/campaigns/karneval/{NEXT_YEAR}")
-    preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    preview = plan(eva)
     assert preview.status_code == 200, preview.text
     assert "3 opslag tilføjes" in preview.text
     assert f"karneval/{NEXT_YEAR}/" in preview.text
     assert planned(site) == []  # a preview is a dry run
-    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
-    assert digest is not None
-    done = eva.post(
-        "/campaigns/plan/confirm",
-        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
-    )
+    done = confirm(eva, digest_of(preview))
     assert done.status_code == 200
     assert 'id="plan-done"' in done.text
     assert "3 opslag tilføjet" in done.text
@@ -134,7 +148,7 @@ def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
             .all()
         )
     assert actors == {"eva"}
-    again = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    again = plan(eva)
     assert 'id="plan-nothing"' in again.text
 
 
@@ -144,15 +158,10 @@ def test_a_confirm_after_the_files_changed_writes_nothing_and_shows_the_new_chan
     write_campaigns(site)
     eva = client("eva")
     eva.get("/campaigns")
-    preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
-    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
-    assert digest is not None
+    digest = digest_of(plan(eva))
     changed = _karneval(dagen="hjemmeside")
     (site.campaigns_dir / "karneval.toml").write_text(changed, encoding="utf-8")
-    stale = eva.post(
-        "/campaigns/plan/confirm",
-        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
-    )
+    stale = confirm(eva, digest)
     assert stale.status_code == 200
     assert "ikke de samme som før" in stale.text
     assert 'id="confirm-form"' in stale.text
@@ -163,7 +172,7 @@ def test_planning_all_campaigns_with_an_undated_one_is_refused(client, site: Set
     write_campaigns(site)
     eva = client("eva")
     eva.get("/campaigns")
-    refused = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": ""})
+    refused = plan(eva, campaign="")
     assert refused.status_code == 409
     assert "Ingen dato i" in refused.text
     assert planned(site) == []
@@ -176,11 +185,7 @@ def test_viewers_and_other_origins_cannot_plan(client, site: Settings):
     assert vera.post("/campaigns/plan", {"year": str(NEXT_YEAR)}).status_code == 403
     eva = client("eva")
     eva.get("/campaigns")
-    foreign = eva.post(
-        "/campaigns/plan/confirm",
-        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": "x"},
-        origin="https://evil.example",
-    )
+    foreign = confirm(eva, "x", origin="https://evil.example")
     assert foreign.status_code == 403
     assert eva.post("/campaigns/plan", {"year": "tyve"}).status_code == 400
     assert planned(site) == []
