@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -54,6 +55,15 @@ def _karneval(*, time: str = "08:00", dagen: str = "kommune-x") -> str:
         focus_area="natteliv",
         link=False,
     )
+
+
+@pytest.fixture
+def eva(client: Any, site: Settings) -> Any:
+    """An editor who has opened the campaigns page, with the campaigns written."""
+    write_campaigns(site)
+    browser = client("eva")
+    browser.get("/campaigns")
+    return browser
 
 
 def plan(browser: Any, campaign: str = "karneval") -> Any:
@@ -153,11 +163,8 @@ def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
 
 
 def test_a_confirm_after_the_files_changed_writes_nothing_and_shows_the_new_changes(
-    client, site: Settings
+    eva, site: Settings
 ):
-    write_campaigns(site)
-    eva = client("eva")
-    eva.get("/campaigns")
     digest = digest_of(plan(eva))
     changed = _karneval(dagen="hjemmeside")
     (site.campaigns_dir / "karneval.toml").write_text(changed, encoding="utf-8")
@@ -168,23 +175,17 @@ def test_a_confirm_after_the_files_changed_writes_nothing_and_shows_the_new_chan
     assert planned(site) == []
 
 
-def test_planning_all_campaigns_with_an_undated_one_is_refused(client, site: Settings):
-    write_campaigns(site)
-    eva = client("eva")
-    eva.get("/campaigns")
+def test_planning_all_campaigns_with_an_undated_one_is_refused(eva, site: Settings):
     refused = plan(eva, campaign="")
     assert refused.status_code == 409
     assert "Ingen dato i" in refused.text
     assert planned(site) == []
 
 
-def test_viewers_and_other_origins_cannot_plan(client, site: Settings):
-    write_campaigns(site)
+def test_viewers_and_other_origins_cannot_plan(client, eva, site: Settings):
     vera = client("vera")
     vera.get("/campaigns")
     assert vera.post("/campaigns/plan", {"year": str(NEXT_YEAR)}).status_code == 403
-    eva = client("eva")
-    eva.get("/campaigns")
     foreign = confirm(eva, "x", origin="https://evil.example")
     assert foreign.status_code == 403
     assert eva.post("/campaigns/plan", {"year": "tyve"}).status_code == 400
