@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -142,15 +143,20 @@ def test_a_paused_channel_shows_its_reason_and_resumes(admin_site: Settings):
     assert "på pause" not in row(admin.get("/channels").text, "kommune-x")
 
 
+def pressed_check(settings: Settings, name: str) -> tuple[Client, Any, str]:
+    """An admin presses "check" on channel `name`: the admin, the answer and that row in it."""
+    admin = signed_in(settings, "admin")
+    admin.get("/channels")
+    answer = admin.post(f"/channels/{name}/check")
+    assert answer.status_code == 200
+    return admin, answer, row(answer.text, name)
+
+
 def test_check_shows_the_token_expiry_and_never_the_token(admin_site: Settings, graph):
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
     graph.info.expires_at = int(expires.timestamp())
     graph.info.data_access_expires_at = int((expires + timedelta(days=60)).timestamp())
-    admin = signed_in(admin_site, "admin")
-    admin.get("/channels")
-    checked = admin.post("/channels/kommune-facebook/check")
-    assert checked.status_code == 200
-    result = row(checked.text, "kommune-facebook")
+    _, checked, result = pressed_check(admin_site, "kommune-facebook")
     assert "Virker" in result
     assert "Virker ikke" not in result
     assert "Adgangen udløber" in result
@@ -161,11 +167,7 @@ def test_check_shows_the_token_expiry_and_never_the_token(admin_site: Settings, 
 
 
 def test_a_failing_check_says_so_without_the_secret(admin_site: Settings):
-    admin = signed_in(admin_site, "admin")
-    admin.get("/channels")
-    failed = admin.post("/channels/politi-facebook/check")
-    assert failed.status_code == 200
-    result = row(failed.text, "politi-facebook")
+    admin, _, result = pressed_check(admin_site, "politi-facebook")
     assert "Virker ikke" in result
     assert "COMMS_TEST_MISSING" in result
     site = admin.post("/channels/hjemmeside/check")
