@@ -97,12 +97,14 @@ def _post_row(
     channel: str,
     when: datetime,
     state: str,
-    text: str,
     title: str,
-    link: str | None,
     image: str | None = None,
 ) -> dict[str, object]:
+    """One post row; its link is the campaign's page (the news page without one) and its text
+    the step's wording (or the title and link)."""
     published = state == PostState.PUBLISHED
+    link = f"https://www.aalborg.dk/tryg/{campaign.slug if campaign else 'nyt'}"
+    text = TEXTS[step].format(title=title, link=link) if step else f"{title}. {link}"
     return {
         "id": post_id,
         "plan_key": None if campaign is None else f"{campaign.slug}/{when.year}/{step}/{channel}",
@@ -169,8 +171,6 @@ def seed_history(
                         planned.append((None, None, "hjemmeside", when, "Nyt fra Tryg Aalborg"))
                 day += timedelta(days=7)
             for campaign, step, channel, when, title in planned:
-                link = f"https://www.aalborg.dk/tryg/{campaign.slug if campaign else 'nyt'}"
-                text = TEXTS[step].format(title=title, link=link) if step else f"{title}. {link}"
                 posts.append(
                     _post_row(
                         rng,
@@ -180,9 +180,7 @@ def seed_history(
                         channel=channel,
                         when=when,
                         state=PostState.PUBLISHED,
-                        text=text,
                         title=title,
-                        link=link,
                     )
                 )
                 median = REACH.get(CHANNELS[channel])
@@ -222,8 +220,6 @@ def seed_planned(url: str, *, year: int, image: str | None = None, seed: int = 1
             for offset, step, hour in STEPS:
                 when = datetime.combine(event + timedelta(days=offset), time(hour), ZONE)
                 for channel in ("hjemmeside", "kommune-facebook", "politi-facebook"):
-                    link = f"https://www.aalborg.dk/tryg/{campaign.slug}"
-                    title = f"{campaign.title} {year}"
                     rows.append(
                         _post_row(
                             rng,
@@ -233,9 +229,7 @@ def seed_planned(url: str, *, year: int, image: str | None = None, seed: int = 1
                             channel=channel,
                             when=when,
                             state=state,
-                            text=TEXTS[step].format(title=title, link=link),
-                            title=title,
-                            link=link,
+                            title=f"{campaign.title} {year}",
                             image=image,
                         )
                     )
