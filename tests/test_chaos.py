@@ -147,12 +147,19 @@ def test_chaos_harness_200_kill_restart_cycles():
 # --- §8.1 and §8.2: a crash at either side of the call -----------------------------------------
 
 
+def crashed(service, kill_at: str, text: str):  # type: ignore[no-untyped-def]
+    """A due post on the service's channel, and a daemon killed (SIGKILL) at `kill_at` while
+    publishing it: the fake, settings, channel and the post's id."""
+    fake, settings, channel = service
+    post_id = add_post(settings.database_url, channel=channel, text=text)
+    assert run_daemon_until_it_dies(settings, kill_at) == 137
+    return fake, settings, channel, post_id
+
+
 @pytest.mark.parametrize("service", KINDS, indirect=True)
 def test_crash_between_the_services_success_and_the_commit(service):
     """Killed after the 2xx, before the database knew: reconciled to published, made once."""
-    fake, settings, channel = service
-    post_id = add_post(settings.database_url, channel=channel, text="Husk refleksen i mørket")
-    assert run_daemon_until_it_dies(settings, "after_call") == 137
+    fake, settings, channel, post_id = crashed(service, "after_call", "Husk refleksen i mørket")
     post = get_post(settings.database_url, post_id)
     assert (post.state, post.sending_at is not None) == (PostState.PUBLISHING, True)
     assert len(made(fake)) == 1
@@ -172,9 +179,7 @@ def test_crash_between_the_services_success_and_the_commit(service):
 
 @pytest.mark.parametrize("service", KINDS, indirect=True)
 def test_crash_after_claim_before_sending_requeues_and_publishes_once(service):
-    fake, settings, channel = service
-    post_id = add_post(settings.database_url, channel=channel, text="Tjek røgalarmen")
-    assert run_daemon_until_it_dies(settings, "after_claim") == 137
+    fake, settings, _, post_id = crashed(service, "after_claim", "Tjek røgalarmen")
     post = get_post(settings.database_url, post_id)
     assert (post.state, post.sending_at) == (PostState.PUBLISHING, None)
     assert creates(fake) == 0
@@ -190,9 +195,7 @@ def test_crash_after_claim_before_sending_requeues_and_publishes_once(service):
 @pytest.mark.parametrize("service", KINDS, indirect=True)
 def test_crash_after_marking_sending_is_never_a_silent_resend(service):
     """§8.3: sending recorded, request never left: requeued only where the key makes it safe."""
-    fake, settings, channel = service
-    post_id = add_post(settings.database_url, channel=channel, text="Luk vinduet for natten")
-    assert run_daemon_until_it_dies(settings, "before_call") == 137
+    fake, settings, _, post_id = crashed(service, "before_call", "Luk vinduet for natten")
     assert creates(fake) == 0
     state = settle(settings, post_id)
     if isinstance(fake, FakeMastodon):
