@@ -238,3 +238,17 @@ def test_reading_figures_with_an_expired_token_is_an_auth_error_naming_the_varia
     with pytest.raises(AuthError, match=re.escape(contract.token_env)) as info:
         contract.build(bench.fake).metrics(receipt)
     assert contract.secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bench",
+    # an adapter that renews its session signs in again instead: its own tests cover that
+    [pytest.param(c, id=c.type) for c in CONTRACTS if c.checks_token and not c.renews],
+    indirect=True,
+)
+def test_check_with_an_expired_token_fails_naming_the_variable(bench: Bench) -> None:
+    bench.fake.fail_next("expired")
+    result = bench.contract.build(bench.fake).check()
+    assert not result.ok
+    assert bench.contract.token_env in result.message
+    assert bench.contract.secret not in result.message
