@@ -38,7 +38,14 @@ from typing import Any
 import requests
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Receipt
-from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
+from comms.channels.http import (
+    HttpClient,
+    Scrubber,
+    bearer_client,
+    error_reason,
+    parse_reset,
+    parse_retry_after,
+)
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, already_there, since_due
 from comms.channels.options import ID, Option
@@ -109,14 +116,7 @@ class XChannel(Channel):
         except ConfigError as exc:
             raise AuthError(f"x: {exc}") from None
         self._scrub = Scrubber([token])
-        return HttpClient(
-            self.base_url,
-            service=f"x ({self.settings.name})",
-            auth_env=self.token_env,
-            secrets=[token],
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=(min(5.0, self.timeout), self.timeout),
-        )
+        return bearer_client(self, token)
 
     # -- the contract -----------------------------------------------------------------------
 
