@@ -139,22 +139,18 @@ def set_role(
     session: Session, username: str, *, role: str, organisation: str | None, actor: str
 ) -> None:
     """Give an account another role and organisation (None: all organisations)."""
-    user = _existing(session, username)
+    user = existing_user(session, username)
     user.role = _valid_role(role)
     user.organisation = _valid_organisation(organisation)
-    user.updated_at = utcnow()
-    session.add(user)
-    session.flush()
+    _save(session, user)
     audit.record(session, actor=actor, action="user:set-role", detail=_describe(user))
 
 
 def disable_user(session: Session, username: str, *, actor: str) -> None:
     """The account can no longer sign in, and every session it has ends now."""
-    user = _existing(session, username)
+    user = existing_user(session, username)
     user.disabled = True
-    user.updated_at = utcnow()
-    session.add(user)
-    session.flush()
+    _save(session, user)
     ended = end_user_sessions(session, user.id or 0)
     audit.record(
         session, actor=actor, action="user:disable", detail=f"{user.username} ({ended} sessioner)"
@@ -163,22 +159,18 @@ def disable_user(session: Session, username: str, *, actor: str) -> None:
 
 def enable_user(session: Session, username: str, *, actor: str) -> None:
     """A disabled account may sign in again."""
-    user = _existing(session, username)
+    user = existing_user(session, username)
     user.disabled = False
-    user.updated_at = utcnow()
-    session.add(user)
-    session.flush()
+    _save(session, user)
     audit.record(session, actor=actor, action="user:enable", detail=user.username)
 
 
 def reset_password(session: Session, username: str, password: str, *, actor: str) -> None:
     """A new password for the account; every session it had ends now."""
-    user = _existing(session, username)
+    user = existing_user(session, username)
     check_password(password, user.username)
     user.password_hash = hash_password(password)
-    user.updated_at = utcnow()
-    session.add(user)
-    session.flush()
+    _save(session, user)
     ended = end_user_sessions(session, user.id or 0)
     audit.record(
         session,
@@ -230,7 +222,15 @@ def upsert_oidc_user(
     return user
 
 
-def _existing(session: Session, username: str) -> User:
+def _save(session: Session, user: User) -> None:
+    """Write a changed account now, stamped with the time of the change."""
+    user.updated_at = utcnow()
+    session.add(user)
+    session.flush()
+
+
+def existing_user(session: Session, username: str) -> User:
+    """The account called `username`, or an AccountError saying there is none."""
     user = get_user(session, username)
     if user is None:
         raise AccountError(f"Der findes ingen bruger ved navn {normalise_username(username)}.")
@@ -390,11 +390,7 @@ def resume_session(
     now = now or utcnow()
     if not token or len(token) > 200:
         return None
-    found = session.exec(
-        select(WebSession, User)
-        .join(User, col(User.id) == col(WebSession.user_id))
-        .where(col(WebSession.token_hash) == token_hash(token), col(WebSession.ended_at).is_(None))
-    ).first()
+    found = _open_session(session, token)
     if found is None:
         return None
     row, user = found
@@ -409,14 +405,19 @@ def resume_session(
     return user, row
 
 
-def end_session(session: Session, token: str) -> None:
-    """Sign out: the session behind this cookie ends now (an unknown cookie is no error)."""
-    now = utcnow()
-    found = session.exec(
+def _open_session(session: Session, token: str) -> tuple[WebSession, User] | None:
+    """The session behind a cookie, with its user, unless it has ended."""
+    return session.exec(
         select(WebSession, User)
         .join(User, col(User.id) == col(WebSession.user_id))
         .where(col(WebSession.token_hash) == token_hash(token), col(WebSession.ended_at).is_(None))
     ).first()
+
+
+def end_session(session: Session, token: str) -> None:
+    """Sign out: the session behind this cookie ends now (an unknown cookie is no error)."""
+    now = utcnow()
+    found = _open_session(session, token)
     if found is None:
         return
     row, user = found

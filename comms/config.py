@@ -200,24 +200,6 @@ def _key_line(path: Path | None, needle: str) -> int | None:
     return None
 
 
-def _option_line(path: Path | None, channel: str, key: str) -> int | None:
-    """The line of `key` in the channel's table, else the table's header line."""
-    if path is None:
-        return None
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = re.compile(rf"^\s*\[\s*channels\.{re.escape(channel)}\s*\]")
-    start = next((n for n, text in enumerate(lines) if header.match(text)), None)
-    if start is None:
-        return _key_line(path, f"channels.{channel}")
-    assignment = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
-    for number in range(start + 1, len(lines)):
-        if lines[number].lstrip().startswith("["):
-            break
-        if assignment.match(lines[number]):
-            return number + 1
-    return start + 1
-
-
 def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
     def fail(message: str, needle: str, hint: str | None = None) -> ConfigError:
         return ConfigError(message, path=path, line=_key_line(path, needle), hint=hint)
@@ -272,7 +254,8 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                     f'put it in an environment variable and write {key}_env = "VAR"',
                 )
         for problem in registry.check_options(name, kind, options):
-            line = _option_line(path, name, problem.key)
+            table = f"channels.{name}"
+            line = _line_in_section(path, table, problem.key, otherwise=table)
             raise ConfigError(problem.message, path=path, line=line, hint=problem.hint)
         organisation = options.get("organisation")
         if organisation is not None and (
@@ -356,16 +339,15 @@ _WEB_KEYS = {
     "uploads_dir",
     "oidc",
 }
-_OIDC_KEYS = {
+_OIDC_TEXTS = (  # the [web.oidc] keys whose value is one non-empty string
     "issuer",
     "client_id",
     "client_secret_env",
     "roles_claim",
     "organisation_claim",
     "username_claim",
-    "role_map",
-    "scopes",
-}
+)
+_OIDC_KEYS = {*_OIDC_TEXTS, "role_map", "scopes"}
 
 
 def _web(data: dict[str, Any], path: Path | None, base: Path) -> WebSettings:
@@ -440,14 +422,7 @@ def _oidc(data: dict[str, Any], fail: Any) -> OidcSettings:
                 f"unknown key {key!r} in [web.oidc]", key, "known: " + ", ".join(sorted(_OIDC_KEYS))
             )
     texts: dict[str, str] = {}
-    for key in (
-        "issuer",
-        "client_id",
-        "client_secret_env",
-        "roles_claim",
-        "organisation_claim",
-        "username_claim",
-    ):
+    for key in _OIDC_TEXTS:
         value = data.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise oops(f"[web.oidc] {key} must be a non-empty string", key)
@@ -517,20 +492,25 @@ def _positive(data: dict[str, Any], key: str, default: float, fail: Any) -> floa
     return float(value)
 
 
-def _line_in_section(path: Path | None, section: str, key: str) -> int | None:
-    """The line of `key = ` inside `[section]` (else the section's header), for error locations."""
+def _line_in_section(
+    path: Path | None, section: str, key: str, *, otherwise: str | None = None
+) -> int | None:
+    """The line of `key = ` inside `[section]` (else the section's header), for error locations.
+
+    Without such a section: the first line naming `otherwise` (by default the key itself).
+    """
     if path is None:
         return None
     lines = path.read_text(encoding="utf-8").splitlines()
-    header = re.compile(rf"^\s*\[{re.escape(section)}\]\s*(#.*)?$")
+    header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
     start = next((i for i, text in enumerate(lines) if header.match(text)), None)
     if start is None:
-        return _key_line(path, key)
+        return _key_line(path, otherwise or key)
+    assignment = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
     for number in range(start + 1, len(lines)):
-        text = lines[number].strip()
-        if text.startswith("["):
+        if lines[number].lstrip().startswith("["):
             break
-        if re.match(rf"^{re.escape(key)}\s*=", text):
+        if assignment.match(lines[number]):
             return number + 1
     return start + 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from comms.store.db import dispose_all, ensure_schema
 
 # Property tests check behaviour, not speed (bench/ measures speed): on a loaded machine an
 # example may take longer than hypothesis' default 200 ms deadline without anything being wrong.
+ROOT = Path(__file__).resolve().parent.parent
+
 hypothesis_settings.register_profile("comms", deadline=None)
 hypothesis_settings.load_profile("comms")
 
@@ -23,6 +26,19 @@ def _fresh_engines():
     """Each test gets new engines, so a test's database never leaks into another."""
     yield
     dispose_all()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped campaigns and templates with the example config, in tmp_path,
+    as the working folder of a user `anne` with no COMMS_CONFIG set."""
+    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    shutil.copy(ROOT / "config.example.toml", tmp_path / "comms.toml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMMS_CONFIG", raising=False)
+    monkeypatch.setenv("COMMS_USER", "anne")
+    return tmp_path
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL, make_url
@@ -122,6 +123,19 @@ def fresh_database(prefix: str = "comms_t") -> Iterator[str]:
         yield url
     finally:
         drop_database(admin_url, url)
+
+
+@contextmanager
+def empty_database(backend: str, folder: Path) -> Iterator[str]:
+    """A new empty database on `backend`: a SQLite file in `folder`, or a fresh PostgreSQL one."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'comms.db'}"
+    else:
+        with fresh_database() as url:
+            yield url
+
+
+BACKENDS = ["sqlite", "postgresql"]  # the fixture params of a test run on both
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post, PostState
+from tests.factories import channel_table
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 
@@ -32,29 +33,16 @@ CHANNELS = {
     "nyhedsbrev": "email",
 }
 
-CHANNELS_TOML = """
-[channels.hjemmeside]
-type = "site"
-path = "site"
-
-[channels.kommune-facebook]
-type = "facebook"
-page_id = "1"
-token_env = "COMMS_TEST_FB_TOKEN"
-
-[channels.politi-facebook]
-type = "facebook"
-page_id = "2"
-token_env = "COMMS_TEST_FB_TOKEN"
-
-[channels.instagram]
-type = "instagram"
-ig_user_id = "3"
-token_env = "COMMS_TEST_FB_TOKEN"
-
-[channels.nyhedsbrev]
-type = "email"
-"""
+FB_TOKEN = "COMMS_TEST_FB_TOKEN"
+CHANNELS_TOML = "\n".join(
+    (
+        channel_table("hjemmeside", "site", path="site"),
+        channel_table("kommune-facebook", "facebook", page_id="1", token_env=FB_TOKEN),
+        channel_table("politi-facebook", "facebook", page_id="2", token_env=FB_TOKEN),
+        channel_table("instagram", "instagram", ig_user_id="3", token_env=FB_TOKEN),
+        channel_table("nyhedsbrev", "email"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -109,12 +97,14 @@ def _post_row(
     channel: str,
     when: datetime,
     state: str,
-    text: str,
     title: str,
-    link: str | None,
     image: str | None = None,
 ) -> dict[str, object]:
+    """One post row; its link is the campaign's page (the news page without one) and its text
+    the step's wording (or the title and link)."""
     published = state == PostState.PUBLISHED
+    link = f"https://www.aalborg.dk/tryg/{campaign.slug if campaign else 'nyt'}"
+    text = TEXTS[step].format(title=title, link=link) if step else f"{title}. {link}"
     return {
         "id": post_id,
         "plan_key": None if campaign is None else f"{campaign.slug}/{when.year}/{step}/{channel}",
@@ -181,8 +171,6 @@ def seed_history(
                         planned.append((None, None, "hjemmeside", when, "Nyt fra Tryg Aalborg"))
                 day += timedelta(days=7)
             for campaign, step, channel, when, title in planned:
-                link = f"https://www.aalborg.dk/tryg/{campaign.slug if campaign else 'nyt'}"
-                text = TEXTS[step].format(title=title, link=link) if step else f"{title}. {link}"
                 posts.append(
                     _post_row(
                         rng,
@@ -192,9 +180,7 @@ def seed_history(
                         channel=channel,
                         when=when,
                         state=PostState.PUBLISHED,
-                        text=text,
                         title=title,
-                        link=link,
                     )
                 )
                 median = REACH.get(CHANNELS[channel])
@@ -234,8 +220,6 @@ def seed_planned(url: str, *, year: int, image: str | None = None, seed: int = 1
             for offset, step, hour in STEPS:
                 when = datetime.combine(event + timedelta(days=offset), time(hour), ZONE)
                 for channel in ("hjemmeside", "kommune-facebook", "politi-facebook"):
-                    link = f"https://www.aalborg.dk/tryg/{campaign.slug}"
-                    title = f"{campaign.title} {year}"
                     rows.append(
                         _post_row(
                             rng,
@@ -245,9 +229,7 @@ def seed_planned(url: str, *, year: int, image: str | None = None, seed: int = 1
                             channel=channel,
                             when=when,
                             state=state,
-                            text=TEXTS[step].format(title=title, link=link),
-                            title=title,
-                            link=link,
+                            title=f"{campaign.title} {year}",
                             image=image,
                         )
                     )

@@ -5,10 +5,11 @@ actions that must end a user's sessions at once. Times are given (`now=`), never
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from comms import accounts, passwords
 from comms.accounts import AccountError, LoginThrottled
@@ -338,35 +339,29 @@ def test_users_are_listed_by_name(url):
 # --- single sign-on accounts ------------------------------------------------------------------
 
 
+def signed_on(session: Session, subject: str, username: str, role: str, **claims: Any) -> User:
+    """The account a single sign-on with these claims (no email or organisation unless given)
+    creates or updates."""
+    claims = {"email": None, "organisation": None, **claims}
+    return accounts.upsert_oidc_user(
+        session, subject=subject, username=username, role=role, **claims
+    )
+
+
 def test_an_sso_subject_gets_an_account_that_follows_its_claims(url):
+    claims = {"email": "d@x.dk", "organisation": "region"}
     with session_scope(url) as session:
-        user = accounts.upsert_oidc_user(
-            session,
-            subject="sub-1",
-            username="dorte",
-            email="d@x.dk",
-            role="editor",
-            organisation="region",
-        )
+        user = signed_on(session, "sub-1", "dorte", "editor", **claims)
         assert (user.username, user.password_hash, user.role) == ("dorte", None, "editor")
     with session_scope(url) as session:
-        again = accounts.upsert_oidc_user(
-            session,
-            subject="sub-1",
-            username="dorte2",
-            email="d@x.dk",
-            role="approver",
-            organisation="region",
-        )
+        again = signed_on(session, "sub-1", "dorte2", "approver", **claims)
         assert (again.id, again.username, again.role) == (user.id, "dorte", "approver")
         assert len(session.exec(select(User)).all()) == 3
 
 
 def test_an_sso_login_cannot_take_over_a_password_account_by_its_name(url):
     with session_scope(url) as session, pytest.raises(AccountError, match="allerede i brug"):
-        accounts.upsert_oidc_user(
-            session, subject="evil", username="anna", email=None, role="admin", organisation=None
-        )
+        signed_on(session, "evil", "anna", "admin")
     assert login(url) == "anna"
 
 
@@ -374,9 +369,7 @@ def test_an_account_made_for_sso_without_a_password_is_linked_on_first_sign_in(u
     with session_scope(url) as session:
         made = accounts.add_user(session, "eva", None, role="viewer", actor="admin")
     with session_scope(url) as session:
-        linked = accounts.upsert_oidc_user(
-            session, subject="sub-eva", username="eva", email=None, role="editor", organisation=None
-        )
+        linked = signed_on(session, "sub-eva", "eva", "editor")
     assert (linked.id, linked.oidc_subject, linked.role) == (made.id, "sub-eva", "editor")
 
 

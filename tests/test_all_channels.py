@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import textwrap
 import uuid
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.cli import run_comms
 from tests.fakes.bluesky import FakeBluesky
 from tests.fakes.graph import GraphFake
 from tests.fakes.linkedin import FakeLinkedin
@@ -222,14 +222,7 @@ def write_project(folder: Path, fakes) -> dict[str, str]:
 
 
 def comms(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "comms", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_comms(*args, cwd=folder, env=env, timeout=180)
 
 
 def test_a_campaign_through_every_adapter_and_no_secret_anywhere(services, tmp_path):

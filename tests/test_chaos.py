@@ -29,6 +29,7 @@ from comms.publishing.daemon import Daemon
 from comms.queue.reconcile import reconcile_all
 from comms.store.models import PostState, utcnow
 from comms.timeutil import local_to_utc
+from tests.cli import run_comms
 from tests.factories import add_post, get_post
 from tests.fakes.linkedin import FakeLinkedin
 from tests.fakes.mastodon import FakeMastodon
@@ -101,11 +102,11 @@ def later(seconds: float = LEASE + 1) -> datetime:
 
 def run_daemon_until_it_dies(settings, kill_at: str) -> int:  # type: ignore[no-untyped-def]
     """The real `comms daemon` with a kill point armed; returns its exit code."""
-    process = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "daemon"],
+    process = run_comms(
+        "--config",
+        str(settings.path),
+        "daemon",
         env={**os.environ, "COMMS_KILL_AT": kill_at, "COMMS_KILL_RATE": "1"},
-        capture_output=True,
-        text=True,
         timeout=60,
     )
     return process.returncode
@@ -146,12 +147,19 @@ def test_chaos_harness_200_kill_restart_cycles():
 # --- §8.1 and §8.2: a crash at either side of the call -----------------------------------------
 
 
+def crashed(service, kill_at: str, text: str):  # type: ignore[no-untyped-def]
+    """A due post on the service's channel, and a daemon killed (SIGKILL) at `kill_at` while
+    publishing it: the fake, settings, channel and the post's id."""
+    fake, settings, channel = service
+    post_id = add_post(settings.database_url, channel=channel, text=text)
+    assert run_daemon_until_it_dies(settings, kill_at) == 137
+    return fake, settings, channel, post_id
+
+
 @pytest.mark.parametrize("service", KINDS, indirect=True)
 def test_crash_between_the_services_success_and_the_commit(service):
     """Killed after the 2xx, before the database knew: reconciled to published, made once."""
-    fake, settings, channel = service
-    post_id = add_post(settings.database_url, channel=channel, text="Husk refleksen i mørket")
-    assert run_daemon_until_it_dies(settings, "after_call") == 137
+    fake, settings, channel, post_id = crashed(service, "after_call", "Husk refleksen i mørket")
     post = get_post(settings.database_url, post_id)
     assert (post.state, post.sending_at is not None) == (PostState.PUBLISHING, True)
     assert len(made(fake)) == 1
@@ -161,12 +169,7 @@ def test_crash_between_the_services_success_and_the_commit(service):
     if isinstance(fake, FakeLinkedin):
         # no key: the outcome is unknown until someone asks the service
         assert post.state == PostState.UNKNOWN
-        listed = subprocess.run(
-            [sys.executable, "-m", "comms", "--config", str(settings.path), *LIST_UNKNOWN],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        listed = run_comms("--config", str(settings.path), *LIST_UNKNOWN, timeout=60)
         assert [p["id"] for p in json.loads(listed.stdout)] == [post_id]
         assert reconcile_all(settings) == [f"post {post_id}: found on {channel} -> published"]
     post = get_post(settings.database_url, post_id)
@@ -176,9 +179,7 @@ def test_crash_between_the_services_success_and_the_commit(service):
 
 @pytest.mark.parametrize("service", KINDS, indirect=True)
 def test_crash_after_claim_before_sending_requeues_and_publishes_once(service):
-    fake, settings, channel = service
-    post_id = add_post(settings.database_url, channel=channel, text="Tjek røgalarmen")
-    assert run_daemon_until_it_dies(settings, "after_claim") == 137
+    fake, settings, _, post_id = crashed(service, "after_claim", "Tjek røgalarmen")
     post = get_post(settings.database_url, post_id)
     assert (post.state, post.sending_at) == (PostState.PUBLISHING, None)
     assert creates(fake) == 0
@@ -194,9 +195,7 @@ def test_crash_after_claim_before_sending_requeues_and_publishes_once(service):
 @pytest.mark.parametrize("service", KINDS, indirect=True)
 def test_crash_after_marking_sending_is_never_a_silent_resend(service):
     """§8.3: sending recorded, request never left: requeued only where the key makes it safe."""
-    fake, settings, channel = service
-    post_id = add_post(settings.database_url, channel=channel, text="Luk vinduet for natten")
-    assert run_daemon_until_it_dies(settings, "before_call") == 137
+    fake, settings, _, post_id = crashed(service, "before_call", "Luk vinduet for natten")
     assert creates(fake) == 0
     state = settle(settings, post_id)
     if isinstance(fake, FakeMastodon):

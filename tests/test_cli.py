@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,27 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from comms.cli import _register, cli
+from tests.cli import comms_cli, run_comms
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    if "plan" not in cli.commands:
-        _register()
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A copy of the shipped campaigns and templates with the example config, in tmp_path."""
-    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copy(ROOT / "config.example.toml", tmp_path / "comms.toml")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("COMMS_CONFIG", raising=False)
-    monkeypatch.setenv("COMMS_USER", "anne")
-    return tmp_path
+cli = comms_cli()
 
 
 def run(*args: str, ok: bool = True):
@@ -99,12 +81,7 @@ def test_cancel_and_reschedule_and_errors(project):
 
 
 def test_unknown_state_is_a_clear_error(project):
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "queue", "list", "--state", "pending"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-    )
+    result = run_comms("queue", "list", "--state", "pending", cwd=project)
     assert result.returncode == 1
     assert "unknown state 'pending'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -120,12 +97,7 @@ def test_bad_config_is_one_line_with_file_and_line(project):
         """),
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "channels", "check"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-    )
+    result = run_comms("channels", "check", cwd=project)
     assert result.returncode == 1
     assert "comms.toml:5" in result.stderr
     assert "EAAB-secret-value" not in result.stderr
@@ -167,13 +139,7 @@ def test_readme_documents_every_command_and_the_example_config_every_key():
 
 def comms(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m comms ARGS` in the project folder: a separate process, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "comms", *args],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env={**os.environ, "COMMS_USER": "anne"},
-    )
+    return run_comms(*args, cwd=project, env={**os.environ, "COMMS_USER": "anne"})
 
 
 def post_state(project: Path, post_id: int) -> str:

@@ -17,6 +17,7 @@ import pytest
 from comms.publishing.daemon import Daemon
 from comms.store.db import session_scope
 from comms.store.models import PostState, utcnow
+from tests.cli import run_comms
 from tests.factories import SITE_CHANNEL, add_post, get_post, stub_channel
 from tests.timing import wait_until
 
@@ -94,12 +95,7 @@ def test_daemon_refuses_an_old_schema(make_settings):
     path = settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         db.execute("UPDATE alembic_version SET version_num = '0000_old'")
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "daemon", "--once"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_comms("--config", str(settings.path), "daemon", "--once", timeout=60)
     assert result.returncode == 1
     assert "comms db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
@@ -169,12 +165,7 @@ def test_sigterm_lets_the_call_in_flight_finish(make_settings, tmp_path):
 def test_daemon_once_exits(make_settings, due_offset, tmp_path):
     settings = make_settings()
     add_post(settings.database_url, due=utcnow() + timedelta(seconds=due_offset))
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "daemon", "--once"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_comms("--config", str(settings.path), "daemon", "--once", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "published 1" in result.stderr
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import codecs
-import contextlib
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +19,7 @@ from comms.importer.rows import EXPECTED_HEADER
 from comms.importer.write import import_csv
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post
+from tests.cli import comms_cli, run_comms
 from tests.pg import fresh_database
 
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
@@ -346,18 +344,6 @@ def test_an_error_leaves_earlier_imports_untouched(settings: Settings, tmp_path:
 # --- the command ---------------------------------------------------------------------------
 
 
-def comms_cli():  # type: ignore[no-untyped-def]
-    """The click group with the staff commands registered (the others when they exist)."""
-    from comms import cli as cli_module
-    from comms.cli import staff
-
-    with contextlib.suppress(ImportError):  # other command modules not written yet
-        cli_module._register()
-    if "import" not in cli_module.cli.commands:
-        staff.register(cli_module.cli)
-    return cli_module.cli
-
-
 def test_cli_import_prints_what_it_did(settings: Settings, tmp_path: Path):
     path = write_csv(tmp_path, "facebook,2019-01-14 10:00,A,,5,,", "hjemmeside,2019-01-14,B,,,,")
     runner = CliRunner()
@@ -464,11 +450,7 @@ def test_cli_import_says_what_is_wrong_on_every_bad_line(settings: Settings, tmp
         *(f"facebook,2019-01-{day:02d} 10:00,C,,-{day},," for day in range(1, 26)),
     ]
     path = write_csv(tmp_path, *rows)
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "import", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    result = run_comms("--config", str(settings.path), "import", str(path))
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"Error: {path}:2: unknown channel 'facebok' (did you mean ")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,17 +14,17 @@ from zoneinfo import ZoneInfo
 import feedparser
 import pytest
 
+from tests.cli import run_comms
+
 pytestmark = pytest.mark.slow  # real servers, browsers, many processes or long loops
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
 
 def comms(folder: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", *args],
+    result = run_comms(
+        *args,
         cwd=folder,
-        capture_output=True,
-        text=True,
         timeout=120,
         env={"PATH": "/usr/bin:/bin", "COMMS_USER": "mette", "HOME": str(folder)},
     )

@@ -6,6 +6,7 @@ import json
 import logging
 
 from comms.logs import JsonFormatter, SecretScrubber, secret_values, setup_logging
+from tests.cli import run_comms
 
 
 def test_json_lines_carry_level_and_post_fields():
@@ -66,20 +67,14 @@ def test_a_new_database_logs_its_migrations_without_alembic_chatter(
 def test_daemon_log_lines_are_in_the_configured_zone_and_say_so(make_settings, monkeypatch):
     import os
     import re
-    import subprocess
-    import sys
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     monkeypatch.delenv("COMMS_TEST_FB_TOKEN", raising=False)
     settings = make_settings()  # facebook's token is not set: the daemon warns about it
     before = datetime.now(ZoneInfo("Europe/Copenhagen")).replace(microsecond=0)
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", "--config", str(settings.path), "daemon", "--once"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TZ": "UTC"},  # the server's clock zone is not the team's
-    )
+    utc_server = {**os.environ, "TZ": "UTC"}  # the server's clock zone is not the team's
+    result = run_comms("--config", str(settings.path), "daemon", "--once", env=utc_server)
     assert result.returncode == 0, result.stderr
     line = next(ln for ln in result.stderr.splitlines() if "is not set" in ln)
     stamp = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (CET|CEST) WARNING ", line)

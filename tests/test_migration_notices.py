@@ -10,22 +10,17 @@ import pytest
 import sqlalchemy as sa
 
 from comms.store.db import current_revision, downgrade, get_engine, upgrade
-from tests.pg import fresh_database
+from tests.pg import BACKENDS, empty_database
 
 WHEN = datetime(2027, 5, 29, 6, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url_at_0003(request, tmp_path):
     """A database at 0003 with posts (one submitted for approval), an approver and notices."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'comms.db'}"
+    with empty_database(request.param, tmp_path) as url:
         _fill(url)
         yield url
-    else:
-        with fresh_database() as url:
-            _fill(url)
-            yield url
 
 
 def _fill(url: str) -> None:

@@ -10,20 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from comms.store.db import current_revision, downgrade, get_engine, upgrade
-from tests.pg import fresh_database
+from tests.pg import BACKENDS, empty_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url_at_0002(request, tmp_path):
     """A database brought to 0002 and given posts, audit events and a notice, as 0002 had them."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'comms.db'}"
+    with empty_database(request.param, tmp_path) as url:
         _fill(url)
         yield url
-    else:
-        with fresh_database() as url:
-            _fill(url)
-            yield url
 
 
 WHEN = datetime(2027, 5, 29, 6, 0, tzinfo=UTC)

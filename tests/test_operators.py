@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
 from click.testing import CliRunner
 
 from comms.channels.registry import build_adapters, create_channel
 from comms.channels.settings import ChannelSettings
-from comms.cli import _register, cli
 from comms.queue.transitions import outgoing_of, pause_channel
 from comms.store.db import session_scope
 from comms.store.models import PostState
+from tests.cli import comms_cli
 from tests.factories import add_post, get_post, stub_channel
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    if "plan" not in cli.commands:
-        _register()
+cli = comms_cli()
 
 
 def run(settings, *args: str, code: int = 0):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime
 
 import pytest
@@ -13,44 +12,14 @@ from comms.errors import LintError
 from comms.plan import build_posts, sync
 from comms.store.db import session_scope
 from comms.store.models import Post, PostState
-
-CAMPAIGN = """
-    title = "Aalborg Karneval"
-    focus_area = "Et trygt natteliv"
-    [variables]
-    link = "https://www.aalborg.dk/karneval"
-    [event]
-    date = {{ type = "iso_week", week = 21, weekday = "lørdag" }}
-    [[steps]]
-    name = "optakt"
-    offset_days = -7
-    time = "10:00"
-    channels = ["hjemmeside", "stub"]
-    audience = "forældre"
-    template = "karneval/optakt"
-    [[steps]]
-    name = "dagen"
-    offset_days = 0
-    time = "{time}"
-    channels = ["stub"]
-    audience = "unge"
-    template = "karneval/dagen"
-"""
+from tests.factories import KARNEVAL_OPTAKT, karneval, write_karneval
 
 
 @pytest.fixture
 def workspace(make_settings, tmp_path):
-    def write(time: str = "08:00", optakt: str = "Karneval {{ event.date | dato }}: {{ link }}"):
-        (tmp_path / "campaigns").mkdir(exist_ok=True)
-        (tmp_path / "campaigns" / "karneval.toml").write_text(
-            textwrap.dedent(CAMPAIGN.format(time=time)), encoding="utf-8"
-        )
-        folder = tmp_path / "templates" / "karneval"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "optakt.j2").write_text(optakt, encoding="utf-8")
-        (folder / "dagen.j2").write_text(
-            "I dag er det {{ event.date | ugedag }}!", encoding="utf-8"
-        )
+    def write(time: str = "08:00", optakt: str = KARNEVAL_OPTAKT):
+        toml = karneval(optakt=["hjemmeside", "stub"], dagen=["stub"], time=time)
+        write_karneval(tmp_path / "campaigns", tmp_path / "templates", toml, optakt=optakt)
 
     write()
     settings = make_settings('\n[lint]\nbrand = { "Tryk Aalborg" = "Tryg Aalborg" }\n')

@@ -7,37 +7,17 @@ with the queue in a real SQLite file there.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from comms.cli import _register, cli
 from comms.store.db import dispose_all
+from tests.cli import comms_cli, run_comms
 
-ROOT = Path(__file__).resolve().parent.parent
+cli = comms_cli()
 DAGEN_FB = "karneval/2027/2027-05-29/dagen/facebook"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    if "plan" not in cli.commands:
-        _register()
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """The shipped campaigns, templates and example config, in tmp_path."""
-    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copy(ROOT / "config.example.toml", tmp_path / "comms.toml")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("COMMS_CONFIG", raising=False)
-    monkeypatch.setenv("COMMS_USER", "anne")
-    return tmp_path
 
 
 def run(*args: str, code: int = 0):
@@ -48,9 +28,7 @@ def run(*args: str, code: int = 0):
 
 def comms(*args: str, code: int = 0) -> subprocess.CompletedProcess:
     """`comms ARGS` in its own process, as a user runs it (domain errors are one line, exit 1)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "comms", *args], capture_output=True, text=True, timeout=120
-    )
+    result = run_comms(*args, timeout=120)
     assert result.returncode == code, result.stdout + result.stderr
     return result
 

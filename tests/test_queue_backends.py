@@ -47,21 +47,18 @@ from comms.store.db import (
 )
 from comms.store.models import Attempt, Post, PostState, utcnow
 from tests.factories import add_post, get_post
-from tests.pg import fresh_database
+from tests.pg import BACKENDS, empty_database
 from tests.timing import wait_until
 
 LEASE = timedelta(seconds=60)
 TABLES = {"post", "attempt", "audit_event", "metric_sample", "channel_state"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def empty_url(request, tmp_path):
     """An empty database: a new SQLite file, or a new PostgreSQL database (dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'comms.db'}"
-    else:
-        with fresh_database() as url:
-            yield url
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -146,35 +146,36 @@ def test_undefined_variable_names_file_and_line(tmp_path):
     assert "optakt.j2:3:" in str(error)
 
 
-def test_undefined_attribute_in_base_names_base_file(tmp_path):
-    renderer = write(
-        tmp_path,
-        {
-            "k/_base.j2": "Start\n{% block b %}{% endblock %}\nSlut {{ campaign.titel }}\n",
-            "k/p.j2": '{% extends "k/_base.j2" %}{% block b %}ok{% endblock %}',
-        },
-    )
+@pytest.mark.parametrize(
+    ("base", "child", "context", "named"),
+    [
+        pytest.param(
+            "Start\n{% block b %}{% endblock %}\nSlut {{ campaign.titel }}\n",
+            '{% extends "k/_base.j2" %}{% block b %}ok{% endblock %}',
+            {"campaign": {"title": "Karneval"}},
+            ("_base.j2", "titel"),
+            id="attribute-in-base",
+        ),
+        pytest.param(
+            "Start\n{% block b %}{% endblock %}\n",
+            '{% extends "k/_base.j2" %}\n{% block b %}\n{{ mangler }}\n{% endblock %}',
+            {},
+            ("p.j2", "mangler"),
+            id="name-in-child-block",
+        ),
+    ],
+)
+def test_an_undefined_name_names_the_file_and_line_it_stands_in(
+    tmp_path, base, child, context, named
+):
+    renderer = write(tmp_path, {"k/_base.j2": base, "k/p.j2": child})
     with pytest.raises(RenderError) as info:
-        renderer.render("k/p", **WHO, context={"campaign": {"title": "Karneval"}})
+        renderer.render("k/p", **WHO, context=context)
+    file, name = named
     assert info.value.path is not None
-    assert info.value.path.name == "_base.j2"
+    assert info.value.path.name == file
     assert info.value.line == 3
-    assert "titel" in info.value.message
-
-
-def test_undefined_in_child_block_names_child(tmp_path):
-    renderer = write(
-        tmp_path,
-        {
-            "k/_base.j2": "Start\n{% block b %}{% endblock %}\n",
-            "k/p.j2": '{% extends "k/_base.j2" %}\n{% block b %}\n{{ mangler }}\n{% endblock %}',
-        },
-    )
-    with pytest.raises(RenderError) as info:
-        renderer.render("k/p", **WHO, context={})
-    assert info.value.path is not None
-    assert info.value.path.name == "p.j2"
-    assert info.value.line == 3
+    assert name in info.value.message
 
 
 def test_syntax_error_names_file_and_line(tmp_path):

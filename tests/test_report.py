@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -20,6 +19,7 @@ from comms.report.figures import Group, Report, build_report
 from comms.report.render import danish_summary, render_table, to_csv, to_json, to_markdown
 from comms.store.db import session_scope
 from comms.store.models import MetricSample, Post
+from tests.cli import comms_cli
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 HEADER = "channel,published_at,title,url,reach,impressions,engagements"
@@ -394,18 +394,6 @@ def test_rich_tables_show_every_group(example: Report):
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-def comms_cli():  # type: ignore[no-untyped-def]
-    """The click group with the staff commands registered (the others when they exist)."""
-    from comms import cli as cli_module
-    from comms.cli import staff
-
-    with contextlib.suppress(ImportError):  # other command modules not written yet
-        cli_module._register()
-    if "report" not in cli_module.cli.commands:
-        staff.register(cli_module.cli)
-    return cli_module.cli
 
 
 def run(settings: Settings, *args: str):  # type: ignore[no-untyped-def]

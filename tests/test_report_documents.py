@@ -6,7 +6,6 @@ is read back with python-docx and, where LibreOffice is installed, converted to 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from comms.report.html import render_html
 from comms.report.render import to_json, to_json_document
 from comms.store.db import session_scope
 from comms.store.models import MetricSample, Post
+from tests.cli import comms_cli
 from tests.headless import docx_to_pdf, libreoffice
 from tests.seed import CHANNELS, CHANNELS_TOML, seed_history
 
@@ -161,26 +161,37 @@ def _report(start: date, end: date, posts: int, reach: int | None) -> Report:
     )
 
 
-def test_the_danish_comparison_sentence_says_which_year_had_more():
-    now = _report(date(2026, 1, 1), date(2026, 12, 31), 104, 90000)
-    then = _report(date(2025, 1, 1), date(2025, 12, 31), 80, 80000)
-    assert danish_comparison(compare(now, then)) == (
-        "I 2025 var der 80 opslag, som nåede i alt 80.000 personer. I 2026 var der 24 flere "
-        "opslag end i 2025 (+30 %), og den samlede rækkevidde steg med 10.000 (+12,5 %)."
-    )
-    assert danish_comparison(compare(then, now)) == (
-        "I 2026 var der 104 opslag, som nåede i alt 90.000 personer. I 2025 var der 24 færre "
-        "opslag end i 2026 (-23,1 %), og den samlede rækkevidde faldt med 10.000 (-11,1 %)."
-    )
+Y2025, Y2026 = (date(2025, 1, 1), date(2025, 12, 31)), (date(2026, 1, 1), date(2026, 12, 31))
 
 
-def test_the_danish_comparison_sentence_when_the_count_is_the_same():
-    now = _report(date(2026, 1, 1), date(2026, 12, 31), 80, 80000)
-    then = _report(date(2025, 1, 1), date(2025, 12, 31), 80, 70000)
-    assert danish_comparison(compare(now, then)) == (
-        "I 2025 var der 80 opslag, som nåede i alt 70.000 personer. I 2026 var der lige så "
-        "mange opslag som i 2025, og den samlede rækkevidde steg med 10.000 (+14,3 %)."
-    )
+@pytest.mark.parametrize(
+    ("current", "earlier", "sentence"),
+    [
+        pytest.param(
+            (*Y2026, 104, 90000),
+            (*Y2025, 80, 80000),
+            "I 2025 var der 80 opslag, som nåede i alt 80.000 personer. I 2026 var der 24 flere "
+            "opslag end i 2025 (+30 %), og den samlede rækkevidde steg med 10.000 (+12,5 %).",
+            id="more",
+        ),
+        pytest.param(
+            (*Y2025, 80, 80000),
+            (*Y2026, 104, 90000),
+            "I 2026 var der 104 opslag, som nåede i alt 90.000 personer. I 2025 var der 24 færre "
+            "opslag end i 2026 (-23,1 %), og den samlede rækkevidde faldt med 10.000 (-11,1 %).",
+            id="fewer",
+        ),
+        pytest.param(
+            (*Y2026, 80, 80000),
+            (*Y2025, 80, 70000),
+            "I 2025 var der 80 opslag, som nåede i alt 70.000 personer. I 2026 var der lige så "
+            "mange opslag som i 2025, og den samlede rækkevidde steg med 10.000 (+14,3 %).",
+            id="as-many",
+        ),
+    ],
+)
+def test_the_danish_comparison_sentence_says_which_year_had_more(current, earlier, sentence):
+    assert danish_comparison(compare(_report(*current), _report(*earlier))) == sentence
 
 
 def test_the_danish_comparison_sentence_names_other_periods_by_their_dates():
@@ -332,17 +343,6 @@ def test_docx_converts_to_pdf_with_libreoffice(seeded: Settings, tmp_path: Path)
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-def comms_cli():  # type: ignore[no-untyped-def]
-    from comms import cli as cli_module
-    from comms.cli import staff
-
-    with contextlib.suppress(ImportError):
-        cli_module._register()
-    if "report" not in cli_module.cli.commands:
-        staff.register(cli_module.cli)
-    return cli_module.cli
 
 
 def run(settings: Settings, *args: str):  # type: ignore[no-untyped-def]

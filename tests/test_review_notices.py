@@ -80,11 +80,24 @@ def add_people(url: str, people=PEOPLE) -> None:
 
 
 def compose(url: str, author: str, channel: str, text: str, *, submit: bool = True) -> int:
-    with session_scope(url) as session:
-        [post_id] = queue.compose(
-            session, actor=author, channels=[channel], text=text, scheduled_at=WHEN, submit=submit
-        )
+    [post_id] = story(url, author, [channel], text, submit=submit)
     return post_id
+
+
+def story(
+    url: str,
+    author: str,
+    channels: list[str],
+    text: str,
+    *,
+    when: datetime = WHEN,
+    submit: bool = True,
+) -> list[int]:
+    """One story by `author` on `channels`, due `when` (submitted for approval unless not)."""
+    with session_scope(url) as session:
+        return queue.compose(
+            session, actor=author, channels=channels, text=text, scheduled_at=when, submit=submit
+        )
 
 
 def later(minutes: int = 2) -> datetime:
@@ -253,15 +266,8 @@ def test_a_story_rejected_on_two_channels_is_one_notice_sent_once(make_settings,
     settings = team_settings(make_settings, tmp_path, smtp)
     url = settings.database_url
     add_people(url, [("anna", "editor", None, "anna@politi.dk")])
+    ids = story(url, "anna", ["politi-fb", "kommune-fb"], "Fælles opslag")
     with session_scope(url) as session:
-        ids = queue.compose(
-            session,
-            actor="anna",
-            channels=["politi-fb", "kommune-fb"],
-            text="Fælles opslag",
-            scheduled_at=WHEN,
-            submit=True,
-        )
         for post_id in ids:
             queue.reject(session, post_id, actor="pia", comment=f"Nej til {post_id}")
     smtp.inbox.data_reply = "451 4.3.0 prøv igen senere"
@@ -300,14 +306,7 @@ def test_posts_expired_in_one_pass_make_one_notice_to_their_author(make_settings
     url = settings.database_url
     add_people(url, [("anna", "editor", None, "anna@politi.dk")])
     soon = utcnow().replace(microsecond=0) + timedelta(minutes=30)
-    with session_scope(url) as session:
-        ids = queue.compose(
-            session,
-            actor="anna",
-            channels=["politi-fb", "kommune-fb"],
-            text="Nåede ikke",
-            scheduled_at=soon,
-        )
+    ids = story(url, "anna", ["politi-fb", "kommune-fb"], "Nåede ikke", when=soon, submit=False)
     daemon = Daemon(settings)
     result = daemon.run_once(utcnow() + timedelta(hours=1))
     assert result.expired == 2
@@ -323,10 +322,7 @@ def test_posts_expired_in_one_pass_make_one_notice_to_their_author(make_settings
     assert text.count("Det er ikke udgivet.") == 2
 
     # a later expiry is its own notice, and the first two are not repeated
-    with session_scope(url) as session:
-        [third] = queue.compose(
-            session, actor="anna", channels=["politi-fb"], text="Også for sent", scheduled_at=soon
-        )
+    [third] = story(url, "anna", ["politi-fb"], "Også for sent", when=soon, submit=False)
     daemon.run_once(utcnow() + timedelta(hours=3))
     [_, latest] = inbox(smtp)["anna@politi.dk"]
     assert latest["Subject"] == f"comms: opslag {third} på politi-fb er udløbet uden godkendelse"

@@ -33,42 +33,16 @@ from sqlmodel import Session, select
 from comms.queue import transitions as queue
 from comms.store.db import get_engine, session_scope, upgrade
 from comms.store.models import Post, PostState, utcnow
-from tests.factories import add_post
+from tests.factories import add_post, karneval, write_karneval
 from tests.timing import wait_until
 
-CAMPAIGN = """
-    title = "Aalborg Karneval"
-    focus_area = "Et trygt natteliv"
-    [variables]
-    link = "https://www.aalborg.dk/karneval"
-    [event]
-    date = { type = "iso_week", week = 21, weekday = "lørdag" }
-    [[steps]]
-    name = "optakt"
-    offset_days = -7
-    time = "10:00"
-    channels = ["stub"]
-    audience = "forældre"
-    template = "karneval/optakt"
-    [[steps]]
-    name = "dagen"
-    offset_days = 0
-    time = "08:00"
-    channels = ["stub"]
-    audience = "unge"
-    template = "karneval/dagen"
-"""
 LOCKED = "database is locked"
 REFUSED = "only draft or queued posts can be"
 
 
 def _project(folder: Path) -> Path:
-    (folder / "campaigns").mkdir()
-    (folder / "campaigns" / "karneval.toml").write_text(textwrap.dedent(CAMPAIGN), encoding="utf-8")
-    templates = folder / "templates" / "karneval"
-    templates.mkdir(parents=True)
-    (templates / "optakt.j2").write_text("Karneval {{ event.date | dato }}: {{ link }}")
-    (templates / "dagen.j2").write_text("I dag er det {{ event.date | ugedag }}!")
+    campaign = karneval(optakt=["stub"], dagen=["stub"])
+    write_karneval(folder / "campaigns", folder / "templates", campaign)
     config = folder / "comms.toml"
     config.write_text(
         textwrap.dedent(f"""

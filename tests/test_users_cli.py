@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import run_comms
+
 pytestmark = pytest.mark.slow  # comms processes (and a server), as a user runs them
 
 GOOD = "korrekt hest batteri hæfteklamme"
@@ -31,14 +33,7 @@ def comms(
     config: Path, *args: str, stdin: str = "", user: str = "ops"
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "COMMS_CONFIG": str(config), "COMMS_USER": user}
-    return subprocess.run(
-        [sys.executable, "-m", "comms", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return run_comms(*args, input=stdin, env=env, timeout=60)
 
 
 def audit(config: Path) -> list[tuple[str, str, str]]:

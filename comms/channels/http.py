@@ -22,13 +22,14 @@ import email.utils
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, ChannelError, RateLimitedError, RejectedError, TransientError
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -228,3 +229,37 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     reason = exc.args[0] if exc.args else None
     inner = getattr(reason, "reason", reason)  # MaxRetryError wraps the last cause
     return isinstance(inner, NewConnectionError | ConnectTimeoutError | NameResolutionError)
+
+
+class BearerAdapter(Protocol):
+    """What `bearer_client` reads of an adapter."""
+
+    base_url: str
+    timeout: float
+    settings: ChannelSettings
+
+    @property
+    def token_env(self) -> str: ...
+
+
+def bearer_client(
+    adapter: BearerAdapter,
+    token: str,
+    *,
+    secrets: Iterable[str] = (),
+    headers: Mapping[str, str] | None = None,
+    reset_headers: Iterable[str] = (),
+) -> HttpClient:
+    """A client for `adapter`'s service that sends `token` as a Bearer token and keeps it (and
+    `secrets`) out of every message, naming the adapter's token variable when it is refused;
+    it waits at most 5 s to connect and the adapter's timeout for an answer."""
+    settings = adapter.settings
+    return HttpClient(
+        adapter.base_url,
+        service=f"{settings.type} ({settings.name})",
+        auth_env=adapter.token_env,
+        secrets=[token, *secrets],
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        timeout=(min(5.0, adapter.timeout), adapter.timeout),
+        reset_headers=reset_headers,
+    )

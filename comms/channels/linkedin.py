@@ -46,9 +46,9 @@ from urllib.parse import quote
 import requests
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
-from comms.channels.http import HttpClient, Scrubber, error_reason, parse_retry_after
+from comms.channels.http import HttpClient, Scrubber, bearer_client, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
-from comms.channels.lookup import DUE_MARGIN, flat, since_due
+from comms.channels.lookup import DUE_MARGIN, already_there, flat, since_due
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule, url_spans
@@ -149,23 +149,13 @@ class LinkedinChannel(Channel):
 
     def _client(self) -> HttpClient:
         token = self._token()
-        secrets = [token]
+        client_secret = []
         if self.settings.get("client_secret_env"):
             with contextlib.suppress(ConfigError):
-                secrets.append(self.settings.secret("client_secret_env"))
-        self._scrub = Scrubber(secrets)
-        return HttpClient(
-            self.base_url,
-            service=f"linkedin ({self.settings.name})",
-            auth_env=self.token_env,
-            secrets=secrets,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "LinkedIn-Version": self.version,
-                "X-Restli-Protocol-Version": "2.0.0",
-            },
-            timeout=(min(5.0, self.timeout), self.timeout),
-        )
+                client_secret.append(self.settings.secret("client_secret_env"))
+        self._scrub = Scrubber([token, *client_secret])
+        versions = {"LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}
+        return bearer_client(self, token, secrets=client_secret, headers=versions)
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -195,10 +185,7 @@ class LinkedinChannel(Channel):
         try:
             response = http.request("POST", "/rest/posts", json=body, classify=self._classify)
         except DuplicatePostError as duplicate:
-            found = self.find(post)
-            if found is not None:
-                return found
-            raise duplicate from None
+            return already_there(self.find, post, duplicate)
         urn = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
         if not urn:
             found = self.find(post)

@@ -66,6 +66,18 @@ def found_or_raise(find: Finder, post: OutgoingPost, error: ChannelError) -> Rec
     return found
 
 
+def already_there(find: Finder, post: OutgoingPost, refusal: ChannelError) -> Receipt:
+    """The service refused the post as a copy of one it holds: that one, else the refusal.
+
+    Unlike `found_or_raise`, a look-up that fails raises its own error: the refusal says the
+    post is there, so a look-up that could not run is the answer to retry.
+    """
+    found = find(post)
+    if found is None:
+        raise refusal from None
+    return found
+
+
 def flat(text: str | None) -> str:
     """Text with its whitespace collapsed, as services trim or re-wrap what they were sent."""
     return " ".join((text or "").split())

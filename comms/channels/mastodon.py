@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
-from comms.channels.http import HttpClient
+from comms.channels.http import HttpClient, bearer_client
 from comms.channels.images import checked_image
 from comms.channels.lookup import flat
 from comms.channels.options import Option
@@ -152,15 +152,7 @@ class MastodonChannel(Channel):
 
     def _client(self) -> HttpClient:
         token = self.settings.secret("token_env")
-        return HttpClient(
-            self.base_url,
-            service=f"mastodon ({self.settings.name})",
-            auth_env=self.token_env,
-            secrets=[token],
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=(min(5.0, self.timeout), self.timeout),
-            reset_headers=["X-RateLimit-Reset"],
-        )
+        return bearer_client(self, token, reset_headers=["X-RateLimit-Reset"])
 
     def _account(self, http: HttpClient) -> str:
         if self._account_id is None:

@@ -38,9 +38,16 @@ from typing import Any
 import requests
 
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
-from comms.channels.http import HttpClient, Scrubber, error_reason, parse_reset, parse_retry_after
+from comms.channels.http import (
+    HttpClient,
+    Scrubber,
+    bearer_client,
+    error_reason,
+    parse_reset,
+    parse_retry_after,
+)
 from comms.channels.images import checked_image, uploading
-from comms.channels.lookup import DUE_MARGIN, since_due
+from comms.channels.lookup import DUE_MARGIN, already_there, since_due
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import X_URL_LENGTH, TextRule, replace_urls, x_length
@@ -110,14 +117,7 @@ class XChannel(Channel):
         except ConfigError as exc:
             raise AuthError(f"x: {exc}") from None
         self._scrub = Scrubber([token])
-        return HttpClient(
-            self.base_url,
-            service=f"x ({self.settings.name})",
-            auth_env=self.token_env,
-            secrets=[token],
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=(min(5.0, self.timeout), self.timeout),
-        )
+        return bearer_client(self, token)
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -133,10 +133,7 @@ class XChannel(Channel):
         try:
             data = http.json("POST", "/2/tweets", json=body, classify=self._classify)
         except DuplicateContentError as duplicate:
-            found = self.find(post)
-            if found is not None:
-                return found
-            raise duplicate from None
+            return already_there(self.find, post, duplicate)
         tweet_id = (data.get("data") or {}).get("id") if isinstance(data, dict) else None
         if not tweet_id:
             raise TransientError(

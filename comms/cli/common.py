@@ -51,25 +51,25 @@ def current_actor() -> str:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+T = TypeVar("T")
+
 
 def parse_date(value: str, option: str) -> date:
     """A YYYY-MM-DD option value, or a clear usage error."""
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date like 2027-05-29", param_hint=option
-        ) from None
+    return _parsed(date.fromisoformat, value, option, "a date like 2027-05-29")
 
 
 def parse_local_datetime(value: str, option: str) -> datetime:
     """A 'YYYY-MM-DD HH:MM' option value (local wall time, naive)."""
+    return _parsed(datetime.fromisoformat, value, option, "a time like '2027-05-29 08:00'")
+
+
+def _parsed(parse: Callable[[str], T], value: str, option: str, example: str) -> T:
+    """`parse(value)`, or a usage error saying the option's value is not `example`."""
     try:
-        return datetime.fromisoformat(value)
+        return parse(value)
     except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a time like '2027-05-29 08:00'", param_hint=option
-        ) from None
+        raise click.BadParameter(f"{value!r} is not {example}", param_hint=option) from None
 
 
 def output_format_option(*choices: str, default: str = "table") -> Callable[[FC], FC]:

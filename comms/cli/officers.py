@@ -295,20 +295,14 @@ def _print_changes(changes: PlanChanges, *, dry_run: bool, approval: bool) -> No
         click.echo(
             f"{len(changes.back_to_draft)} approved post(s) changed and need approval again."
         )
-    if changes.locked:
-        click.echo(
-            f"{len(changes.locked)} post(s) changed in the files but are already "
-            "published or publishing; left as they are:"
-        )
-        for key in changes.locked:
-            click.echo(f"  {key}")
-    if changes.kept_cancelled:
-        click.echo(
-            f"{len(changes.kept_cancelled)} post(s) changed in the files but are "
-            "cancelled, left alone:"
-        )
-        for key in changes.kept_cancelled:
-            click.echo(f"  {key}")
+    for keys, why in (
+        (changes.locked, "already published or publishing; left as they are"),
+        (changes.kept_cancelled, "cancelled, left alone"),
+    ):
+        if keys:
+            click.echo(f"{len(keys)} post(s) changed in the files but are {why}:")
+            for key in keys:
+                click.echo(f"  {key}")
     click.echo(f"{changes.unchanged} post(s) unchanged.")
     if changes.added and approval and not dry_run:
         click.echo(

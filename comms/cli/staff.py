@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,18 @@ def _date_option(value: str | None, option: str) -> date | None:
     return None if value is None else parse_date(value, option)
 
 
+def _day_option(flag: str, name: str, help: str) -> Callable[[Callable[..., Any]], Any]:
+    """A required YYYY-MM-DD option, given to the command as a date."""
+    return click.option(
+        flag,
+        name,
+        required=True,
+        metavar="DATE",
+        callback=lambda _ctx, _param, value: _date_option(value, flag),
+        help=help,
+    )
+
+
 def _period_option(value: str | None) -> tuple[date, date] | None:
     from comms.report.compare import parse_period
 
@@ -75,22 +88,8 @@ def _period_option(value: str | None) -> tuple[date, date] | None:
 
 
 @click.command("report")
-@click.option(
-    "--from",
-    "start",
-    required=True,
-    metavar="DATE",
-    callback=lambda _ctx, _param, value: _date_option(value, "--from"),
-    help="First day, YYYY-MM-DD (local date, included).",
-)
-@click.option(
-    "--to",
-    "end",
-    required=True,
-    metavar="DATE",
-    callback=lambda _ctx, _param, value: _date_option(value, "--to"),
-    help="Last day, YYYY-MM-DD (local date, included).",
-)
+@_day_option("--from", "start", "First day, YYYY-MM-DD (local date, included).")
+@_day_option("--to", "end", "Last day, YYYY-MM-DD (local date, included).")
 @output_format_option("table", "json", "csv", "md", "html", "docx")
 @click.option(
     "--compare-to",

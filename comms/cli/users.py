@@ -9,6 +9,7 @@ without echo. No command prints a password or a hash.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -156,11 +157,8 @@ def users_disable(app: AppContext, name: str) -> None:
       comms users disable anna
     """
     from comms import accounts
-    from comms.store.db import session_scope
 
-    with session_scope(app.ready_database()) as session:
-        accounts.disable_user(session, name, actor=current_actor())
-    click.echo(f"disabled {accounts.normalise_username(name)}; its sessions are ended")
+    click.echo(f"disabled {_apply(app, accounts.disable_user, name)}; its sessions are ended")
 
 
 @users_group.command("enable")
@@ -174,11 +172,18 @@ def users_enable(app: AppContext, name: str) -> None:
       comms users enable anna
     """
     from comms import accounts
+
+    click.echo(f"enabled {_apply(app, accounts.enable_user, name)}")
+
+
+def _apply(app: AppContext, change: Callable[..., None], name: str) -> str:
+    """Make an accounts `change` to the account `name` as the acting person; its username."""
+    from comms import accounts
     from comms.store.db import session_scope
 
     with session_scope(app.ready_database()) as session:
-        accounts.enable_user(session, name, actor=current_actor())
-    click.echo(f"enabled {accounts.normalise_username(name)}")
+        change(session, name, actor=current_actor())
+    return accounts.normalise_username(name)
 
 
 @users_group.command("set-role")
@@ -205,11 +210,7 @@ def users_set_role(
         raise click.UsageError("give --organisation or --all-organisations, not both")
     _warn_unknown_organisation(app, organisation)
     with session_scope(app.ready_database()) as session:
-        user = accounts.get_user(session, name)
-        if user is None:
-            raise accounts.AccountError(
-                f"Der findes ingen bruger ved navn {accounts.normalise_username(name)}."
-            )
+        user = accounts.existing_user(session, name)
         if not organisation and not all_organisations:
             organisation = user.organisation  # a new role never widens the organisation by itself
         accounts.set_role(
@@ -233,10 +234,7 @@ def users_reset_password(app: AppContext, name: str) -> None:
 
     url = app.ready_database()
     with session_scope(url) as session:
-        if accounts.get_user(session, name) is None:
-            raise accounts.AccountError(
-                f"Der findes ingen bruger ved navn {accounts.normalise_username(name)}."
-            )
+        accounts.existing_user(session, name)  # no password is asked for no account
     password = read_password("New password")
     with session_scope(url) as session:
         accounts.reset_password(session, name, password, actor=current_actor())

@@ -132,20 +132,14 @@ class TemplateRenderer:
         )
         path = self.templates_dir / name
         try:
-            compiled = self._files.get(name)
-            if compiled is None:
-                compiled = self._files[name] = self.env.get_template(name)
-            return compiled.render(context).strip()
+            return _compiled(self._files, name, self.env.get_template).render(context).strip()
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=path) from exc
 
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
         try:
-            compiled = self._strings.get(source)
-            if compiled is None:
-                compiled = self._strings[source] = self.env.from_string(source)
-            return compiled.render(context).strip()
+            return _compiled(self._strings, source, self.env.from_string).render(context).strip()
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=origin, string_origin=origin) from exc
 
@@ -231,3 +225,13 @@ class TemplateRenderer:
                 continue
             found = (frame.filename, frame.lineno)
         return found
+
+
+def _compiled(
+    cache: dict[str, jinja2.Template], key: str, compile: Callable[[str], jinja2.Template]
+) -> jinja2.Template:
+    """The template for `key`, compiled on first use and then kept in `cache`."""
+    compiled = cache.get(key)
+    if compiled is None:
+        compiled = cache[key] = compile(key)
+    return compiled

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -147,23 +147,25 @@ def review_notices(
 ) -> list[PendingNotice]:
     """Notices for people: posts awaiting approval, rejected posts and expired posts."""
     users = {u.username: u for u in session.exec(select(User).where(sa.not_(col(User.disabled))))}
+    review = Review(now, settings, users, addressable)
     return (
-        approval_notices(session, now=now, settings=settings, users=users, addressable=addressable)
-        + rejection_notices(
-            session, now=now, settings=settings, users=users, addressable=addressable
-        )
-        + expiry_notices(session, now=now, settings=settings, users=users, addressable=addressable)
+        approval_notices(session, review)
+        + rejection_notices(session, review)
+        + expiry_notices(session, review)
     )
 
 
-def approval_notices(
-    session: Session,
-    *,
-    now: datetime,
-    settings: Settings,
-    users: dict[str, User],
-    addressable: bool,
-) -> list[PendingNotice]:
+@dataclass(frozen=True)
+class Review:
+    """What each kind of review notice is built from in one pass."""
+
+    now: datetime
+    settings: Settings
+    users: dict[str, User]  # the accounts that are not disabled, by username
+    addressable: bool  # the notification channel can write to a person's own address
+
+
+def approval_notices(session: Session, review: Review) -> list[PendingNotice]:
     """One notice per organisation and approver for the drafts submitted since their last one.
 
     Each notice records the newest submission it covers (`through`) and is keyed by where the
@@ -175,20 +177,25 @@ def approval_notices(
         .where(
             Post.state == PostState.DRAFT,
             col(Post.submitted_at).is_not(None),
-            col(Post.submitted_at) <= now - SETTLE,
-            col(Post.submitted_at) >= now - LOOKBACK,
+            col(Post.submitted_at) <= review.now - SETTLE,
+            col(Post.submitted_at) >= review.now - LOOKBACK,
         )
         .order_by(col(Post.submitted_at), col(Post.id))
     ).all()
     by_organisation: dict[str | None, list[Post]] = defaultdict(list)
     for post in waiting:
-        by_organisation[_organisation(settings, post.channel)].append(post)
-    approvers = [u for u in users.values() if u.role == "approver"]
+        by_organisation[_organisation(review.settings, post.channel)].append(post)
+    approvers = [u for u in review.users.values() if u.role == "approver"]
     notices = []
     for organisation, posts in sorted(by_organisation.items(), key=lambda i: i[0] or ""):
-        for recipient in _approvers(organisation, approvers, addressable):
+        for recipient in _approvers(organisation, approvers, review.addressable):
             notice = _approval_notice(
-                session, settings, organisation, recipient, posts, four_eyes=settings.web.four_eyes
+                session,
+                review.settings,
+                organisation,
+                recipient,
+                posts,
+                four_eyes=review.settings.web.four_eyes,
             )
             if notice is not None:
                 notices.append(notice)
@@ -306,14 +313,7 @@ class _Event:
     lines: tuple[str, ...]
 
 
-def rejection_notices(
-    session: Session,
-    *,
-    now: datetime,
-    settings: Settings,
-    users: dict[str, User],
-    addressable: bool,
-) -> list[PendingNotice]:
+def rejection_notices(session: Session, review: Review) -> list[PendingNotice]:
     """A notice to the author of recently rejected posts, with each approver's comment.
 
     Each rejection is keyed by its audit event, so a post rejected again after a new version
@@ -325,7 +325,7 @@ def rejection_notices(
         .join(AuditEvent, col(AuditEvent.post_id) == col(Post.id))
         .where(
             Post.state == PostState.REJECTED,
-            Post.updated_at >= now - LOOKBACK,
+            Post.updated_at >= review.now - LOOKBACK,
             AuditEvent.action == "reject",
         )
         .order_by(col(Post.id), col(AuditEvent.id))
@@ -335,61 +335,48 @@ def rejection_notices(
     for post, event in latest.values():
         comment = (event.detail or post.review_comment or "").strip()
         lines = (
-            f"{_name(users, event.actor)} har afvist opslag {post.id} på {post.channel}: "
+            f"{_name(review.users, event.actor)} har afvist opslag {post.id} på {post.channel}: "
             f"{_headline(post)}",
             "",
             "Kommentar:",
             *(f"  {line}" for line in comment.splitlines()),
             "",
             "Ret opslaget og send det til godkendelse igen.",
-            _post_link(settings, post),
+            _post_link(review.settings, post),
         )
         events.append(
-            _Event(f"{post.id}:{event.id}", post, _author(post, users, addressable), lines)
+            _Event(
+                f"{post.id}:{event.id}",
+                post,
+                _author(post, review.users, review.addressable),
+                lines,
+            )
         )
-    return _batched(
-        session,
-        REJECTED,
-        events,
-        one=lambda p: f"comms: opslag {p.id} på {p.channel} er afvist",
-        many=lambda n: f"comms: {n} opslag er afvist",
-    )
+    return _batched(session, REJECTED, events, happened="er afvist")
 
 
-def expiry_notices(
-    session: Session,
-    *,
-    now: datetime,
-    settings: Settings,
-    users: dict[str, User],
-    addressable: bool,
-) -> list[PendingNotice]:
+def expiry_notices(session: Session, review: Review) -> list[PendingNotice]:
     """A notice to the author of posts that expired unapproved (planned ones: the channel's
     own recipients); what expired in one pass for one person is one notice."""
     posts = session.exec(
         select(Post)
-        .where(Post.state == PostState.EXPIRED, Post.updated_at >= now - LOOKBACK)
+        .where(Post.state == PostState.EXPIRED, Post.updated_at >= review.now - LOOKBACK)
         .order_by(col(Post.id))
     ).all()
     events = []
     for post in posts:
         lines = (
             f"Opslag {post.id} på {post.channel} ({_headline(post)}) skulle udgives "
-            f"{format_datetime(post.scheduled_at, settings.zone)}, men var ikke godkendt inden da. "
+            f"{format_datetime(post.scheduled_at, review.settings.zone)}, "
+            "men var ikke godkendt inden da. "
             "Det er ikke udgivet.",
             "",
             "Giv det et nyt tidspunkt, og få det godkendt igen, hvis det stadig skal ud.",
-            _post_link(settings, post),
+            _post_link(review.settings, post),
         )
         key = f"{post.id}:{post.scheduled_at:%Y%m%dT%H%M%S}"
-        events.append(_Event(key, post, _author(post, users, addressable), lines))
-    return _batched(
-        session,
-        EXPIRED,
-        events,
-        one=lambda p: f"comms: opslag {p.id} på {p.channel} er udløbet uden godkendelse",
-        many=lambda n: f"comms: {n} opslag er udløbet uden godkendelse",
-    )
+        events.append(_Event(key, post, _author(post, review.users, review.addressable), lines))
+    return _batched(session, EXPIRED, events, happened="er udløbet uden godkendelse")
 
 
 def _batched(
@@ -397,10 +384,12 @@ def _batched(
     kind: str,
     events: list[_Event],
     *,
-    one: Callable[[Post], str],
-    many: Callable[[int], str],
+    happened: str,
 ) -> list[PendingNotice]:
-    """The events not yet noticed, one notice per person; each event's key is claimed with it."""
+    """The events not yet noticed, one notice per person; each event's key is claimed with it.
+
+    The subject names the one post or counts them, followed by what `happened` to them.
+    """
     keys = {e.key for e in _not_sent(session, [PendingNotice(kind, e.key, "", "") for e in events])}
     groups: dict[tuple[str, str | None], list[_Event]] = defaultdict(list)
     for event in events:
@@ -417,7 +406,9 @@ def _batched(
             PendingNotice(
                 kind,
                 first.key,
-                one(first.post) if len(group) == 1 else many(len(group)),
+                f"comms: opslag {first.post.id} på {first.post.channel} {happened}"
+                if len(group) == 1
+                else f"comms: {len(group)} opslag {happened}",
                 "\n".join(lines),
                 recipients=(first.recipient.address,) if first.recipient.address else (),
                 also=tuple(e.key for e in group[1:]),

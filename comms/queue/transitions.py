@@ -146,23 +146,41 @@ class Claim:
 
 def approve(session: Session, post_ids: list[int], *, actor: str) -> int:
     """Move drafts to the queue; returns how many changed. Non-drafts are left as they are."""
+    now = utcnow()
+    return _update_drafts(
+        session,
+        post_ids,
+        {
+            "state": PostState.QUEUED,
+            "approved_by": actor,
+            "approved_at": now,
+            "updated_at": now,
+            # a "when approved" post goes out now
+            "scheduled_at": sa.case((col(Post.on_approval), now), else_=col(Post.scheduled_at)),
+        },
+        actor=actor,
+        action="approve",
+    )
+
+
+def _update_drafts(
+    session: Session,
+    post_ids: list[int],
+    values: dict[str, Any],
+    *where: sa.ColumnElement[bool],
+    actor: str,
+    action: str,
+) -> int:
+    """Set `values` on the drafts among `post_ids` (that also meet `where`), audited per post."""
     if not post_ids:
         return 0
-    now = utcnow()
     return _update_audited(
         session,
         sa.update(Post)
-        .where(col(Post.id).in_(post_ids), col(Post.state) == PostState.DRAFT)
-        .values(
-            state=PostState.QUEUED,
-            approved_by=actor,
-            approved_at=now,
-            updated_at=now,
-            # a "when approved" post goes out now
-            scheduled_at=sa.case((col(Post.on_approval), now), else_=col(Post.scheduled_at)),
-        ),
+        .where(col(Post.id).in_(post_ids), col(Post.state) == PostState.DRAFT, *where)
+        .values(**values),
         actor=actor,
-        action="approve",
+        action=action,
     )
 
 
@@ -176,6 +194,26 @@ def _update_audited(session: Session, statement: sa.Update, *, actor: str, actio
     return len(rows)
 
 
+def _set_audited(
+    session: Session,
+    statement: sa.Update,
+    parameters: dict[str, Any] | None = None,
+    *,
+    actor: str,
+    action: str,
+    post_id: int | None,
+    campaign: str | None,
+    detail: str | None = None,
+) -> bool:
+    """Run one post's compare-and-set UPDATE; if it changed the post, audit that and say so."""
+    changed = session.exec(statement, params=parameters).rowcount == 1
+    if changed:
+        audit.record(
+            session, actor=actor, action=action, post_id=post_id, campaign=campaign, detail=detail
+        )
+    return changed
+
+
 # what has not started publishing: a person may still cancel or move it
 _NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState.EXPIRED)
 
@@ -183,24 +221,21 @@ _NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState
 def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = None) -> None:
     """Cancel a post that has not started publishing; anything later is history."""
     post = _get(session, post_id)
-    changed = session.exec(
+    if not _set_audited(
+        session,
         sa.update(Post)
         .where(col(Post.id) == post_id, col(Post.state).in_(_NOT_STARTED))
-        .values(state=PostState.CANCELLED, updated_at=utcnow())
-    ).rowcount
-    if changed != 1:
-        raise QueueError(
-            f"post {post_id} is {post.state}; only draft or queued posts can be cancelled "
-            "(and rejected or expired ones)"
-        )
-    audit.record(
-        session,
+        .values(state=PostState.CANCELLED, updated_at=utcnow()),
         actor=actor,
         action="cancel",
         post_id=post_id,
         campaign=post.campaign,
         detail=reason,
-    )
+    ):
+        raise QueueError(
+            f"post {post_id} is {post.state}; only draft or queued posts can be cancelled "
+            "(and rejected or expired ones)"
+        )
 
 
 def reschedule(
@@ -219,7 +254,8 @@ def reschedule(
     """
     post = _get(session, post_id)
     old, before = post.scheduled_at, post.state
-    changed = session.exec(
+    if not _set_audited(
+        session,
         sa.update(Post)
         .where(col(Post.id) == post_id, col(Post.state).in_(_NOT_STARTED))
         .values(
@@ -231,22 +267,18 @@ def reschedule(
             state=sa.case(
                 (col(Post.state) == PostState.EXPIRED, PostState.DRAFT), else_=col(Post.state)
             ),
-        )
-    ).rowcount
-    if changed != 1:
-        raise QueueError(
-            f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled "
-            "(and rejected or expired ones)"
-        )
-    audit.record(
-        session,
+        ),
         actor=actor,
         action="reschedule",
         post_id=post_id,
         campaign=post.campaign,
         detail=f"{zoned_text(old, zone)} -> {zoned_text(when, zone)}"
         + (", expired -> draft" if before == PostState.EXPIRED else ""),
-    )
+    ):
+        raise QueueError(
+            f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled "
+            "(and rejected or expired ones)"
+        )
 
 
 def resolve_unknown(
@@ -277,21 +309,18 @@ def resolve_unknown(
             values.update(external_id=external_id)
     if outcome == PostState.QUEUED:
         values.update(next_attempt_at=None)
-    changed = session.exec(
+    if not _set_audited(
+        session,
         sa.update(Post)
         .where(col(Post.id) == post_id, col(Post.state) == PostState.UNKNOWN)
-        .values(**values)
-    ).rowcount
-    if changed != 1:
-        raise QueueError(f"post {post_id} is {post.state}, not unknown")
-    audit.record(
-        session,
+        .values(**values),
         actor=actor,
         action=f"resolve:{outcome}",
         post_id=post_id,
         campaign=post.campaign,
         detail=url,
-    )
+    ):
+        raise QueueError(f"post {post_id} is {post.state}, not unknown")
 
 
 def require_posts(session: Session, post_ids: list[int]) -> None:
@@ -314,25 +343,22 @@ def reject(session: Session, post_id: int, *, actor: str, comment: str) -> None:
     if not comment:
         raise QueueError("Skriv en kommentar til forfatteren: hvorfor afvises opslaget?")
     post = _get(session, post_id)
-    changed = session.exec(
+    if not _set_audited(
+        session,
         sa.update(Post)
         .where(col(Post.id) == post_id, col(Post.state) == PostState.DRAFT)
         .values(
             state=PostState.REJECTED, review_comment=comment, submitted_at=None, updated_at=utcnow()
-        )
-    ).rowcount
-    if changed != 1:
-        raise QueueError(
-            f"Opslag {post_id} er {_state_name(post.state)}; kun en kladde kan afvises."
-        )
-    audit.record(
-        session,
+        ),
         actor=actor,
         action="reject",
         post_id=post_id,
         campaign=post.campaign,
         detail=comment,
-    )
+    ):
+        raise QueueError(
+            f"Opslag {post_id} er {_state_name(post.state)}; kun en kladde kan afvises."
+        )
 
 
 def compose(
@@ -407,18 +433,12 @@ def compose(
 
 def submit(session: Session, post_ids: list[int], *, actor: str) -> int:
     """Ask for approval of drafts not yet submitted; returns how many were."""
-    if not post_ids:
-        return 0
     now = utcnow()
-    return _update_audited(
+    return _update_drafts(
         session,
-        sa.update(Post)
-        .where(
-            col(Post.id).in_(post_ids),
-            col(Post.state) == PostState.DRAFT,
-            col(Post.submitted_at).is_(None),
-        )
-        .values(submitted_at=now, updated_at=now),
+        post_ids,
+        {"submitted_at": now, "updated_at": now},
+        col(Post.submitted_at).is_(None),
         actor=actor,
         action="submit",
     )
@@ -714,27 +734,24 @@ def mark_sending(session: Session, claim: Claim, *, now: datetime) -> bool:
 
 def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: datetime) -> bool:
     """Published: store the channel's id and URL. False if another worker took the post over."""
-    changed = session.exec(
+    changed = _set_audited(
+        session,
         _PUBLISHED,
-        params={
+        {
             "p_post_id": claim.post_id,
             "p_attempt_id": claim.attempt_id,
             "p_external_id": receipt.external_id,
             "p_external_url": receipt.url,
             "p_at": now,
         },
-    ).rowcount
+        actor=DAEMON_ACTOR,
+        action="publish",
+        post_id=claim.post_id,
+        campaign=claim.outgoing.campaign,
+        detail=receipt.url or receipt.external_id,
+    )
     _finish_attempt(session, claim, outcome="published", now=now)
-    if changed == 1:
-        audit.record(
-            session,
-            actor=DAEMON_ACTOR,
-            action="publish",
-            post_id=claim.post_id,
-            campaign=claim.outgoing.campaign,
-            detail=receipt.url or receipt.external_id,
-        )
-    return changed == 1
+    return changed
 
 
 def record_failure(
@@ -771,26 +788,23 @@ def record_failure(
     if decision.pause_channel:
         pause_channel(session, claim.outgoing.channel, message)
     outcome = str(decision.outcome)
-    changed = session.exec(
+    changed = _set_audited(
+        session,
         sa.update(Post)
         .where(
             col(Post.id) == claim.post_id,
             col(Post.attempt_id) == claim.attempt_id,
             col(Post.state) == PostState.PUBLISHING,
         )
-        .values(**values)
-    ).rowcount
+        .values(**values),
+        actor=DAEMON_ACTOR,
+        action=f"attempt:{outcome}",
+        post_id=claim.post_id,
+        campaign=claim.outgoing.campaign,
+        detail=message,
+    )
     _finish_attempt(session, claim, outcome=outcome, now=now, status=status, error=message)
-    if changed == 1:
-        audit.record(
-            session,
-            actor=DAEMON_ACTOR,
-            action=f"attempt:{outcome}",
-            post_id=claim.post_id,
-            campaign=claim.outgoing.campaign,
-            detail=message,
-        )
-    return str(values["state"]) if changed == 1 else "lost-lease"
+    return str(values["state"]) if changed else "lost-lease"
 
 
 def _finish_attempt(
@@ -828,7 +842,8 @@ def reap_expired(session: Session, *, now: datetime, idempotent_channels: set[st
     for post in expired:
         safe = post.sending_at is None or post.channel in idempotent_channels
         new_state = PostState.QUEUED if safe else PostState.UNKNOWN
-        changed = session.exec(
+        _set_audited(
+            session,
             sa.update(Post)
             .where(
                 col(Post.id) == post.id,
@@ -842,16 +857,12 @@ def reap_expired(session: Session, *, now: datetime, idempotent_channels: set[st
                 attempts=Post.attempts - (1 if post.sending_at is None else 0),
                 last_error=f"lease of {post.lease_owner} expired",
                 updated_at=now,
-            )
-        ).rowcount
-        if changed == 1:
-            audit.record(
-                session,
-                actor=DAEMON_ACTOR,
-                action=f"lease-expired:{new_state}",
-                post_id=post.id,
-                campaign=post.campaign,
-            )
+            ),
+            actor=DAEMON_ACTOR,
+            action=f"lease-expired:{new_state}",
+            post_id=post.id,
+            campaign=post.campaign,
+        )
     return len(expired)
 
 

@@ -25,7 +25,7 @@ from jinja2 import Environment
 from sqlmodel import col
 
 from comms.content.danish import format_time
-from comms.report.html import BASE_CSS
+from comms.report.html import BASE_CSS, document_start
 from comms.store.db import session_scope
 from comms.store.models import Post, PostState
 from comms.timeutil import local_day_bounds
@@ -201,19 +201,9 @@ _CSS = """
 .state-unknown { border-color: #e07b18; background: #fdf2e6; }
 """
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="da">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kalender {{ year }}</title>
-<style>{{ css | safe }}</style>
-</head>
-<body>
-{% if nav %}<nav class="top">{% for href, label in nav %}<a href="{{ href }}">{{ label }}</a>
-{% endfor %}</nav>{% endif %}
-<main>
-<h1>Kalender {{ year }}</h1>
+_TEMPLATE = (
+    document_start("Kalender {{ year }}")
+    + """<h1>Kalender {{ year }}</h1>
 <p class="muted">{{ count }} opslag, planlagte og udgivne. Tider i {{ zone }}.</p>
 <p class="legend">{% for state, name in legend %}
 <span class="entry state-{{ state }}">{{ name }}</span>{% endfor %}</p>
@@ -241,6 +231,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </body>
 </html>
 """
+)
 
 _template = Environment(autoescape=True).from_string(_TEMPLATE)
 

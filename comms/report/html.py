@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -67,19 +68,31 @@ figcaption { font-size: 13px; color: var(--muted); margin-top: 4px; overflow-wra
 footer { margin-top: 36px; font-size: 12px; color: var(--muted); }
 """
 
-_TEMPLATE = """<!DOCTYPE html>
+
+def document_start(title: str) -> str:
+    """A self-contained Danish page's template up to `<main>`: the inline `css`, the `nav` links
+    at the top (the web view) and `title`, a template expression, as the document's title."""
+    return (
+        """<!DOCTYPE html>
 <html lang="da">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}, {{ period }}</title>
-<style>{{ css | safe }}</style>
+"""
+        + f"<title>{title}</title>\n"
+        + """<style>{{ css | safe }}</style>
 </head>
 <body>
 {% if nav %}<nav class="top">{% for href, label in nav %}<a href="{{ href }}">{{ label }}</a>
 {% endfor %}</nav>{% endif %}
 <main>
-<h1>{{ title }}</h1>
+"""
+    )
+
+
+_TEMPLATE = (
+    document_start("{{ title }}, {{ period }}")
+    + """<h1>{{ title }}</h1>
 <p class="period">{{ period }}</p>
 
 <h2 id="sammenfatning">Sammenfatning</h2>
@@ -140,6 +153,7 @@ Tider i {{ timezone }}.</footer>
 </body>
 </html>
 """
+)
 
 TITLE = "Opslag og rækkevidde"
 
@@ -163,6 +177,20 @@ def render_html(
 ) -> str:
     """The whole report as one HTML document; `nav` adds links at the top (the web view)."""
     zone = ZoneInfo(report.timezone)
+    return _template.render(
+        css=BASE_CSS + _CSS,
+        title=TITLE,
+        **report_values(report, charts, comparison, zone),
+        nav=list(nav),
+        generated=format_datetime(generated, zone) if generated else "",
+        timezone=report.timezone,
+    )
+
+
+def report_values(
+    report: Report, charts: Sequence[Chart], comparison: Comparison | None, zone: ZoneInfo
+) -> dict[str, Any]:
+    """What the report's template shows, the same in the HTML document and the web page."""
     sections = []
     for attr, title, first in SECTIONS:
         rows = [(name, danish_cells(group)) for name, group in section_rows(report, attr)]
@@ -180,13 +208,11 @@ def render_html(
                 if attr != "campaigns" or comparison.current.campaigns
             ],
         }
-    return _template.render(
-        css=BASE_CSS + _CSS,
-        title=TITLE,
-        period=format_period(report.start, report.end),
-        summary=danish_summary(report),
-        comparison_text=danish_comparison(comparison) if comparison else None,
-        charts=[
+    return {
+        "period": format_period(report.start, report.end),
+        "summary": danish_summary(report),
+        "comparison_text": danish_comparison(comparison) if comparison else None,
+        "charts": [
             {
                 "key": c.key,
                 "title": c.title,
@@ -195,14 +221,11 @@ def render_html(
             }
             for c in charts
         ],
-        sections=sections,
-        headings=HEADINGS,
-        missing=MISSING,
-        top=[(post.url, top_post_cells(post, zone)) for post in report.top_posts],
-        top_title=TOP_TITLE,
-        top_headings=TOP_HEADINGS,
-        change=change,
-        nav=list(nav),
-        generated=format_datetime(generated, zone) if generated else "",
-        timezone=report.timezone,
-    )
+        "sections": sections,
+        "headings": HEADINGS,
+        "missing": MISSING,
+        "top": [(post.url, top_post_cells(post, zone)) for post in report.top_posts],
+        "top_title": TOP_TITLE,
+        "top_headings": TOP_HEADINGS,
+        "change": change,
+    }

@@ -9,16 +9,17 @@ Retry-After. `next` is followed only to a path on this site.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from comms.config import Settings
 from comms.store.db import session_scope
-from comms.store.models import utcnow
+from comms.store.models import User, utcnow
 from comms.web.context import SESSION_COOKIE, Refused
 from comms.web.render import render
 from comms.web.security import new_token, tokens_match
@@ -133,9 +134,24 @@ def _sign_in(request: Request, username: str, password: str, target: str) -> Res
         previous = request.cookies.get(SESSION_COOKIE)
         if previous:  # a sign-in replaces the browser's old session; it does not linger
             accounts.end_session(db, previous)
-        token, _ = accounts.start_session(
-            db, user, now=now, absolute=timedelta(hours=settings.web.session_hours)
-        )
+        token = start_session(db, user, settings, now)
+    return signed_in(request, settings, token, target, spent=(PRE_COOKIE, "/login"))
+
+
+def start_session(db: Session, user: User, settings: Settings, now: datetime) -> str:
+    """A server-side session for `user` that lasts the configured hours at most; its token."""
+    from comms import accounts
+
+    hours = timedelta(hours=settings.web.session_hours)
+    token, _ = accounts.start_session(db, user, now=now, absolute=hours)
+    return token
+
+
+def signed_in(
+    request: Request, settings: Settings, token: str, target: str, *, spent: tuple[str, str]
+) -> Response:
+    """A redirect to `target` that sets the session cookie and drops the sign-in's own cookie
+    (`spent`: its name and path), for a password and a single sign-on alike."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -146,7 +162,8 @@ def _sign_in(request: Request, username: str, password: str, target: str) -> Res
         samesite="lax",
         secure=secure_cookie(request, settings),
     )
-    response.delete_cookie(PRE_COOKIE, path="/login")
+    name, path = spent
+    response.delete_cookie(name, path=path)
     return response
 
 

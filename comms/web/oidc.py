@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 import requests
@@ -38,8 +38,8 @@ from comms.config import OidcSettings, Settings
 from comms.errors import CommsError
 from comms.store.db import session_scope
 from comms.store.models import utcnow
-from comms.web.auth import safe_next, secure_cookie
-from comms.web.context import SESSION_COOKIE, Refused
+from comms.web.auth import safe_next, secure_cookie, signed_in, start_session
+from comms.web.context import Refused
 
 log = logging.getLogger("comms.web.oidc")
 
@@ -459,23 +459,10 @@ class OidcLogin:
             if user.disabled:
                 raise Refused(403, "Din konto i comms er spærret. Kontakt en administrator.")
             now: datetime = utcnow()
-            token, _ = accounts.start_session(
-                db, user, now=now, absolute=timedelta(hours=settings.web.session_hours)
-            )
+            token = start_session(db, user, settings, now)
             address = request.client.host if request.client else "?"
             audit.record(db, actor=user.username, action="login", detail=f"sso fra {address}")
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            max_age=int(settings.web.session_hours * 3600),
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=secure_cookie(request, settings),
-        )
-        response.delete_cookie(PENDING_COOKIE, path="/login/oidc")
-        return response
+        return signed_in(request, settings, token, target, spent=(PENDING_COOKIE, "/login/oidc"))
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,7 +6,6 @@ page says what `comms report` says; the downloads are the CLI's HTML, DOCX, CSV 
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import date
 from typing import Any
@@ -16,21 +15,10 @@ from starlette.routing import Route
 
 from comms.access import Action
 from comms.config import Settings
-from comms.content.danish import format_period
 from comms.report import figures as reports
-from comms.report.compare import FIGURES, Comparison, compare, comparison_rows, danish_comparison
-from comms.report.figures import TOTAL, Report
-from comms.report.render import (
-    HEADINGS,
-    MISSING,
-    SECTIONS,
-    TOP_HEADINGS,
-    TOP_TITLE,
-    danish_cells,
-    danish_summary,
-    section_rows,
-    top_post_cells,
-)
+from comms.report.compare import Comparison, compare
+from comms.report.figures import Report
+from comms.report.html import report_values
 from comms.web.context import Ctx, Refused, page
 from comms.web.queue_page import parse_day
 from comms.web.render import today_in
@@ -95,24 +83,6 @@ def show(ctx: Ctx) -> Response:
     start, end, earlier = _period(ctx)
     result, comparison = _build(ctx.settings, start, end, earlier)
     charts = _charts(ctx.settings, result, start, end)
-    zone = ctx.settings.zone
-    sections = []
-    for attr, title, first in SECTIONS:
-        rows = [(name, danish_cells(group)) for name, group in section_rows(result, attr)]
-        rows.append((TOTAL, danish_cells(result.totals)))
-        sections.append({"id": attr, "title": title, "first": first, "rows": rows})
-    change = None
-    if comparison is not None:
-        earlier_period = format_period(comparison.earlier.start, comparison.earlier.end)
-        change = {
-            "title": f"Ændring i forhold til {earlier_period}",
-            "headings": [name for _, name in FIGURES],
-            "sections": [
-                {"title": title, "first": first, "rows": comparison_rows(comparison, attr)}
-                for attr, title, first in SECTIONS
-                if attr != "campaigns" or comparison.current.campaigns
-            ],
-        }
     query = ctx.request.url.query
     return ctx.page(
         "report.html",
@@ -120,20 +90,7 @@ def show(ctx: Ctx) -> Response:
         start=start,
         end=end,
         earlier=earlier,
-        period=format_period(start, end),
-        summary=danish_summary(result),
-        comparison_text=danish_comparison(comparison) if comparison else None,
-        charts=[
-            {"key": c.key, "title": c.title, "alt": c.alt, "data": base64.b64encode(c.png).decode()}
-            for c in charts
-        ],
-        sections=sections,
-        headings=HEADINGS,
-        missing=MISSING,
-        top=[(post.url, top_post_cells(post, zone)) for post in result.top_posts],
-        top_title=TOP_TITLE,
-        top_headings=TOP_HEADINGS,
-        change=change,
+        **report_values(result, charts, comparison, ctx.settings.zone),
         formats=list(FORMATS),
         query=query,
     )

@@ -64,5 +64,21 @@ class Contract:
     isolate: Callable[[pytest.MonkeyPatch], None] | None = None  # process state to reset
     after_retry: Callable[[Any, Receipt], None] | None = None  # service facts after a retry
 
+    def prepare(self, fake: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+        """The running fake, reset, with the credentials set and process state isolated."""
+        fake.reset()
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+        if self.isolate is not None:
+            self.isolate(monkeypatch)
+        return fake
+
+    @property
+    def has_metrics(self) -> bool:
+        """The adapter reads figures back from the service."""
+        from comms.channels.registry import channel_class
+
+        return bool(channel_class(self.type).has_metrics)
+
     def __str__(self) -> str:
         return self.type

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from comms.channels.bluesky import BlueskyChannel, make_facets, rkey_for
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import Contract
 from tests.fakes.bluesky import TID, FakeBluesky
 
@@ -32,50 +32,28 @@ def png(width: int = 1200, height: int = 675, size: int = 200) -> bytes:
     return head + b"\x08\x02\x00\x00\x00" + b"\x00" * (size - len(head) - 5)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeBluesky]:
-    with FakeBluesky(password=PASSWORD) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeBluesky, monkeypatch: pytest.MonkeyPatch) -> FakeBluesky:
-    monkeypatch.setenv(ENV, PASSWORD)
-    monkeypatch.setattr(bluesky, "_SESSIONS", {})
-    server.reset()
-    return server
-
-
 def channel(fake: FakeBluesky, **options: object) -> BlueskyChannel:
-    settings = ChannelSettings(
-        name="bluesky",
-        type="bluesky",
-        options={
-            "base_url": fake.url,
-            "handle": fake.handle,
-            "password_env": ENV,
-            "timeout_seconds": 0.5,
-            **options,
-        },
-    )
-    return BlueskyChannel(settings)
+    defaults: dict[str, object] = {
+        "base_url": fake.url,
+        "handle": fake.handle,
+        "password_env": ENV,
+        "timeout_seconds": 0.5,
+    }
+    return BlueskyChannel(factory.settings("bluesky", "bluesky", defaults, options))
 
 
 def post(post_id: int = 1, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
-        "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"bluesky-{post_id}")),
+    defaults: dict[str, object] = {
+        "idempotency_key": factory.key("bluesky", post_id),
         "channel": "bluesky",
         "text": "Tryghedsvandring på Østerå i aften – kom og gå med!",
         "link": "https://www.aalborg.dk/tryg-østerå?utm_source=bluesky",
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 def image(tmp_path: Path, data: bytes | None = None) -> Path:
-    path = tmp_path / "plakat.png"
-    path.write_bytes(data if data is not None else png())
-    return path
+    return factory.write(tmp_path, "plakat.png", data if data is not None else png())
 
 
 def decode_tid(tid: str) -> tuple[int, int]:
@@ -109,6 +87,8 @@ CONTRACT = Contract(
     isolate=lambda monkeypatch: monkeypatch.setattr(bluesky, "_SESSIONS", {}),
     after_retry=_settled_by_looking_up,
 )
+
+server, fake = factory.fixtures(CONTRACT)
 
 
 def test_registry_builds_the_channel(fake: FakeBluesky) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,12 +112,7 @@ def bench(
     fake = servers.get(contract.type)
     if fake is None:
         fake = servers[contract.type] = contract.fake().start()
-    fake.reset()
-    for name, value in contract.env.items():
-        monkeypatch.setenv(name, value)
-    if contract.isolate is not None:
-        contract.isolate(monkeypatch)
-    return Bench(contract, fake, tmp_path)
+    return Bench(contract, contract.prepare(fake, monkeypatch), tmp_path)
 
 
 def _with_bench(cases: list[Any]) -> pytest.MarkDecorator:
@@ -225,3 +221,34 @@ def test_answer_lost_after_the_post_was_made_never_makes_a_second(bench: Bench, 
     assert bench.sent() == (2 if contract.resends else 1)
     if contract.after_retry is not None:
         contract.after_retry(bench.fake, receipt)
+
+
+@pytest.mark.parametrize(
+    "bench",
+    # an adapter that renews its session signs in again instead: its own tests cover that
+    [pytest.param(c, id=c.type) for c in CONTRACTS if c.has_metrics and not c.renews],
+    indirect=True,
+)
+def test_reading_figures_with_an_expired_token_is_an_auth_error_naming_the_variable(
+    bench: Bench,
+) -> None:
+    receipt = bench.publish()
+    contract = bench.contract
+    bench.fake.fail_next("expired")
+    with pytest.raises(AuthError, match=re.escape(contract.token_env)) as info:
+        contract.build(bench.fake).metrics(receipt)
+    assert contract.secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bench",
+    # an adapter that renews its session signs in again instead: its own tests cover that
+    [pytest.param(c, id=c.type) for c in CONTRACTS if c.checks_token and not c.renews],
+    indirect=True,
+)
+def test_check_with_an_expired_token_fails_naming_the_variable(bench: Bench) -> None:
+    bench.fake.fail_next("expired")
+    result = bench.contract.build(bench.fake).check()
+    assert not result.ok
+    assert bench.contract.token_env in result.message
+    assert bench.contract.secret not in result.message

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comms.channels.base import OutgoingPost, Receipt
+from comms.channels.base import CheckResult, OutgoingPost, Receipt
 from comms.channels.linkedin import (
     DuplicatePostError,
     LinkedinChannel,
@@ -17,6 +17,7 @@ from comms.channels.linkedin import (
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import Contract
 from tests.fakes.linkedin import FakeLinkedin, error, shown_text
 
@@ -26,52 +27,38 @@ ENV, SECRET_ENV = "COMMS_TEST_LI_TOKEN", "COMMS_TEST_LI_SECRET"
 ORG = "2414183"
 
 
-@pytest.fixture(scope="module")
-def server():
-    """One server for the module (stopping one takes half a second); reset for each test."""
-    with FakeLinkedin(token=TOKEN, organization_id=ORG, client_secret=SECRET) as running:
-        yield running
-
-
-@pytest.fixture
-def fake(server: FakeLinkedin, monkeypatch: pytest.MonkeyPatch) -> FakeLinkedin:
-    monkeypatch.setenv(ENV, TOKEN)
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    server.reset()
-    return server
-
-
 def channel(
     fake: FakeLinkedin, clock: datetime | None = None, **options: object
 ) -> LinkedinChannel:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "organization_id": ORG,
         "token_env": ENV,
         "base_url": fake.url,
         "oauth_url": fake.url,
         "timeout_seconds": 1,
     }
-    values.update(options)
-    settings = ChannelSettings(name="linkedin-tryg", type="linkedin", options=values)
+    settings = factory.settings("linkedin-tryg", "linkedin", defaults, options)
     return LinkedinChannel(settings, clock=(lambda: clock) if clock else None)
 
 
 def post(post_id: int = 1, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "idempotency_key": f"key-{post_id}",
         "channel": "linkedin-tryg",
         "text": f"Tryghedsvandring i Vejgaard nummer {post_id}. Læs mere https://aalborg.dk/tryg",
         "title": "Tryghedsvandring",
         "link": "https://aalborg.dk/tryg",
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 def image(tmp_path: Path) -> Path:
-    path = tmp_path / "plakat.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n fake image bytes")
-    return path
+    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n fake image bytes")
+
+
+def introspected(fake: FakeLinkedin) -> CheckResult:
+    """`check` of an adapter with the app's client id and secret, so it asks about its token."""
+    return channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
 
 
 def _found_with_its_url(fake: FakeLinkedin, receipt: Receipt) -> None:
@@ -95,6 +82,8 @@ CONTRACT = Contract(
     resends=True,  # LinkedIn refuses the copy (422 duplicate) and the adapter finds its own post
     after_retry=_found_with_its_url,
 )
+
+server, fake = factory.fixtures(CONTRACT)
 
 
 # --- success ----------------------------------------------------------------------------------
@@ -288,12 +277,6 @@ def test_metrics_of_a_ugc_post_and_of_a_post_without_figures(fake: FakeLinkedin)
     assert (empty.reach, empty.impressions, empty.engagements) == (None, None, None)
 
 
-def test_metrics_errors_are_classified(fake: FakeLinkedin) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).metrics(Receipt("urn:li:share:1"))
-
-
 # --- check ------------------------------------------------------------------------------------
 
 
@@ -306,7 +289,7 @@ def test_check_without_introspection_reads_the_page(fake: FakeLinkedin) -> None:
 
 
 def test_check_reports_the_token_expiry(fake: FakeLinkedin) -> None:
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert result.ok, result.message
     assert result.expires_at == datetime.fromtimestamp(fake.token_info["expires_at"], UTC)
     intro = fake.calls("POST", "/oauth/v2/introspectToken")[0]
@@ -317,7 +300,7 @@ def test_check_reports_the_token_expiry(fake: FakeLinkedin) -> None:
 
 def test_check_fails_for_an_expired_token_with_its_expiry(fake: FakeLinkedin) -> None:
     fake.token_info.update(active=False, status="expired", expires_at=1_700_000_000)
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert "expired" in result.message
     assert f"${ENV}" in result.message
@@ -326,7 +309,7 @@ def test_check_fails_for_an_expired_token_with_its_expiry(fake: FakeLinkedin) ->
 
 def test_check_fails_without_the_posting_permission(fake: FakeLinkedin) -> None:
     fake.token_info["scope"] = "r_organization_social"
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert "w_organization_social" in result.message
 
@@ -339,7 +322,7 @@ def test_check_fails_for_a_revoked_token(
     assert not result.ok
     assert f"${ENV}" in result.message
     assert "revoked-token-value" not in result.message
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert "revoked" in result.message
 
@@ -348,7 +331,7 @@ def test_check_with_wrong_client_secret_says_so(
     fake: FakeLinkedin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, "wrong-secret-value")
-    result = channel(fake, client_id="li-client", client_secret_env=SECRET_ENV).check()
+    result = introspected(fake)
     assert not result.ok
     assert SECRET_ENV in result.message
     assert "wrong-secret-value" not in result.message

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from comms.channels.mastodon import MastodonChannel, plain_text
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import Contract
 from tests.fakes.mastodon import FakeMastodon, status_length
 
@@ -21,45 +20,25 @@ ENV = "COMMS_TEST_MASTODON_TOKEN"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeMastodon]:
-    with FakeMastodon(token=TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeMastodon, monkeypatch: pytest.MonkeyPatch) -> FakeMastodon:
-    monkeypatch.setenv(ENV, TOKEN)
-    server.reset()
-    return server
-
-
 def channel(fake: FakeMastodon, **options: object) -> MastodonChannel:
-    settings = ChannelSettings(
-        name="mastodon",
-        type="mastodon",
-        options={"base_url": fake.url, "token_env": ENV, "timeout_seconds": 0.5, **options},
-    )
-    adapter = MastodonChannel(settings)
+    defaults: dict[str, object] = {"base_url": fake.url, "token_env": ENV, "timeout_seconds": 0.5}
+    adapter = MastodonChannel(factory.settings("mastodon", "mastodon", defaults, options))
     adapter.media_poll_seconds = 0.01
     return adapter
 
 
 def post(post_id: int = 1, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
-        "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"mastodon-{post_id}")),
+    defaults: dict[str, object] = {
+        "idempotency_key": factory.key("mastodon", post_id),
         "channel": "mastodon",
         "text": "Kom til tryghedsvandring i Vejgaard i aften. Vi går fra Vejgaard Torv kl. 18.",
         "link": "https://www.aalborg.dk/tryg?utm_source=mastodon",
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 def image(tmp_path: Path) -> Path:
-    path = tmp_path / "plakat.png"
-    path.write_bytes(PNG)
-    return path
+    return factory.write(tmp_path, "plakat.png", PNG)
 
 
 CONTRACT = Contract(
@@ -78,6 +57,8 @@ CONTRACT = Contract(
     auth_status=401,
     resends=True,  # under the same Idempotency-Key: the instance answers with the first status
 )
+
+server, fake = factory.fixtures(CONTRACT)
 
 
 def test_registry_builds_the_channel(fake: FakeMastodon) -> None:

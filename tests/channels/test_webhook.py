@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.channels.webhook import WebhookChannel, sign
 from comms.errors import AuthError, ConfigError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import TRANSIENT_FAULTS, Contract
 from tests.fakes.webhook import FakeRelay
 
@@ -24,33 +24,18 @@ ENV = "COMMS_TEST_WEBHOOK_SECRET"
 SECRET = "whsec-UNIQUE-marker-5521"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeRelay(SECRET) as relay:
-        yield relay
-
-
-@pytest.fixture
-def relay(server, monkeypatch):
-    """One relay for the module, forgotten between tests."""
-    monkeypatch.setenv(ENV, SECRET)
-    server.reset()
-    return server
-
-
 def channel(relay: FakeRelay, **options: object) -> WebhookChannel:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "url": relay.hook_url,
         "secret_env": ENV,
         "timeout_seconds": 1.0,
     }
-    values.update(options)
-    return WebhookChannel(ChannelSettings(name="intranet", type="webhook", options=values))
+    return WebhookChannel(factory.settings("intranet", "webhook", defaults, options))
 
 
 def post(post_id: int = 3, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
-        "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"hook-{post_id}")),
+    defaults: dict[str, object] = {
+        "idempotency_key": factory.key("hook", post_id),
         "channel": "intranet",
         "title": "Tryg i Ålborg – før festen",
         "text": "Kom godt hjem. Følg en ven 🙂",
@@ -59,8 +44,7 @@ def post(post_id: int = 3, **fields: object) -> OutgoingPost:
         "audience": "unge",
         "scheduled_at": datetime(2026, 12, 31, 21, 30, tzinfo=UTC),
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 def _resent_under_the_same_key(relay: FakeRelay, receipt: Receipt) -> None:
@@ -86,6 +70,8 @@ CONTRACT = Contract(
     checks_token=False,  # only posting proves the secret; check must not post
     after_retry=_resent_under_the_same_key,
 )
+
+server, relay = factory.fixtures(CONTRACT, name="relay")  # one relay, forgotten between tests
 
 
 def test_registry_builds_the_webhook_channel():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import struct
-import uuid
 import zlib
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.channels.wordpress import WordPressChannel, news_html
 from comms.errors import AuthError, ConfigError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import Contract
 from tests.fakes.wordpress import FakeWordPress
 
@@ -39,41 +39,25 @@ def png_bytes() -> bytes:
     )
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeWordPress(password=SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    """One fake for the module (stopping one costs half a second), reset for every test."""
-    monkeypatch.setenv(ENV, SECRET)
-    server.reset()
-    return server
-
-
 def channel(fake: FakeWordPress, **options: object) -> WordPressChannel:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "base_url": fake.api_url,
         "username": "admin",
         "password_env": ENV,
         "timeout_seconds": 1.0,
     }
-    values.update(options)
-    return WordPressChannel(ChannelSettings(name="hjemmeside-wp", type="wordpress", options=values))
+    return WordPressChannel(factory.settings("hjemmeside-wp", "wordpress", defaults, options))
 
 
 def post(post_id: int = 1, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
-        "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"wp-{post_id}")),
+    defaults: dict[str, object] = {
+        "idempotency_key": factory.key("wp", post_id),
         "channel": "hjemmeside-wp",
         "title": "Tryg i Ålborg – før festen",
         "text": "Kom godt hjem efter festen.\nHusk hinanden.\n\nSe mere på https://aalborg.dk/tryg.",
         "link": "https://aalborg.dk/natteliv",
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 CONTRACT = Contract(
@@ -92,11 +76,12 @@ CONTRACT = Contract(
 )
 
 
+server, fake = factory.fixtures(CONTRACT)
+
+
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
-    path = tmp_path / "plakat.png"
-    path.write_bytes(png_bytes())
-    return path
+    return factory.write(tmp_path, "plakat.png", png_bytes())
 
 
 # --- success -----------------------------------------------------------------------------------

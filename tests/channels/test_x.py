@@ -14,6 +14,7 @@ from comms.channels.settings import ChannelSettings
 from comms.channels.x import DuplicateContentError, XChannel
 from comms.content.lint import text_length
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from tests.channels import factory
 from tests.channels.contract import Contract
 from tests.fakes.x import FakeX, problem
 
@@ -21,41 +22,23 @@ TOKEN = "TOKEN-MARKER-x-9b27d4"  # must never appear in any message
 ENV = "COMMS_TEST_X_TOKEN"
 
 
-@pytest.fixture(scope="module")
-def server():
-    """One server for the module (stopping one takes half a second); reset for each test."""
-    with FakeX(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def fake(server: FakeX, monkeypatch: pytest.MonkeyPatch) -> FakeX:
-    monkeypatch.setenv(ENV, TOKEN)
-    server.reset()
-    return server
-
-
 def channel(fake: FakeX, **options: object) -> XChannel:
-    values: dict[str, object] = {"token_env": ENV, "base_url": fake.url, "timeout_seconds": 1}
-    values.update(options)
-    return XChannel(ChannelSettings(name="x-tryg", type="x", options=values))
+    defaults: dict[str, object] = {"token_env": ENV, "base_url": fake.url, "timeout_seconds": 1}
+    return XChannel(factory.settings("x-tryg", "x", defaults, options))
 
 
 def post(post_id: int = 1, **fields: object) -> OutgoingPost:
-    values: dict[str, object] = {
+    defaults: dict[str, object] = {
         "idempotency_key": f"key-{post_id}",
         "channel": "x-tryg",
         "text": f"Tryghedsvandring i Vejgaard nr. {post_id} i aften kl. 19 & alle er velkomne",
         "link": "https://aalborg.dk/tryg?utm_source=x-tryg&utm_medium=social",
     }
-    values.update(fields)
-    return OutgoingPost(post_id=post_id, **values)  # type: ignore[arg-type]
+    return factory.outgoing(post_id, defaults, fields)
 
 
 def image(tmp_path: Path, size: int = 64) -> Path:
-    path = tmp_path / "plakat.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * size)
-    return path
+    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n" + b"x" * size)
 
 
 CONTRACT = Contract(
@@ -73,6 +56,8 @@ CONTRACT = Contract(
     delay=2.0,
     resends=True,  # X refuses the copy (403 duplicate content) and the adapter finds its own
 )
+
+server, fake = factory.fixtures(CONTRACT)
 
 
 # --- success ----------------------------------------------------------------------------------
@@ -277,12 +262,6 @@ def test_metrics_of_an_old_post_fall_back_to_public_figures(fake: FakeX) -> None
 def test_metrics_of_a_deleted_post_are_rejected(fake: FakeX) -> None:
     with pytest.raises(RejectedError, match="Could not find tweet"):
         channel(fake).metrics(Receipt("1860000000000009999"))
-
-
-def test_metrics_errors_are_classified(fake: FakeX) -> None:
-    fake.fail_next("expired")
-    with pytest.raises(AuthError, match=ENV):
-        channel(fake).metrics(Receipt("1"))
 
 
 # --- check ------------------------------------------------------------------------------------

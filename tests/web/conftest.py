@@ -18,34 +18,21 @@ from comms.config import Settings
 from comms.store.db import session_scope
 from comms.store.models import Post
 from comms.web import create_app
+from tests.factories import channel_table
 from tests.headless import CHROMIUM_ARGS, chromium
 from tests.web.live import serving
 
 PASSWORD = "blaa-mandag-2027-lygte"
 ORIGIN = "http://localhost"
-CHANNELS = """
-[channels.hjemmeside]
-type = "site"
-path = "site"
-organisation = "kommune"
-
-[channels.kommune-facebook]
-type = "facebook"
-page_id = "1"
-token_env = "COMMS_TEST_FB_TOKEN"
-organisation = "kommune"
-
-[channels.kommune-x]
-type = "x"
-token_env = "COMMS_TEST_X_TOKEN"
-organisation = "kommune"
-
-[channels.politi-facebook]
-type = "facebook"
-page_id = "2"
-token_env = "COMMS_TEST_FB_TOKEN"
-organisation = "politi"
-"""
+FB = {"token_env": "COMMS_TEST_FB_TOKEN"}
+CHANNELS = "\n".join(
+    (
+        channel_table("hjemmeside", "site", path="site", organisation="kommune"),
+        channel_table("kommune-facebook", "facebook", page_id="1", organisation="kommune", **FB),
+        channel_table("kommune-x", "x", token_env="COMMS_TEST_X_TOKEN", organisation="kommune"),
+        channel_table("politi-facebook", "facebook", page_id="2", organisation="politi", **FB),
+    )
+)
 # username -> (role, organisation)
 PEOPLE = {
     "eva": ("editor", "kommune"),

@@ -25,9 +25,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The app on http://127.0.0.1:PORT until the block ends; yields the base URL."""
-    port = free_port()
+def serving(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """The app on http://127.0.0.1:PORT (a free one unless given) until the block ends; yields
+    the base URL."""
+    port = port or free_port()
     config = uvicorn.Config(
         create_app(settings, bound_host="127.0.0.1"),
         host="127.0.0.1",

@@ -6,36 +6,19 @@ from __future__ import annotations
 import re
 import textwrap
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from comms.config import Settings
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, Post
+from tests.factories import KARNEVAL_DAGEN, karneval, write_karneval
 
 NEXT_YEAR = datetime.now(ZoneInfo("Europe/Copenhagen")).year + 1
-CAMPAIGN = """
-    title = "Aalborg Karneval"
-    focus_area = "natteliv"
-    [event]
-    date = {{ type = "iso_week", week = 21, weekday = "lørdag" }}
-    [[steps]]
-    name = "optakt"
-    offset_days = -7
-    time = "10:00"
-    channels = ["hjemmeside", "kommune-x"]
-    audience = "forældre"
-    template = "karneval/optakt"
-    [[steps]]
-    name = "dagen"
-    offset_days = 0
-    time = "{time}"
-    channels = ["kommune-x"]
-    audience = "unge"
-    template = "karneval/dagen"
-"""
 UNDATED = """
     title = "Kulturnat"
     focus_area = "byliv"
@@ -54,16 +37,51 @@ UNDATED = """
 def write_campaigns(settings: Settings, *, time: str = "08:00", dagen: str = "") -> None:
     folder = settings.campaigns_dir
     folder.mkdir(exist_ok=True)
-    (folder / "karneval.toml").write_text(
-        textwrap.dedent(CAMPAIGN.format(time=time)), encoding="utf-8"
-    )
     (folder / "kulturnat.toml").write_text(textwrap.dedent(UNDATED), encoding="utf-8")
-    templates = settings.templates_dir / "karneval"
-    templates.mkdir(parents=True, exist_ok=True)
-    (templates / "optakt.j2").write_text("Karneval {{ event.date | dato }}!", encoding="utf-8")
-    (templates / "dagen.j2").write_text(
-        dagen or "I dag er det {{ event.date | ugedag }}!", encoding="utf-8"
+    write_karneval(
+        folder,
+        settings.templates_dir,
+        _karneval(time=time),
+        optakt="Karneval {{ event.date | dato }}!",
+        dagen=dagen or KARNEVAL_DAGEN,
     )
+
+
+def _karneval(*, time: str = "08:00", dagen: str = "kommune-x") -> str:
+    return karneval(
+        optakt=["hjemmeside", "kommune-x"],
+        dagen=[dagen],
+        time=time,
+        focus_area="natteliv",
+        link=False,
+    )
+
+
+@pytest.fixture
+def eva(client: Any, site: Settings) -> Any:
+    """An editor who has opened the campaigns page, with the campaigns written."""
+    write_campaigns(site)
+    browser = client("eva")
+    browser.get("/campaigns")
+    return browser
+
+
+def plan(browser: Any, campaign: str = "karneval") -> Any:
+    """Ask for next year's plan of `campaign` ("": every campaign): the preview page."""
+    return browser.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": campaign})
+
+
+def confirm(browser: Any, digest: str, **options: Any) -> Any:
+    """Confirm next year's karneval plan that the preview with `digest` showed."""
+    form = {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest}
+    return browser.post("/campaigns/plan/confirm", form, **options)
+
+
+def digest_of(preview: Any) -> str:
+    """The digest of what a plan preview showed, as its confirm form carries it."""
+    found = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert found is not None
+    return found.group(1)
 
 
 def planned(settings: Settings) -> list[Post]:
@@ -121,17 +139,12 @@ def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
     write_campaigns(site)
     eva = client("eva")
     eva.get(f"/campaigns/karneval/{NEXT_YEAR}")
-    preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    preview = plan(eva)
     assert preview.status_code == 200, preview.text
     assert "3 opslag tilføjes" in preview.text
     assert f"karneval/{NEXT_YEAR}/" in preview.text
     assert planned(site) == []  # a preview is a dry run
-    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
-    assert digest is not None
-    done = eva.post(
-        "/campaigns/plan/confirm",
-        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
-    )
+    done = confirm(eva, digest_of(preview))
     assert done.status_code == 200
     assert 'id="plan-done"' in done.text
     assert "3 opslag tilføjet" in done.text
@@ -145,55 +158,35 @@ def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
             .all()
         )
     assert actors == {"eva"}
-    again = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
+    again = plan(eva)
     assert 'id="plan-nothing"' in again.text
 
 
 def test_a_confirm_after_the_files_changed_writes_nothing_and_shows_the_new_changes(
-    client, site: Settings
+    eva, site: Settings
 ):
-    write_campaigns(site)
-    eva = client("eva")
-    eva.get("/campaigns")
-    preview = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": "karneval"})
-    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
-    assert digest is not None
-    changed = CAMPAIGN.replace('channels = ["kommune-x"]', 'channels = ["hjemmeside"]')
-    (site.campaigns_dir / "karneval.toml").write_text(
-        textwrap.dedent(changed.format(time="08:00")), encoding="utf-8"
-    )
-    stale = eva.post(
-        "/campaigns/plan/confirm",
-        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": digest.group(1)},
-    )
+    digest = digest_of(plan(eva))
+    changed = _karneval(dagen="hjemmeside")
+    (site.campaigns_dir / "karneval.toml").write_text(changed, encoding="utf-8")
+    stale = confirm(eva, digest)
     assert stale.status_code == 200
     assert "ikke de samme som før" in stale.text
     assert 'id="confirm-form"' in stale.text
     assert planned(site) == []
 
 
-def test_planning_all_campaigns_with_an_undated_one_is_refused(client, site: Settings):
-    write_campaigns(site)
-    eva = client("eva")
-    eva.get("/campaigns")
-    refused = eva.post("/campaigns/plan", {"year": str(NEXT_YEAR), "campaign": ""})
+def test_planning_all_campaigns_with_an_undated_one_is_refused(eva, site: Settings):
+    refused = plan(eva, campaign="")
     assert refused.status_code == 409
     assert "Ingen dato i" in refused.text
     assert planned(site) == []
 
 
-def test_viewers_and_other_origins_cannot_plan(client, site: Settings):
-    write_campaigns(site)
+def test_viewers_and_other_origins_cannot_plan(client, eva, site: Settings):
     vera = client("vera")
     vera.get("/campaigns")
     assert vera.post("/campaigns/plan", {"year": str(NEXT_YEAR)}).status_code == 403
-    eva = client("eva")
-    eva.get("/campaigns")
-    foreign = eva.post(
-        "/campaigns/plan/confirm",
-        {"year": str(NEXT_YEAR), "campaign": "karneval", "digest": "x"},
-        origin="https://evil.example",
-    )
+    foreign = confirm(eva, "x", origin="https://evil.example")
     assert foreign.status_code == 403
     assert eva.post("/campaigns/plan", {"year": "tyve"}).status_code == 400
     assert planned(site) == []
@@ -201,7 +194,7 @@ def test_viewers_and_other_origins_cannot_plan(client, site: Settings):
 
 def test_a_campaigns_problem_names_its_file_not_the_servers_folders(client, site: Settings):
     write_campaigns(site)
-    broken = textwrap.dedent(CAMPAIGN.format(time="08:00")).replace('"kommune-x"]', '"ukendt"]')
+    broken = _karneval(time="08:00").replace('"kommune-x"]', '"ukendt"]')
     (site.campaigns_dir / "karneval.toml").write_text(broken, encoding="utf-8")
     page = client("vera").get(f"/campaigns/karneval/{NEXT_YEAR}").text
     assert "ukendt" in page

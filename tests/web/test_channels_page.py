@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from comms.config import Settings
 from comms.queue import transitions as queue
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, ChannelState, Post
+from tests.factories import channel_table
 from tests.fakes.graph import GraphFake
 from tests.web.conftest import PASSWORD, Client
 
@@ -38,32 +40,30 @@ def admin_site(
     monkeypatch.setenv("COMMS_TEST_PAGE_TOKEN", TOKEN)
     monkeypatch.setenv("COMMS_TEST_X_SECRET", X_SECRET)
     monkeypatch.delenv("COMMS_TEST_MISSING", raising=False)
+    kommune = {"organisation": "kommune"}
     settings = make_settings(
-        channels=f"""
-        [channels.hjemmeside]
-        type = "site"
-        path = "{tmp_path / "site"}"
-        organisation = "kommune"
-
-        [channels.kommune-facebook]
-        type = "facebook"
-        page_id = "{graph.page_id}"
-        token_env = "COMMS_TEST_PAGE_TOKEN"
-        base_url = "{graph.url}/v24.0"
-        timeout_seconds = 2
-        organisation = "kommune"
-
-        [channels.kommune-x]
-        type = "x"
-        token_env = "COMMS_TEST_X_SECRET"
-        organisation = "kommune"
-
-        [channels.politi-facebook]
-        type = "facebook"
-        page_id = "2"
-        token_env = "COMMS_TEST_MISSING"
-        organisation = "politi"
-        """
+        channels="\n".join(
+            (
+                channel_table("hjemmeside", "site", path=str(tmp_path / "site"), **kommune),
+                channel_table(
+                    "kommune-facebook",
+                    "facebook",
+                    page_id=graph.page_id,
+                    token_env="COMMS_TEST_PAGE_TOKEN",
+                    base_url=f"{graph.url}/v24.0",
+                    timeout_seconds=2,
+                    **kommune,
+                ),
+                channel_table("kommune-x", "x", token_env="COMMS_TEST_X_SECRET", **kommune),
+                channel_table(
+                    "politi-facebook",
+                    "facebook",
+                    page_id="2",
+                    token_env="COMMS_TEST_MISSING",
+                    organisation="politi",
+                ),
+            )
+        )
     )
     with session_scope(settings.database_url) as session:
         for name, role in (("admin", "admin"), ("anna", "approver"), ("vera", "viewer")):
@@ -143,15 +143,20 @@ def test_a_paused_channel_shows_its_reason_and_resumes(admin_site: Settings):
     assert "på pause" not in row(admin.get("/channels").text, "kommune-x")
 
 
+def pressed_check(settings: Settings, name: str) -> tuple[Client, Any, str]:
+    """An admin presses "check" on channel `name`: the admin, the answer and that row in it."""
+    admin = signed_in(settings, "admin")
+    admin.get("/channels")
+    answer = admin.post(f"/channels/{name}/check")
+    assert answer.status_code == 200
+    return admin, answer, row(answer.text, name)
+
+
 def test_check_shows_the_token_expiry_and_never_the_token(admin_site: Settings, graph):
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
     graph.info.expires_at = int(expires.timestamp())
     graph.info.data_access_expires_at = int((expires + timedelta(days=60)).timestamp())
-    admin = signed_in(admin_site, "admin")
-    admin.get("/channels")
-    checked = admin.post("/channels/kommune-facebook/check")
-    assert checked.status_code == 200
-    result = row(checked.text, "kommune-facebook")
+    _, checked, result = pressed_check(admin_site, "kommune-facebook")
     assert "Virker" in result
     assert "Virker ikke" not in result
     assert "Adgangen udløber" in result
@@ -162,11 +167,7 @@ def test_check_shows_the_token_expiry_and_never_the_token(admin_site: Settings, 
 
 
 def test_a_failing_check_says_so_without_the_secret(admin_site: Settings):
-    admin = signed_in(admin_site, "admin")
-    admin.get("/channels")
-    failed = admin.post("/channels/politi-facebook/check")
-    assert failed.status_code == 200
-    result = row(failed.text, "politi-facebook")
+    admin, _, result = pressed_check(admin_site, "politi-facebook")
     assert "Virker ikke" in result
     assert "COMMS_TEST_MISSING" in result
     site = admin.post("/channels/hjemmeside/check")

@@ -14,15 +14,11 @@ import json
 import re
 import secrets
 import textwrap
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey
 from sqlmodel import select
@@ -54,6 +50,7 @@ from tests.peers.oidc import (
     oidc_peer,  # noqa: F401 - the fixture
 )
 from tests.web.conftest import CHANNELS
+from tests.web.live import serving
 
 SECRET_ENV = "COMMS_TEST_OIDC_SECRET"
 ORIGIN = "http://localhost"
@@ -661,32 +658,6 @@ def test_the_login_page_offers_single_sign_on_only_when_it_is_configured(
 # --- in Chromium ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def served(settings: Settings, port: int) -> Iterator[str]:
-    """comms under uvicorn on the port whose callback the provider knows."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, bound_host="127.0.0.1"),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("comms did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.mark.slow
 def test_sign_in_with_single_sign_on_in_chromium(
     sso_site: Settings,
@@ -698,7 +669,7 @@ def test_sign_in_with_single_sign_on_in_chromium(
         pytest.fail("this test needs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with served(sso_site, oidc_peer.app_port) as base, sync_playwright() as playwright:
+    with serving(sso_site, oidc_peer.app_port) as base, sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             context = launched.new_context(locale="da-DK")
