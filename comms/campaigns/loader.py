@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from comms.campaigns.dates import EVENT_PREFIX, SLUG_RE, Align, parse_align
 from comms.campaigns.events import EventSpec, Occurrence, parse_event
@@ -30,6 +30,8 @@ from comms.campaigns.toml_source import (
     syntax_error,
 )
 from comms.errors import CampaignError, DateRuleError
+
+_T = TypeVar("_T")
 
 TOP_KEYS = ("slug", "title", "focus_area", "description", "variables", "event", "steps")
 TOP_REQUIRED = ("title", "focus_area", "event", "steps")
@@ -448,17 +450,17 @@ class CampaignSet:
 
     def occurrences(self, slug: str, year: int) -> list[Occurrence]:
         """The campaign's occurrences in `year`; a rule's error names its file and line."""
-        spec = self.get(slug)
-        try:
-            return spec.event.occurrences(year, self.event_dates)
-        except DateRuleError as exc:
-            raise _located(exc, spec.path, spec.event.line) from exc
+        return self._by_rule(slug, lambda event: event.occurrences(year, self.event_dates))
 
     def event_dates(self, slug: str, year: int) -> list[date]:
         """What `event:SLUG` resolves to: every date, or a span's or series' first date."""
+        return self._by_rule(slug, lambda event: event.reference_dates(year, self.event_dates))
+
+    def _by_rule(self, slug: str, ask: Callable[[EventSpec], _T]) -> _T:
+        """`ask` of the campaign's event; a date rule's error located in its file and line."""
         spec = self.get(slug)
         try:
-            return spec.event.reference_dates(year, self.event_dates)
+            return ask(spec.event)
         except DateRuleError as exc:
             raise _located(exc, spec.path, spec.event.line) from exc
 

@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from comms.errors import CampaignError
 
@@ -220,19 +221,9 @@ def key_problems(
     return problems
 
 
-def check_keys(
-    table: Mapping[str, object],
-    *,
-    allowed: Iterable[str],
-    required: Iterable[str] = (),
-    where: str,
-    locate: Locate | None = None,
-    line: Line = None,
-) -> None:
-    """Raise the first problem `key_problems` finds."""
-    problems = key_problems(
-        table, allowed=allowed, required=required, where=where, locate=locate, line=line
-    )
+def check_keys(table: Mapping[str, object], **how: Any) -> None:
+    """Raise the first problem `key_problems` finds (`how`: its keyword arguments)."""
+    problems = key_problems(table, **how)
     if problems:
         raise problems[0]
 

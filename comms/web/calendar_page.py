@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar as stdcal
 from datetime import date, timedelta
+from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -98,9 +99,6 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         }
         for days in stdcal.Calendar(firstweekday=0).monthdatescalendar(year, month)
     ]
-    movable = []
-    if ctx.may(Action.RESCHEDULE):
-        movable = [e for e in entries if e.state in MOVABLE]
     before = (year, month - 1) if month > 1 else (year - 1, 12)
     after = (year, month + 1) if month < 12 else (year + 1, 1)
     name = f"{MONTH_NAMES[month - 1].capitalize()} {year}"
@@ -112,15 +110,9 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         month=month,
         weeks=weeks,
         weekdays=WEEKDAYS,
-        count=len(entries),
-        zone=zone.key,
         before=before,
         after=after,
-        movable=movable,
-        states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
-        colours=campaign_colours(entries),
-        feed=active_feed(ctx.db, int(ctx.user.id or 0)),
-        movable_ids={e.id for e in movable},
+        **_shown(ctx, entries),
     )
 
 
@@ -155,23 +147,31 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
     ]
     before = (monday - timedelta(days=7)).isocalendar()
     after = (monday + timedelta(days=7)).isocalendar()
-    movable = [e for e in entries if e.state in MOVABLE] if ctx.may(Action.RESCHEDULE) else []
     return ctx.page(
         "calendar_week.html",
         title=f"Kalender: uge {week} {year}",
         year=year,
         month=monday.month,
         columns=columns,
-        count=len(entries),
-        zone=zone.key,
         before=(before.year, before.week),
         after=(after.year, after.week),
-        movable=movable,
-        states=sorted({e.state for e in entries} | {"draft", "queued", "published"}),
-        colours=campaign_colours(entries),
-        feed=active_feed(ctx.db, int(ctx.user.id or 0)),
-        movable_ids={e.id for e in movable},
+        **_shown(ctx, entries),
     )
+
+
+def _shown(ctx: Ctx, entries: list[Any]) -> dict[str, Any]:
+    """What the month and the week view both show of their posts: counts, colours, the move
+    form's posts (for those who may move them) and the person's calendar feed."""
+    movable = [e for e in entries if e.state in MOVABLE] if ctx.may(Action.RESCHEDULE) else []
+    return {
+        "count": len(entries),
+        "zone": ctx.settings.zone.key,
+        "movable": movable,
+        "movable_ids": {e.id for e in movable},
+        "states": sorted({e.state for e in entries} | {"draft", "queued", "published"}),
+        "colours": campaign_colours(entries),
+        "feed": active_feed(ctx.db, int(ctx.user.id or 0)),
+    }
 
 
 @page
