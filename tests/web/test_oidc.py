@@ -295,6 +295,13 @@ def user(settings: Settings, username: str) -> User | None:
 # --- through the real provider ------------------------------------------------------------------
 
 
+def at_provider(sso_site: Settings, peer: OidcPeer, name: str) -> tuple[TestClient, str]:
+    """A browser of comms that began a sign-in and signed in as `name` at the provider; the
+    callback address the provider sends it back to."""
+    app = browser(sso_site)
+    return app, provider_sign_in(begin(app), peer.issuer, name, peer.passwords[name])
+
+
 @pytest.mark.slow
 def test_sign_in_through_the_provider_ends_in_a_session_with_the_mapped_role_and_organisation(
     sso_site: Settings,
@@ -333,8 +340,7 @@ def test_the_highest_of_several_provider_roles_and_a_lower_cased_organisation(
     sso_site: Settings,
     oidc_peer: OidcPeer,  # noqa: F811
 ) -> None:
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "bo", oidc_peer.passwords["bo"])
+    app, callback = at_provider(sso_site, oidc_peer, "bo")
     assert back_to_comms(app, callback).status_code == 303
     bo = user(sso_site, "bo")
     assert bo is not None
@@ -355,8 +361,7 @@ def test_a_second_sign_in_brings_the_account_up_to_date_without_a_second_account
             role="viewer",
             organisation="region",
         )
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "anna", oidc_peer.passwords["anna"])
+    app, callback = at_provider(sso_site, oidc_peer, "anna")
     assert back_to_comms(app, callback).status_code == 303
     with session_scope(sso_site.database_url) as db:
         people = db.exec(select(User)).all()
@@ -387,8 +392,7 @@ def test_an_unknown_role_is_refused_with_a_danish_page_and_no_account(
     sso_site: Settings,
     oidc_peer: OidcPeer,  # noqa: F811
 ) -> None:
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "gitte", oidc_peer.passwords["gitte"])
+    app, callback = at_provider(sso_site, oidc_peer, "gitte")
     response = back_to_comms(app, callback)
     assert response.status_code == 403
     assert "ingen rolle i comms" in response.text
@@ -402,8 +406,7 @@ def test_a_role_without_organisation_is_refused(
     sso_site: Settings,
     oidc_peer: OidcPeer,  # noqa: F811
 ) -> None:
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "ole", oidc_peer.passwords["ole"])
+    app, callback = at_provider(sso_site, oidc_peer, "ole")
     response = back_to_comms(app, callback)
     assert response.status_code == 403
     assert "ingen organisation" in response.text
@@ -435,8 +438,7 @@ def test_a_wrong_state_is_refused_and_uses_up_the_sign_in(
     sso_site: Settings,
     oidc_peer: OidcPeer,  # noqa: F811
 ) -> None:
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "anna", oidc_peer.passwords["anna"])
+    app, callback = at_provider(sso_site, oidc_peer, "anna")
     parts = urlsplit(callback)
     query = parse_qs(parts.query)
     forged = {**{k: v[0] for k, v in query.items()}, "state": secrets.token_urlsafe(32)}
@@ -467,8 +469,7 @@ def test_a_code_issued_to_another_client_is_refused(
     sso_site: Settings,
     oidc_peer: OidcPeer,  # noqa: F811
 ) -> None:
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "anna", oidc_peer.passwords["anna"])
+    app, callback = at_provider(sso_site, oidc_peer, "anna")
     foreign, _ = provider_code(oidc_peer, oidc_peer.other, "anna", nonce="x")
     parts = urlsplit(callback)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -513,8 +514,7 @@ def test_a_disabled_sso_account_cannot_sign_in_again(
     sso_site: Settings,
     oidc_peer: OidcPeer,  # noqa: F811
 ) -> None:
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "anna", oidc_peer.passwords["anna"])
+    app, callback = at_provider(sso_site, oidc_peer, "anna")
     assert back_to_comms(app, callback).status_code == 303
     with session_scope(sso_site.database_url) as db:
         accounts.disable_user(db, "anna", actor="admin")
@@ -533,8 +533,7 @@ def test_a_password_account_of_the_same_name_is_not_taken_over(
 ) -> None:
     with session_scope(sso_site.database_url) as db:
         accounts.add_user(db, "anna", "blaa-mandag-2027-lygte", role="viewer", actor="test")
-    app = browser(sso_site)
-    callback = provider_sign_in(begin(app), oidc_peer.issuer, "anna", oidc_peer.passwords["anna"])
+    app, callback = at_provider(sso_site, oidc_peer, "anna")
     response = back_to_comms(app, callback)
     assert response.status_code == 403
     assert "allerede i brug" in response.text
