@@ -46,8 +46,7 @@ from pathlib import Path
 from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
-from comms.channels.site import linkify
-from comms.content.text import is_url
+from comms.content.text import is_url, linkify
 from comms.errors import (
     AuthError,
     ChannelError,

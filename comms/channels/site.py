@@ -34,7 +34,7 @@ from comms.channels.images import SCREEN_READERS, checked_image
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.danish import format_date
-from comms.content.text import is_url, pieces
+from comms.content.text import is_url, linkify
 from comms.errors import RejectedError, TransientError
 
 ENTRIES_FILE = "entries.json"
@@ -355,15 +355,6 @@ def slugify(title: str, limit: int = 60) -> str:
     if len(slug) > limit:
         slug = slug[:limit].rsplit("-", 1)[0] if "-" in slug[:limit] else slug[:limit]
     return slug or "nyhed"
-
-
-def linkify(text: str) -> Markup:
-    """Escape the text and turn each http(s) URL in it into a link (comms.content.text)."""
-    out = [
-        f'<a href="{escape(piece)}">{escape(piece)}</a>' if is_link else str(escape(piece))
-        for piece, is_link in pieces(text)
-    ]
-    return Markup("".join(out))
 
 
 def _body(entry: dict[str, Any], prefix: str = "") -> Markup:

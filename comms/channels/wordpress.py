@@ -54,8 +54,7 @@ from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
-from comms.channels.site import linkify
-from comms.content.text import is_url
+from comms.content.text import is_url, linkify
 from comms.errors import (
     AuthError,
     ChannelError,

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Literal
 
 import regex
+from markupsafe import Markup, escape
 
 Counting = Literal["chars", "x", "mastodon", "graphemes"]
 
@@ -237,6 +238,18 @@ def pieces(text: str) -> list[tuple[str, bool]]:
     if last < len(text):
         out.append((text[last:], False))
     return out
+
+
+def linkify(text: str, *, rel: str | None = None) -> Markup:
+    """The text escaped for HTML, each http(s) link in it an <a>: one rule for where a link ends
+    on the site, in e-mail, on WordPress and in the workspace's preview."""
+    extra = f' rel="{escape(rel)}"' if rel else ""
+    return Markup(
+        "".join(
+            f'<a href="{escape(piece)}"{extra}>{escape(piece)}</a>' if is_link else escape(piece)
+            for piece, is_link in pieces(text)
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------

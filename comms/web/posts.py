@@ -17,14 +17,16 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from comms.access import Action
+from comms.channels.registry import preview_card
 from comms.content.lint import lint_post, text_length, text_limit
+from comms.content.text import linkify
 from comms.errors import QueueError
 from comms.queue import transitions as queue
 from comms.report.render import TYPE_NAMES
 from comms.store.models import Attempt, AuditEvent, Post
 from comms.timeutil import local_to_utc
 from comms.web.context import Ctx, Refused, page
-from comms.web.preview import card_for, domain_of, linkify
+from comms.web.preview import domain_of
 from comms.web.words import SETTLE_NAMES, STATE_NAMES, action_name, lint_message, outcome_name
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -101,8 +103,8 @@ def show(ctx: Ctx, post_id: int) -> Response:
         when=when,
         kind_name=TYPE_NAMES.get(kind, kind or "ukendt kanaltype"),
         organisation=channel.organisation if channel else None,
-        card=card_for(kind),
-        text=linkify(post.text),
+        card=preview_card(kind),
+        text=linkify(post.text, rel="noreferrer noopener"),
         domain=domain_of(post.link),
         has_image=image_file(post) is not None,
         length=length,
