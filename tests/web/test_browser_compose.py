@@ -12,6 +12,7 @@ import pytest
 from comms.config import Settings
 from comms.store.db import session_scope
 from comms.store.models import Post
+from tests.web.conftest import PASSWORD
 from tests.web.live import sign_in, state_of
 
 pytestmark = pytest.mark.slow
@@ -81,14 +82,27 @@ def tab_to(page: Any, selector: str, *, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached {selector}")
 
 
+def sign_in_by_keyboard(page: Any, base: str, username: str) -> None:
+    """Type the name into the focused field, Tab, the password, Enter: as a keyboard user does.
+
+    A person types once the field has the focus; typing before that loses keys at random.
+    """
+    from playwright.sync_api import expect
+
+    page.goto(base + "/login")
+    expect(page.locator("#username")).to_be_focused()
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    expect(page.locator("#username")).to_have_value(username)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/login" not in page.url, page.inner_text("main")
+
+
 def test_compose_to_approve_by_keyboard_alone(open_page: Any, base: str, site: Settings):
     eva = open_page()
-    eva.goto(base + "/login")
-    eva.keyboard.type("eva")  # the user name field has the focus
-    eva.keyboard.press("Tab")
-    eva.keyboard.type("blaa-mandag-2027-lygte")
-    with eva.expect_navigation():
-        eva.keyboard.press("Enter")
+    sign_in_by_keyboard(eva, base, "eva")
     tab_to(eva, 'a[href="/compose"]')
     with eva.expect_navigation():
         eva.keyboard.press("Enter")
@@ -110,12 +124,7 @@ def test_compose_to_approve_by_keyboard_alone(open_page: Any, base: str, site: S
 
         post = session.exec(select(Post).where(Post.author == "eva")).one()
     anna = open_page()
-    anna.goto(base + "/login")
-    anna.keyboard.type("anna")
-    anna.keyboard.press("Tab")
-    anna.keyboard.type("blaa-mandag-2027-lygte")
-    with anna.expect_navigation():
-        anna.keyboard.press("Enter")
+    sign_in_by_keyboard(anna, base, "anna")
     tab_to(anna, f'#awaiting a[href="/posts/{post.id}"]')
     with anna.expect_navigation():
         anna.keyboard.press("Enter")
