@@ -79,6 +79,10 @@ class ImportFileError(LocatedError):
         return super().__str__() + "".join(f"\n  {detail}" for detail in self.details)
 
 
+class BackupError(LocatedError):
+    """A backup or restore cannot go ahead: the file, the database's use or its revision."""
+
+
 class QueueError(CommsError):
     """A queue action is not allowed in the post's current state."""
 

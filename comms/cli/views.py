@@ -105,8 +105,11 @@ def serve_command(app: AppContext, host: str, port: int) -> None:
         server_header=False,
         log_level="warning",
     )
+    from comms.store.in_use import held_while_running
+
     try:
-        uvicorn.Server(config).run()
+        with held_while_running(app.settings.database_url):  # a restore must wait for us
+            uvicorn.Server(config).run()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 

@@ -31,6 +31,7 @@ from comms.publishing.notify import Notifier, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.db import ensure_schema, session_scope
+from comms.store.in_use import held_while_running
 from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
 
 if TYPE_CHECKING:
@@ -285,9 +286,10 @@ class Daemon:
 
 def start(settings: Settings, *, once: bool = False) -> PassResult | None:
     """Check the schema, then run one pass (`--once`) or serve until stopped."""
-    ensure_schema(settings.database_url)
-    daemon = Daemon(settings)
-    if once:
-        return daemon.run_once()
-    daemon.serve()
+    with held_while_running(settings.database_url):  # a restore waits until it stops
+        ensure_schema(settings.database_url)
+        daemon = Daemon(settings)
+        if once:
+            return daemon.run_once()
+        daemon.serve()
     return None

@@ -925,3 +925,36 @@ def cancel_removed(session: Session, post: Post, *, now: datetime, note: str) ->
     return replan(
         session, post, {"state": PostState.CANCELLED, "updated_at": now, "last_error": note}
     )
+
+
+RESTORE_ACTOR = "restore"
+
+
+def settle_restored(session: Session, *, now: datetime) -> int:
+    """Posts of a restored backup that may have gone out after the backup was taken: `unknown`.
+
+    The backup cannot know what happened between its snapshot and the restore. A post that was
+    `publishing` may have been sent; a `queued` one already due may have been published by the
+    daemon that ran on after the snapshot. Each is settled by `comms reconcile` (asking the
+    channel where it can) or by a person, never resent blindly. Posts not yet due cannot have
+    gone out, and stay queued."""
+    return _update_audited(
+        session,
+        sa.update(Post)
+        .where(
+            sa.or_(
+                col(Post.state) == PostState.PUBLISHING,
+                sa.and_(col(Post.state) == PostState.QUEUED, col(Post.scheduled_at) <= now),
+            )
+        )
+        .values(
+            state=PostState.UNKNOWN,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+            last_error="restored from a backup: it may have gone out after the backup was made; "
+            "run `comms reconcile`",
+        ),
+        actor=RESTORE_ACTOR,
+        action="restored:unknown",
+    )
