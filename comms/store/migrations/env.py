@@ -4,6 +4,7 @@
 """
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import comms.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -33,12 +34,49 @@ def run_migrations_online() -> None:
             raise RuntimeError("the alembic config names no sqlalchemy.url")
         engine = get_engine(url)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _foreign_keys(connection, enforced=False)
+        try:
+            context.configure(
+                connection=connection, target_metadata=target_metadata, render_as_batch=True
+            )
+            with context.begin_transaction():
+                if sqlite:
+                    context.run_migrations()
+                    _check_foreign_keys(connection)
+                else:
+                    # one migrator at a time: hosts that all run `comms db upgrade` as their
+                    # daemon starts would otherwise apply the same migration side by side
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                    context.run_migrations()
+            connection.commit()
+        finally:
+            if sqlite:
+                _foreign_keys(connection, enforced=True)
+
+
+# any constant shared by every comms; pg_advisory_xact_lock frees it when the transaction ends
+MIGRATION_LOCK = 0x636F6D6D73  # "comms"
+
+
+def _foreign_keys(connection: Connection, *, enforced: bool) -> None:
+    """Switch SQLite's foreign key enforcement, which only works outside a transaction.
+
+    A batch migration recreates a table (copy, drop, rename); with enforcement on, dropping a
+    table that other rows point at fails, so SQLite's documented procedure for altering a table
+    turns enforcement off for the migration and checks the keys once at its end instead. The raw
+    connection is used because a statement through SQLAlchemy would begin a transaction first.
+    """
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
 
 
 if context.is_offline_mode():
