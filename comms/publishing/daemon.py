@@ -32,6 +32,7 @@ from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.db import ensure_schema, session_scope
 from comms.store.in_use import held_while_running
+from comms.store.outage import Outage, is_database_unavailable
 from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
 
 if TYPE_CHECKING:
@@ -79,12 +80,17 @@ class Daemon:
 
         notify = settings.notify_channel
         self.notifier = Notifier(settings, self.adapters.get(notify) if notify else None)
+        # one account of database outages for the daemon and its publishing threads, so an
+        # outage is one line in the log, not a traceback per tick and per post
+        self.outage = Outage(log)
+        self._next_try = 0.0  # monotonic time before which a pass is not tried in an outage
         self.publisher = Publisher(
             self.adapters,
             self.stopping,
             url=self.url,
             worker=self.worker,
             settings=settings.daemon,
+            outage=self.outage,
         )
         if notify and not self.notifier.enabled:
             log.warning("notification channel %s cannot send; notices are not sent", notify)
@@ -116,8 +122,9 @@ class Daemon:
             result = self._run_pass(clock)
         try:
             self.notifier.send_pending(now=now)
-        except Exception:
-            log.exception("sending notices failed")
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                log.exception("sending notices failed")
         return result
 
     def check_tokens(self, now: datetime | None = None) -> int:
@@ -192,8 +199,11 @@ class Daemon:
             summary = collect_due(self.settings)
             if summary.collected or summary.errors:
                 log.info("metrics: %s", summary.line())
-        except Exception:
-            log.exception("metrics collection failed")
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                self.outage.failed(exc)  # collected at the next run, after the outage
+            else:
+                log.exception("metrics collection failed")
 
     def next_wakeup(self) -> datetime | None:
         with session_scope(self.url) as session:
@@ -213,10 +223,11 @@ class Daemon:
         done = threading.Event()
 
         def tick() -> None:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or time.monotonic() < self._next_try:
                 return
             try:
                 result = self.run_once()
+                self.outage.succeeded()
                 if result.published or result.failed or result.missed:
                     log.info(
                         "pass: %d published, %d failed, %d retrying, %d missed",
@@ -227,8 +238,11 @@ class Daemon:
                     )
             except CommsError as exc:
                 log.error("dispatch pass failed: %s", exc)
-            except Exception:
-                log.exception("dispatch pass failed")
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    self._next_try = time.monotonic() + self.outage.failed(exc)
+                else:
+                    log.exception("dispatch pass failed")
             self._schedule_wakeup(scheduler, tick)
 
         def stop(signum: int, _frame: object) -> None:
@@ -265,8 +279,16 @@ class Daemon:
         done.wait()
         scheduler.shutdown(wait=True)
         self.publisher.close()
-        with session_scope(self.url) as session:
-            released = queue.release_claims(session, worker=self.worker, now=self.clock())
+        try:
+            with session_scope(self.url) as session:
+                released = queue.release_claims(session, worker=self.worker, now=self.clock())
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            log.warning(
+                "daemon stopped; database unavailable, so unsent claims wait for their lease"
+            )
+            return
         log.info("daemon stopped (%d unsent claim(s) released)", released)
 
     def _schedule_wakeup(self, scheduler: BackgroundScheduler, tick: Callable[[], None]) -> None:

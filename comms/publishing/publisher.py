@@ -27,6 +27,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
+
+from sqlmodel import Session
 
 from comms.channels.base import Channel, OutgoingPost, Receipt
 from comms.config import DaemonSettings
@@ -36,12 +39,17 @@ from comms.publishing.ratelimit import TokenBucket
 from comms.queue import transitions as queue
 from comms.queue.transitions import Claim
 from comms.store.db import session_scope
+from comms.store.outage import Outage, is_database_unavailable, retry_while_unavailable
 from comms.timeutil import Clock
 
 log = logging.getLogger("comms.publishing.publisher")
 MAX_WORKERS = 64  # threads in all; each waits on the network most of the time
 BACKLOG_FACTOR = 2  # claims held per channel, in multiples of its concurrency …
 BACKLOG_EXTRA = 2  # … plus these
+# how long the outcome of a call the channel answered waits for the database to come back; the
+# record is a compare-and-set on the attempt, so a late record is as safe as a prompt one
+RECORD_PATIENCE_SECONDS = 120.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,11 @@ class Publisher:
         settings: DaemonSettings,
         bucket_clock: Callable[[], float] = time.monotonic,
         bucket_sleep: Callable[[threading.Event, float], bool] = threading.Event.wait,
+        outage: Outage | None = None,
     ) -> None:
-        """`bucket_clock` and `bucket_sleep` drive the rate buckets (tests pass a fake clock)."""
+        """`bucket_clock` and `bucket_sleep` drive the rate buckets (tests pass a fake clock);
+        `outage` is the daemon's account of database outages, shared by its threads."""
+        self.outage = outage or Outage(log)
         self.adapters = adapters
         self.stopping = stopping
         self.url = url
@@ -146,6 +157,7 @@ class Publisher:
         held = dict.fromkeys(channels, 0)
         drained: set[str] = set()
         paused: set[str] = set()
+        unavailable: Exception | None = None
         while True:
             if not self.stopping.is_set():
                 for name in sorted(channels - drained - paused):
@@ -153,8 +165,16 @@ class Publisher:
                     if held[name] > concurrency:
                         continue  # refill in batches: one claim transaction for several posts
                     want = BACKLOG_FACTOR * concurrency + BACKLOG_EXTRA - held[name]
-                    with self._db:
-                        claims = self._claim(name, want, clock)
+                    try:
+                        with self._db:
+                            claims = self._claim(name, want, clock)
+                    except Exception as exc:
+                        if not is_database_unavailable(exc):
+                            raise
+                        # no new claims this pass; the calls in flight still finish and record
+                        unavailable = exc
+                        drained |= channels
+                        break
                     if len(claims) < want:
                         drained.add(name)
                     for item in claims:
@@ -162,6 +182,8 @@ class Publisher:
                         future = self._pool.submit(self._one, item, clock, paused)
                         pending[future] = item
             if not pending:
+                if unavailable is not None:
+                    raise unavailable  # the daemon's tick reports the outage, once
                 return states
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -169,7 +191,7 @@ class Publisher:
                 name = item.outgoing.channel
                 held[name] -= 1
                 state = future.result()
-                if state == "released":
+                if state in ("released", "database-unavailable"):
                     continue
                 states[item.post_id] = state
 
@@ -196,7 +218,12 @@ class Publisher:
                         return state
                     finally:
                         self._local.holds_db = False
-        except Exception:
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                # nothing was sent (the outcome of a sent call is waited for in _record): the
+                # lease runs out and the post is claimed again
+                self.outage.failed(exc)
+                return "database-unavailable"
             log.exception("post %d on %s: publishing failed", item.post_id, name)
             return "error"
 
@@ -239,15 +266,17 @@ class Publisher:
         try:
             receipt = _found_before_resend(adapter, claim) or self.call(adapter, claim.outgoing)
         except Exception as exc:
-            with session_scope(self.url) as session:
-                state = queue.record_failure(
+            failure = exc  # `exc` is unbound when the except block ends; the lambda runs inside
+            state = self._record(
+                lambda session: queue.record_failure(
                     session,
                     claim,
-                    exc,
+                    failure,
                     now=clock(),
                     settings=self.settings,
                     idempotent=adapter.idempotent,
                 )
+            )
             level = logging.ERROR if state in ("failed", "unknown") else logging.WARNING
             log.log(
                 level,
@@ -261,8 +290,9 @@ class Publisher:
             )
             return state
         kill_point("after_call")  # the service has the post; the database does not know yet
-        with session_scope(self.url) as session:
-            ok = queue.record_success(session, claim, receipt, now=clock())
+        ok = self._record(
+            lambda session: queue.record_success(session, claim, receipt, now=clock())
+        )
         if ok:
             log.info(
                 "post %d published on %s: %s",
@@ -276,6 +306,18 @@ class Publisher:
             "post %d: published but another worker had taken it over", claim.post_id, extra=extra
         )
         return "lost-lease"
+
+    def _record(self, write: Callable[[Session], T]) -> T:
+        """Record what the channel answered, waiting out a database outage: a post the service
+        has must end `published`, not `unknown` because the database was restarted meanwhile."""
+
+        def attempt() -> T:
+            with session_scope(self.url) as session:
+                return write(session)
+
+        return retry_while_unavailable(
+            attempt, self.outage, give_up_after=RECORD_PATIENCE_SECONDS, stopping=self.stopping
+        )
 
     def close(self) -> None:
         """Wait for calls in flight, then stop the worker threads."""
