@@ -31,7 +31,8 @@ OPEN_STATES = (PostState.QUEUED, PostState.PUBLISHING)
 
 
 def log(message: str) -> None:
-    print(f"[{Path(sys.argv[0]).name} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    script = Path(sys.argv[0]).name
+    print(f"[{script} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- the database -------------------------------------------------------------------------------
