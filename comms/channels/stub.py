@@ -105,6 +105,7 @@ class StubChannel(Channel):
                     "channel": post.channel,
                     "text": post.text,
                     "pid": os.getpid(),
+                    "at": time.time(),  # the host's clock: clock-skew tests undo each skew
                 },
                 ensure_ascii=False,
             )

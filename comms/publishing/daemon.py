@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+
 from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
 from comms.publishing.notify import Notifier, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
+from comms.store.clock import DatabaseClock
 from comms.store.db import ensure_schema, session_scope
 from comms.store.in_use import held_while_running
 from comms.store.outage import Outage, is_database_unavailable
@@ -60,11 +63,16 @@ class Daemon:
     """Publishes due, approved posts through the channels' adapters."""
 
     def __init__(
-        self, settings: Settings, *, worker: str | None = None, clock: Clock = system_clock
+        self, settings: Settings, *, worker: str | None = None, clock: Clock | None = None
     ) -> None:
+        """`clock` is "now" for due times and leases: by default the database server's on
+        PostgreSQL (daemons on hosts whose clocks differ must agree), the host's on SQLite."""
         self.settings = settings
-        self.clock = clock
         self.url = settings.database_url
+        if clock is None:
+            on_server = make_url(self.url).get_backend_name() == "postgresql"
+            clock = DatabaseClock(self.url) if on_server else system_clock
+        self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self._last_look: tuple[datetime, float] | None = None  # (wall, monotonic) of last pass
@@ -261,13 +269,17 @@ class Daemon:
             "interval",
             seconds=self.settings.daemon.tick_seconds,
             id="tick",
-            next_run_time=self.clock(),
+            next_run_time=self._on_host(self.clock()),
         )
         scheduler.add_job(
             self.collect_metrics, "interval", minutes=METRICS_EVERY_MINUTES, id="metrics"
         )
         scheduler.add_job(
-            self.check_tokens, "interval", hours=12, id="tokens", next_run_time=self.clock()
+            self.check_tokens,
+            "interval",
+            hours=12,
+            id="tokens",
+            next_run_time=self._on_host(self.clock()),
         )
         scheduler.start()
         log.info(
@@ -299,11 +311,24 @@ class Daemon:
             return
         if due is None or self.stopping.is_set():
             return
-        horizon = self.clock() + timedelta(seconds=self.settings.daemon.tick_seconds)
+        now = self.clock()
+        horizon = now + timedelta(seconds=self.settings.daemon.tick_seconds)
         if due < horizon:
             scheduler.add_job(
-                tick, "date", run_date=max(due, self.clock()), id="wakeup", replace_existing=True
+                tick,
+                "date",
+                run_date=self._on_host(max(due, now)),
+                id="wakeup",
+                replace_existing=True,
             )
+
+    def _on_host(self, instant: datetime) -> datetime:
+        """An instant of the daemon's clock as the host's clock shows it, for APScheduler, which
+        fires by the host's clock: a wake-up at the server's 09:00 on a host 10 minutes fast
+        must fire at the host's 09:10, not at once and over and over."""
+        if isinstance(self.clock, DatabaseClock):
+            return instant + (system_clock() - self.clock())
+        return instant
 
 
 def start(settings: Settings, *, once: bool = False) -> PassResult | None:
