@@ -87,7 +87,8 @@ def _entry(raw: Any, feed_url: str) -> Entry:
     link = _http(raw.get("link"), feed_url)
     title = _plain(raw.get("title", ""), raw.get("title_detail"))
     published = _instant(raw.get("published_parsed")) or _instant(raw.get("created_parsed"))
-    updated = _instant(raw.get("updated_parsed"))
+    # dict.get: feedparser's own get() answers a missing updated_parsed with published_parsed
+    updated = _instant(dict.get(raw, "updated_parsed"))
     html = raw.get("summary") or _first_content(raw) or ""
     text, first_image = _strip(html)
     return Entry(
