@@ -29,8 +29,8 @@ from comms.publishing.daemon import Daemon
 from comms.store.db import ensure_schema, session_scope
 from comms.store.models import AuditEvent, FeedEntry, FeedState, Notice, Post, PostState
 from tests.cli import run_comms
-from tests.fakes.feeds import FakeFeed
 from tests.factories import stub_channel
+from tests.fakes.feeds import FakeFeed
 from tests.pg import BACKENDS, empty_database
 from tests.timing import wait_until
 
@@ -116,7 +116,8 @@ def test_first_poll_records_second_is_conditional_new_entry_becomes_posts_once(n
     assert third.returncode == 0, third.stderr
     made = posts(url)
     assert [p.channel for p in made] == ["stub", "hjemmeside"]
-    assert {p.story for p in made} == {made[0].story} and made[0].story
+    assert {p.story for p in made} == {made[0].story}
+    assert made[0].story
     for post in made:
         assert post.state == PostState.DRAFT
         assert post.submitted_at is not None  # waits for approval, as a submitted one-off post
@@ -127,7 +128,8 @@ def test_first_poll_records_second_is_conditional_new_entry_becomes_posts_once(n
             f"?utm_source={post.channel}&utm_medium=social&utm_campaign=nyheder"
         )
         assert post.text.startswith("Ny legeplads i Kildeparken (")
-        assert "Åbner lørdag." in post.text and "<b>" not in post.text
+        assert "Åbner lørdag." in post.text
+        assert "<b>" not in post.text
         assert post.text.endswith(post.link)
         assert post.on_approval
     assert f"opslag {made[0].id}, {made[1].id}" in third.stdout
@@ -140,9 +142,13 @@ def test_first_poll_records_second_is_conditional_new_entry_becomes_posts_once(n
     assert listed.returncode == 0, listed.stderr
     [row] = json.loads(listed.stdout)
     assert (row["entries_seen"], row["entries_posted"], row["posts"]) == (3, 1, 2)
-    assert row["failing_since"] is None and row["last_ok_at"]
-    table = run_comms("--config", str(config), "feeds", "list", env={**os.environ, "COLUMNS": "200"})
-    assert "nyheder" in table.stdout and "Nyheder set" in table.stdout and "ok (" in table.stdout
+    assert row["failing_since"] is None
+    assert row["last_ok_at"]
+    wide = {**os.environ, "COLUMNS": "200"}
+    table = run_comms("--config", str(config), "feeds", "list", env=wide)
+    assert "nyheder" in table.stdout
+    assert "Nyheder set" in table.stdout
+    assert "ok (" in table.stdout
 
 
 def test_atom_feed_and_its_dates_in_danish(news, tmp_path):
@@ -237,23 +243,27 @@ def test_a_failing_feed_is_logged_recorded_and_retried(news, tmp_path):
     news.fail_next("500")
     failed = feeds(config, "poll")
     assert failed.returncode == 1
-    assert "fejlede" in failed.stdout and "HTTP 500" in failed.stdout
+    assert "fejlede" in failed.stdout
+    assert "HTTP 500" in failed.stdout
     assert "Traceback" not in failed.stderr
     assert failed.stderr.count("poll failed") == 1
     with session_scope(url) as session:
         state = session.get(FeedState, "nyheder")
-        assert state is not None and state.failing_since is not None
+        assert state is not None
+        assert state.failing_since is not None
         since = state.failing_since
     news.broken = True
     bad = feeds(config, "poll")
-    assert bad.returncode == 1 and "not a well-formed feed" in bad.stdout
+    assert bad.returncode == 1
+    assert "not a well-formed feed" in bad.stdout
     with session_scope(url) as session:
         state = session.get(FeedState, "nyheder")
         assert state is not None
         assert state.failing_since == since  # still failing since the first failure
     wide = {**os.environ, "COLUMNS": "200"}
     listed = run_comms("--config", str(config), "feeds", "list", env=wide).stdout
-    assert "fejler siden" in listed and "not a well-formed feed" in listed
+    assert "fejler siden" in listed
+    assert "not a well-formed feed" in listed
     assert posts(url) == []
 
     news.broken = False
@@ -273,7 +283,8 @@ def test_a_template_error_leaves_the_entry_for_the_next_poll(news, tmp_path):
     template.write_text("{{ titel }}", encoding="utf-8")
     news.add("n-3", "Venter på en rettet skabelon")
     failed = feeds(config, "poll")
-    assert failed.returncode == 1 and "undefined variable" in failed.stdout
+    assert failed.returncode == 1
+    assert "undefined variable" in failed.stdout
     template.write_text(TEMPLATE, encoding="utf-8")
     # the validators were not kept: the next poll reads the feed again, and finds the entry
     assert feeds(config, "poll").returncode == 0
@@ -282,7 +293,7 @@ def test_a_template_error_leaves_the_entry_for_the_next_poll(news, tmp_path):
 
 def test_slow_feed_times_out_and_only_http_is_fetched(news):
     news.fail_next("timeout", delay=2)
-    with pytest.raises(FeedError, match="no answer within 0.5 s"):
+    with pytest.raises(FeedError, match=r"no answer within 0\.5 s"):
         fetch(news.url + "/rss.xml", timeout=(1, 0.5))
     with pytest.raises(FeedError, match="only http and https"):
         fetch("file:///etc/passwd")
@@ -412,7 +423,8 @@ def test_entries_as_plain_text_with_image_and_aware_times():
     rss = b"""<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
     <channel><title>T</title>
     <item><title>Uden guid</title><link>/uden</link>
-      <description>&lt;p&gt;Et&amp;nbsp;afsnit&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;&lt;p&gt;To&lt;br&gt;linjer &lt;img src="/billede.jpg"&gt;&lt;/p&gt;</description>
+      <description>&lt;p&gt;Et&amp;nbsp;afsnit&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;
+      &lt;p&gt;To&lt;br&gt;linjer &lt;img src="/billede.jpg"&gt;&lt;/p&gt;</description>
       <pubDate>Tue, 01 Dec 2026 10:00:00 +0100</pubDate></item>
     <item><title>Med medie</title><guid>urn:x:2</guid>
       <media:content url="https://cdn.dk/m.jpg" medium="image"/></item>
