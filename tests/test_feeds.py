@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -335,6 +336,7 @@ def test_feed_failing_for_a_day_gives_one_notice(news, tmp_path):
 # --- exactly once with two pollers ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_two_processes_polling_at_once_make_each_entry_once(news, tmp_path, backend):
     with empty_database(backend, tmp_path) as database:
@@ -350,6 +352,8 @@ def test_two_processes_polling_at_once_make_each_entry_once(news, tmp_path, back
         ]
         outputs = [racer.communicate(timeout=120) for racer in racers]
         assert [r.returncode for r in racers] == [0, 0], outputs
+        said = [re.search(r"(\d+) ny\(e\) nyhed", out) for out, _err in outputs]
+        assert sum(int(m.group(1)) for m in said if m) == 12, outputs  # between them, once each
         made = posts(database)
         assert len(made) == 24
         titles = sorted(p.title or "" for p in made if p.channel == "stub")
@@ -514,3 +518,25 @@ def test_poll_result_in_process_counts(news, tmp_path):
     second = poll_feed(settings, feed)
     assert (second.first, second.made, len(second.post_ids)) == (False, 1, 2)
     assert poll_feed(settings, feed).not_modified
+
+
+def test_the_loser_of_a_race_rolls_back_its_posts(news, tmp_path, monkeypatch):
+    """A poller that read the entries before another one committed: its insert of the entry's
+    row fails on the unique key, and the posts it wrote in the same transaction go with it."""
+    import comms.feeds.poll as poll
+
+    config = write_config(tmp_path, news.url + "/rss.xml")
+    settings = load_settings(config)
+    ensure_schema(settings.database_url)
+    feed = settings.feeds["nyheder"]
+    poll_feed(settings, feed)
+    news.add("n-3", "Kun én gang")
+    assert poll_feed(settings, feed).made == 1
+    monkeypatch.setattr(poll, "_known", lambda url, name: {})  # as read before the other commit
+    news.honour_validators = False
+    late = poll_feed(settings, feed)
+    assert (late.ok, late.made, late.taken) == (True, 0, 3)
+    assert len(posts(settings.database_url)) == 2
+    with session_scope(settings.database_url) as session:
+        composed = session.exec(select(AuditEvent).where(AuditEvent.action == "compose")).all()
+    assert len(composed) == 2
