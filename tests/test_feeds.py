@@ -540,3 +540,21 @@ def test_the_loser_of_a_race_rolls_back_its_posts(news, tmp_path, monkeypatch):
     with session_scope(settings.database_url) as session:
         composed = session.exec(select(AuditEvent).where(AuditEvent.action == "compose")).all()
     assert len(composed) == 2
+
+
+def test_daemon_once_polls_the_feeds_then_publishes_what_they_queued(news, tmp_path):
+    config = write_config(
+        tmp_path,
+        news.url + "/rss.xml",
+        feed_options="require_approval = false\nbackfill = true\n",
+    )
+    result = run_comms("--config", str(config), "daemon", "--once")
+    assert result.returncode == 0, result.stderr
+    made = posts(db_url(config))
+    assert len(made) == 4
+    assert {p.state for p in made} == {PostState.PUBLISHED}
+    delivered = [json.loads(line) for line in (tmp_path / "stub.jsonl").read_text().splitlines()]
+    assert sorted(d["text"].split(" (")[0] for d in delivered) == [
+        "Nyt fortov på Boulevarden",
+        "Vejarbejde i Vestbyen",
+    ]
