@@ -378,11 +378,25 @@ def test_daemon_process_makes_drafts_from_a_feed_and_survives_a_broken_one(news,
             template = "feeds/nyhed"
             poll_minutes = 0.01
             """)
+        team = stub_channel(tmp_path, "team") + '[notifications]\nchannel = "team"\n'
         config = write_config(
-            tmp_path, news.url + "/rss.xml", feed_options="poll_minutes = 0.01\n" + extra
+            tmp_path,
+            news.url + "/rss.xml",
+            feed_options="poll_minutes = 0.01\n" + extra,
+            extra=team,
         )
         url = db_url(config)
         ensure_schema(url)
+        yesterday = datetime.now(UTC) - timedelta(hours=25)
+        with session_scope(url) as session:  # the broken feed has failed since yesterday
+            session.add(
+                FeedState(
+                    name="itu",
+                    first_polled_at=yesterday - timedelta(days=3),
+                    failing_since=yesterday,
+                    last_error="HTTP 502 Bad Gateway",
+                )
+            )
         log = (tmp_path / "daemon.log").open("w")
         daemon = subprocess.Popen(
             [sys.executable, "-m", "comms", "--config", str(config), "daemon"],
@@ -390,6 +404,7 @@ def test_daemon_process_makes_drafts_from_a_feed_and_survives_a_broken_one(news,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        notices = tmp_path / "team.jsonl"
         try:
 
             def first_polled() -> bool:
@@ -409,7 +424,8 @@ def test_daemon_process_makes_drafts_from_a_feed_and_survives_a_broken_one(news,
             wait_until(made, 30, context=text)
             assert {p.title for p in posts(url)} == {"Fra dæmonen"}
             assert daemon.poll() is None  # the broken feed did not stop it
-            assert broken.feed_calls(), "the broken feed is polled too"
+            assert len(broken.feed_calls()) >= 2, "the broken feed is polled again and again"
+            wait_until(notices.exists, 30, context=text)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=30)
@@ -418,6 +434,10 @@ def test_daemon_process_makes_drafts_from_a_feed_and_survives_a_broken_one(news,
         assert daemon.returncode == 0, output
         assert "feed itu: poll failed: not a well-formed feed" in output
         assert "Traceback" not in output
+        sent = [json.loads(line) for line in notices.read_text().splitlines()]
+        [notice] = [n for n in sent if n["text"].startswith("Nyhedsfeedet")]  # once, not per poll
+        assert notice["text"].startswith("Nyhedsfeedet itu (http://127.0.0.1:")
+        assert "Seneste fejl: not a well-formed feed" in notice["text"]
 
 
 # --- parsing and the config -------------------------------------------------------------------
