@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from comms.channels import registry
 from comms.channels.settings import ChannelSettings
 from comms.errors import ConfigError
+from comms.feeds.settings import FeedSettings, read_feeds
 
 DEFAULT_CONFIG_NAME = "comms.toml"
 CONFIG_ENV = "COMMS_CONFIG"
@@ -34,6 +35,7 @@ _TOP_KEYS = {
     "require_approval",
     "database",
     "channels",
+    "feeds",
     "daemon",
     "lint",
     "utm",
@@ -125,6 +127,7 @@ class Settings:
     notify_channel: str | None = None  # where notices to the team go (email or webhook)
     token_warning_days: int = 14
     web: WebSettings = field(default_factory=WebSettings)
+    feeds: dict[str, FeedSettings] = field(default_factory=dict)  # news feeds -> drafts
 
     @property
     def zone(self) -> ZoneInfo:
@@ -309,13 +312,24 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
             "known: " + ", ".join(sorted(channels)),
         )
 
+    require_approval = bool(data.get("require_approval", True))
+    feeds, feed_problems = read_feeds(
+        _table(data, "feeds", fail),
+        channel_types={name: channel.type for name, channel in channels.items()},
+        require_approval=require_approval,
+    )
+    for feed_problem in feed_problems:  # the first, where it is
+        table = f"feeds.{feed_problem.feed}"
+        line = _line_in_section(path, table, feed_problem.key or table, otherwise=table)
+        raise ConfigError(feed_problem.message, path=path, line=line, hint=feed_problem.hint)
+
     return Settings(
         path=path,
         timezone=str(timezone),
         database_url=url,
         campaigns_dir=(base / str(data.get("campaigns_dir", "campaigns"))).resolve(),
         templates_dir=(base / str(data.get("templates_dir", "templates"))).resolve(),
-        require_approval=bool(data.get("require_approval", True)),
+        require_approval=require_approval,
         channels=channels,
         daemon=daemon,
         brand=brand,
@@ -325,6 +339,7 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
         notify_channel=notify_channel,
         token_warning_days=int(notifications.get("token_warning_days", 14)),
         web=_web(_table(data, "web", fail), path, base),
+        feeds=feeds,
     )
 
 

@@ -91,6 +91,10 @@ class SchemaError(CommsError):
     """The database schema is not at the revision this code expects."""
 
 
+class FeedError(CommsError):
+    """A news feed could not be fetched or read (HTTP error, timeout, not a feed); retried."""
+
+
 class ChannelError(CommsError):
     """A channel call failed; subclasses say what the daemon should do about it."""
 

@@ -6,6 +6,10 @@ tick. No post is ever an APScheduler job: its job store drops overdue jobs and c
 by two processes (see docs/reliability.md §1). Both jobs use `misfire_grace_time=None` and
 `coalesce=True`, so a clock jump or a busy machine delays a pass but never drops one.
 
+Each configured news feed is polled by an interval job of its own (every `poll_minutes`), in
+the scheduler's thread pool beside the dispatch pass: a slow or failing feed delays neither
+publishing nor the other feeds, and its failure is one log line, never the daemon's end.
+
 SIGTERM or Ctrl-C stops new claims, lets the call in flight finish, hands back claims that never
 started sending, and exits 0.
 """
@@ -29,7 +33,7 @@ from sqlalchemy.engine import make_url
 from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
-from comms.publishing.notify import Notifier, token_notice
+from comms.publishing.notify import Notifier, feed_notice, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.clock import DatabaseClock
@@ -153,6 +157,44 @@ class Daemon:
                     zoned_text(result.expires_at, self.settings.zone),
                 )
                 notices.append(token_notice(name, result.expires_at, now=now))
+        return self.notifier.send_pending(now=now, extra=notices) if notices else 0
+
+    def poll_feed(self, name: str, now: datetime | None = None) -> None:
+        """One poll of one news feed, then a notice for feeds failing for a day; whatever goes
+        wrong is logged in one line and tried again at the next poll."""
+        from comms.feeds.poll import poll_feed
+
+        if self.stopping.is_set():
+            return
+        now = now or self.clock()
+        try:
+            poll_feed(self.settings, self.settings.feeds[name], now=now)
+        except Exception as exc:  # the database, or a bug: the next poll tries again
+            log.error("feed %s: poll failed: %s: %s", name, type(exc).__name__, exc)
+        try:
+            self.feed_notices(now)
+        except Exception as exc:
+            log.error("feed notices failed: %s: %s", type(exc).__name__, exc)
+
+    def feed_notices(self, now: datetime | None = None) -> int:
+        """Tell the team of feeds that have failed for a day (once per spell of failing)."""
+        from comms.feeds.fetch import safe_url
+        from comms.feeds.poll import failing_feeds
+
+        if not self.notifier.enabled:
+            return 0
+        now = now or self.clock()
+        notices = [
+            feed_notice(
+                state.name,
+                safe_url(self.settings.feeds[state.name].url),
+                since=state.failing_since,
+                error=state.last_error,
+                zone=self.settings.zone,
+            )
+            for state in failing_feeds(self.settings, now=now)
+            if state.failing_since is not None
+        ]
         return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 
     def _run_pass(self, clock: Clock) -> PassResult:
@@ -281,12 +323,22 @@ class Daemon:
             id="tokens",
             next_run_time=self._on_host(self.clock()),
         )
+        for name, feed in sorted(self.settings.feeds.items()):
+            scheduler.add_job(
+                self.poll_feed,
+                "interval",
+                args=[name],
+                minutes=feed.poll_minutes,
+                id=f"feed:{name}",
+                next_run_time=self._on_host(self.clock()),
+            )
         scheduler.start()
         log.info(
-            "daemon %s started: channels %s, tick %ss",
+            "daemon %s started: channels %s, tick %ss%s",
             self.worker,
             ", ".join(sorted(self.adapters)) or "(none)",
             self.settings.daemon.tick_seconds,
+            f", feeds {', '.join(sorted(self.settings.feeds))}" if self.settings.feeds else "",
         )
         done.wait()
         scheduler.shutdown(wait=True)
@@ -337,6 +389,8 @@ def start(settings: Settings, *, once: bool = False) -> PassResult | None:
         ensure_schema(settings.database_url)
         daemon = Daemon(settings)
         if once:
+            for name in sorted(settings.feeds):
+                daemon.poll_feed(name)
             return daemon.run_once()
         daemon.serve()
     return None

@@ -120,6 +120,25 @@ def token_notice(channel: str, expires_at: datetime, *, now: datetime) -> Pendin
     )
 
 
+FEED_FAILING = "feed-failing"
+
+
+def feed_notice(
+    name: str, address: str, *, since: datetime, error: str | None, zone: ZoneInfo
+) -> PendingNotice:
+    """The notice for a news feed that has failed for a day: once per spell of failing (the
+    key holds when it began), however often it is polled meanwhile."""
+    return PendingNotice(
+        FEED_FAILING,
+        f"{name}:{since:%Y%m%dT%H%M%S}",
+        f"comms: nyhedsfeedet {name} har fejlet i over et døgn",
+        f"Nyhedsfeedet {name} ({address}) har ikke kunnet læses siden "
+        f"{format_datetime(since, zone)}.\n\nSeneste fejl: {error or 'ukendt'}\n\n"
+        "comms prøver igen ved hver hentning; nye nyheder bliver til opslag, når feedet virker "
+        "igen. Se `comms feeds list`.",
+    )
+
+
 # --- notices to people: approval wanted, rejected, expired ---------------------------------
 
 APPROVAL = "approval-requested"

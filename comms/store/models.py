@@ -297,3 +297,37 @@ class LoginAttempt(SQLModel, table=True):
     address: str = Field(max_length=100)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     succeeded: bool = False
+
+
+class FeedState(SQLModel, table=True):
+    """One configured news feed's polling state: what the last answer said, and since when it
+    fails. The validators (etag, last_modified) make the next poll a conditional GET."""
+
+    __tablename__ = "feed_state"
+
+    name: str = Field(primary_key=True, max_length=100)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    first_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_ok_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)  # scrubbed and short
+    entries_seen: int = 0
+
+
+class FeedEntry(SQLModel, table=True):
+    """An entry of a feed that has been dealt with: made into posts (`story`), or seen on the
+    first poll and left alone (`story` None). The unique (feed, key) pair is what makes an
+    entry become posts once, however many daemons poll: the row and the posts are written in
+    one transaction, and the loser's insert fails."""
+
+    __tablename__ = "feed_entry"
+    __table_args__ = (sa.UniqueConstraint("feed", "entry_key", name="uq_feed_entry_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=100)
+    entry_key: str = Field(max_length=500)
+    title: str | None = Field(default=None, max_length=500)
+    story: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
