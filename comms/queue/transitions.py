@@ -920,6 +920,22 @@ def replan(session: Session, post: Post, values: dict[str, Any]) -> bool:
     return bool(changed)
 
 
+def set_link_sources(session: Session, sources: dict[int, int | None]) -> int:
+    """Set which post's page each post links to (post id -> source id, None: no source).
+
+    Plan's part of `link_from`, audited with the plan's own events; only posts not yet claimed
+    change, so a post on its way out keeps the source its link was filled from.
+    """
+    changed = 0
+    for post_id, source_id in sources.items():
+        changed += session.exec(
+            sa.update(Post)
+            .where(col(Post.id) == post_id, col(Post.state).in_(_NOT_STARTED))
+            .values(link_from_post_id=source_id)
+        ).rowcount
+    return changed
+
+
 def cancel_removed(session: Session, post: Post, *, now: datetime, note: str) -> bool:
     """Cancel a post whose step left its campaign file, if it is still as the plan read it."""
     return replan(
