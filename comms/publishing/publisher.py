@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from comms.channels.base import Channel, OutgoingPost, Receipt
-from comms.config import DaemonSettings
+from comms.config import DaemonSettings, UtmSettings
 from comms.errors import ConfigError, RateLimitedError
 from comms.publishing.faults import kill_point
 from comms.publishing.ratelimit import TokenBucket
@@ -82,11 +82,14 @@ class Publisher:
         url: str,
         worker: str,
         settings: DaemonSettings,
+        utm: UtmSettings | None = None,
         bucket_clock: Callable[[], float] = time.monotonic,
         bucket_sleep: Callable[[threading.Event, float], bool] = threading.Event.wait,
     ) -> None:
-        """`bucket_clock` and `bucket_sleep` drive the rate buckets (tests pass a fake clock)."""
+        """`bucket_clock` and `bucket_sleep` drive the rate buckets (tests pass a fake clock);
+        `utm` tags the page address filled into a post that links to an earlier post's page."""
         self.adapters = adapters
+        self.utm = utm
         self.stopping = stopping
         self.url = url
         self.worker = worker
@@ -209,6 +212,7 @@ class Publisher:
                 channels={channel},
                 limit=limit,
                 lease=timedelta(seconds=self.settings.lease_seconds),
+                utm=self.utm,
             )
 
     def _release(self, claim: Claim, clock: Clock) -> None:
