@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 
 from comms.campaigns.events import Occurrence
 from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
-from comms.config import Settings
 from comms.channels.registry import receipt_url_problem
+from comms.config import Settings
 from comms.content import link_from as link_placeholder
 from comms.content.lint import add_utm, lint_post, tag_url
 from comms.content.render import TemplateRenderer

@@ -115,7 +115,7 @@ class Channel(ABC):
 
     @classmethod
     def receipt_url_problem(cls, settings: ChannelSettings) -> str | None:
-        """Why this channel's receipts carry no public http(s) address to link to; None if they do."""
+        """Why this channel's receipts have no public http(s) address to link to (None: they do)."""
         if cls.receipt_has_url:
             return None
         return f"{cls.label or cls.name} gives no public address for what it publishes"

@@ -21,8 +21,10 @@ PLACEHOLDER_ORIGIN = "https://link-fra.example.com/"
 # What lint counts in place of the placeholder: a page address as long as a news page's with its
 # UTM tags usually is, so a text that fits with it fits with the real one (X and Mastodon count
 # any link as 23 anyway).
-STAND_IN_URL = "https://www.example.com/nyheder/2026/" + "x" * 40 + (
-    "?utm_source=kanal&utm_medium=social&utm_campaign=kampagne"
+STAND_IN_URL = (
+    "https://www.example.com/nyheder/2026/"
+    + "x" * 40
+    + ("?utm_source=kanal&utm_medium=social&utm_campaign=kampagne")
 )
 
 
@@ -68,7 +70,7 @@ def describe(text: str) -> str:
 
 
 def waiting_words(source: str) -> str:
-    """"(link til nyhed.hjemmeside, når den er udgivet)"."""
+    """ "(link til nyhed.hjemmeside, når den er udgivet)"."""
     return f"(link til {source}, når den er udgivet)"
 
 

@@ -664,7 +664,7 @@ def mark_missed(
             col(Post.state) == PostState.QUEUED,
             col(Post.attempts) == 0,
             col(Post.scheduled_at) < cutoff,
-            sa.or_(col(Post.link_from_post_id).is_(None), _SOURCE_PUBLISHED_AT < cutoff),
+            sa.or_(col(Post.link_from_post_id).is_(None), cutoff > _SOURCE_PUBLISHED_AT),
         )
         .values(
             state=PostState.MISSED,
