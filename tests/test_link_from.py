@@ -144,7 +144,7 @@ def story(url, *, source_state=PostState.QUEUED, source_url=None, **source):
 
 
 def test_not_claimed_before_the_page_is_out(db_url):
-    _, post = story(db_url)
+    story(db_url)
     assert claim(db_url) == []
     with session_scope(db_url) as session:
         assert queue.next_due_at(session, channels={"stub"}) is None  # no wake-up for it
@@ -158,7 +158,7 @@ def test_a_page_out_without_an_http_address_releases_nothing(db_url, address):
 
 def test_claimed_once_the_page_is_out_with_its_address_tagged(db_url):
     page_url = "https://www.aalborg.dk/nyheder/news/2027/laas-doeren.html"
-    page, post = story(db_url, source_state=PostState.PUBLISHED, source_url=page_url)
+    _, post = story(db_url, source_state=PostState.PUBLISHED, source_url=page_url)
     with session_scope(db_url) as session:
         assert queue.has_released_links(session, channels={"stub"}, now=utcnow())
     (claimed,) = claim(db_url)
@@ -172,7 +172,7 @@ def test_claimed_once_the_page_is_out_with_its_address_tagged(db_url):
 
 
 def test_a_waiting_post_is_never_missed_and_is_missed_only_after_its_page(db_url):
-    page, post = story(db_url, source_state=PostState.CANCELLED)
+    _, post = story(db_url, source_state=PostState.CANCELLED)
     with session_scope(db_url) as session:
         queue.mark_missed(session, now=utcnow() + timedelta(days=3), grace=timedelta(hours=1))
     assert get_post(db_url, post).state == PostState.QUEUED
