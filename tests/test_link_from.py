@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,8 +17,9 @@ from comms.config import UtmSettings
 from comms.content import link_from
 from comms.errors import CampaignError
 from comms.queue import transitions as queue
+from comms.queue.links import waits
 from comms.store.db import session_scope, upgrade
-from comms.store.models import PostState, utcnow
+from comms.store.models import Post, PostState, utcnow
 from tests.factories import add_post, get_post
 from tests.pg import BACKENDS, empty_database
 
@@ -132,6 +134,7 @@ def story(url, *, source_state=PostState.QUEUED, source_url=None, **source):
     page = add_post(
         url,
         channel="hjemmeside",
+        step="nyhed",
         state=source_state,
         external_url=source_url,
         due=utcnow() + timedelta(hours=1),
@@ -143,11 +146,20 @@ def story(url, *, source_state=PostState.QUEUED, source_url=None, **source):
     return page, post
 
 
-def test_not_claimed_before_the_page_is_out(db_url):
-    story(db_url)
+@pytest.mark.parametrize("state", sorted(set(PostState) - {PostState.PUBLISHED}))
+def test_not_claimed_before_the_page_is_out_and_shown_waiting(db_url, state):
+    page, post = story(db_url, source_state=state)
     assert claim(db_url) == []
     with session_scope(db_url) as session:
         assert queue.next_due_at(session, channels={"stub"}) is None  # no wake-up for it
+        (waiting,) = waits(session, [session.get(Post, post)]).values()
+    assert (waiting.post_id, waiting.source_id) == (post, page)
+    # a page that may still come out is waited for; one that cannot holds the post for good
+    may_come = state in ("draft", "queued", "publishing", "unknown")
+    assert waiting.for_good is not may_come
+    words = waiting.words(ZoneInfo("Europe/Copenhagen"))
+    assert words.startswith(f"venter på nyhed.hjemmeside (opslag {page}, ")
+    assert ("sendes ikke, før den er udgivet" in words) is not may_come
 
 
 @pytest.mark.parametrize("address", [None, "news/2027/side.html", "ftp://www.aalborg.dk/x"])

@@ -24,10 +24,12 @@ from comms.store.models import PostState, utcnow
 from tests.cli import run_comms
 from tests.factories import get_post
 from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.wordpress import FakeWordPress
 
 pytestmark = pytest.mark.slow  # every test runs `comms` several times, each a process of its own
 
 TOKEN = "story-mastodon-token"
+WP_PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
 ZONE = ZoneInfo("Europe/Copenhagen")
 NEWS_KEY = "sommer/2027/2027-06-20/nyhed/hjemmeside"
 SOCIAL_KEY = "sommer/2027/2027-06-20/opslag/mastodon"
@@ -66,10 +68,17 @@ def mastodon() -> Iterator[FakeMastodon]:
         yield fake
 
 
+@pytest.fixture(scope="module")
+def wordpress() -> Iterator[FakeWordPress]:
+    with FakeWordPress(password=WP_PASSWORD) as fake:
+        yield fake
+
+
 @pytest.fixture
-def story(tmp_path: Path, mastodon: FakeMastodon) -> Path:
-    """A project folder: config (site + fake Mastodon), the campaign and its two templates."""
+def story(tmp_path: Path, mastodon: FakeMastodon, wordpress: FakeWordPress) -> Path:
+    """A project folder: config (site, fake Mastodon and WordPress), the campaign, templates."""
     mastodon.reset()
+    wordpress.reset()
     (tmp_path / "comms.toml").write_text(
         textwrap.dedent(f"""\
         timezone = "Europe/Copenhagen"
@@ -87,6 +96,12 @@ def story(tmp_path: Path, mastodon: FakeMastodon) -> Path:
         type = "mastodon"
         base_url = "{mastodon.url}"
         token_env = "COMMS_STORY_MASTODON"
+        timeout_seconds = 5
+        [channels.wordpress]
+        type = "wordpress"
+        base_url = "{wordpress.url}/wp-json"
+        username = "{wordpress.username}"
+        password_env = "COMMS_STORY_WP"
         timeout_seconds = 5
         [channels.nyhedsbrev]
         type = "email"
@@ -108,7 +123,13 @@ def story(tmp_path: Path, mastodon: FakeMastodon) -> Path:
 
 def comms(project: Path, *args: str, code: int = 0) -> str:
     """`comms ARGS` in its own process in the project folder; its output."""
-    env = {**os.environ, "COMMS_STORY_MASTODON": TOKEN, "COMMS_USER": "anne", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "COMMS_STORY_MASTODON": TOKEN,
+        "COMMS_STORY_WP": WP_PASSWORD,
+        "COMMS_USER": "anne",
+        "COLUMNS": "200",  # table rows on one line
+    }
     env.pop("COMMS_CONFIG", None)
     result = run_comms("--config", str(project / "comms.toml"), *args, cwd=project, env=env)
     assert result.returncode == code, result.stdout + result.stderr
@@ -272,6 +293,24 @@ def test_the_post_goes_out_after_the_page_with_the_page_address_tagged(story, ma
     shown = comms(story, "queue", "show", str(social))
     assert "link-filled" in shown
     assert f"from post {news}" in shown
+
+
+def test_a_wordpress_page_is_linked_to_as_well(story, mastodon, wordpress):
+    campaign = story / "campaigns" / "sommer.toml"
+    text = CAMPAIGN.replace('channels = ["hjemmeside"]', 'channels = ["wordpress"]')
+    campaign.write_text(text.replace("nyhed.hjemmeside", "nyhed.wordpress"), encoding="utf-8")
+    comms(story, "plan", "--year", "2027")
+    comms(story, "approve", "--campaign", "sommer", "--year", "2027")
+    posts = listed(story)
+    news = posts["sommer/2027/2027-06-20/nyhed/wordpress"]["id"]
+    social = posts[SOCIAL_KEY]["id"]
+    now = utcnow()
+    move(story, news, now - timedelta(minutes=2))
+    move(story, social, now - timedelta(minutes=2))
+    daemon_once(story)
+    (page,) = wordpress.posts.values()
+    assert page["link"].startswith(wordpress.url)  # not an own domain: no UTM tags
+    assert statuses(mastodon) == [f"Skal du på ferie? Læs vores råd: {page['link']}"]
 
 
 def test_the_post_is_not_claimed_before_its_page_is_out(story, mastodon):
