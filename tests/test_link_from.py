@@ -201,3 +201,44 @@ def test_a_waiting_post_is_never_missed_and_is_missed_only_after_its_page(db_url
         queue.mark_missed(session, now=utcnow() + timedelta(hours=2), grace=timedelta(hours=1))
     assert get_post(db_url, late).state == PostState.MISSED
     assert get_post(db_url, post).state == PostState.QUEUED
+
+
+# --- lengths, with a page address standing in for the unknown one -----------------------------
+
+
+def test_lengths_are_checked_with_a_usual_page_address_in_place_of_the_unknown(
+    make_settings, tmp_path
+):
+    from comms.campaigns.loader import CampaignSet
+    from comms.plan import PostsFailLint, build_year
+
+    channels = """
+    [channels.hjemmeside]
+    type = "site"
+    path = "site"
+    base_url = "https://www.aalborg.dk/nyheder/"
+    [channels.x]
+    type = "x"
+    token_env = "COMMS_TEST_X"
+    [channels.bluesky]
+    type = "bluesky"
+    handle = "tryg.bsky.social"
+    password_env = "COMMS_TEST_BSKY"
+    """
+    settings = make_settings(channels=channels)  # campaigns/ and templates/ beside it
+    (tmp_path / "campaigns").mkdir()
+    text = STEPS.format(extra='link_from = "nyhed.hjemmeside"').replace(
+        '["facebook"]', '["x", "bluesky"]'
+    )
+    (tmp_path / "campaigns" / "sommer.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "nyhed.j2").write_text("Lås døren.", encoding="utf-8")
+    (tmp_path / "templates" / "opslag.j2").write_text("a" * 240 + " {{ link }}", encoding="utf-8")
+    with pytest.raises(PostsFailLint) as caught:
+        build_year(settings, CampaignSet.load(tmp_path / "campaigns"), 2027)
+    # X counts any link as 23 (264 of 280); Bluesky counts the stand-in (an address of a usual
+    # length with its UTM tags), though the placeholder itself would fit
+    (problem,) = caught.value.problems
+    assert "opslag/bluesky" in problem
+    assert f"text is {240 + 1 + len(link_from.STAND_IN_URL)} of 300" in problem
+    assert 240 + 1 + len(ADDRESS) <= 300
