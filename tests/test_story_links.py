@@ -313,6 +313,28 @@ def test_a_wordpress_page_is_linked_to_as_well(story, mastodon, wordpress):
     assert statuses(mastodon) == [f"Skal du på ferie? Læs vores råd: {page['link']}"]
 
 
+def test_a_failed_page_holds_the_post(story, mastodon, wordpress):
+    campaign = story / "campaigns" / "sommer.toml"
+    text = CAMPAIGN.replace('channels = ["hjemmeside"]', 'channels = ["wordpress"]')
+    campaign.write_text(text.replace("nyhed.hjemmeside", "nyhed.wordpress"), encoding="utf-8")
+    comms(story, "plan", "--year", "2027")
+    comms(story, "approve", "--campaign", "sommer", "--year", "2027")
+    posts = listed(story)
+    news = posts["sommer/2027/2027-06-20/nyhed/wordpress"]["id"]
+    social = posts[SOCIAL_KEY]["id"]
+    now = utcnow()
+    move(story, news, now - timedelta(minutes=2))
+    move(story, social, now - timedelta(minutes=2))
+    wordpress.reject_next(400, "rest_invalid_param", "Ugyldig parameter: title")
+    daemon_once(story)
+    daemon_once(story)
+    after = listed(story)
+    assert after["sommer/2027/2027-06-20/nyhed/wordpress"]["state"] == "failed"
+    assert statuses(mastodon) == []
+    assert (after[SOCIAL_KEY]["state"], after[SOCIAL_KEY]["attempts"]) == ("queued", 0)
+    assert f"(opslag {news}, som er fejlet)" in after[SOCIAL_KEY]["waiting_for"]
+
+
 def test_the_post_is_not_claimed_before_its_page_is_out(story, mastodon):
     news, social = plan_and_approve(story)
     now = utcnow()
