@@ -60,8 +60,7 @@ class PlannedPost:
 
     @property
     def content_hash(self) -> str:
-        parts = (
-            self.link_from,
+        parts: tuple[str | None, ...] = (
             self.title,
             self.text,
             self.link,
@@ -71,6 +70,8 @@ class PlannedPost:
             self.audience,
             self.focus_area,
         )
+        if self.link_from:  # only then: every other post keeps the hash it was approved with
+            parts += (f"link_from:{self.link_from}",)
         return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
 

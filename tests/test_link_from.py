@@ -242,3 +242,36 @@ def test_lengths_are_checked_with_a_usual_page_address_in_place_of_the_unknown(
     assert "opslag/bluesky" in problem
     assert f"text is {240 + 1 + len(link_from.STAND_IN_URL)} of 300" in problem
     assert 240 + 1 + len(ADDRESS) <= 300
+
+
+def test_a_post_without_link_from_keeps_the_hash_it_was_approved_with():
+    """Posts planned before link_from existed must not all look changed (back to approval)."""
+    import hashlib
+    from dataclasses import replace
+    from datetime import UTC, date, datetime
+
+    from comms.plan import PlannedPost
+
+    post = PlannedPost(
+        plan_key="k/2027/2027-06-20/opslag/x",
+        campaign="k",
+        focus_area="Tryghed",
+        year=2027,
+        occurrence=date(2027, 6, 20),
+        step="opslag",
+        audience="borgere",
+        channel="x",
+        channel_type="x",
+        title=None,
+        text="Lås døren",
+        link=None,
+        image_path=None,
+        image_alt=None,
+        scheduled_at=datetime(2027, 6, 20, 8, tzinfo=UTC),
+        local_time="2027-06-20 10:00",
+        dst_adjusted=False,
+    )
+    before = ("", "Lås døren", "", "", "", "2027-06-20T08:00:00+00:00", "borgere", "Tryghed")
+    assert post.content_hash == hashlib.sha256("\x1f".join(before).encode()).hexdigest()
+    linked = replace(post, link_from="k/2027/2027-06-20/nyhed/hjemmeside")
+    assert linked.content_hash != post.content_hash
