@@ -356,6 +356,7 @@ def queue_list(
       comms queue list --state unknown
       comms queue list --campaign karneval --from 2027-05-01 --to 2027-05-31
     """
+    from comms.content.link_from import describe
     from comms.queue.links import waits
     from comms.store.db import session_scope
     from comms.store.queries import list_posts
@@ -396,7 +397,7 @@ def queue_list(
             p.channel,
             p.campaign or "",
             p.audience or "",
-            (p.title or p.text).replace("\n", " ")[:60],
+            (p.title or describe(p.text)).replace("\n", " ")[:60],
         ]
         for p in posts
     ]
