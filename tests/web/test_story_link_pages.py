@@ -40,6 +40,8 @@ def test_the_post_page_says_where_the_link_goes_and_that_it_waits(client, site: 
     assert f"venter på nyhed.hjemmeside (opslag {news}, godkendt, planlagt" in page
     assert f'<a href="/posts/{news}">opslag {news}</a>' in page  # the link's source
     assert "link-fra.example.com</div>" not in page  # no placeholder domain in the link box
+    # the edit form keeps the placeholder, and says what it stands for
+    assert 'id="link-placeholder-help"' in page
     listing = client("anna").get("/queue").text
     assert listing.count("venter på nyhed.hjemmeside") == 1  # the post, not its page
 
