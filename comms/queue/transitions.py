@@ -139,14 +139,14 @@ _SOURCE_URL = _source_column("external_url")
 _SOURCE_PUBLISHED_AT = _source_column("published_at")
 
 
-def is_public_url(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+def _is_public_url(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
     """An http:// or https:// address (a receipt may carry a relative path or none at all)."""
     lowered = sa.func.lower(column)
     return sa.or_(lowered.like("http://%"), lowered.like("https://%"))
 
 
 # not held back by a source: none, or one published with a public address
-_RELEASED = sa.or_(_POSTS.c.link_from_post_id.is_(None), is_public_url(_SOURCE_URL))
+_RELEASED = sa.or_(_POSTS.c.link_from_post_id.is_(None), _is_public_url(_SOURCE_URL))
 
 _FILL_LINK = (
     sa.update(_POSTS)
