@@ -21,11 +21,13 @@ from sqlmodel import Session, col, select
 
 from comms.campaigns.events import Occurrence
 from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
+from comms.channels.registry import receipt_url_problem
 from comms.config import Settings
+from comms.content import link_from as link_placeholder
 from comms.content.lint import add_utm, lint_post, tag_url
 from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
-from comms.queue.transitions import cancel_removed, replan
+from comms.queue.transitions import cancel_removed, replan, set_link_sources
 from comms.store import audit
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
 from comms.store.models import EDITABLE_STATES, Post, PostState, table_of, utcnow
@@ -53,10 +55,12 @@ class PlannedPost:
     scheduled_at: datetime
     local_time: str
     dst_adjusted: bool
+    # the plan key of the post whose published page this one links to (`link_from`)
+    link_from: str | None = None
 
     @property
     def content_hash(self) -> str:
-        parts = (
+        parts: tuple[str | None, ...] = (
             self.title,
             self.text,
             self.link,
@@ -66,6 +70,8 @@ class PlannedPost:
             self.audience,
             self.focus_area,
         )
+        if self.link_from:  # only then: every other post keeps the hash it was approved with
+            parts += (f"link_from:{self.link_from}",)
         return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
 
@@ -170,6 +176,7 @@ def build_year(
             step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
             for step in spec.steps
         }
+        problems += link_from_problems(settings, spec)
         for occurrence, step in schedule:
             targets = per_step[step.name]
             when = _when(settings, step, occurrence)
@@ -177,7 +184,8 @@ def build_year(
                 post = _build_one(renderer, spec, step, target, year, occurrence, when)
                 posts.append(post)
                 for problem in lint_post(
-                    text=post.text,
+                    # counted with a page address of a usual length for the one not out yet
+                    text=link_placeholder.for_lint(post.text) if post.link_from else post.text,
                     title=post.title,
                     channel_type=post.channel_type,
                     image=post.image_path,
@@ -189,6 +197,27 @@ def build_year(
     if problems:
         raise PostsFailLint(problems)
     return result
+
+
+def link_from_problems(settings: Settings, spec: CampaignSpec) -> list[str]:
+    """Steps whose `link_from` names a channel with no public address to link to, located.
+
+    The campaign file itself checked that the step and channel exist and come earlier; what
+    the channel is, and whether what it publishes has an address, is the config's to say.
+    """
+    problems = []
+    for step in spec.steps:
+        source = step.link_from
+        if source is None or source.channel not in settings.channels:
+            continue  # an unconfigured channel is reported as such (validate, _StepChannel)
+        why = receipt_url_problem(settings.channel(source.channel))
+        if why is not None:
+            where = f"{spec.path}:{source.line or step.line}"
+            problems.append(
+                f"{where}: step {step.name!r} cannot link to {source}: {why} "
+                "(link to a step on the site, WordPress or a social channel)"
+            )
+    return problems
 
 
 def _schedule(
@@ -233,12 +262,15 @@ class _StepChannel:
             "campaign": spec.slug,
         }
         raw_link = step.link or spec.variables.get("link")
+        link = tag_url(str(raw_link), **utm) if raw_link else None
+        if step.link_from is not None:  # the page's address, filled in once it is out
+            link = link_placeholder.placeholder(step.link_from.step, step.link_from.channel)
         image = spec.image_path(step)
         return cls(
             listed=channel_name,
             name=channel.name,
             type=channel.type,
-            link=tag_url(str(raw_link), **utm) if raw_link else None,
+            link=link,
             image_path=str(image) if image else None,
             title_origin=f"{spec.path} ({step.name})",
             campaign={
@@ -321,8 +353,10 @@ def _build_one(
         context=context,
     )
     text = add_utm(text, **target.utm)
+    occurrence_key = f"{spec.slug}/{year}/{occurrence.date.isoformat()}"
+    source = step.link_from
     return PlannedPost(
-        plan_key=f"{spec.slug}/{year}/{occurrence.date.isoformat()}/{step.name}/{target.listed}",
+        plan_key=f"{occurrence_key}/{step.name}/{target.listed}",
         campaign=spec.slug,
         focus_area=spec.focus_area,
         year=year,
@@ -339,6 +373,7 @@ def _build_one(
         scheduled_at=when.utc,
         local_time=when.local_time,
         dst_adjusted=when.dst_adjusted,
+        link_from=f"{occurrence_key}/{source.step}/{source.channel}" if source else None,
     )
 
 
@@ -377,7 +412,40 @@ def sync(
     work = diff(existing, planned, require_approval=require_approval, actor=actor)
     if not dry_run:
         _apply(session, work, actor)
+        _link_sources(session, planned, existing.values())
     return work.changes
+
+
+def _link_sources(session: Session, planned: list[PlannedPost], existing: Iterable[Post]) -> None:
+    """Point each post of a `link_from` step at the post whose page it links to, by id.
+
+    Both are planned in the same run (same occurrence, earlier step), so this runs after the
+    inserts, when every id is known. A post whose step lost its `link_from` is unlinked. Only
+    posts plan may still rewrite are touched (a published post keeps the link it went out with).
+    """
+    wanted = {item.plan_key: item.link_from for item in planned if item.link_from}
+    linked = {post.plan_key for post in existing if post.link_from_post_id is not None}
+    keys = sorted(set(wanted) | set(wanted.values()) | {k for k in linked if k})
+    if not keys:
+        return
+    rows: dict[str, tuple[int, int | None, str]] = {}
+    for start in range(0, len(keys), 500):  # stay under the bound-parameter limit
+        for key, post_id, source_id, state in session.execute(
+            sa.select(
+                col(Post.plan_key), col(Post.id), col(Post.link_from_post_id), col(Post.state)
+            ).where(col(Post.plan_key).in_(keys[start : start + 500]))
+        ).all():
+            rows[key] = (post_id, source_id, state)
+    changes: dict[int, int | None] = {}
+    for key in set(wanted) | linked:
+        if key not in rows:
+            continue
+        post_id, current, state = rows[key]
+        source = wanted.get(key)
+        want = rows[source][0] if source in rows else None
+        if want != current and state in EDITABLE_STATES:
+            changes[post_id] = want
+    set_link_sources(session, changes)
 
 
 @dataclass

@@ -28,7 +28,7 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
     """Check files, channel names, templates and rendered posts; never writes anything."""
     from comms.campaigns.loader import CampaignSet
     from comms.content.render import TemplateRenderer
-    from comms.plan import PostsFailLint, build_year
+    from comms.plan import PostsFailLint, build_year, link_from_problems
 
     report = ValidationReport(years=years)
     renderer = TemplateRenderer(settings.templates_dir)
@@ -58,6 +58,7 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
             image = spec.image_path(step)
             if image is not None and not image.is_file():
                 report.errors.append(f"{spec.path}:{step.line}: image {image} does not exist")
+        report.errors += link_from_problems(settings, spec)
     if report.errors:
         return report
     for year in years:

@@ -70,6 +70,8 @@ def _unique_columns(table: sa.Table) -> set[str]:
 
 def _value(column: sa.Column, n: int, unique: bool, parents: dict[str, list[Any]]) -> Any:
     for fk in column.foreign_keys:
+        if fk.column.table is column.table:  # a row pointing at another of its table
+            return None if column.nullable else n + 1
         ids = parents[fk.column.table.name]
         return ids[n % len(ids)]
     if column.nullable and not column.primary_key and not unique and n % 4 == 3:

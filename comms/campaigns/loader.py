@@ -44,13 +44,25 @@ STEP_KEYS: tuple[str, ...] = (
     "audience",
     "template",
 )
-STEP_KEYS += ("title", "link", "image", "alt", "event", "align")
+STEP_KEYS += ("title", "link", "image", "alt", "event", "align", "link_from")
 TOP_HINTS = {
     "event": "add an [event] table with date, span or series; see docs/campaigns.md",
     "steps": "add one or more [[steps]] tables; see docs/campaigns.md",
 }
 STEP_REQUIRED = ("offset_days", "time", "channels", "audience", "template")
 _TIME = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+@dataclass(frozen=True)
+class LinkFrom:
+    """The page a step links to: what an earlier step of the same occurrence published."""
+
+    step: str
+    channel: str
+    line: int | None = None  # the line of `link_from = …`, for errors found later (validate)
+
+    def __str__(self) -> str:
+        return f"{self.step}.{self.channel}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ class StepSpec:
     line: int | None = None  # the line of the step's `[[steps]]` header
     event: str | None = None  # `event = "event:SLUG"`: placed from that campaign's dates instead
     align: Align | None = None  # snap the step's day to a weekday (after the offset)
+    # `link_from = "STEP.CHANNEL"`: the link is the page that earlier step published there
+    link_from: LinkFrom | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,11 @@ class _FileLoader:
                 self.add(CampaignError(f"duplicate step name {step.name!r}", line=at, hint=hint))
             seen.setdefault(step.name, index)
             steps.append(step)
+        for step in steps:
+            if step.link_from is not None:
+                problem = _link_from_problem(step, step.link_from, steps)
+                if problem is not None:
+                    self.add(problem)
         return tuple(steps)
 
     def _step(
@@ -262,6 +281,19 @@ class _FileLoader:
             k: _text(t[k], k, lazy(k)) if k in t else None
             for k in ("title", "link", "image", "alt")
         }
+        link_from = _link_from(t["link_from"], at("link_from")) if "link_from" in t else None
+        if link_from is not None and optional["link"]:
+            raise CampaignError(
+                "a step takes its link from link_from or from link, not both",
+                line=at("link"),
+                hint="remove link: the link is the page link_from names",
+            )
+        if link_from is not None and own_event is not None:
+            raise CampaignError(
+                "link_from does not apply to a step with its own event",
+                line=at("link_from"),
+                hint="it is planned on other dates than the step it would link to",
+            )
         if optional["image"] and not optional["alt"]:
             raise CampaignError(
                 "image without alt text",
@@ -279,8 +311,72 @@ class _FileLoader:
             line=line,
             event=own_event,
             align=align,
+            link_from=link_from,
             **optional,
         )
+
+
+def _link_from(value: object, line: int | None) -> LinkFrom:
+    """`link_from = "STEP.CHANNEL"`, split at its last dot (a step name may have dots)."""
+    step, dot, channel = value.rpartition(".") if isinstance(value, str) else ("", "", "")
+    if not dot or not step.strip() or not channel.strip():
+        raise CampaignError(
+            f"link_from = {value!r} does not name a step and a channel",
+            line=line,
+            hint='write link_from = "STEP.CHANNEL", e.g. link_from = "nyhed.hjemmeside"',
+        )
+    return LinkFrom(step, channel, line)
+
+
+def _link_from_problem(
+    step: StepSpec, source: LinkFrom, steps: list[StepSpec]
+) -> CampaignError | None:
+    """Why `source` cannot be the page `step` links to: it must be a channel of an earlier step.
+
+    Earlier in the file, not merely earlier in time: the order of the steps is the order the
+    story is told in, and a reader of the file sees at once what a step depends on.
+    """
+    names = [s.name for s in steps]
+    if source.step == step.name:
+        return CampaignError(
+            f"step {step.name!r} cannot link to its own page (link_from = {str(source)!r})",
+            line=source.line,
+            hint="name an earlier step's channel",
+        )
+    if source.step not in names:
+        earlier = names[: names.index(step.name)]
+        hint = did_you_mean(source.step, names) or "earlier steps: " + (
+            ", ".join(earlier) or "none"
+        )
+        return CampaignError(
+            f"link_from names step {source.step!r}, which the campaign does not have",
+            line=source.line,
+            hint=hint,
+        )
+    found = next(s for s in steps if s.name == source.step)
+    if names.index(source.step) > names.index(step.name):
+        return CampaignError(
+            f"link_from names step {source.step!r}, which comes after step {step.name!r}",
+            line=source.line,
+            hint="a step can link only to the page of a step written before it: move it up",
+        )
+    if found.event is not None:
+        return CampaignError(
+            f"link_from names step {source.step!r}, which has its own event",
+            line=source.line,
+            hint="it is planned on other dates, so it is not part of the same occurrence",
+        )
+    if source.channel not in found.channels:
+        hint = did_you_mean(source.channel, found.channels) or (
+            f"step {found.name!r} posts on " + ", ".join(found.channels)
+        )
+        return CampaignError(
+            f"link_from names channel {source.channel!r}, which is not a channel of step "
+            f"{found.name!r}",
+            line=source.line,
+            hint=hint,
+        )
+    return None
 
 
 def _step_event(value: object, line: int | None) -> str:

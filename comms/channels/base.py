@@ -84,6 +84,9 @@ class Channel(ABC):
     has_metrics: ClassVar[bool] = False  # `metrics()` can read figures
     max_concurrency: ClassVar[int] = 1  # calls in flight at once (config key overrides)
     rate_per_minute: ClassVar[float | None] = None  # calls a minute, None: no limit (config too)
+    # every receipt carries the post's public address, so a later step can link to it
+    # (`link_from`); a service that answers with an id only (e-mail, a relay) cannot be linked to
+    receipt_has_url: ClassVar[bool] = False
 
     # for people, in Danish: the short name reports and tables show ("Facebook", "Hjemmeside"),
     # the full name of the kind of channel ("Facebook-side", "X (Twitter)"), and what one and
@@ -109,6 +112,13 @@ class Channel(ABC):
     def option_schema(cls) -> dict[str, Option]:
         """Every key a channel of this type takes: the common ones, then its own."""
         return {option.name: option for option in (*cls.COMMON_OPTIONS, *cls.options)}
+
+    @classmethod
+    def receipt_url_problem(cls, settings: ChannelSettings) -> str | None:
+        """Why this channel's receipts have no public http(s) address to link to (None: they do)."""
+        if cls.receipt_has_url:
+            return None
+        return f"{cls.label or cls.name} gives no public address for what it publishes"
 
     def __init__(self, settings: ChannelSettings) -> None:
         self.settings = settings

@@ -77,6 +77,7 @@ class BlueskyChannel(Channel):
     """Posts to one account's repository on its PDS (bsky.social by default)."""
 
     name = "bluesky"
+    receipt_has_url = True
     idempotent = True  # deterministic rkey: a re-send collides with the record, never duplicates
     has_metrics = True  # likes, reposts, replies, quotes from the AppView; no views or reach
 

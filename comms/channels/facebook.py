@@ -51,6 +51,7 @@ class FacebookChannel(Channel):
     """A Facebook Page: link posts, photos with alt text, insights, token expiry."""
 
     name = "facebook"
+    receipt_has_url = True
     idempotent = False  # no idempotency key; duplicates are avoided by looking the post up
     has_metrics = True  # Page post insights (reach, views, clicks, reactions)
 

@@ -64,6 +64,7 @@ class InstagramChannel(Channel):
     """An Instagram professional account: image + caption + alt text, reach and views."""
 
     name = "instagram"
+    receipt_has_url = True
     idempotent = False  # no idempotency key; only media_publish can post, and it is looked up
     has_metrics = True  # media insights: reach, views, total_interactions
 

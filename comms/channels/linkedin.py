@@ -84,6 +84,7 @@ class LinkedinChannel(Channel):
     """An organisation page on LinkedIn, posting as `urn:li:organization:{organization_id}`."""
 
     name = "linkedin"
+    receipt_has_url = True
     idempotent = False  # no idempotency key; duplicates are found with find() instead
     has_metrics = True  # organizationalEntityShareStatistics (needs rw_organization_admin)
 

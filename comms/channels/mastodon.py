@@ -52,6 +52,7 @@ class MastodonChannel(Channel):
     """Posts statuses to one account on one Mastodon instance."""
 
     name = "mastodon"
+    receipt_has_url = True
     idempotent = True  # Idempotency-Key header: the instance returns the same status for 1 hour
     has_metrics = True  # replies, reblogs, favourites; no reach or impressions exist
 

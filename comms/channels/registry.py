@@ -75,6 +75,13 @@ def label(kind: str) -> str:
     return channel_class(kind).label if known(kind) else kind
 
 
+def receipt_url_problem(settings: ChannelSettings) -> str | None:
+    """Why what this channel publishes has no public address a later step can link to."""
+    if not known(settings.type):
+        return f"channel {settings.name!r} has unknown type {settings.type!r}"
+    return channel_class(settings.type).receipt_url_problem(settings)
+
+
 def option_schema(kind: str) -> dict[str, Option]:
     """Every option a channel of the type takes (the common ones first)."""
     return channel_class(kind).option_schema()

@@ -88,6 +88,7 @@ class SiteChannel(Channel):
     """News pages in a local folder. A static site has no figures, so `metrics()` stays empty."""
 
     name = "site"
+    receipt_has_url = True
     idempotent = True  # the page's file name comes from post id + key: a re-send rewrites it
     has_metrics = False  # a static site counts no views, reach or clicks
 
@@ -120,6 +121,14 @@ class SiteChannel(Channel):
         self.site_title = str(settings.get("site_title", "Nyheder"))
         self.author = str(settings.get("author", self.site_title))
         self.language = str(settings.get("language", "da"))
+
+    @classmethod
+    def receipt_url_problem(cls, settings: ChannelSettings) -> str | None:
+        """A page's address is base_url + its path: without an http(s) base_url, none to link."""
+        url = str(settings.get("base_url", "") or "")
+        if not url.lower().startswith(("http://", "https://")):
+            return f"channel {settings.name!r} has no base_url (http:// or https://) for its pages"
+        return None
 
     # -- options --------------------------------------------------------------------------
 

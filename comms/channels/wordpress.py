@@ -70,6 +70,7 @@ class WordPressChannel(Channel):
     """News posts on a WordPress site; one post per publish, found again by its slug."""
 
     name = "wordpress"
+    receipt_has_url = True
     idempotent = False  # a resend creates a second post; publish() looks the slug up first
     has_metrics = False  # core WordPress counts no views, reach or clicks
 

@@ -73,6 +73,7 @@ class XChannel(Channel):
     """One X account, posting with its OAuth 2.0 user-context access token."""
 
     name = "x"
+    receipt_has_url = True
     idempotent = False  # no idempotency key; duplicates are found with find() instead
     has_metrics = True  # public_metrics always; owner-only figures for 30 days
 

@@ -135,17 +135,20 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
                     "image": p.image_path,
                     "alt": p.image_alt,
                     "dst_adjusted": p.dst_adjusted,
+                    "link_from": p.link_from,
                 }
                 for p in posts
             ]
         )
         return
+    from comms.content.link_from import describe, for_lint
     from comms.content.lint import text_length, text_limit
 
     click.echo(f"{slug} {year}: {len(posts)} post(s)\n")
     for p in sorted(posts, key=lambda p: (p.scheduled_at, p.channel)):
         limit = text_limit(p.channel_type)
-        size = f"{text_length(p.text, p.channel_type)}" + (f" of {limit}" if limit else "")
+        counted = for_lint(p.text) if p.link_from else p.text  # as lint counts it
+        size = f"{text_length(counted, p.channel_type)}" + (f" of {limit}" if limit else "")
         moved = " (moved past the DST gap)" if p.dst_adjusted else ""
         click.secho(
             f"{_weekday_time(p, settings.zone)}{moved} | {p.channel} | {p.audience} | "
@@ -156,7 +159,9 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
             click.echo(f"  {p.title}")
         if p.image_path:
             click.echo(f"  [image {p.image_path}: {p.image_alt}]")
-        for line in p.text.splitlines():
+        if p.link_from:
+            click.echo(f"  [link: {describe(p.link or '')}]")
+        for line in describe(p.text).splitlines():
             click.echo(f"    {line}".rstrip())
         click.echo()
 
@@ -351,6 +356,8 @@ def queue_list(
       comms queue list --state unknown
       comms queue list --campaign karneval --from 2027-05-01 --to 2027-05-31
     """
+    from comms.content.link_from import describe
+    from comms.queue.links import waits
     from comms.store.db import session_scope
     from comms.store.queries import list_posts
 
@@ -368,18 +375,29 @@ def queue_list(
             zone=settings.zone,
             limit=limit,
         )
+        waiting = waits(session, posts)
     if fmt == "json":
-        print_json([post.model_dump() for post in posts])
+        print_json(
+            [
+                {
+                    **post.model_dump(),
+                    "waiting_for": waiting[post.id].words(settings.zone)
+                    if post.id in waiting
+                    else None,
+                }
+                for post in posts
+            ]
+        )
         return
     rows = [
         [
             str(p.id),
             p.scheduled_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
-            p.state,
+            f"{p.state}, venter på {waiting[p.id].source}" if p.id in waiting else p.state,
             p.channel,
             p.campaign or "",
             p.audience or "",
-            (p.title or p.text).replace("\n", " ")[:60],
+            (p.title or describe(p.text)).replace("\n", " ")[:60],
         ]
         for p in posts
     ]
@@ -402,7 +420,9 @@ def queue_show(app: AppContext, post_id: int) -> None:
     """
     from sqlmodel import col, select
 
+    from comms.content.link_from import describe
     from comms.errors import QueueError
+    from comms.queue.links import wait_of
     from comms.store.db import session_scope
     from comms.store.models import Attempt, AuditEvent, Post
     from comms.timeutil import zoned_text
@@ -412,6 +432,8 @@ def queue_show(app: AppContext, post_id: int) -> None:
         post = session.get(Post, post_id)
         if post is None:
             raise QueueError(f"no post with id {post_id}")
+        waiting = wait_of(session, post)
+        source = session.get(Post, post.link_from_post_id) if post.link_from_post_id else None
         attempts = session.exec(
             select(Attempt).where(col(Attempt.post_id) == post_id).order_by(col(Attempt.started_at))
         ).all()
@@ -425,6 +447,8 @@ def queue_show(app: AppContext, post_id: int) -> None:
         return zoned_text(value, zone, seconds=True) if value else "-"
 
     click.secho(f"post {post.id}: {post.state}", bold=True)
+    if waiting is not None:
+        click.secho(f"  {waiting.words(zone)}", fg="yellow")
     for label, value in (
         ("campaign", f"{post.campaign or '-'} {post.year or ''} {post.step or ''}".strip()),
         ("channel", post.channel),
@@ -446,11 +470,17 @@ def queue_show(app: AppContext, post_id: int) -> None:
         ),
         ("last error", post.last_error or "-"),
         ("title", post.title or "-"),
-        ("link", post.link or "-"),
+        ("link", describe(post.link) if post.link else "-"),
+        (
+            "links to",
+            f"the page of post {source.id} ({source.step}.{source.channel}, {source.state})"
+            if source is not None
+            else "-",
+        ),
         ("image", f"{post.image_path} ({post.image_alt})" if post.image_path else "-"),
     ):
         click.echo(f"{label:>10}: {value}")
-    click.echo("\n" + post.text + "\n")
+    click.echo("\n" + describe(post.text) + "\n")
     if attempts:
         print_table(
             ["started", "finished", "outcome", "HTTP", "error"],

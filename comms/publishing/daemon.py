@@ -45,6 +45,7 @@ from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
+LINK_ROUNDS = 3  # drains after the first for posts released by a page of the same pass
 log = logging.getLogger("comms.publishing.daemon")
 METRICS_EVERY_MINUTES = 10
 
@@ -103,6 +104,7 @@ class Daemon:
             worker=self.worker,
             settings=settings.daemon,
             outage=self.outage,
+            utm=settings.utm,
         )
         if notify and not self.notifier.enabled:
             log.warning("notification channel %s cannot send; notices are not sent", notify)
@@ -225,6 +227,16 @@ class Daemon:
             channels = set(self.adapters) - queue.paused_channels(session)
         # calls to different channels overlap, within each channel's limits (publisher.py)
         result.states = self.publisher.drain(channels, clock=clock)
+        for _ in range(LINK_ROUNDS):
+            # a page just published may release posts linking to it, on a channel already
+            # drained: they go out in this pass, not a tick later
+            if "published" not in result.states.values() or self.stopping.is_set():
+                break
+            with session_scope(self.url) as session:
+                released = queue.has_released_links(session, channels=channels, now=clock())
+            if not released:
+                break
+            result.states.update(self.publisher.drain(channels, clock=clock))
         for state in result.states.values():
             if state == "published":
                 result.published += 1

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 from comms.channels.base import Channel, OutgoingPost
 from comms.config import Settings
 from comms.content.danish import format_datetime
+from comms.content.link_from import describe
 from comms.errors import CommsError
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, ChannelState, Notice, Post, PostState, User, utcnow
@@ -308,7 +309,7 @@ def _post_lines(settings: Settings, post: Post) -> list[str]:
 def _headline(post: Post) -> str:
     """The post's title, else its first line, cut to a readable length."""
     first = (post.title or "").strip() or next(
-        (line.strip() for line in post.text.splitlines() if line.strip()), ""
+        (line.strip() for line in describe(post.text).splitlines() if line.strip()), ""
     )
     return first if len(first) <= 80 else first[:79].rstrip() + "…"
 

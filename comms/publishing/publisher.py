@@ -32,7 +32,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from comms.channels.base import Channel, OutgoingPost, Receipt
-from comms.config import DaemonSettings
+from comms.config import DaemonSettings, UtmSettings
 from comms.errors import ConfigError, RateLimitedError
 from comms.publishing.faults import kill_point
 from comms.publishing.ratelimit import TokenBucket
@@ -90,14 +90,17 @@ class Publisher:
         url: str,
         worker: str,
         settings: DaemonSettings,
+        utm: UtmSettings | None = None,
         bucket_clock: Callable[[], float] = time.monotonic,
         bucket_sleep: Callable[[threading.Event, float], bool] = threading.Event.wait,
         outage: Outage | None = None,
     ) -> None:
         """`bucket_clock` and `bucket_sleep` drive the rate buckets (tests pass a fake clock);
-        `outage` is the daemon's account of database outages, shared by its threads."""
+        `outage` is the daemon's account of database outages, shared by its threads; `utm` tags
+        the page address filled into a post that links to an earlier post's page."""
         self.outage = outage or Outage(log)
         self.adapters = adapters
+        self.utm = utm
         self.stopping = stopping
         self.url = url
         self.worker = worker
@@ -236,6 +239,7 @@ class Publisher:
                 channels={channel},
                 limit=limit,
                 lease=timedelta(seconds=self.settings.lease_seconds),
+                utm=self.utm,
             )
 
     def _release(self, claim: Claim, clock: Clock) -> None:

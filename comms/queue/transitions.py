@@ -13,7 +13,7 @@ claim and commit, mark sending and commit, call, record and commit.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from sqlmodel import Session, col, select
 
 from comms.access import STATE_NAMES
 from comms.channels.base import OutgoingPost, Receipt
-from comms.config import DaemonSettings
+from comms.config import DaemonSettings, UtmSettings
+from comms.content import link_from
+from comms.content.lint import tag_url
 from comms.errors import (
     ChannelError,
     QueueError,
@@ -113,6 +115,49 @@ _FINISH_ATTEMPT = (
 )
 
 
+# --- posts that link to an earlier post's page (a campaign step's `link_from`) ---------------
+#
+# Such a post is held until its source is published with a public http(s) address: it is not
+# claimed before, never missed for waiting, and if its source never comes out (failed,
+# cancelled, missed) it waits for good, shown as waiting (comms/queue/links.py), never sent with
+# a wrong link. Once the source is out, the post is due at the later of its own time and the
+# source's publication, and the grace window counts from that instant.
+
+_SOURCE = _POSTS.alias("link_source")
+
+
+def _source_column(column: str) -> sa.ScalarSelect[Any]:
+    """A column of the post's link source, where that source is published (else NULL)."""
+    return (
+        sa.select(_SOURCE.c[column])
+        .where(_SOURCE.c.id == _POSTS.c.link_from_post_id, _SOURCE.c.state == PostState.PUBLISHED)
+        .scalar_subquery()
+    )
+
+
+_SOURCE_URL = _source_column("external_url")
+_SOURCE_PUBLISHED_AT = _source_column("published_at")
+
+
+def _is_public_url(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """An http:// or https:// address (a receipt may carry a relative path or none at all)."""
+    lowered = sa.func.lower(column)
+    return sa.or_(lowered.like("http://%"), lowered.like("https://%"))
+
+
+# not held back by a source: none, or one published with a public address
+_RELEASED = sa.or_(_POSTS.c.link_from_post_id.is_(None), _is_public_url(_SOURCE_URL))
+
+_FILL_LINK = (
+    sa.update(_POSTS)
+    .where(*_HOLDING)
+    .values(
+        text=sa.bindparam("p_text", type_=sa.Text()),
+        link=sa.bindparam("p_link", type_=sa.String()),
+        updated_at=_AT,
+    )
+)
+
 # what a claim reads of a post: its OutgoingPost, attempts and due time
 _CLAIMED_COLUMNS = (
     _POSTS.c.id,
@@ -127,6 +172,8 @@ _CLAIMED_COLUMNS = (
     _POSTS.c.image_alt,
     _POSTS.c.campaign,
     _POSTS.c.audience,
+    _POSTS.c.link_from_post_id,
+    _SOURCE_URL.label("source_url"),
 )
 
 
@@ -606,6 +653,10 @@ def mark_missed(
     `clock_jump` is how far the wall clock leapt forward since the daemon's last look (beyond
     the time that really passed): posts that fell due inside the leap were not missed by
     anyone, so the window is counted from before the leap.
+
+    A post linking to an earlier post's page is due at the later of its own time and that
+    page's publication, so it is missed only when both passed beyond the window; while the page
+    is not out it waits, and is never missed for that.
     """
     cutoff = now - max(clock_jump, timedelta(0)) - grace
     return _update_audited(
@@ -615,6 +666,7 @@ def mark_missed(
             col(Post.state) == PostState.QUEUED,
             col(Post.attempts) == 0,
             col(Post.scheduled_at) < cutoff,
+            sa.or_(col(Post.link_from_post_id).is_(None), cutoff > _SOURCE_PUBLISHED_AT),
         )
         .values(
             state=PostState.MISSED,
@@ -656,8 +708,12 @@ def claim_due(
     channels: set[str],
     limit: int,
     lease: timedelta,
+    utm: UtmSettings | None = None,
 ) -> list[Claim]:
     """Take up to `limit` due, approved posts on `channels` under a lease, in due order.
+
+    A post linking to an earlier post's page is taken only once that page is out; its text and
+    link get the page's address then (tagged by `utm` as the plan tags links), kept on the post.
 
     On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several daemons claim side by side; on SQLite the
     session's `BEGIN IMMEDIATE` serialises claimers, and the state-guarded UPDATE decides.
@@ -671,6 +727,7 @@ def claim_due(
             _POSTS.c.scheduled_at <= now,
             sa.or_(_POSTS.c.next_attempt_at.is_(None), _POSTS.c.next_attempt_at <= now),
             _POSTS.c.channel.in_(sorted(channels)),
+            _RELEASED,
         )
         .order_by(_POSTS.c.scheduled_at, _POSTS.c.id)
         .limit(limit)
@@ -697,18 +754,69 @@ def claim_due(
         attempts.append(
             {"post_id": post.id, "attempt_id": attempt_id, "worker": worker, "started_at": now}
         )
+        outgoing = outgoing_of(post)
+        if post.link_from_post_id is not None:
+            outgoing = _fill_link(session, post, outgoing, attempt_id, now=now, utm=utm)
         claims.append(
             Claim(
                 post_id=post.id,
                 attempt_id=attempt_id,
                 attempt=post.attempts + 1,
                 scheduled_at=post.scheduled_at,
-                outgoing=outgoing_of(post),
+                outgoing=outgoing,
             )
         )
     if attempts:
         session.execute(sa.insert(_ATTEMPTS), attempts)
     return claims
+
+
+def _fill_link(
+    session: Session,
+    post: sa.Row[Any],
+    outgoing: OutgoingPost,
+    attempt_id: str,
+    *,
+    now: datetime,
+    utm: UtmSettings | None,
+) -> OutgoingPost:
+    """The claimed post with its source page's address where the plan left a placeholder.
+
+    Kept on the post (and audited), so the queue shows what went out; the approved content hash
+    is left as it was: the approver saw that the link is that page's, only its address is new.
+    """
+    url = str(post.source_url)
+    if utm is not None:
+        url = tag_url(
+            url,
+            domains=utm.domains,
+            source=post.channel,
+            medium=utm.medium,
+            campaign=post.campaign or "",
+        )
+    text = link_from.fill(post.text, url)
+    link = link_from.fill(post.link, url) if post.link else post.link
+    if (text, link) == (post.text, post.link):
+        return outgoing
+    session.exec(
+        _FILL_LINK,
+        params={
+            "p_post_id": post.id,
+            "p_attempt_id": attempt_id,
+            "p_text": text,
+            "p_link": link,
+            "p_at": now,
+        },
+    )
+    audit.record(
+        session,
+        actor=DAEMON_ACTOR,
+        action="link-filled",
+        post_id=post.id,
+        campaign=post.campaign,
+        detail=f"from post {post.link_from_post_id}: {url}",
+    )
+    return replace(outgoing, text=text, link=link)
 
 
 def outgoing_of(post: Post | sa.Row[Any]) -> OutgoingPost:
@@ -898,13 +1006,30 @@ def _hand_back(session: Session, now: datetime, *which: sa.ColumnElement[bool]) 
     ).rowcount
 
 
+def has_released_links(session: Session, *, channels: set[str], now: datetime) -> bool:
+    """A queued post on `channels` linking to a page that is now out, due: claimable now."""
+    if not channels:
+        return False
+    query = sa.select(_POSTS.c.id).where(
+        _POSTS.c.state == PostState.QUEUED,
+        _POSTS.c.link_from_post_id.is_not(None),
+        _POSTS.c.scheduled_at <= now,
+        sa.or_(_POSTS.c.next_attempt_at.is_(None), _POSTS.c.next_attempt_at <= now),
+        _POSTS.c.channel.in_(sorted(channels)),
+        _RELEASED,
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
 def next_due_at(session: Session, *, channels: set[str]) -> datetime | None:
     """When the next queued post on these channels becomes due (for the daemon's wake-up)."""
     if not channels:
         return None
     due = sa.func.coalesce(Post.next_attempt_at, Post.scheduled_at)
     query = select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
-        col(Post.state) == PostState.QUEUED, col(Post.channel).in_(sorted(channels))
+        col(Post.state) == PostState.QUEUED,
+        col(Post.channel).in_(sorted(channels)),
+        _RELEASED,  # a post waiting for its source's page is due when that page is out
     )
     return session.exec(query).one()
 
@@ -920,6 +1045,22 @@ def replan(session: Session, post: Post, values: dict[str, Any]) -> bool:
         .values(**values)
     ).rowcount
     return bool(changed)
+
+
+def set_link_sources(session: Session, sources: dict[int, int | None]) -> int:
+    """Set which post's page each post links to (post id -> source id, None: no source).
+
+    Plan's part of `link_from`, audited with the plan's own events; only posts not yet claimed
+    change, so a post on its way out keeps the source its link was filled from.
+    """
+    changed = 0
+    for post_id, source_id in sources.items():
+        changed += session.exec(
+            sa.update(Post)
+            .where(col(Post.id) == post_id, col(Post.state).in_(_NOT_STARTED))
+            .values(link_from_post_id=source_id)
+        ).rowcount
+    return changed
 
 
 def cancel_removed(session: Session, post: Post, *, now: datetime, note: str) -> bool:

@@ -25,6 +25,7 @@ from jinja2 import Environment
 from sqlmodel import col
 
 from comms.content.danish import format_time
+from comms.content.link_from import describe, has_placeholder
 from comms.report.html import BASE_CSS, document_start
 from comms.store.db import session_scope
 from comms.store.models import Post, PostState
@@ -103,12 +104,12 @@ def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEnt
                 id=int(post.id or 0),
                 key=post.idempotency_key,
                 campaign=post.campaign,
-                title=post.title or _first_words(post.text),
-                text=post.text,
+                title=post.title or _first_words(describe(post.text)),
+                text=describe(post.text),  # a page address not out yet, in words
                 channel=post.channel,
                 audience=post.audience,
                 state=post.state,
-                link=post.external_url or post.link,
+                link=post.external_url or (None if has_placeholder(post.link) else post.link),
                 start=post.published_at
                 if post.state == PostState.PUBLISHED and post.published_at
                 else post.scheduled_at,

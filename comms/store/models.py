@@ -93,6 +93,7 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_story", "story"),
         sa.Index("ix_post_author_state", "author", "state"),
         sa.Index("ix_post_scheduled_at_id", "scheduled_at", "id"),  # the queue page's order
+        sa.Index("ix_post_link_from_post_id", "link_from_post_id"),  # the posts a page releases
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -137,6 +138,9 @@ class Post(SQLModel, table=True):
     on_approval: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # when its author asked for approval (None: still being written, or planned/imported)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the post whose published page this one links to (a step's `link_from`): it is not due
+    # before that page is out, and its link is that page's address
+    link_from_post_id: int | None = Field(default=None, foreign_key="post.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

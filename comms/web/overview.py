@@ -12,6 +12,7 @@ from starlette.responses import Response
 from comms.access import Action
 from comms.config import Settings
 from comms.content.danish import format_date
+from comms.queue.links import waits
 from comms.store.models import ChannelState, Notice, Post, PostState
 from comms.web.context import Ctx, page
 
@@ -122,8 +123,16 @@ def overview(ctx: Ctx) -> Response:
         .order_by(col(Post.scheduled_at), col(Post.id))
         .limit(LIMIT)
     ).all()
+    waiting = waits(db, blocked_rows)  # held until the page they link to is out
     blocked = [
-        (post, f"kanalen {bad[post.channel]}" if post.channel in bad else "tiden er passeret")
+        (
+            post,
+            f"kanalen {bad[post.channel]}"
+            if post.channel in bad
+            else waiting[post.id].words(ctx.settings.zone)
+            if post.id in waiting
+            else "tiden er passeret",
+        )
         for post in blocked_rows
     ]
     coming = db.exec(

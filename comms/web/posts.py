@@ -18,10 +18,12 @@ from starlette.routing import Route
 
 from comms.access import Action
 from comms.channels.registry import preview_card
+from comms.content import link_from
 from comms.content.lint import lint_post, text_length, text_limit
 from comms.content.text import linkify
 from comms.errors import QueueError
 from comms.queue import transitions as queue
+from comms.queue.links import source_name, wait_of
 from comms.report.render import TYPE_NAMES
 from comms.store.models import Attempt, AuditEvent, Post
 from comms.timeutil import local_to_utc
@@ -72,9 +74,11 @@ def show(ctx: Ctx, post_id: int) -> Response:
     settings = ctx.settings
     channel = settings.channels.get(post.channel)
     kind = channel.type if channel else ""
-    length, limit = text_length(post.text, kind), text_limit(kind)
+    # a page address not out yet is counted as lint counted it when it was planned
+    counted = link_from.for_lint(post.text)
+    length, limit = text_length(counted, kind), text_limit(kind)
     problems = lint_post(
-        text=post.text,
+        text=counted,
         title=post.title,
         channel_type=kind,
         image=post.image_path,
@@ -96,16 +100,22 @@ def show(ctx: Ctx, post_id: int) -> Response:
         for other in (queue.story_posts(ctx.db, post.story) if post.story else [])
         if other.id != post.id and ctx.may(Action.VIEW, other)
     ]
+    source = ctx.db.get(Post, post.link_from_post_id) if post.link_from_post_id else None
+    waiting = wait_of(ctx.db, post)
     return ctx.page(
         "post.html",
         title=post.title or f"Opslag {post_id}",
+        link_source=source,
+        link_source_name=source_name(source) if source is not None else None,
+        waiting=waiting.words(settings.zone) if waiting is not None else None,
+        link_pending=link_from.has_placeholder(post.link),
         post=post,
         when=when,
         kind_name=TYPE_NAMES.get(kind, kind or "ukendt kanaltype"),
         organisation=channel.organisation if channel else None,
         card=preview_card(kind),
-        text=linkify(post.text, rel="noreferrer noopener"),
-        domain=domain_of(post.link),
+        text=linkify(link_from.describe(post.text), rel="noreferrer noopener"),
+        domain=None if link_from.has_placeholder(post.link) else domain_of(post.link),
         has_image=image_file(post) is not None,
         length=length,
         limit=limit,

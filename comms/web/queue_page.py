@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from comms.access import Action
 from comms.config import Settings
+from comms.queue.links import waits
 from comms.store.models import Post
 from comms.timeutil import local_day_bounds
 from comms.web.context import Ctx, Refused, page
@@ -144,6 +145,7 @@ def queue(ctx: Ctx) -> Response:
             {c.organisation for c in settings.channels.values() if c.organisation}
         ),
         campaigns=campaigns,
+        waiting=waits(ctx.db, posts),  # posts held until the page they link to is out
         next_href=next_href,
         first_href="/queue?" + urlencode(kept) if cursor else None,
     )

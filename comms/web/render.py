@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from comms.content.danish import format_date, format_datetime, format_number
+from comms.content.link_from import describe
 from comms.web.security import SECURITY_HEADERS
 from comms.web.words import ROLE_NAMES, STATE_NAMES
 
@@ -28,6 +29,8 @@ _env = Environment(
 _env.filters["number"] = lambda value: format_number(value) if value is not None else "–"
 _env.filters["day"] = lambda value: format_date(value) if value else "–"
 _env.filters["web_url"] = lambda value: web_url(value)
+# a page address not out yet (a step's link_from) in words, as people are shown it
+_env.filters["said"] = lambda value: describe(value) if value else value
 _env.globals["STATE_NAMES"] = STATE_NAMES
 _env.globals["ROLE_NAMES"] = ROLE_NAMES
 

@@ -1,0 +1,65 @@
+"""A post that links to an earlier post's page, as the workspace shows it: the link said in
+words, and "waiting" on the queue and the post page while that page is not out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from comms.config import Settings
+from comms.content.link_from import placeholder
+from comms.queue import transitions as queue
+from comms.store.db import session_scope
+from tests.web.conftest import add_post
+
+WORDS = "(link til nyhed.hjemmeside, når den er udgivet)"
+
+
+def story(site: Settings, channel: str = "kommune-facebook") -> tuple[int, int]:
+    """A news page (approved, not out) and a post linking to it (on Facebook unless told)."""
+    news = add_post(site, channel="hjemmeside", step="nyhed", state="queued", title="Lås døren")
+    due = datetime.now(UTC) - timedelta(hours=2)  # its own time has passed: it waits
+    address = placeholder("nyhed", "hjemmeside")
+    social = add_post(
+        site,
+        channel=channel,
+        step="opslag",
+        state="queued",
+        text=f"Læs vores råd: {address}",
+        link=address,
+        link_from_post_id=news,
+        scheduled_at=due,
+    )
+    return news, social
+
+
+def test_the_post_page_says_where_the_link_goes_and_that_it_waits(client, site: Settings):
+    news, social = story(site)
+    page = client("anna").get(f"/posts/{social}").text
+    assert f"Læs vores råd: {WORDS}" in page
+    assert 'id="link-waiting"' in page
+    assert f"venter på nyhed.hjemmeside (opslag {news}, godkendt, planlagt" in page
+    assert f'<a href="/posts/{news}">opslag {news}</a>' in page  # the link's source
+    assert "link-fra.example.com</div>" not in page  # no placeholder domain in the link box
+    # the edit form keeps the placeholder, and says what it stands for
+    assert 'id="link-placeholder-help"' in page
+    listing = client("anna").get("/queue").text
+    assert listing.count("venter på nyhed.hjemmeside") == 1  # the post, not its page
+
+
+def test_a_cancelled_page_leaves_the_post_waiting_for_good(client, site: Settings):
+    news, social = story(site, channel="hjemmeside")  # a channel that can publish
+    with session_scope(site.database_url) as session:
+        queue.cancel(session, news, actor="anna")
+    page = client("anna").get(f"/posts/{social}").text
+    assert f"venter på nyhed.hjemmeside (opslag {news}, som er annulleret)" in page
+    assert "flyt den, eller annullér dette opslag" in page
+    # the overview lists it among the posts held up, saying why (not "the time has passed")
+    overview = client("anna").get("/").text
+    assert f"venter på nyhed.hjemmeside (opslag {news}, som er annulleret)" in overview
+
+
+def test_a_headline_says_the_link_in_words(client, site: Settings):
+    story(site)
+    listing = client("anna").get("/queue").text
+    assert "Læs vores råd: (link til nyhed.hjemmeside, når den er udgivet)" in listing
+    assert "link-fra.example.com" not in listing
