@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from comms.campaigns.events import Occurrence
 from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.config import Settings
-from comms.content.lint import add_utm, lint_post, tag_url
+from comms.content.lint import add_utm, errors_of, lint_post, tag_url, warnings_of
 from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan
@@ -53,6 +53,7 @@ class PlannedPost:
     scheduled_at: datetime
     local_time: str
     dst_adjusted: bool
+    warnings: tuple[str, ...] = ()  # lint warnings (readability): shown, never stop the plan
 
     @property
     def content_hash(self) -> str:
@@ -112,6 +113,7 @@ class YearPlan:
     selected: list[str]  # the campaigns asked for
     posts: list[PlannedPost] = field(default_factory=list)
     undated: list[Undated] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # lint warnings, located like problems
 
     @property
     def dated(self) -> list[str]:
@@ -175,17 +177,25 @@ def build_year(
             when = _when(settings, step, occurrence)
             for target in targets:
                 post = _build_one(renderer, spec, step, target, year, occurrence, when)
-                posts.append(post)
-                for problem in lint_post(
+                found = lint_post(
                     text=post.text,
                     title=post.title,
                     channel_type=post.channel_type,
                     image=post.image_path,
                     alt=post.image_alt,
                     brand=brand,
-                ):
+                    readability=settings.readability,
+                )
+                if found:
                     where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
-                    problems.append(f"{where}: {post.plan_key}: {problem.message}")
+                    problems += [
+                        f"{where}: {post.plan_key}: {p.message}" for p in errors_of(found)
+                    ]
+                    advice = tuple(p.message for p in warnings_of(found))
+                    if advice:
+                        post = replace(post, warnings=advice)
+                        result.warnings += [f"{where}: {post.plan_key}: {a}" for a in advice]
+                posts.append(post)
     if problems:
         raise PostsFailLint(problems)
     return result

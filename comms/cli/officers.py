@@ -84,7 +84,7 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     report = validate_all(app.settings, years or (this, this + 1))
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
-    for line in report.warnings:
+    for line in report.warnings + report.lint_warnings:
         click.echo(f"warning: {line}", err=True)
     if report.errors:
         raise click.ClickException(
@@ -99,6 +99,11 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
         f"ok: {report.campaigns} campaign(s), {report.templates} template(s), "
         f"{report.posts} post(s) rendered and linted for {', '.join(map(str, report.years))}"
         f"{undated}"
+        + (
+            f"; {len(report.lint_warnings)} lint warning(s) (see above)"
+            if report.lint_warnings
+            else ""
+        )
     )
 
 
@@ -135,6 +140,7 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
                     "image": p.image_path,
                     "alt": p.image_alt,
                     "dst_adjusted": p.dst_adjusted,
+                    "warnings": list(p.warnings),
                 }
                 for p in posts
             ]
@@ -158,6 +164,8 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
             click.echo(f"  [image {p.image_path}: {p.image_alt}]")
         for line in p.text.splitlines():
             click.echo(f"    {line}".rstrip())
+        for warning in p.warnings:
+            click.secho(f"  advarsel: {warning}", fg="yellow")
         click.echo()
 
 

@@ -24,7 +24,15 @@ from starlette.routing import Route
 
 from comms.access import Action, PostFacts, decide
 from comms.config import ChannelSettings, Settings
-from comms.content.lint import add_utm, lint_post, tag_url, text_length, text_limit
+from comms.content.lint import (
+    add_utm,
+    errors_of,
+    lint_post,
+    tag_url,
+    text_length,
+    text_limit,
+    warnings_of,
+)
 from comms.errors import QueueError
 from comms.queue import transitions as queue
 from comms.report.render import TYPE_NAMES
@@ -92,6 +100,7 @@ class Check:
     problems: tuple[str, ...]
     variant: bool = False  # counted from the channel's own text, not the common one
     codes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # readability advice: shown, never stops the post
 
     @property
     def too_long(self) -> bool:
@@ -105,6 +114,7 @@ class Check:
             "too_long": self.too_long,
             "variant": self.variant,
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
         }
 
 
@@ -198,7 +208,9 @@ def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
             image=image,
             alt=values.image_alt or None,
             brand=ctx.settings.brand,
+            readability=ctx.settings.readability,
         )
+        errors = errors_of(problems)
         found.append(
             Check(
                 channel=name,
@@ -206,10 +218,11 @@ def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
                 length=length,
                 limit=limit,
                 problems=tuple(
-                    lint_message(p.code, p.message, length=length, limit=limit) for p in problems
+                    lint_message(p.code, p.message, length=length, limit=limit) for p in errors
                 ),
                 variant=name in values.variants,
-                codes=tuple(p.code for p in problems),
+                codes=tuple(p.code for p in errors),
+                warnings=tuple(p.message for p in warnings_of(problems)),
             )
         )
     return found
