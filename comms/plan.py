@@ -188,9 +188,7 @@ def build_year(
                 )
                 if found:
                     where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
-                    problems += [
-                        f"{where}: {post.plan_key}: {p.message}" for p in errors_of(found)
-                    ]
+                    problems += [f"{where}: {post.plan_key}: {p.message}" for p in errors_of(found)]
                     advice = tuple(p.message for p in warnings_of(found))
                     if advice:
                         post = replace(post, warnings=advice)

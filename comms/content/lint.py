@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import regex
 
 from comms.channels import registry
-from comms.content import text as text_mod
 from comms.config import ReadabilitySettings
+from comms.content import text as text_mod
 from comms.content.readability import CHECK_OF_CODE
 from comms.content.readability import findings as readability_findings
 from comms.content.text import TextRule

@@ -112,8 +112,7 @@ def show(ctx: Ctx, post_id: int) -> Response:
         limit=limit,
         too_long=bool(limit and length > limit),
         problems=[
-            lint_message(p.code, p.message, length=length, limit=limit)
-            for p in errors_of(problems)
+            lint_message(p.code, p.message, length=length, limit=limit) for p in errors_of(problems)
         ],
         advice=[p.message for p in warnings_of(problems)],
         attempts=[(a, outcome_name(a.outcome)) for a in attempts],
