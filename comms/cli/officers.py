@@ -359,8 +359,9 @@ def queue_list(
       comms queue list --state unknown
       comms queue list --campaign karneval --from 2027-05-01 --to 2027-05-31
     """
+    from comms.report.figures import ONE_OFF
     from comms.store.db import session_scope
-    from comms.store.queries import list_posts
+    from comms.store.queries import list_posts, short_story
 
     settings = app.settings
     start = parse_date(date_from, "--from") if date_from else None
@@ -382,10 +383,12 @@ def queue_list(
     rows = [
         [
             str(p.id),
-            p.scheduled_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
+            "when approved"
+            if p.on_approval and p.state in ("draft", "rejected")
+            else p.scheduled_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
             p.state,
             p.channel,
-            p.campaign or "",
+            p.campaign or (f"{ONE_OFF} {short_story(p.story)}" if p.story else ""),
             p.audience or "",
             (p.title or p.text).replace("\n", " ")[:60],
         ]

@@ -377,6 +377,7 @@ def compose(
     local_time: str | None = None,
     submit: bool = False,
     campaign: str | None = None,
+    audience: str | None = None,
 ) -> list[int]:
     """A one-off story: one draft per channel sharing a story id, written by `actor`.
 
@@ -397,6 +398,7 @@ def compose(
             source="compose",
             channel=channel,
             campaign=campaign,
+            audience=audience or None,
             title=title or None,
             text=(variants or {}).get(channel) or text,
             link=(links or {}).get(channel) or link or None,
