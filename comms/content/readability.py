@@ -5,7 +5,7 @@ The checks (docs/templates.md, "Tekst, borgerne kan læse"):
 - **LIX**, the Danish readability index: words / sentences + 100 × long words / words, a long
   word having more than six letters. A word is a run of letters; links, hashtags, @names,
   numbers and emoji are not prose and are left out. A sentence ends at `.`, `!`, `?` or `:`
-  followed by a capital letter, a digit or the end of a line, at a line break before a line
+  followed by a capital letter or the end of a line (so "kl. 9" is no sentence end), at a line break before a line
   that starts with a capital or a non-letter (a list, a headline), and at the end of the text.
   A text of fewer than `lix_min_words` words is not rated: a handful of words gives a number
   that means nothing.
@@ -49,7 +49,8 @@ LONG_WORD = 6  # a long word has more letters than this
 
 _WORD_RE = regex.compile(r"\p{L}[\p{L}\p{M}]*")
 _NOT_PROSE_RE = regex.compile(r"(?<![\w&/])[#@]\w+")  # hashtags and @names
-_SENTENCE_END_RE = regex.compile(r"[.!?:]+(?=[\"'»”)\]]*(?:\s+[\p{Lu}\d]|\s*$))")
+# "kl. 9" and "den 14. januar" go on: only a capital letter (or the line's end) starts anew
+_SENTENCE_END_RE = regex.compile(r"[.!?:]+(?=[\"'»”)\]]*(?:\s+\p{Lu}|\s*$))")
 _ENDS_SENTENCE_RE = regex.compile(r"[.!?:][\"'»”)\]]*$")
 _HASHTAG_RE = regex.compile(r"(?<![\w&/#])#(\w+)")
 _GRAPHEME_RE = regex.compile(r"\X")
