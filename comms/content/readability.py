@@ -5,8 +5,9 @@ The checks (docs/templates.md, "Tekst, borgerne kan læse"):
 - **LIX**, the Danish readability index: words / sentences + 100 × long words / words, a long
   word having more than six letters. A word is a run of letters; links, hashtags, @names,
   numbers and emoji are not prose and are left out. A sentence ends at `.`, `!`, `?` or `:`
-  followed by a capital letter or the end of a line (so "kl. 9" is no sentence end), at a line break before a line
-  that starts with a capital or a non-letter (a list, a headline), and at the end of the text.
+  followed by a capital letter or the end of a line (so "kl. 9" is no sentence end), at a
+  line break before a line that starts with a capital or a non-letter (a list, a headline), and
+  at the end of the text.
   A text of fewer than `lix_min_words` words is not rated: a handful of words gives a number
   that means nothing.
 - **Hashtags in CamelCase**: a screen reader reads #TrygAalborg as two words and #trygaalborg
