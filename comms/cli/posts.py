@@ -61,6 +61,8 @@ class ChannelPost:
     source: TextSource | None
     errors: list[LintProblem]
     warnings: list[LintProblem]
+    length: int
+    limit: int | None
 
 
 @click.command("post")
@@ -300,7 +302,7 @@ def _check_image(wanted: OneOff) -> str | None:
 
 
 def _build(settings: Settings, wanted: OneOff, image: str | None) -> list[ChannelPost]:
-    from comms.content.lint import errors_of, warnings_of
+    from comms.content.lint import errors_of, text_length, text_limit, warnings_of
     from comms.content.oneoff import channel_link, channel_text, lint_one_off
 
     built = []
@@ -316,14 +318,18 @@ def _build(settings: Settings, wanted: OneOff, image: str | None) -> list[Channe
                 source=source,
                 errors=errors_of(found),
                 warnings=warnings_of(found),
+                length=text_length(text, settings.channels[name].type),
+                limit=text_limit(settings.channels[name].type),
             )
         )
     return built
 
 
 def _located(wanted: OneOff, post: ChannelPost, problem: LintProblem) -> str:
-    """A finding with the file and line to change, where it comes from a file."""
+    """A finding in Danish, with the file and line to change where it comes from a file."""
     import re
+
+    from comms.web.words import lint_message
 
     if problem.code in IMAGE_CODES or problem.code.startswith("alt-"):
         where = wanted.image_where if problem.code == "image-missing" else wanted.alt_where
@@ -333,7 +339,8 @@ def _located(wanted: OneOff, post: ChannelPost, problem: LintProblem) -> str:
         where = post.source.where(needle)
     else:
         where = "--text"
-    return f"{where}: {post.channel}: {problem.message}"
+    said = lint_message(problem.code, problem.message, length=post.length, limit=post.limit)
+    return f"{where}: {post.channel}: {said}"
 
 
 def _show(
@@ -347,7 +354,6 @@ def _show(
 ) -> None:
     """Each channel's post as it goes out (with --dry-run), and every warning."""
     from comms.content.danish import format_datetime
-    from comms.content.lint import text_length, text_limit
 
     if when is None:
         timing = "når det er godkendt"
@@ -357,9 +363,7 @@ def _show(
             timing += " (flyttet frem forbi sommertidens spring)"
     for post in built:
         if dry_run:
-            kind = settings.channels[post.channel].type
-            limit = text_limit(kind)
-            size = f"{text_length(post.text, kind)}" + (f" af {limit}" if limit else "")
+            size = f"{post.length}" + (f" af {post.limit}" if post.limit else "")
             click.secho(f"{post.channel} | {timing} | {size} tegn", bold=True)
             if wanted.title:
                 click.echo(f"  {wanted.title}")
