@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +14,20 @@ from click.testing import CliRunner
 from PIL import Image
 from sqlmodel import select
 
+from comms.errors import CommsError
 from comms.store.db import session_scope
 from comms.store.models import AuditEvent, Post
 from tests.cli import comms_cli, run_comms
 
 cli = comms_cli()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stdout: str
+    stderr: str
+
+
 TEXT = "Kør forsigtigt i morgen.\nDer er glat på vejene. #TrygAalborg\n"
 
 
@@ -28,11 +37,19 @@ def run(*args: str, code: int = 0):
     return result
 
 
-def comms(*args: str, code: int = 0) -> subprocess.CompletedProcess:
-    """`comms ARGS` in its own process (domain errors are one line on stderr and exit 1)."""
-    result = run_comms(*args, timeout=120)
-    assert result.returncode == code, result.stdout + result.stderr
-    return result
+def comms(*args: str, code: int = 0) -> Outcome:
+    """`comms ARGS` in this process; a comms error becomes the line `main()` prints for it.
+
+    `main()` itself (one line, exit status 1) is tested through a real process in
+    test_the_real_command_says_one_line_and_exits_1."""
+    result = CliRunner().invoke(cli, list(args))
+    stderr, status = result.stderr, result.exit_code
+    if isinstance(result.exception, CommsError):
+        stderr, status = stderr + f"Error: {result.exception}\n", 1
+    elif result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert status == code, result.output + stderr
+    return Outcome(result.stdout, stderr)
 
 
 def queue() -> list[dict]:
@@ -278,3 +295,15 @@ def test_one_off_posts_are_reported_as_their_own_campaign(news):
     for fmt in ("table", "json", "csv", "md", "html"):
         shown = run("report", "--from", "2027-01-01", "--to", "2027-01-31", "--format", fmt).output
         assert "(enkeltopslag)" in shown, fmt
+
+
+def test_the_real_command_says_one_line_and_exits_1(news):
+    failed = run_comms("post", "--channels", "hjemmeside,facebok", "--text-file", str(news))
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [
+        "Error: --channels: kanalen 'facebok' findes ikke; mente du 'facebook'? kanalerne er: "
+        "facebook, hjemmeside, instagram, linkedin, x"
+    ]
+    usage = run_comms("post", "--channels", "hjemmeside", "--at", "i morgen", "--text", "Hej")
+    assert usage.returncode == 2
+    assert '"2027-01-14 09:00"' in usage.stderr

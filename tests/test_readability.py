@@ -4,7 +4,7 @@ and not tripped, and the warnings where an officer sees them: validate, preview,
 from __future__ import annotations
 
 import json
-import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,17 @@ from click.testing import CliRunner
 from comms.config import ReadabilitySettings
 from comms.content.lint import errors_of, lint_post, warnings_of
 from comms.content.readability import count_emoji, lix, lix_level
-from tests.cli import comms_cli, run_comms
+from comms.errors import CommsError
+from tests.cli import comms_cli
 
 cli = comms_cli()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stdout: str
+    stderr: str
+
 
 HARD = (
     "Kommunalbestyrelsen har vedtaget en omfattende handlingsplan for forebyggelse "
@@ -173,10 +181,19 @@ def run(*args: str, code: int = 0):
     return result
 
 
-def comms(*args: str, code: int = 0) -> subprocess.CompletedProcess:
-    result = run_comms(*args, timeout=120)
-    assert result.returncode == code, result.stdout + result.stderr
-    return result
+def comms(*args: str, code: int = 0) -> Outcome:
+    """`comms ARGS` in this process; a comms error becomes the line `main()` prints for it.
+
+    `main()` itself (one line, exit status 1) is tested through a real process in
+    test_the_real_command_says_one_line_and_exits_1."""
+    result = CliRunner().invoke(cli, list(args))
+    stderr, status = result.stderr, result.exit_code
+    if isinstance(result.exception, CommsError):
+        stderr, status = stderr + f"Error: {result.exception}\n", 1
+    elif result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert status == code, result.output + stderr
+    return Outcome(result.stdout, stderr)
 
 
 def lower_the_karneval_hashtag(project: Path) -> None:
