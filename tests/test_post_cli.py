@@ -94,6 +94,9 @@ def test_two_channels_make_one_story_of_drafts_at_the_local_time(news):
     assert stored.replace(tzinfo=stored.tzinfo or UTC) == datetime(2027, 1, 14, 8, 0, tzinfo=UTC)
     assert made[0]["local_time"] == "2027-01-14 09:00"
     assert made[0]["text"] == TEXT.strip()
+    shown = run("queue", "show", str(ids[0])).output
+    assert f"story: {made[0]['story']}" in shown
+    assert "author: anne" in shown
     with session_scope("sqlite:///comms.db") as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "compose")).all()
         assert sorted(e.post_id for e in events) == sorted(ids)

@@ -439,6 +439,8 @@ def queue_show(app: AppContext, post_id: int) -> None:
     for label, value in (
         ("campaign", f"{post.campaign or '-'} {post.year or ''} {post.step or ''}".strip()),
         ("channel", post.channel),
+        ("story", post.story or "-"),
+        ("author", post.author or "-"),
         ("audience", post.audience or "-"),
         (
             "scheduled",
