@@ -276,7 +276,7 @@ def test_a_bad_key_in_the_file_is_named_at_its_line(project):
     )
     failed = comms("post", "opslag.md", code=1)
     assert f"{project / 'opslag.md'}:3: ukendt nøgle 'titel'" in failed.stderr
-    assert "did you mean 'title'?" in failed.stderr
+    assert "mente du 'title'?" in failed.stderr
 
 
 def test_a_lint_error_in_a_markdown_body_names_the_body_line(project):

@@ -13,18 +13,19 @@ Two forms, one set of keys (the command's options without their dashes):
 In the Markdown form the text is everything after the second `+++` line. Paths (`text_file`,
 `image`, the files of `[variants]`) are relative to the post file's folder. The file is read
 and checked here and nothing is written: an unknown key, a value of the wrong type or a file that
-is not there is an error at its line, with "did you mean" for a typo.
+is not there is an error at its line, with "mente du" for a typo.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from comms.campaigns.toml_source import TomlSource, did_you_mean, syntax_error
+from comms.campaigns.toml_source import TomlSource, syntax_error
 from comms.errors import PostFileError
 
 KEYS = (
@@ -177,7 +178,7 @@ def _fill(post: PostFile, data: dict[str, Any]) -> None:
                 f"ukendt nøgle {key!r}",
                 path=post.path,
                 line=post.line(key),
-                hint=did_you_mean(key, KEYS) or "nøglerne: " + ", ".join(KEYS),
+                hint=_meant(key) or "nøglerne: " + ", ".join(KEYS),
             )
     for key in _STRINGS:
         if key in data:
@@ -223,6 +224,12 @@ def _fill(post: PostFile, data: dict[str, Any]) -> None:
                     line=post.line(channel, "variants") or post.line("variants"),
                 )
             post.variants[str(channel)] = folder / name
+
+
+def _meant(key: str) -> str | None:
+    """ "mente du 'title'?" for a close match, because most unknown keys are typos."""
+    close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
+    return f"mente du {close[0]!r}?" if close else None
 
 
 def _string(post: PostFile, key: str, value: object) -> str:

@@ -202,7 +202,7 @@ def _apply_options(
         wanted.at, wanted.at_where = at, "--at"
     wanted.title = title or wanted.title
     if text_file is not None and text is not None:
-        raise click.UsageError("give --text-file or --text, not both")
+        raise click.UsageError("giv --text-file eller --text, ikke begge")
     if text_file is not None:
         if not text_file.is_file():
             raise PostFileError(f"tekstfilen {text_file} findes ikke", hint="--text-file")
@@ -216,7 +216,9 @@ def _apply_options(
     for item in variants:
         channel, sign, name = item.partition("=")
         if not sign or not channel.strip() or not name.strip():
-            raise click.BadParameter(f"{item!r} is not CHANNEL=FILE", param_hint="--variant")
+            raise click.BadParameter(
+                f"{item!r} er ikke KANAL=FIL, f.eks. facebook=fb.md", param_hint="--variant"
+            )
         path = Path(name.strip())
         if not path.is_file():
             raise PostFileError(f"variantfilen {path} (til {channel.strip()}) findes ikke")
@@ -228,7 +230,9 @@ def _check_channels(settings: Settings, wanted: OneOff) -> None:
     from comms.errors import PostFileError
 
     if not wanted.channels:
-        raise click.UsageError("give the channels: --channels hjemmeside,facebook")
+        raise click.UsageError(
+            "angiv kanalerne: --channels hjemmeside,facebook (i en fil: channels = [...])"
+        )
     known = sorted(settings.channels)
     seen: list[str] = []
     for name in wanted.channels:
