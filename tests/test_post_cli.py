@@ -80,6 +80,7 @@ def test_two_channels_make_one_story_of_drafts_at_the_local_time(news):
     )
     ids = ids_of(done.output)
     assert len(ids) == 2
+    assert "14. januar 2027 kl. 9.00" in done.output
     assert f"comms approve {ids[0]} {ids[1]}" in done.output
     posts = {p["id"]: p for p in queue()}
     made = [posts[i] for i in ids]
@@ -112,8 +113,10 @@ def test_queue_list_shows_the_story_of_a_one_off_post(news):
 
 
 def test_without_at_the_post_goes_out_when_approved(news):
-    run("post", "--channels", "hjemmeside", "--text-file", str(news), "--author", "bo")
+    done = run("post", "--channels", "hjemmeside", "--text-file", str(news), "--author", "bo")
+    assert "når det er godkendt" in done.output
     (post,) = queue()
+    assert post["submitted_at"] is None  # a draft the author may still change
     assert post["on_approval"] is True
     assert post["local_time"] is None
     assert post["author"] == "bo"
@@ -194,6 +197,14 @@ def test_a_time_in_the_dst_gap_moves_forward_as_the_planner_moves_it(project):
     (post,) = queue()
     stored = datetime.fromisoformat(post["scheduled_at"]).replace(tzinfo=UTC)
     assert stored == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)  # 03:30 CEST
+
+
+def test_a_time_that_exists_twice_means_the_first_and_says_so(project):
+    done = run("post", "--channels", "hjemmeside", "--at", "2027-10-31 02:30", "--text", "Hej")
+    assert "findes to gange" in done.output
+    (post,) = queue()
+    stored = datetime.fromisoformat(post["scheduled_at"]).replace(tzinfo=UTC)
+    assert stored == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 02:30 CEST, not CET
 
 
 def test_an_image_with_alt_text_is_kept_and_instagram_needs_one(project):
@@ -310,3 +321,13 @@ def test_the_real_command_says_one_line_and_exits_1(news):
     usage = run_comms("post", "--channels", "hjemmeside", "--at", "i morgen", "--text", "Hej")
     assert usage.returncode == 2
     assert '"2027-01-14 09:00"' in usage.stderr
+
+
+def test_submit_asks_for_approval_at_once(news):
+    run("post", "--channels", "hjemmeside", "--text-file", str(news), "--submit")
+    (post,) = queue()
+    assert post["state"] == "draft"
+    assert post["submitted_at"] is not None
+    with session_scope("sqlite:///comms.db") as session:
+        actions = session.exec(select(AuditEvent.action).where(AuditEvent.post_id == post["id"]))
+        assert sorted(actions.all()) == ["compose", "submit"]

@@ -126,12 +126,13 @@ def post_command(
     wanted.link = link or wanted.link
     wanted.author = author or wanted.author or current_actor()
     _check_channels(settings, wanted)
-    when, local_text, moved = _when(settings, wanted)
+    when, local_text, note = _when(settings, wanted)
     image_path = _check_image(wanted)
     if wanted.text is None and not all(c in wanted.variants for c in wanted.channels):
         raise PostFileError("opslaget har ingen tekst: giv --text-file (eller text i filen)")
     built = _build(settings, wanted, image_path)
-    _show(settings, wanted, built, when, moved, dry_run=dry_run)
+    timing = _timing(settings, when, note)
+    _show(wanted, built, timing, dry_run=dry_run)
     errors = [(post, problem) for post in built for problem in post.errors]
     if errors:
         for post, problem in errors:
@@ -144,7 +145,7 @@ def post_command(
     click.echo(
         f"Oprettede {len(ids)} opslag (historie {story}) som kladder"
         + (", sendt til godkendelse" if submit else ", der skal godkendes")
-        + ":"
+        + f", {timing}:"
     )
     for post_id, post in zip(ids, built, strict=True):
         click.echo(f"  {post_id}  {post.channel}")
@@ -254,14 +255,17 @@ def _check_channels(settings: Settings, wanted: OneOff) -> None:
             )
 
 
-def _when(settings: Settings, wanted: OneOff) -> tuple[datetime | None, str | None, bool]:
-    """(UTC instant, local wall text, moved past the DST gap), or Nones for "when approved"."""
+def _when(settings: Settings, wanted: OneOff) -> tuple[datetime | None, str | None, str | None]:
+    """(UTC instant, local wall text, a note on the DST rule), or Nones for "when approved".
+
+    The planner's rule (comms.timeutil): a time in the spring-forward gap moves forward by the
+    gap; a time the fall-back hour gives twice means the first (summer time). Both are said."""
     from comms.errors import PostFileError
     from comms.store.models import utcnow
     from comms.timeutil import local_to_utc
 
     if wanted.at is None:
-        return None, None, False
+        return None, None, None
     try:
         local = datetime.strptime(wanted.at.strip(), AT_FORMAT)  # noqa: DTZ007 (local wall time)
     except ValueError:
@@ -278,7 +282,24 @@ def _when(settings: Settings, wanted: OneOff) -> tuple[datetime | None, str | No
             "allerede passeret; vælg en senere tid, eller udelad --at, så går opslaget ud, "
             "når det er godkendt"
         )
-    return resolved.utc, local.strftime(AT_FORMAT), resolved.dst_adjusted
+    note = None
+    if resolved.dst_adjusted:
+        note = "flyttet frem forbi sommertidens spring"
+    elif (
+        local.replace(tzinfo=settings.zone, fold=1).utcoffset()
+        != local.replace(tzinfo=settings.zone, fold=0).utcoffset()
+    ):
+        note = "tiden findes to gange, da uret stilles tilbage; det er den første (sommertid)"
+    return resolved.utc, local.strftime(AT_FORMAT), note
+
+
+def _timing(settings: Settings, when: datetime | None, note: str | None) -> str:
+    """When the post goes out, in Danish, with the DST note if any."""
+    from comms.content.danish import format_datetime
+
+    if when is None:
+        return "når det er godkendt"
+    return format_datetime(when, settings.zone) + (f" ({note})" if note else "")
 
 
 def _check_image(wanted: OneOff) -> str | None:
@@ -347,24 +368,8 @@ def _located(wanted: OneOff, post: ChannelPost, problem: LintProblem) -> str:
     return f"{where}: {post.channel}: {said}"
 
 
-def _show(
-    settings: Settings,
-    wanted: OneOff,
-    built: list[ChannelPost],
-    when: datetime | None,
-    moved: bool,
-    *,
-    dry_run: bool,
-) -> None:
+def _show(wanted: OneOff, built: list[ChannelPost], timing: str, *, dry_run: bool) -> None:
     """Each channel's post as it goes out (with --dry-run), and every warning."""
-    from comms.content.danish import format_datetime
-
-    if when is None:
-        timing = "når det er godkendt"
-    else:
-        timing = format_datetime(when, settings.zone)
-        if moved:
-            timing += " (flyttet frem forbi sommertidens spring)"
     for post in built:
         if dry_run:
             size = f"{post.length}" + (f" af {post.limit}" if post.limit else "")
