@@ -216,7 +216,9 @@ def test_validate_and_preview_show_the_warnings_and_still_pass(project):
     dagen = [p for p in listed if p["key"].endswith("/dagen/facebook")]
     assert dagen
     assert any("#aalborgkarneval" in w for w in dagen[0]["warnings"])
-    run("plan", "--year", "2027", "--campaign", "karneval")  # a warning plans
+    planned = comms("plan", "--year", "2027", "--campaign", "karneval")  # a warning plans
+    assert "lint warning(s) (readability)" in planned.stderr
+    assert "post(s) were added" in planned.stdout
 
 
 def test_a_check_the_config_makes_an_error_stops_plan_and_post(project):

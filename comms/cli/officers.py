@@ -209,6 +209,12 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
     with progress_bar() as progress:
         found = build_year(settings, campaigns, year, selected, progress=progress)
     _warn_undated(found.undated)
+    if found.warnings:
+        click.echo(
+            f"warning: {len(found.warnings)} lint warning(s) (readability); they do not stop "
+            "the plan: see them with `comms campaigns validate` or `comms campaigns preview`",
+            err=True,
+        )
     if dry_run:
         changes = _dry_run_changes(app, found.posts, year, found.dated)
     else:
