@@ -132,6 +132,12 @@ def test_a_variant_gives_its_channel_its_own_text_tagged_for_it(news, project):
         str(news),
         "--variant",
         "facebook=fb.md",
+        "--link",
+        "https://www.aalborg.dk/glat",
+    )
+    links = {p["channel"]: p["link"] for p in queue()}
+    assert links["hjemmeside"].endswith(
+        "?utm_source=hjemmeside&utm_medium=social&utm_campaign=enkeltopslag"
     )
     by_channel = {p["channel"]: p["text"] for p in queue()}
     assert by_channel["hjemmeside"] == TEXT.strip()
@@ -184,6 +190,10 @@ def test_the_mistakes_an_officer_makes_are_named(news, project):
         "post", "--channels", "hjemmeside", "--text", "Hej", "--variant", "facebook=fb.md", code=1
     )
     assert "variant til 'facebook'" in stray.stderr
+    no_scheme = comms(
+        "post", "--channels", "hjemmeside", "--text", "Hej", "--link", "aalborg.dk", code=1
+    )
+    assert "skal begynde med https://" in no_scheme.stderr
     assert queue() == []
 
 

@@ -124,6 +124,8 @@ def post_command(
     _apply_options(wanted, channels, at, title, text_file, text, image, alt, variants)
     wanted.audience = audience or wanted.audience
     wanted.link = link or wanted.link
+    if wanted.link and not wanted.link.startswith(("https://", "http://")):
+        raise PostFileError(f"linket {wanted.link!r} skal begynde med https://")
     wanted.author = author or wanted.author or current_actor()
     _check_channels(settings, wanted)
     when, local_text, note = _when(settings, wanted)
