@@ -1,14 +1,20 @@
 """A one-off post written as a file for `comms post`: TOML, or Markdown with TOML front matter.
 
-Two forms, one set of keys (the command's options without their dashes):
+Two forms, one set of keys (the command's options without their dashes). `nyhed.toml`:
 
-    # nyhed.toml                        # nyhed.md
-    channels = ["hjemmeside", "facebook"]   +++
-    at = "2027-01-14 09:00"                 channels = ["hjemmeside", "facebook"]
-    title = "Glatte veje i morgen"          at = "2027-01-14 09:00"
-    text_file = "nyhed.txt"                 title = "Glatte veje i morgen"
-                                            +++
-                                            Kør forsigtigt i morgen tidlig …
+    channels = ["hjemmeside", "facebook"]
+    at = "2027-01-14 09:00"
+    title = "Glatte veje i morgen"
+    text_file = "nyhed.txt"
+
+or `nyhed.md`:
+
+    +++
+    channels = ["hjemmeside", "facebook"]
+    at = "2027-01-14 09:00"
+    title = "Glatte veje i morgen"
+    +++
+    Kør forsigtigt i morgen tidlig …
 
 In the Markdown form the text is everything after the second `+++` line. Paths (`text_file`,
 `image`, the files of `[variants]`) are relative to the post file's folder. The file is read
