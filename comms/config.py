@@ -67,6 +67,21 @@ class UtmSettings:
     medium: str = "social"
 
 
+READABILITY_CHECKS = ("lix", "hashtags", "emoji", "alt-text")  # what `[lint] errors` may name
+
+
+@dataclass(frozen=True)
+class ReadabilitySettings:
+    """When text is hard for citizens to read (comms.content.readability); warnings unless
+    `errors` names the check."""
+
+    lix_warn: float = 45.0
+    lix_min_words: int = 10
+    max_emoji: int = 3
+    hashtag_min_letters: int = 8
+    errors: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class OidcSettings:
     """Single sign-on through an OpenID Connect provider (e.g. Entra ID)."""
@@ -121,6 +136,7 @@ class Settings:
     channels: dict[str, ChannelSettings]
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     brand: dict[str, str] = field(default_factory=dict)
+    readability: ReadabilitySettings = field(default_factory=ReadabilitySettings)
     utm: UtmSettings = field(default_factory=UtmSettings)
     metrics_schedule: tuple[str, ...] = ("1h", "1d", "7d", "28d")
     focus_areas: dict[str, str] = field(default_factory=dict)
@@ -295,6 +311,7 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
 
     lint = _table(data, "lint", fail)
     brand = {str(k): str(v) for k, v in dict(lint.get("brand", {})).items()}
+    readability = _readability(lint, fail)
     utm_data = _table(data, "utm", fail)
     utm = UtmSettings(
         domains=tuple(utm_data.get("domains", UtmSettings.domains)),
@@ -333,6 +350,7 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
         channels=channels,
         daemon=daemon,
         brand=brand,
+        readability=readability,
         utm=utm,
         metrics_schedule=schedule,
         focus_areas={str(k): str(v) for k, v in dict(report.get("focus_areas", {})).items()},
@@ -341,6 +359,45 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
         web=_web(_table(data, "web", fail), path, base),
         feeds=feeds,
     )
+
+
+_LINT_KEYS = ("brand", "lix_warn", "lix_min_words", "max_emoji", "hashtag_min_letters", "errors")
+
+
+def _readability(lint: dict[str, Any], fail: Any) -> ReadabilitySettings:
+    """[lint]'s readability knobs, each checked: a typo or a wrong type is refused at its line."""
+    import difflib
+
+    for key in lint:
+        if key not in _LINT_KEYS:
+            close = difflib.get_close_matches(key, _LINT_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(_LINT_KEYS)
+            raise fail(f"unknown key {key!r} in [lint]", key, hint)
+    values: dict[str, Any] = {}
+    for key in ("lix_warn", "lix_min_words", "max_emoji", "hashtag_min_letters"):
+        if key not in lint:
+            continue
+        value = lint[key]
+        whole = key != "lix_warn"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            kind = "a whole number" if whole else "a number"
+            raise fail(f"[lint] {key} = {value!r} must be {kind}", key)
+        if value < 0:
+            raise fail(f"[lint] {key} = {value!r} must not be negative", key)
+        values[key] = float(value) if not whole else value
+    errors = lint.get("errors", [])
+    if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+        raise fail("[lint] errors must be a list of check names", "errors", _checks_hint())
+    for name in errors:
+        if name not in READABILITY_CHECKS:
+            close = difflib.get_close_matches(name, READABILITY_CHECKS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else _checks_hint()
+            raise fail(f"[lint] errors: unknown check {name!r}", "errors", hint)
+    return ReadabilitySettings(**values, errors=frozenset(errors))
+
+
+def _checks_hint() -> str:
+    return "the checks: " + ", ".join(READABILITY_CHECKS)
 
 
 _WEB_KEYS = {

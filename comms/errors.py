@@ -52,6 +52,10 @@ class DateRuleError(CampaignError):
     """A date rule cannot produce a date (e.g. a year not configured for an explicit rule)."""
 
 
+class PostFileError(LocatedError):
+    """A one-off post file for `comms post` is malformed, or names a file that is not there."""
+
+
 class RenderError(LocatedError):
     """A template failed to render (syntax error, undefined variable, missing template)."""
 

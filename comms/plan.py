@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -24,7 +24,7 @@ from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.channels.registry import receipt_url_problem
 from comms.config import Settings
 from comms.content import link_from as link_placeholder
-from comms.content.lint import add_utm, lint_post, tag_url
+from comms.content.lint import add_utm, errors_of, lint_post, tag_url, warnings_of
 from comms.content.render import TemplateRenderer
 from comms.errors import DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan, set_link_sources
@@ -57,6 +57,7 @@ class PlannedPost:
     dst_adjusted: bool
     # the plan key of the post whose published page this one links to (`link_from`)
     link_from: str | None = None
+    warnings: tuple[str, ...] = ()  # lint warnings (readability): shown, never stop the plan
 
     @property
     def content_hash(self) -> str:
@@ -118,6 +119,7 @@ class YearPlan:
     selected: list[str]  # the campaigns asked for
     posts: list[PlannedPost] = field(default_factory=list)
     undated: list[Undated] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # lint warnings, located like problems
 
     @property
     def dated(self) -> list[str]:
@@ -182,8 +184,7 @@ def build_year(
             when = _when(settings, step, occurrence)
             for target in targets:
                 post = _build_one(renderer, spec, step, target, year, occurrence, when)
-                posts.append(post)
-                for problem in lint_post(
+                found = lint_post(
                     # counted with a page address of a usual length for the one not out yet
                     text=link_placeholder.for_lint(post.text) if post.link_from else post.text,
                     title=post.title,
@@ -191,9 +192,16 @@ def build_year(
                     image=post.image_path,
                     alt=post.image_alt,
                     brand=brand,
-                ):
+                    readability=settings.readability,
+                )
+                if found:
                     where = f"{spec.path}:{step.line}" if step.line else str(spec.path)
-                    problems.append(f"{where}: {post.plan_key}: {problem.message}")
+                    problems += [f"{where}: {post.plan_key}: {p.message}" for p in errors_of(found)]
+                    advice = tuple(p.message for p in warnings_of(found))
+                    if advice:
+                        post = replace(post, warnings=advice)
+                        result.warnings += [f"{where}: {post.plan_key}: {a}" for a in advice]
+                posts.append(post)
     if problems:
         raise PostsFailLint(problems)
     return result

@@ -18,6 +18,7 @@ class ValidationReport:
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # campaigns without a date in a year
+    lint_warnings: list[str] = field(default_factory=list)  # readability: shown, not failing
     campaigns: int = 0
     templates: int = 0
     posts: int = 0
@@ -72,4 +73,5 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
             else:
                 report.posts += len(found.posts)
                 report.warnings += [u.describe("its posts are not checked") for u in found.undated]
+                report.lint_warnings += [f"{year}: {line}" for line in found.warnings]
     return report

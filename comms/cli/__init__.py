@@ -41,9 +41,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from comms.cli import backups, daemon, feeds, officers, operators, staff, users, views
+    from comms.cli import backups, daemon, feeds, officers, operators, posts, staff, users, views
 
-    for module in (officers, daemon, staff, views, operators, backups, users, feeds):
+    for module in (officers, posts, daemon, staff, views, operators, backups, users, feeds):
         module.register(cli)
     _add_config_option(cli)
 

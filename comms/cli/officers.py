@@ -84,7 +84,7 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
     report = validate_all(app.settings, years or (this, this + 1))
     for line in report.errors:
         click.echo(f"error: {line}", err=True)
-    for line in report.warnings:
+    for line in report.warnings + report.lint_warnings:
         click.echo(f"warning: {line}", err=True)
     if report.errors:
         raise click.ClickException(
@@ -99,6 +99,11 @@ def campaigns_validate(app: AppContext, years: tuple[int, ...]) -> None:
         f"ok: {report.campaigns} campaign(s), {report.templates} template(s), "
         f"{report.posts} post(s) rendered and linted for {', '.join(map(str, report.years))}"
         f"{undated}"
+        + (
+            f"; {len(report.lint_warnings)} lint warning(s) (see above)"
+            if report.lint_warnings
+            else ""
+        )
     )
 
 
@@ -136,6 +141,7 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
                     "alt": p.image_alt,
                     "dst_adjusted": p.dst_adjusted,
                     "link_from": p.link_from,
+                    "warnings": list(p.warnings),
                 }
                 for p in posts
             ]
@@ -163,6 +169,8 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
             click.echo(f"  [link: {describe(p.link or '')}]")
         for line in describe(p.text).splitlines():
             click.echo(f"    {line}".rstrip())
+        for warning in p.warnings:
+            click.secho(f"  advarsel: {warning}", fg="yellow")
         click.echo()
 
 
@@ -206,6 +214,12 @@ def plan_command(app: AppContext, year: int, slugs: tuple[str, ...], dry_run: bo
     with progress_bar() as progress:
         found = build_year(settings, campaigns, year, selected, progress=progress)
     _warn_undated(found.undated)
+    if found.warnings:
+        click.echo(
+            f"warning: {len(found.warnings)} lint warning(s) (readability); they do not stop "
+            "the plan: see them with `comms campaigns validate` or `comms campaigns preview`",
+            err=True,
+        )
     if dry_run:
         changes = _dry_run_changes(app, found.posts, year, found.dated)
     else:
@@ -358,8 +372,9 @@ def queue_list(
     """
     from comms.content.link_from import describe
     from comms.queue.links import waits
+    from comms.report.figures import ONE_OFF
     from comms.store.db import session_scope
-    from comms.store.queries import list_posts
+    from comms.store.queries import list_posts, short_story
 
     settings = app.settings
     start = parse_date(date_from, "--from") if date_from else None
@@ -392,10 +407,12 @@ def queue_list(
     rows = [
         [
             str(p.id),
-            p.scheduled_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
+            "when approved"
+            if p.on_approval and p.state in ("draft", "rejected")
+            else p.scheduled_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
             f"{p.state}, venter på {waiting[p.id].source}" if p.id in waiting else p.state,
             p.channel,
-            p.campaign or "",
+            p.campaign or (f"{ONE_OFF} {short_story(p.story)}" if p.story else ""),
             p.audience or "",
             (p.title or describe(p.text)).replace("\n", " ")[:60],
         ]
@@ -452,6 +469,8 @@ def queue_show(app: AppContext, post_id: int) -> None:
     for label, value in (
         ("campaign", f"{post.campaign or '-'} {post.year or ''} {post.step or ''}".strip()),
         ("channel", post.channel),
+        ("story", post.story or "-"),
+        ("author", post.author or "-"),
         ("audience", post.audience or "-"),
         (
             "scheduled",

@@ -18,7 +18,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import regex
 
 from comms.channels import registry
+from comms.config import ReadabilitySettings
 from comms.content import text as text_mod
+from comms.content.readability import CHECK_OF_CODE
+from comms.content.readability import findings as readability_findings
 from comms.content.text import TextRule
 
 # ---------------------------------------------------------------------------------------------
@@ -63,6 +66,7 @@ class LintProblem:
 
     code: str
     message: str
+    warning: bool = False  # shown to the officer, but the post may still be queued
 
 
 # A hashtag: '#' not inside a word, a URL or an HTML entity, with at least one letter.
@@ -202,8 +206,14 @@ def lint_post(
     image: str | None,
     alt: str | None,
     brand: Mapping[str, str],
+    readability: ReadabilitySettings | None = None,
 ) -> list[LintProblem]:
-    """Everything wrong with a rendered post for one channel type; empty when it may be queued."""
+    """Everything wrong with a rendered post for one channel type, and the readability warnings
+    (comms.content.readability, by `readability`: the config's `[lint]`, else its defaults).
+
+    The post may be queued when no problem is an error (`errors_of`); warnings are for the
+    officer to see.
+    """
     rule = _rule(channel_type)
     label = registry.label(channel_type.strip().lower())
     problems: list[LintProblem] = []
@@ -244,9 +254,25 @@ def lint_post(
                 f"{label} posts need an image: add one (with alt text) to the step",
             )
         )
-    problems.extend(_alt_problems(image, alt))
+    alt_problems = _alt_problems(image, alt)
+    problems.extend(alt_problems)
     problems.extend(_brand_problems(text, title, brand))
+    rules = readability or ReadabilitySettings()
+    # an alt text already refused (missing, the file name) is not judged again
+    judged = None if alt_problems else image
+    for code, message in readability_findings(text, judged, alt, rules):
+        problems.append(LintProblem(code, message, warning=CHECK_OF_CODE[code] not in rules.errors))
     return problems
+
+
+def errors_of(problems: Sequence[LintProblem]) -> list[LintProblem]:
+    """The problems that stop a post from being queued."""
+    return [p for p in problems if not p.warning]
+
+
+def warnings_of(problems: Sequence[LintProblem]) -> list[LintProblem]:
+    """The problems an officer is told about, but that do not stop the post."""
+    return [p for p in problems if p.warning]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from comms.config import Settings
-from comms.content.lint import add_utm, lint_post, tag_url
+from comms.content.lint import add_utm, errors_of, tag_url
+from comms.content.oneoff import lint_one_off
 from comms.content.render import TemplateRenderer
 from comms.feeds.fetch import safe_url
 from comms.feeds.parse import Entry, Feed
@@ -84,15 +85,11 @@ def render_entry(
         texts[name] = add_utm(text, **utm)
         if link:
             links[name] = link
-        for problem in lint_post(
-            text=texts[name],
-            title=entry.title or None,
-            channel_type=channel.type,
-            image=None,
-            alt=None,
-            brand=settings.brand,
-        ):
-            problems.append(f"{name}: {problem.message}")
+        found = lint_one_off(
+            settings, name, texts[name], title=entry.title or None, image=None, alt=None
+        )
+        # readability advice is the approver's to weigh; only errors keep a post a draft
+        problems += [f"{name}: {problem.message}" for problem in errors_of(found)]
     scheduled_at = _when(feed, entry, now=now)
     return Rendered(
         texts=texts,

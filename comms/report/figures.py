@@ -30,6 +30,7 @@ from comms.store.db import session_scope
 from comms.store.models import MetricSample, Post, PostState
 
 IMPORTED = "(importeret)"  # imported posts belong to no campaign
+ONE_OFF = "(enkeltopslag)"  # a one-off post (a story: `comms post` or the workspace's compose)
 NO_CAMPAIGN = "(uden kampagne)"
 NO_FOCUS_AREA = "(uden indsatsområde)"
 TOTAL = "I alt"
@@ -209,6 +210,7 @@ def _campaign_label() -> ColumnElement[Any]:
     return sa.case(
         (col(Post.campaign).is_not(None), col(Post.campaign)),
         (col(Post.source) == "import", sa.literal(IMPORTED)),
+        (col(Post.story).is_not(None), sa.literal(ONE_OFF)),
         else_=sa.literal(NO_CAMPAIGN),
     )
 

@@ -43,3 +43,11 @@ def list_posts(
     return list(
         session.exec(query.order_by(col(Post.scheduled_at), col(Post.id)).limit(limit)).all()
     )
+
+
+STORY_SHOWN = 8  # characters of a story id shown to people: enough to tell stories apart
+
+
+def short_story(story: str) -> str:
+    """A story id as tables show it; the whole id is in `queue list --format json`."""
+    return story[:STORY_SHOWN]

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from starlette.datastructures import UploadFile
@@ -24,7 +23,8 @@ from starlette.routing import Route
 
 from comms.access import Action, PostFacts, decide
 from comms.config import ChannelSettings, Settings
-from comms.content.lint import add_utm, lint_post, tag_url, text_length, text_limit
+from comms.content.lint import errors_of, text_length, text_limit, warnings_of
+from comms.content.oneoff import channel_link, channel_text, lint_one_off
 from comms.errors import QueueError
 from comms.queue import transitions as queue
 from comms.report.render import TYPE_NAMES
@@ -34,7 +34,6 @@ from comms.web.uploads import MAX_BYTES, UploadRefused, adopt, keep_pending, pen
 from comms.web.words import lint_message
 
 MAX_TEXT = 70_000
-UTM_CAMPAIGN = "enkeltopslag"  # utm_campaign of a post that belongs to no campaign
 VARIANT = "variant:"  # form field of a channel's own text: "variant:kommune-x"
 # lint findings that concern the image or its alt text, not the text
 LABELS = {
@@ -92,6 +91,7 @@ class Check:
     problems: tuple[str, ...]
     variant: bool = False  # counted from the channel's own text, not the common one
     codes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # readability advice: shown, never stops the post
 
     @property
     def too_long(self) -> bool:
@@ -105,6 +105,7 @@ class Check:
             "too_long": self.too_long,
             "variant": self.variant,
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
         }
 
 
@@ -169,19 +170,9 @@ def read_values(ctx: Ctx, offered: dict[str, ChannelSettings]) -> Values:
     )
 
 
-def _utm(settings: Settings, channel: str) -> dict[str, Any]:
-    """The planner's UTM values: the channel as source, the configured medium."""
-    return {
-        "domains": settings.utm.domains,
-        "source": channel,
-        "medium": settings.utm.medium,
-        "campaign": UTM_CAMPAIGN,
-    }
-
-
 def text_for(settings: Settings, values: Values, channel: str) -> str:
     """The text that goes out on `channel`, its links to our own sites UTM-tagged."""
-    return add_utm(values.text_of(channel), **_utm(settings, channel))
+    return channel_text(settings, values.text_of(channel), channel)
 
 
 def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
@@ -191,14 +182,15 @@ def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
         kind = ctx.settings.channels[name].type
         text = text_for(ctx.settings, values, name)
         length, limit = text_length(text, kind), text_limit(kind)
-        problems = lint_post(
-            text=text,
+        problems = lint_one_off(
+            ctx.settings,
+            name,
+            text,
             title=values.title or None,
-            channel_type=kind,
             image=image,
             alt=values.image_alt or None,
-            brand=ctx.settings.brand,
         )
+        errors = errors_of(problems)
         found.append(
             Check(
                 channel=name,
@@ -206,10 +198,11 @@ def checks(ctx: Ctx, values: Values, image: str | None = None) -> list[Check]:
                 length=length,
                 limit=limit,
                 problems=tuple(
-                    lint_message(p.code, p.message, length=length, limit=limit) for p in problems
+                    lint_message(p.code, p.message, length=length, limit=limit) for p in errors
                 ),
                 variant=name in values.variants,
-                codes=tuple(p.code for p in problems),
+                codes=tuple(p.code for p in errors),
+                warnings=tuple(p.message for p in warnings_of(problems)),
             )
         )
     return found
@@ -396,7 +389,7 @@ def _tagged_links(ctx: Ctx, values: Values) -> dict[str, str] | None:
     """Each channel's link with its own UTM source, as a planned post's link is tagged."""
     if not values.link:
         return None
-    return {c: tag_url(values.link, **_utm(ctx.settings, c)) for c in values.channels}
+    return {c: channel_link(ctx.settings, values.link, c) for c in values.channels}
 
 
 @page

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from comms.access import Action
 from comms.channels.registry import preview_card
 from comms.content import link_from
-from comms.content.lint import lint_post, text_length, text_limit
+from comms.content.lint import errors_of, lint_post, text_length, text_limit, warnings_of
 from comms.content.text import linkify
 from comms.errors import QueueError
 from comms.queue import transitions as queue
@@ -84,6 +84,7 @@ def show(ctx: Ctx, post_id: int) -> Response:
         image=post.image_path,
         alt=post.image_alt,
         brand=settings.brand,
+        readability=settings.readability,
     )
     attempts = ctx.db.exec(
         select(Attempt).where(col(Attempt.post_id) == post_id).order_by(col(Attempt.started_at))
@@ -120,7 +121,10 @@ def show(ctx: Ctx, post_id: int) -> Response:
         length=length,
         limit=limit,
         too_long=bool(limit and length > limit),
-        problems=[lint_message(p.code, p.message, length=length, limit=limit) for p in problems],
+        problems=[
+            lint_message(p.code, p.message, length=length, limit=limit) for p in errors_of(problems)
+        ],
+        advice=[p.message for p in warnings_of(problems)],
         attempts=[(a, outcome_name(a.outcome)) for a in attempts],
         events=[(e, action_name(e.action)) for e in events],
         versions=queue.versions(ctx.db, post_id),

@@ -132,3 +132,23 @@ def test_compose_to_approve_by_keyboard_alone(open_page: Any, base: str, site: S
     with anna.expect_navigation():
         anna.keyboard.press("Enter")
     assert state_of(site, int(post.id or 0)).state == "queued"
+
+
+def test_readability_advice_follows_the_typing(open_page: Any, base: str, site: Settings):
+    """The live check under a channel's own-text tab gives the hashtag advice while the person
+    types #trygaalborg, and takes it back once it is written #TrygAalborg."""
+    from playwright.sync_api import expect
+
+    eva = open_page()
+    sign_in(eva, base, "eva")
+    eva.goto(base + "/compose")
+    eva.check('input[name=channel][value="hjemmeside"]')
+    eva.click('details[data-variant-for="hjemmeside"] summary')  # the channel's own tab
+    line = eva.locator('p[data-problems-for="hjemmeside"]')
+    eva.locator("#text").press_sequentially("Kom godt hjem #trygaalborg")
+    expect(line).to_be_visible()
+    expect(line).to_contain_text("Råd: Skriv hashtags med stort begyndelsesbogstav")
+    eva.locator("#text").fill("")
+    eva.locator("#text").press_sequentially("Kom godt hjem #TrygAalborg")
+    expect(line).not_to_contain_text("Råd:")
+    expect(line).to_contain_text("26 tegn")

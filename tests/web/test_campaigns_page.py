@@ -135,6 +135,16 @@ def test_a_preview_that_fails_lint_says_why(client, site: Settings):
     assert "300 of 280" in page.text
 
 
+def test_a_preview_shows_readability_advice_under_its_post(client, site: Settings):
+    write_campaigns(site, dagen="I dag er det karneval! #aalborgkarneval")
+    page = client("eva").get(f"/campaigns/karneval/{NEXT_YEAR}")
+    assert 'id="lint-problems"' not in page.text  # advice, not an error
+    dagen = re.search(r'<li data-key="[^"]*/dagen/[^"]*">.*?</li>\n', page.text, re.S)
+    assert dagen is not None
+    assert 'class="advice">Råd: Skriv hashtags' in dagen.group(0)
+    assert "#aalborgkarneval" in dagen.group(0)
+
+
 def test_planning_changes_nothing_until_it_is_confirmed(client, site: Settings):
     write_campaigns(site)
     eva = client("eva")

@@ -323,3 +323,28 @@ def test_a_checked_image_is_kept_by_a_token_until_the_form_is_sent_again(client,
     assert saved.is_file()
     assert not kept[0].exists()
     assert post.image_alt == "En rød lygte i mørket"
+
+
+def test_readability_advice_shows_while_composing_and_does_not_stop_the_draft(
+    client, site: Settings
+):
+    eva = client("eva")
+    eva.get("/compose")
+    fields = {
+        "text": "Kom godt hjem fra Blå Mandag. #trygaalborg",
+        "channel": "kommune-facebook",
+        "when": "approval",
+    }
+    checked = compose(eva, {**fields, "action": "check"})
+    assert checked.status_code == 200
+    assert 'class="advice">Råd: Skriv hashtags med stort begyndelsesbogstav' in checked.text
+    counted = eva.post("/compose/count", {"text": fields["text"], "channel": ["kommune-facebook"]})
+    (result,) = json.loads(counted.text)
+    assert result["problems"] == []
+    assert any("#trygaalborg" in w for w in result["warnings"])
+    saved = compose(eva, {**fields, "action": "draft"})
+    assert saved.status_code == 303, saved.text
+    (made,) = posts(site)
+    page = eva.get(f"/posts/{made.id}").text
+    assert 'id="advice"' in page
+    assert "#trygaalborg" in page

@@ -42,7 +42,8 @@
       const line = byChannel("p[data-problems-for", r.channel);
       if (line) {
         const whose = r.variant ? "egen tekst" : "teksten ovenfor";
-        line.textContent = `${numbers} tegn (${whose})${r.problems.length ? ": " + r.problems.join(" ") : ""}`;
+        const found = r.problems.concat(r.warnings.map((w) => "Råd: " + w));
+        line.textContent = `${numbers} tegn (${whose})${found.length ? ": " + found.join(" ") : ""}`;
         line.classList.toggle("problem", r.problems.length > 0);
       }
     });
