@@ -14,7 +14,7 @@ from typing import Any
 
 from comms.content.danish import format_date, format_month, format_number
 from comms.report.figures import TOTAL, Group, Report
-from comms.report.render import MISSING, section_rows
+from comms.report.render import MISSING, markdown_text, section_rows
 
 # the figures compared, with their Danish names for tables
 FIGURES = (
@@ -205,7 +205,7 @@ def to_markdown_lines(comparison: Comparison) -> list[str]:
         "|---" + "|---:" * len(FIGURES) + "|",
     ]
     for row in comparison_rows(comparison, "channels"):
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append("| " + " | ".join((markdown_text(row[0]), *row[1:])) + " |")
     return [*lines, "", danish_comparison(comparison), ""]
 
 

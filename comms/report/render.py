@@ -306,7 +306,7 @@ def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
             "|---" + "|---:" * len(HEADINGS) + "|",
         ]
         for name, group in section_rows(report, attr):
-            lines.append("| " + " | ".join((_md(name), *danish_cells(group))) + " |")
+            lines.append("| " + " | ".join((markdown_text(name), *danish_cells(group))) + " |")
         lines.append("| " + " | ".join((f"**{TOTAL}**", *danish_cells(report.totals))) + " |")
         lines.append("")
     if report.top_posts:
@@ -318,11 +318,20 @@ def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
         ]
         zone = ZoneInfo(report.timezone)
         for post in report.top_posts:
-            lines.append("| " + " | ".join(_md(c) for c in top_post_cells(post, zone)) + " |")
+            lines.append("| " + " | ".join(markdown_text(c) for c in top_post_cells(post, zone)) + " |")
         lines.append("")
     lines += [*extra, danish_summary(report), ""]
     return "\n".join(lines)
 
 
-def _md(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split())
+# What Markdown (CommonMark and GitHub's tables) could read as markup inside a table cell: links
+# and images, autolinks and HTML, emphasis, code, strikethrough, entities and the cell's edge.
+# A backslash before ASCII punctuation always means the character itself.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#!|~&")
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal text of one Markdown table cell: on one line, nothing in it markup."""
+    line = " ".join(text.split())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in line)
+
