@@ -318,7 +318,9 @@ def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
         ]
         zone = ZoneInfo(report.timezone)
         for post in report.top_posts:
-            lines.append("| " + " | ".join(markdown_text(c) for c in top_post_cells(post, zone)) + " |")
+            lines.append(
+                "| " + " | ".join(markdown_text(c) for c in top_post_cells(post, zone)) + " |"
+            )
         lines.append("")
     lines += [*extra, danish_summary(report), ""]
     return "\n".join(lines)
@@ -334,4 +336,3 @@ def markdown_text(text: str) -> str:
     """`text` as literal text of one Markdown table cell: on one line, nothing in it markup."""
     line = " ".join(text.split())
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in line)
-
