@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         },
     )
     app.state.settings = settings
-    hosts = allowed_hosts(settings.web.allowed_hosts, bound_host)
+    hosts = allowed_hosts(settings.web.allowed_hosts, bound_host, base_url=settings.web.base_url)
     app.add_middleware(
         Guard,
         hosts=hosts,

@@ -186,11 +186,22 @@ def _run(request: Request, form: FormData | None, fn: Callable[..., Response]) -
     with session_scope(settings.database_url) as db:
         ctx = Ctx(request, settings, db, user, websession, form, now)
         try:
+            _check_ids(request.path_params)
             return fn(ctx, **request.path_params)
         except Refused as exc:  # nothing of a refused request is kept; the menu stays
             db.rollback()
             title = ERROR_TITLES.get(exc.status, "Fejl")
             return ctx.page("error.html", exc.status, title=title, message=exc.message)
+
+
+MAX_ID = 2**63 - 1  # the largest row id either database stores
+
+
+def _check_ids(params: dict[str, Any]) -> None:
+    """A number in the path that no row can have is a page that does not exist (not a 500 from
+    the database driver, which cannot even send it)."""
+    if any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in params.values()):
+        raise Refused(404, "Siden findes ikke.")
 
 
 def _text(value: Any) -> str | None:
