@@ -15,6 +15,7 @@ from comms.cli.common import (
     pass_app,
 )
 from comms.cli.output import print_json, print_table, progress_bar
+from comms.content.terminal import terminal_line, terminal_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -148,15 +149,17 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
         size = f"{text_length(p.text, p.channel_type)}" + (f" of {limit}" if limit else "")
         moved = " (moved past the DST gap)" if p.dst_adjusted else ""
         click.secho(
-            f"{_weekday_time(p, settings.zone)}{moved} | {p.channel} | {p.audience} | "
-            f"{size} characters",
+            f"{_weekday_time(p, settings.zone)}{moved} | {terminal_line(p.channel)} | "
+            f"{terminal_line(p.audience)} | {size} characters",
             bold=True,
         )
         if p.title:
-            click.echo(f"  {p.title}")
+            click.echo(f"  {terminal_line(p.title)}")
         if p.image_path:
-            click.echo(f"  [image {p.image_path}: {p.image_alt}]")
-        for line in p.text.splitlines():
+            click.echo(
+                f"  [image {terminal_line(p.image_path)}: {terminal_line(p.image_alt or '')}]"
+            )
+        for line in terminal_text(p.text).splitlines():
             click.echo(f"    {line}".rstrip())
         click.echo()
 
@@ -424,7 +427,7 @@ def queue_show(app: AppContext, post_id: int) -> None:
     def local(value: datetime | None) -> str:
         return zoned_text(value, zone, seconds=True) if value else "-"
 
-    click.secho(f"post {post.id}: {post.state}", bold=True)
+    click.secho(f"post {post.id}: {terminal_line(post.state)}", bold=True)
     for label, value in (
         ("campaign", f"{post.campaign or '-'} {post.year or ''} {post.step or ''}".strip()),
         ("channel", post.channel),
@@ -449,8 +452,8 @@ def queue_show(app: AppContext, post_id: int) -> None:
         ("link", post.link or "-"),
         ("image", f"{post.image_path} ({post.image_alt})" if post.image_path else "-"),
     ):
-        click.echo(f"{label:>10}: {value}")
-    click.echo("\n" + post.text + "\n")
+        click.echo(f"{label:>10}: {terminal_line(value)}")
+    click.echo("\n" + terminal_text(post.text) + "\n")
     if attempts:
         print_table(
             ["started", "finished", "outcome", "HTTP", "error"],

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from comms.channels.registry import CHANNEL_TYPES, channel_class, label
 from comms.content.danish import format_date, format_number, format_period
+from comms.content.terminal import terminal_line
 from comms.report.figures import TOTAL, Group, Report, TopPost
 
 MISSING = "–"  # a figure nobody knows, in the table and Markdown
@@ -174,7 +175,7 @@ def render_table(report: Report) -> list[Table]:
         for index, (name, cells) in enumerate(rows):
             is_total = index == len(rows) - 1
             table.add_row(
-                Text(name),
+                Text(terminal_line(name)),
                 *cells,
                 end_section=index == len(rows) - 2,
                 style="bold" if is_total else None,
@@ -186,7 +187,7 @@ def render_table(report: Report) -> list[Table]:
             table.add_column(heading, justify="right" if index >= 3 else "left", no_wrap=index != 2)
         zone = ZoneInfo(report.timezone)
         for post in report.top_posts:
-            table.add_row(*(Text(cell) for cell in top_post_cells(post, zone)))
+            table.add_row(*(Text(terminal_line(cell)) for cell in top_post_cells(post, zone)))
         tables.append(table)
     return tables
 
