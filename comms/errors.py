@@ -79,6 +79,10 @@ class ImportFileError(LocatedError):
         return super().__str__() + "".join(f"\n  {detail}" for detail in self.details)
 
 
+class InputError(CommsError):
+    """Text comms cannot take (a NUL character), refused before it reaches the database."""
+
+
 class QueueError(CommsError):
     """A queue action is not allowed in the post's current state."""
 

@@ -30,6 +30,7 @@ from comms.campaigns.toml_source import (
     line_of,
     syntax_error,
 )
+from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_controls, has_nul
 from comms.content.links import link_problem
 from comms.errors import CampaignError, DateRuleError
 
@@ -120,6 +121,9 @@ def _text(value: object, key: str, line: Line, *, required: bool = True) -> str:
             line=line_of(line),
             hint=f'e.g. {key} = "…"',
         )
+    if has_controls(value):  # "\u0000" or "\u001b" written in the TOML string
+        problem = NUL_PROBLEM if has_nul(value) else "contains a control character"
+        raise CampaignError(f"{key} {problem}", line=line_of(line), hint=NUL_HINT)
     return value
 
 

@@ -17,6 +17,7 @@ import jinja2
 from jinja2.sandbox import SecurityError
 
 from comms.content import danish
+from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
 from comms.content.sandbox import LimitedEnvironment, TemplateLimitError
 from comms.errors import RenderError
 
@@ -138,7 +139,7 @@ class TemplateRenderer:
         path = self.templates_dir / name
         try:
             compiled = _compiled(self._files, name, self.env.get_template)
-            return self.env.render(compiled, context).strip()
+            return _cleaned(self.env.render(compiled, context).strip(), path)
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=path) from exc
 
@@ -146,7 +147,7 @@ class TemplateRenderer:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
         try:
             compiled = _compiled(self._strings, source, self.env.from_string)
-            return self.env.render(compiled, context).strip()
+            return _cleaned(self.env.render(compiled, context).strip(), origin)
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=origin, string_origin=origin) from exc
 
@@ -238,6 +239,14 @@ class TemplateRenderer:
                 continue
             found = (frame.filename, frame.lineno)
         return found
+
+
+def _cleaned(text: str, origin: Path | str) -> str:
+    """The rendered text without control characters; a NUL (from a value or the template
+    itself) is an error naming where the text came from (content.clean)."""
+    if has_nul(text):
+        raise RenderError(f"the rendered text {NUL_PROBLEM}", path=origin, hint=NUL_HINT)
+    return strip_controls(text)
 
 
 def _compiled(

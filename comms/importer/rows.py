@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import NamedTuple, cast
 
 from comms.config import Settings
+from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
 from comms.content.links import link_problem
 from comms.errors import ImportFileError
 from comms.store.bulk import EPOCH_NAIVE, EPOCH_UTC
@@ -173,7 +174,7 @@ def read_rows(settings: Settings, path: Path, *, progress: Progress | None = Non
             else:
                 utc = EPOCH_NAIVE + (moment - EPOCH_UTC)
             moment = EPOCH_UTC + (utc - EPOCH_NAIVE)
-            if len(title) > MAX_TITLE or len(url) > MAX_URL:
+            if len(title) > MAX_TITLE or len(url) > MAX_URL or not title.isprintable():
                 raise ValueError
             if url and link_problem(url) is not None:
                 raise ValueError
@@ -302,6 +303,11 @@ def _check_row(
     settings: Settings, values: dict[str, str], line: int, problems: _Problems
 ) -> Row | None:
     before = len(problems.items)
+    for name, value in values.items():
+        if has_nul(value):
+            problems.add(line, f"{name} {NUL_PROBLEM}", NUL_HINT)
+    if len(problems.items) > before:
+        return None
     channel = values["channel"]
     if not channel:
         problems.add(line, "channel is empty", "name a configured channel: " + _known(settings))
@@ -317,7 +323,7 @@ def _check_row(
 
     published_at = _parse_time(values["published_at"], settings, line, problems)
 
-    title = values["title"] or None
+    title = strip_controls(values["title"]) or None  # a vertical tab from a spreadsheet cell
     if title is not None and len(title) > MAX_TITLE:
         problems.add(
             line, f"title is {len(title)} characters long", f"shorten it to at most {MAX_TITLE}"
