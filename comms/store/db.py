@@ -10,7 +10,7 @@ A new SQLite file is created readable by its owner only: it holds unpublished po
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,7 +77,13 @@ def _refuse_nul(
     a message saying so, on SQLite as on PostgreSQL (which cannot store one and would answer
     with a DataError from deep in the driver)."""
     for row in parameters if executemany else (parameters,):
-        values = row.values() if isinstance(row, dict) else row or ()
+        values: Iterable[Any]
+        if isinstance(row, dict):
+            values = row.values()
+        elif isinstance(row, list | tuple):
+            values = row
+        else:  # one value for the statement's one placeholder
+            values = (row,)
         for value in values:
             if isinstance(value, str) and has_nul(value):
                 raise InputError(f"a text {NUL_PROBLEM}")
