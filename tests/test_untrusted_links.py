@@ -7,6 +7,7 @@ The generated HTML files carry their own Content-Security-Policy, and Markdown c
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -300,3 +301,21 @@ def test_a_hostile_post_title_in_the_markdown_report_is_text(site: Settings):
     assert len(cells) == 1
     assert {child.type for child in cells[0].children or []} == {"text"}
     assert "".join(child.content for child in cells[0].children or []) == title
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["https://", "http://", "javascript:", "data:", "aalborg.dk", "@", ":", "/", " ", "x"]
+        )
+        | st.text(max_size=6),
+        max_size=12,
+    ).map("".join)
+)
+def test_linkify_writes_only_web_addresses_as_links(text: str):
+    from comms.content.text import linkify
+
+    for href in re.findall(r'href="([^"]*)"', str(linkify(text))):
+        address = html.unescape(href)
+        assert safe_link(address) == address
