@@ -76,7 +76,7 @@ def test_web_addresses_are_links(url: str):
     assert safe_link(url) == url
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(), st.from_regex(r"\A[a-zA-Z]{0,12}:[ -~]{0,40}\Z")))
 def test_whatever_passes_is_an_http_address_with_a_host(text: str):
     link = safe_link(text)

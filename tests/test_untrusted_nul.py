@@ -25,7 +25,7 @@ from comms.content.clean import has_controls, strip_controls
 from comms.errors import InputError
 from comms.store.db import ensure_schema, session_scope
 from comms.store.models import Post
-from tests.cli import comms_cli, run_comms
+from tests.cli import comms_cli
 from tests.factories import add_post, get_post
 from tests.pg import BACKENDS, fresh_database
 from tests.web.conftest import CHANNELS, PASSWORD, Client
@@ -84,10 +84,12 @@ def test_an_import_row_with_a_nul_is_refused_with_its_line(any_settings: Setting
         f"{HEADER}\nfacebook,2019-01-14 10:00,God,,5,,\nfacebook,2019-01-15 10:00,Ond\x00,,5,,\n",
         encoding="utf-8",
     )
-    result = run_comms("--config", str(any_settings.path), "import", str(path))
-    assert result.returncode == 1
-    assert f"{path}:3: title contains a NUL character" in result.stderr
-    assert "bug in comms" not in result.stderr
+    result = CliRunner().invoke(
+        comms_cli(), ["--config", str(any_settings.path), "import", str(path)]
+    )
+    assert result.exit_code == 1
+    assert f"{path}:3: title contains a NUL character" in result.output
+    assert "bug in comms" not in result.output
     with session_scope(any_settings.database_url) as session:
         assert session.exec(select(Post)).all() == []
 

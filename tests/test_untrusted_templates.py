@@ -105,6 +105,7 @@ def test_output_is_capped_but_ordinary_posts_are_not(tmp_path_factory, lines: in
         assert render(folder, source, n=lines, w=width) == ("x" * width + ".") * lines
 
 
+@pytest.mark.slow
 def test_validate_ends_promptly_on_a_typo_d_loop(project: Path):
     """In its own process, as an officer runs it: an error naming the file, not a hung machine."""
     path = project / "templates" / "karneval" / "dagen.j2"
