@@ -87,6 +87,10 @@ class BackupError(LocatedError):
     """A backup or restore cannot go ahead: the file, the database's use or its revision."""
 
 
+class InputError(CommsError):
+    """Text comms cannot take (a NUL character), refused before it reaches the database."""
+
+
 class QueueError(CommsError):
     """A queue action is not allowed in the post's current state."""
 

@@ -20,13 +20,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from comms.campaigns.events import Occurrence
+from comms.campaigns.images import image_problem
 from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.channels.registry import receipt_url_problem
 from comms.config import Settings
 from comms.content import link_from as link_placeholder
 from comms.content.lint import add_utm, errors_of, lint_post, tag_url, warnings_of
 from comms.content.render import TemplateRenderer
-from comms.errors import DateRuleError, LintError
+from comms.errors import CampaignError, DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan, set_link_sources
 from comms.store import audit
 from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
@@ -174,6 +175,8 @@ def build_year(
         except DateRuleError as exc:
             result.undated.append(Undated(spec.slug, year, exc))
             continue
+        for step in spec.steps:
+            _check_image(settings, spec, step)
         per_step = {
             step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
             for step in spec.steps
@@ -295,6 +298,15 @@ class _StepChannel:
             },
             channel={"name": channel.name, "type": channel.type},
             utm=utm,
+        )
+
+
+def _check_image(settings: Settings, spec: CampaignSpec, step: StepSpec) -> None:
+    """Refuse a step whose image would publish something that is not a picture of the folder."""
+    image = spec.image_path(step)
+    if image is not None and (problem := image_problem(image, settings.campaigns_dir)):
+        raise CampaignError(
+            problem, path=spec.path, line=step.line, hint="see docs/campaigns.md, Images"
         )
 
 

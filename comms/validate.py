@@ -27,6 +27,7 @@ class ValidationReport:
 
 def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport:
     """Check files, channel names, templates and rendered posts; never writes anything."""
+    from comms.campaigns.images import image_problem
     from comms.campaigns.loader import CampaignSet
     from comms.content.render import TemplateRenderer
     from comms.plan import PostsFailLint, build_year, link_from_problems
@@ -57,8 +58,8 @@ def validate_all(settings: Settings, years: tuple[int, ...]) -> ValidationReport
                         f"(configured: {known})"
                     )
             image = spec.image_path(step)
-            if image is not None and not image.is_file():
-                report.errors.append(f"{spec.path}:{step.line}: image {image} does not exist")
+            if image is not None and (problem := image_problem(image, settings.campaigns_dir)):
+                report.errors.append(f"{spec.path}:{step.line}: {problem}")
         report.errors += link_from_problems(settings, spec)
     if report.errors:
         return report

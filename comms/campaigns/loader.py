@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from comms.campaigns.dates import EVENT_PREFIX, SLUG_RE, Align, parse_align
 from comms.campaigns.events import EventSpec, Occurrence, parse_event
+from comms.campaigns.images import image_name_problem
 from comms.campaigns.toml_source import (
     Line,
     TomlSource,
@@ -29,6 +30,8 @@ from comms.campaigns.toml_source import (
     line_of,
     syntax_error,
 )
+from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_controls, has_nul
+from comms.content.links import link_problem
 from comms.errors import CampaignError, DateRuleError
 
 _T = TypeVar("_T")
@@ -132,6 +135,9 @@ def _text(value: object, key: str, line: Line, *, required: bool = True) -> str:
             line=line_of(line),
             hint=f'e.g. {key} = "…"',
         )
+    if has_controls(value):  # "\u0000" or "\u001b" written in the TOML string
+        problem = NUL_PROBLEM if has_nul(value) else "contains a control character"
+        raise CampaignError(f"{key} {problem}", line=line_of(line), hint=NUL_HINT)
     return value
 
 
@@ -166,6 +172,10 @@ class _FileLoader:
         if not isinstance(variables, dict):
             hint = "write a [variables] table of name = value"
             self.add(CampaignError("variables must be a table", line=top("variables"), hint=hint))
+        elif isinstance(link := variables.get("link"), str) and (why := link_problem(link)):
+            at = self.src.key_line("link", "variables") or top("variables")
+            hint = 'write the full address, e.g. link = "https://www.aalborg.dk/karneval"'
+            self.add(CampaignError(f"link = {link!r} cannot be a link: {why}", line=at, hint=hint))
         event = self._event(data["event"]) if "event" in data else None
         steps = self._steps(data["steps"], event) if "steps" in data else ()
         if self.errors:
@@ -293,6 +303,18 @@ class _FileLoader:
                 "link_from does not apply to a step with its own event",
                 line=at("link_from"),
                 hint="it is planned on other dates than the step it would link to",
+            )
+        if optional["link"] is not None and (why := link_problem(optional["link"])):
+            raise CampaignError(
+                f"link = {optional['link']!r} cannot be a link: {why}",
+                line=at("link"),
+                hint='write the full address, e.g. link = "https://www.aalborg.dk/karneval"',
+            )
+        if optional["image"] is not None and (why := image_name_problem(optional["image"])):
+            raise CampaignError(
+                f"image = {optional['image']!r}: {why}",
+                line=at("image"),
+                hint='name a file beside the campaign file or below it, e.g. "billeder/optakt.jpg"',
             )
         if optional["image"] and not optional["alt"]:
             raise CampaignError(

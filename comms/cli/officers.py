@@ -15,6 +15,7 @@ from comms.cli.common import (
     pass_app,
 )
 from comms.cli.output import print_json, print_table, progress_bar
+from comms.content.terminal import terminal_line, terminal_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -157,17 +158,19 @@ def campaigns_preview(app: AppContext, slug: str, year: int, fmt: str) -> None:
         size = f"{text_length(counted, p.channel_type)}" + (f" of {limit}" if limit else "")
         moved = " (moved past the DST gap)" if p.dst_adjusted else ""
         click.secho(
-            f"{_weekday_time(p, settings.zone)}{moved} | {p.channel} | {p.audience} | "
-            f"{size} characters",
+            f"{_weekday_time(p, settings.zone)}{moved} | {terminal_line(p.channel)} | "
+            f"{terminal_line(p.audience)} | {size} characters",
             bold=True,
         )
         if p.title:
-            click.echo(f"  {p.title}")
+            click.echo(f"  {terminal_line(p.title)}")
         if p.image_path:
-            click.echo(f"  [image {p.image_path}: {p.image_alt}]")
+            click.echo(
+                f"  [image {terminal_line(p.image_path)}: {terminal_line(p.image_alt or '')}]"
+            )
         if p.link_from:
-            click.echo(f"  [link: {describe(p.link or '')}]")
-        for line in describe(p.text).splitlines():
+            click.echo(f"  [link: {terminal_line(describe(p.link or ''))}]")
+        for line in terminal_text(describe(p.text)).splitlines():
             click.echo(f"    {line}".rstrip())
         for warning in p.warnings:
             click.secho(f"  advarsel: {warning}", fg="yellow")
@@ -463,9 +466,9 @@ def queue_show(app: AppContext, post_id: int) -> None:
     def local(value: datetime | None) -> str:
         return zoned_text(value, zone, seconds=True) if value else "-"
 
-    click.secho(f"post {post.id}: {post.state}", bold=True)
+    click.secho(f"post {post.id}: {terminal_line(post.state)}", bold=True)
     if waiting is not None:
-        click.secho(f"  {waiting.words(zone)}", fg="yellow")
+        click.secho(f"  {terminal_line(waiting.words(zone))}", fg="yellow")
     for label, value in (
         ("campaign", f"{post.campaign or '-'} {post.year or ''} {post.step or ''}".strip()),
         ("channel", post.channel),
@@ -498,8 +501,8 @@ def queue_show(app: AppContext, post_id: int) -> None:
         ),
         ("image", f"{post.image_path} ({post.image_alt})" if post.image_path else "-"),
     ):
-        click.echo(f"{label:>10}: {value}")
-    click.echo("\n" + describe(post.text) + "\n")
+        click.echo(f"{label:>10}: {terminal_line(value)}")
+    click.echo("\n" + terminal_text(describe(post.text)) + "\n")
     if attempts:
         print_table(
             ["started", "finished", "outcome", "HTTP", "error"],

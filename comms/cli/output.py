@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from comms.content.terminal import terminal_line
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -26,12 +28,17 @@ def console(*, err: bool = False) -> Console:
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None
 ) -> None:
-    """An aligned table; wraps long cells to the terminal width."""
+    """An aligned table; wraps long cells to the terminal width.
+
+    Cells are data (post texts, titles, a service's error): each is shown as text, with no
+    escape sequence or control character (content.terminal) and no rich markup read in it.
+    """
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(*headers, title=title, show_lines=False, title_justify="left")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(terminal_line(cell)) for cell in row))
     console().print(table)
 
 

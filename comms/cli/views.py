@@ -67,8 +67,8 @@ def serve_command(app: AppContext, host: str, port: int) -> None:
 
     It listens on 127.0.0.1 (this machine only) unless --host says otherwise. Create an account
     first (comms users add NAME --role admin). Requests are answered only for the hosts in
-    [web] allowed_hosts (by default this host and localhost); behind a TLS reverse proxy, set
-    allowed_hosts to the public name. Stop it with Ctrl-C.
+    [web] allowed_hosts (by default this host, localhost and base_url's host); behind a TLS
+    reverse proxy, set allowed_hosts to the public name. Stop it with Ctrl-C.
 
     \b
     Example:
@@ -91,8 +91,8 @@ def serve_command(app: AppContext, host: str, port: int) -> None:
         )
         if not app.settings.web.allowed_hosts:
             click.echo(
-                "Only localhost and the bound address are answered: set [web] allowed_hosts "
-                "to the names people use.",
+                "Only localhost, the bound address and base_url are answered: "
+                "set [web] allowed_hosts to the names people use.",
                 err=True,
             )
     shown = f"[{host}]" if ":" in host else host

@@ -2,7 +2,8 @@
 
 The rules are those of docs/templates.md: an undefined variable is an error (never empty text),
 a step's template is looked up per channel name, channel type, audience and then the base file,
-and files starting with `_` are bases for `{% extends %}`, never variants.
+and files starting with `_` are bases for `{% extends %}`, never variants. Templates run in the
+sandbox of content/sandbox.py, within its budget of time and size.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SecurityError
 
 from comms.content import danish
+from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
+from comms.content.sandbox import LimitedEnvironment, TemplateLimitError
 from comms.errors import RenderError
 
 SUFFIX = ".j2"
@@ -34,6 +38,8 @@ FILTERS: dict[str, Callable[..., str]] = {
 
 UNDEFINED_HINT = "define it in the campaign's [variables], or fix the spelling in the template"
 SYNTAX_HINT = "check the {{ }} and {% %} tags on that line or just before it"
+LIMIT_HINT = "check the loops and repetitions on that line: a post is short text"
+SANDBOX_HINT = "templates use the campaign's values and the filters of docs/templates.md only"
 
 # Errors a template (or a filter given the wrong kind of value) can raise while rendering.
 _RENDER_FAILURES = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
@@ -44,7 +50,7 @@ class TemplateRenderer:
 
     def __init__(self, templates_dir: Path | str) -> None:
         self.templates_dir = Path(templates_dir)
-        self.env = jinja2.Environment(
+        self.env = LimitedEnvironment(
             loader=jinja2.FileSystemLoader(self.templates_dir),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain-text posts, never HTML
@@ -132,14 +138,16 @@ class TemplateRenderer:
         )
         path = self.templates_dir / name
         try:
-            return _compiled(self._files, name, self.env.get_template).render(context).strip()
+            compiled = _compiled(self._files, name, self.env.get_template)
+            return _cleaned(self.env.render(compiled, context).strip(), path)
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=path) from exc
 
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
         try:
-            return _compiled(self._strings, source, self.env.from_string).render(context).strip()
+            compiled = _compiled(self._strings, source, self.env.from_string)
+            return _cleaned(self.env.render(compiled, context).strip(), origin)
         except _RENDER_FAILURES as exc:
             raise self._located(exc, default_path=origin, string_origin=origin) from exc
 
@@ -193,6 +201,12 @@ class TemplateRenderer:
             return RenderError(
                 f"undefined variable: {exc.message}", path=path, line=line, hint=UNDEFINED_HINT
             )
+        if isinstance(exc, TemplateLimitError):
+            return RenderError(f"template stopped: {exc}", path=path, line=line, hint=LIMIT_HINT)
+        if isinstance(exc, SecurityError):
+            return RenderError(
+                f"template not allowed: {exc}", path=path, line=line, hint=SANDBOX_HINT
+            )
         if isinstance(exc, jinja2.TemplateNotFound):
             return RenderError(
                 f"template {exc.name!r} not found in {self.templates_dir}",
@@ -225,6 +239,14 @@ class TemplateRenderer:
                 continue
             found = (frame.filename, frame.lineno)
         return found
+
+
+def _cleaned(text: str, origin: Path | str) -> str:
+    """The rendered text without control characters; a NUL (from a value or the template
+    itself) is an error naming where the text came from (content.clean)."""
+    if has_nul(text):
+        raise RenderError(f"the rendered text {NUL_PROBLEM}", path=origin, hint=NUL_HINT)
+    return strip_controls(text)
 
 
 def _compiled(

@@ -20,6 +20,8 @@ from typing import Literal
 import regex
 from markupsafe import Markup, escape
 
+from comms.content.links import safe_link
+
 Counting = Literal["chars", "x", "mastodon", "graphemes"]
 
 
@@ -246,7 +248,9 @@ def linkify(text: str, *, rel: str | None = None) -> Markup:
     extra = f' rel="{escape(rel)}"' if rel else ""
     return Markup(
         "".join(
-            f'<a href="{escape(piece)}"{extra}>{escape(piece)}</a>' if is_link else escape(piece)
+            f'<a href="{escape(piece)}"{extra}>{escape(piece)}</a>'
+            if is_link and safe_link(piece)  # the grammar finds http(s) only; links.py agrees
+            else escape(piece)
             for piece, is_link in pieces(text)
         )
     )

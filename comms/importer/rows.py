@@ -9,7 +9,8 @@ header, in any column order but with exactly these names:
 - `channel` names a configured channel.
 - `published_at` is ISO 8601 (`2019-01-14T20:59`, `2019-01-14 20:59:00+01:00`, `...Z`, or a bare
   date meaning midnight); a time without an offset is wall time in the configured zone.
-- `title` and `url` may be empty; a url must start with http:// or https://.
+- `title` and `url` may be empty; a url is an http:// or https:// address with a host and no
+  user name or password (content.links: what may become a link).
 - `reach`, `impressions`, `engagements` may be empty (not known). A figure is a whole number of
   zero or more, written plainly (`25056`) or with Danish thousands dots (`25.056`, `1.234.567`:
   only groups of exactly three digits, so it cannot be mistaken for a decimal). Commas, decimals,
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import NamedTuple, cast
 
 from comms.config import Settings
+from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
+from comms.content.links import link_problem
 from comms.errors import ImportFileError
 from comms.store.bulk import EPOCH_NAIVE, EPOCH_UTC
 
@@ -171,9 +174,9 @@ def read_rows(settings: Settings, path: Path, *, progress: Progress | None = Non
             else:
                 utc = EPOCH_NAIVE + (moment - EPOCH_UTC)
             moment = EPOCH_UTC + (utc - EPOCH_NAIVE)
-            if len(title) > MAX_TITLE or len(url) > MAX_URL:
+            if len(title) > MAX_TITLE or len(url) > MAX_URL or not title.isprintable():
                 raise ValueError
-            if url and not url.lower().startswith(("http://", "https://")):
+            if url and link_problem(url) is not None:
                 raise ValueError
             figures = (_figure(reach), _figure(impressions), _figure(engagements))
         except (ValueError, OverflowError):  # not plainly valid: the full check words it
@@ -300,6 +303,11 @@ def _check_row(
     settings: Settings, values: dict[str, str], line: int, problems: _Problems
 ) -> Row | None:
     before = len(problems.items)
+    for name, value in values.items():
+        if has_nul(value):
+            problems.add(line, f"{name} {NUL_PROBLEM}", NUL_HINT)
+    if len(problems.items) > before:
+        return None
     channel = values["channel"]
     if not channel:
         problems.add(line, "channel is empty", "name a configured channel: " + _known(settings))
@@ -315,22 +323,22 @@ def _check_row(
 
     published_at = _parse_time(values["published_at"], settings, line, problems)
 
-    title = values["title"] or None
+    title = strip_controls(values["title"]) or None  # a vertical tab from a spreadsheet cell
     if title is not None and len(title) > MAX_TITLE:
         problems.add(
             line, f"title is {len(title)} characters long", f"shorten it to at most {MAX_TITLE}"
         )
     url = values["url"] or None
     if url is not None:
-        if not url.lower().startswith(("http://", "https://")):
-            problems.add(
-                line,
-                f"url {url!r} is not a web address",
-                "write the full address starting with https://, or leave it empty",
-            )
-        elif len(url) > MAX_URL:
+        if len(url) > MAX_URL:
             problems.add(
                 line, f"url is {len(url)} characters long", f"at most {MAX_URL} are allowed"
+            )
+        elif (why := link_problem(url)) is not None:
+            problems.add(
+                line,
+                f"url {url!r} is not a web address: {why}",
+                "write the full address starting with https://, or leave it empty",
             )
 
     reach, impressions, engagements = (

@@ -25,6 +25,7 @@ from comms.access import STATE_NAMES
 from comms.channels.base import OutgoingPost, Receipt
 from comms.config import DaemonSettings, UtmSettings
 from comms.content import link_from
+from comms.content.links import safe_link
 from comms.content.lint import tag_url
 from comms.errors import (
     ChannelError,
@@ -351,7 +352,7 @@ def resolve_unknown(
         "lease_expires_at": None,
     }
     if outcome == PostState.PUBLISHED:
-        values.update(published_at=post.sending_at or utcnow(), external_url=url)
+        values.update(published_at=post.sending_at or utcnow(), external_url=safe_link(url))
         if external_id is not None:
             values.update(external_id=external_id)
     if outcome == PostState.QUEUED:
@@ -851,14 +852,14 @@ def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: dat
             "p_post_id": claim.post_id,
             "p_attempt_id": claim.attempt_id,
             "p_external_id": receipt.external_id,
-            "p_external_url": receipt.url,
+            "p_external_url": safe_link(receipt.url),
             "p_at": now,
         },
         actor=DAEMON_ACTOR,
         action="publish",
         post_id=claim.post_id,
         campaign=claim.outgoing.campaign,
-        detail=receipt.url or receipt.external_id,
+        detail=safe_link(receipt.url) or receipt.external_id,
     )
     _finish_attempt(session, claim, outcome="published", now=now)
     return changed

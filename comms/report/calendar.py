@@ -26,7 +26,8 @@ from sqlmodel import col
 
 from comms.content.danish import format_time
 from comms.content.link_from import describe, has_placeholder
-from comms.report.html import BASE_CSS, document_start
+from comms.content.links import safe_link
+from comms.report.html import BASE_CSS, FILE_CSP, document_start
 from comms.store.db import session_scope
 from comms.store.models import Post, PostState
 from comms.timeutil import local_day_bounds
@@ -109,7 +110,8 @@ def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEnt
                 channel=post.channel,
                 audience=post.audience,
                 state=post.state,
-                link=post.external_url or (None if has_placeholder(post.link) else post.link),
+                link=safe_link(post.external_url)
+                or (None if has_placeholder(post.link) else safe_link(post.link)),
                 start=post.published_at
                 if post.state == PostState.PUBLISHED and post.published_at
                 else post.scheduled_at,
@@ -123,6 +125,13 @@ def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEnt
 def _first_words(text: str, limit: int = 60) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _href(value: str | None) -> str | None:
+    """A link the page may write: a web address (safe_link) or a path of the web view."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return safe_link(value)
 
 
 # --- iCalendar ------------------------------------------------------------------------------
@@ -267,6 +276,7 @@ def to_html(
     shown = {e.state for e in entries} | {PostState.DRAFT, PostState.QUEUED, PostState.PUBLISHED}
     return _template.render(
         css=BASE_CSS + _CSS,
+        file_csp=FILE_CSP,
         year=year,
         zone=zone.key,
         count=len(entries),
@@ -301,7 +311,7 @@ def _day(
                 "title": title,
                 "state": state,
                 "state_name": members[0].state_name,
-                "channels": [{"name": e.channel, "href": post_href(e)} for e in members],
+                "channels": [{"name": e.channel, "href": _href(post_href(e))} for e in members],
             }
         )
     return {"number": day.day, "inside": inside, "classes": classes, "lines": lines}

@@ -13,8 +13,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from comms.content.danish import format_date, format_month, format_number
+from comms.content.terminal import terminal_line
 from comms.report.figures import TOTAL, Group, Report
-from comms.report.render import MISSING, section_rows
+from comms.report.render import MISSING, markdown_text, section_rows
 
 # the figures compared, with their Danish names for tables
 FIGURES = (
@@ -205,13 +206,14 @@ def to_markdown_lines(comparison: Comparison) -> list[str]:
         "|---" + "|---:" * len(FIGURES) + "|",
     ]
     for row in comparison_rows(comparison, "channels"):
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append("| " + " | ".join((markdown_text(row[0]), *row[1:])) + " |")
     return [*lines, "", danish_comparison(comparison), ""]
 
 
 def comparison_table(comparison: Comparison) -> Any:
     """A rich table of the change per channel type and in total, for the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
     earlier = comparison.earlier
     table = Table(
@@ -225,5 +227,6 @@ def comparison_table(comparison: Comparison) -> Any:
     rows = comparison_rows(comparison, "channel_type_groups")
     for index, row in enumerate(rows):
         last = index == len(rows) - 1
-        table.add_row(*row, end_section=index == len(rows) - 2, style="bold" if last else None)
+        cells = [Text(terminal_line(cell)) for cell in row]
+        table.add_row(*cells, end_section=index == len(rows) - 2, style="bold" if last else None)
     return table

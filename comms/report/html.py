@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 
 from comms.content.danish import format_datetime, format_period
+from comms.content.links import safe_link
 from comms.report.charts import Chart
 from comms.report.compare import FIGURES, Comparison, comparison_rows, danish_comparison
 from comms.report.figures import TOTAL, Report
@@ -69,6 +70,15 @@ footer { margin-top: 36px; font-size: 12px; color: var(--muted); }
 """
 
 
+# The file's own policy, for wherever it is opened (a mail, a share, file://): it needs its inline
+# CSS and its data: charts, nothing else; a script or a fetch that got in anyway does not run.
+# (frame-ancestors is not allowed in a <meta>; the web view sends it as a header.)
+FILE_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'"
+)
+
+
 def document_start(title: str) -> str:
     """A self-contained Danish page's template up to `<main>`: the inline `css`, the `nav` links
     at the top (the web view) and `title`, a template expression, as the document's title."""
@@ -77,6 +87,7 @@ def document_start(title: str) -> str:
 <html lang="da">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ file_csp }}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 """
         + f"<title>{title}</title>\n"
@@ -179,6 +190,7 @@ def render_html(
     zone = ZoneInfo(report.timezone)
     return _template.render(
         css=BASE_CSS + _CSS,
+        file_csp=FILE_CSP,
         title=TITLE,
         **report_values(report, charts, comparison, zone),
         nav=list(nav),
@@ -224,7 +236,7 @@ def report_values(
         "sections": sections,
         "headings": HEADINGS,
         "missing": MISSING,
-        "top": [(post.url, top_post_cells(post, zone)) for post in report.top_posts],
+        "top": [(safe_link(post.url), top_post_cells(post, zone)) for post in report.top_posts],
         "top_title": TOP_TITLE,
         "top_headings": TOP_HEADINGS,
         "change": change,

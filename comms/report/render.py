@@ -20,6 +20,7 @@ from rich.text import Text
 
 from comms.channels.registry import CHANNEL_TYPES, channel_class, label
 from comms.content.danish import format_date, format_number, format_period
+from comms.content.terminal import terminal_line
 from comms.report.figures import TOTAL, Group, Report, TopPost
 
 MISSING = "–"  # a figure nobody knows, in the table and Markdown
@@ -174,7 +175,7 @@ def render_table(report: Report) -> list[Table]:
         for index, (name, cells) in enumerate(rows):
             is_total = index == len(rows) - 1
             table.add_row(
-                Text(name),
+                Text(terminal_line(name)),
                 *cells,
                 end_section=index == len(rows) - 2,
                 style="bold" if is_total else None,
@@ -186,7 +187,7 @@ def render_table(report: Report) -> list[Table]:
             table.add_column(heading, justify="right" if index >= 3 else "left", no_wrap=index != 2)
         zone = ZoneInfo(report.timezone)
         for post in report.top_posts:
-            table.add_row(*(Text(cell) for cell in top_post_cells(post, zone)))
+            table.add_row(*(Text(terminal_line(cell)) for cell in top_post_cells(post, zone)))
         tables.append(table)
     return tables
 
@@ -306,7 +307,7 @@ def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
             "|---" + "|---:" * len(HEADINGS) + "|",
         ]
         for name, group in section_rows(report, attr):
-            lines.append("| " + " | ".join((_md(name), *danish_cells(group))) + " |")
+            lines.append("| " + " | ".join((markdown_text(name), *danish_cells(group))) + " |")
         lines.append("| " + " | ".join((f"**{TOTAL}**", *danish_cells(report.totals))) + " |")
         lines.append("")
     if report.top_posts:
@@ -318,11 +319,21 @@ def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
         ]
         zone = ZoneInfo(report.timezone)
         for post in report.top_posts:
-            lines.append("| " + " | ".join(_md(c) for c in top_post_cells(post, zone)) + " |")
+            lines.append(
+                "| " + " | ".join(markdown_text(c) for c in top_post_cells(post, zone)) + " |"
+            )
         lines.append("")
     lines += [*extra, danish_summary(report), ""]
     return "\n".join(lines)
 
 
-def _md(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split())
+# What Markdown (CommonMark and GitHub's tables) could read as markup inside a table cell: links
+# and images, autolinks and HTML, emphasis, code, strikethrough, entities and the cell's edge.
+# A backslash before ASCII punctuation always means the character itself.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#!|~&")
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal text of one Markdown table cell: on one line, nothing in it markup."""
+    line = " ".join(text.split())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in line)

@@ -10,17 +10,18 @@ A new SQLite file is created readable by its owner only: it holds unpublished po
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from comms.errors import ConfigError, SchemaError
+from comms.content.clean import NUL_PROBLEM, has_nul
+from comms.errors import ConfigError, InputError, SchemaError
 
 if TYPE_CHECKING:
     import sqlite3
@@ -59,8 +60,33 @@ def get_engine(url: str) -> Engine:
         engine = _sqlite_engine(url)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     _engines[url] = engine
     return engine
+
+
+def _refuse_nul(
+    _connection: sa.Connection,
+    _cursor: object,
+    _statement: str,
+    parameters: Any,
+    _context: object,
+    executemany: bool,
+) -> None:
+    """The last net under every input check: a NUL in any text of a statement is refused with
+    a message saying so, on SQLite as on PostgreSQL (which cannot store one and would answer
+    with a DataError from deep in the driver)."""
+    for row in parameters if executemany else (parameters,):
+        values: Iterable[Any]
+        if isinstance(row, dict):
+            values = row.values()
+        elif isinstance(row, list | tuple):
+            values = row
+        else:  # one value for the statement's one placeholder
+            values = (row,)
+        for value in values:
+            if isinstance(value, str) and has_nul(value):
+                raise InputError(f"a text {NUL_PROBLEM}")
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from comms.config import Settings
+from comms.errors import InputError
 from comms.web import (
     admin,
     auth,
@@ -27,7 +28,7 @@ from comms.web import (
     queue_page,
     report_page,
 )
-from comms.web.context import Refused
+from comms.web.context import NUL_MESSAGE, Refused
 from comms.web.render import ERROR_MESSAGES, error_page, set_zone
 from comms.web.security import BodyTooLarge, Guard, allowed_hosts
 
@@ -60,13 +61,14 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         routes=routes,
         exception_handlers={
             Refused: _refused,
+            InputError: _bad_input,
             BodyTooLarge: _too_large,
             HTTPException: _http_error,
             Exception: _server_error,
         },
     )
     app.state.settings = settings
-    hosts = allowed_hosts(settings.web.allowed_hosts, bound_host)
+    hosts = allowed_hosts(settings.web.allowed_hosts, bound_host, base_url=settings.web.base_url)
     app.add_middleware(
         Guard,
         hosts=hosts,
@@ -79,6 +81,11 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
     return error_page(exc.status, exc.message, exc.headers)
+
+
+async def _bad_input(request: Request, exc: Exception) -> Response:
+    """Text the store refused (a NUL in a field no page checks itself): the sender's mistake."""
+    return error_page(400, NUL_MESSAGE)
 
 
 async def _too_large(request: Request, exc: Exception) -> Response:

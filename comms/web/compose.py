@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from comms.access import Action, PostFacts, decide
 from comms.config import ChannelSettings, Settings
+from comms.content.links import link_problem
 from comms.content.lint import errors_of, text_length, text_limit, warnings_of
 from comms.content.oneoff import channel_link, channel_text, lint_one_off
 from comms.errors import QueueError
@@ -237,8 +238,8 @@ def problems(values: Values, found: list[Check], image: str | None) -> Errors:
         add("channels", "Vælg mindst én kanal.")
     if not values.text.strip() and any(c not in values.variants for c in values.channels):
         add("text", "Skriv en tekst.")
-    if values.link and not values.link.startswith(("https://", "http://")):
-        add("link", "Linket skal begynde med https://.")
+    if values.link and link_problem(values.link) is not None:
+        add("link", "Linket skal være en webadresse, der begynder med https://.")
     if image and not values.image_alt:
         add("image_alt", "Skriv en alt-tekst til billedet: beskriv, hvad det viser.")
     for item in found:

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from comms.access import Action, Actor, PostFacts, Role, Verdict, decide
 from comms.config import Settings
+from comms.content.clean import has_nul, strip_controls
 from comms.store.db import session_scope
 from comms.store.models import Post, User, WebSession, utcnow
 from comms.web.render import ERROR_TITLES, render
@@ -78,9 +79,17 @@ class Ctx:
             raise Refused(403, verdict.reason)
 
     def field(self, name: str, default: str = "") -> str:
-        """A form field as text (empty when missing; uploads are not text)."""
+        """A form field as text (empty when missing; uploads are not text).
+
+        A NUL is refused (400) and the other control characters but tab and newlines are
+        taken out (content.clean); a password is left as it was typed.
+        """
         value = self.form.get(name) if self.form is not None else None
-        return value if isinstance(value, str) else default
+        if not isinstance(value, str):
+            return default
+        if has_nul(value):
+            raise Refused(400, NUL_MESSAGE)
+        return value if "password" in name else strip_controls(value)
 
     def query(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default)
@@ -186,11 +195,25 @@ def _run(request: Request, form: FormData | None, fn: Callable[..., Response]) -
     with session_scope(settings.database_url) as db:
         ctx = Ctx(request, settings, db, user, websession, form, now)
         try:
+            _check_ids(request.path_params)
             return fn(ctx, **request.path_params)
         except Refused as exc:  # nothing of a refused request is kept; the menu stays
             db.rollback()
             title = ERROR_TITLES.get(exc.status, "Fejl")
             return ctx.page("error.html", exc.status, title=title, message=exc.message)
+
+
+NUL_MESSAGE = (
+    "Teksten indeholder et NUL-tegn (\\x00), som ikke kan gemmes. Fjern det, og prøv igen."
+)
+MAX_ID = 2**63 - 1  # the largest row id either database stores
+
+
+def _check_ids(params: dict[str, Any]) -> None:
+    """A number in the path that no row can have is a page that does not exist (not a 500 from
+    the database driver, which cannot even send it)."""
+    if any(isinstance(v, int) and not 0 <= v <= MAX_ID for v in params.values()):
+        raise Refused(404, "Siden findes ikke.")
 
 
 def _text(value: Any) -> str | None:

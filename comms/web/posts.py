@@ -19,6 +19,7 @@ from starlette.routing import Route
 from comms.access import Action
 from comms.channels.registry import preview_card
 from comms.content import link_from
+from comms.content.links import link_problem
 from comms.content.lint import errors_of, lint_post, text_length, text_limit, warnings_of
 from comms.content.text import linkify
 from comms.errors import QueueError
@@ -177,8 +178,8 @@ def edit(ctx: Ctx, post_id: int) -> Response:
     if len(text) > MAX_TEXT:
         raise Refused(413, "Teksten er for lang.")
     link = ctx.field("link").strip()
-    if link and not link.lower().startswith(("https://", "http://")):
-        raise Refused(400, "Linket skal begynde med https://.")
+    if link and link_problem(link) is not None:
+        raise Refused(400, "Linket skal være en webadresse, der begynder med https://.")
     try:
         queue.edit(
             ctx.db,
@@ -282,8 +283,10 @@ def settle(ctx: Ctx, post_id: int) -> Response:
     if outcome not in SETTLE_NAMES:
         raise Refused(400, "Vælg, hvad der blev af opslaget.")
     url = ctx.field("url").strip() or None
-    if url and not url.startswith(("https://", "http://")):
-        raise Refused(400, "Adressen på opslaget skal begynde med https://.")
+    if url and link_problem(url) is not None:
+        raise Refused(
+            400, "Adressen på opslaget skal være en webadresse, der begynder med https://."
+        )
     try:
         queue.resolve_unknown(ctx.db, post_id, outcome, actor=ctx.user.username, url=url)
     except QueueError as exc:

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from comms.content.danish import format_date, format_datetime, format_number
 from comms.content.link_from import describe
+from comms.content.links import safe_link
 from comms.web.security import SECURITY_HEADERS
 from comms.web.words import ROLE_NAMES, STATE_NAMES
 
@@ -36,11 +37,8 @@ _env.globals["ROLE_NAMES"] = ROLE_NAMES
 
 
 def web_url(value: str | None) -> str | None:
-    """`value` when it is an http(s) address, else None: a javascript: or data: link is no link."""
-    if not value:
-        return None
-    text = value.strip()
-    return text if text.lower().startswith(("https://", "http://")) else None
+    """`value` when it may be a link (content.links.safe_link), else None: shown as text."""
+    return safe_link(value.strip() if value else None)
 
 
 def set_zone(zone: ZoneInfo) -> None:

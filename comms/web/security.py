@@ -39,13 +39,19 @@ MAX_BODY = 12 * 1024 * 1024  # a form with one image (comms.web.uploads takes 8 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def allowed_hosts(configured: Iterable[str], bound_host: str | None) -> frozenset[str]:
-    """The configured list, else the bound host and localhost (lower case, no port)."""
+def allowed_hosts(
+    configured: Iterable[str], bound_host: str | None, *, base_url: str | None = None
+) -> frozenset[str]:
+    """The configured list, else localhost, the bound host and the base URL's host (lower case,
+    no port): the names people reach this server by, and no other (DNS rebinding)."""
     hosts = [h.strip().lower() for h in configured if h.strip()]
     if not hosts:
         hosts = [*LOCAL_HOSTS]
         if bound_host and bound_host not in ("0.0.0.0", "::"):
             hosts.append(bound_host.lower())
+        named = urlsplit(base_url).hostname if base_url else None
+        if named:
+            hosts.append(named.lower())
     return frozenset(hosts)
 
 

@@ -1,0 +1,46 @@
+"""Which addresses may become a link: one answer for campaign files, imports, the channels'
+answers and every HTML, Markdown or calendar file comms writes.
+
+A stored URL ends up as `href` in the report, the calendar and the workspace, so a
+`javascript:` or `data:` address (from a typo'd campaign file, a hostile import or a service
+that answers something odd) would be a live script one click away. Only `http:` and `https:`
+with a host, without a user name or password, without spaces or control characters and of a
+bounded length are links; anything else is shown as text or refused where it comes in.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+MAX_LINK = 2000  # Post.link and Post.external_url hold this much
+SCHEMES = ("http", "https")
+
+
+def link_problem(url: str) -> str | None:
+    """Why `url` may not be written as a link (English, for located errors), or None."""
+    if len(url) > MAX_LINK:
+        return f"the address is {len(url)} characters long (at most {MAX_LINK})"
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
+        return "the address contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a port that is not a number
+    except ValueError:
+        return "the address cannot be read as a web address"
+    del port
+    if parts.scheme.lower() not in SCHEMES:
+        return "only http:// and https:// addresses can be links"
+    if not parts.hostname:
+        return "the address names no host"
+    if parts.username is not None or parts.password is not None:
+        return "the address carries a user name or password"
+    if "\\" in url:
+        return "the address contains a backslash"
+    return None
+
+
+def safe_link(url: str | None) -> str | None:
+    """`url` when it may be written as a link (`href`, `url:`), else None."""
+    if not url or link_problem(url) is not None:
+        return None
+    return url
