@@ -84,6 +84,8 @@ class Channel(ABC):
     has_metrics: ClassVar[bool] = False  # `metrics()` can read figures
     max_concurrency: ClassVar[int] = 1  # calls in flight at once (config key overrides)
     rate_per_minute: ClassVar[float | None] = None  # calls a minute, None: no limit (config too)
+    # options whose URL is itself a secret (a webhook's token in its path): never shown whole
+    secret_urls: ClassVar[tuple[str, ...]] = ()
 
     # for people, in Danish: the short name reports and tables show ("Facebook", "Hjemmeside"),
     # the full name of the kind of channel ("Facebook-side", "X (Twitter)"), and what one and
