@@ -30,9 +30,11 @@ a server with a private certificate), `username`, `password_env`, `from`, `to` (
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import mimetypes
+import os
 import re
 import smtplib
 import socket
@@ -45,6 +47,7 @@ from pathlib import Path
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.options import Option
+from comms.channels.scrub import Scrubber
 from comms.channels.settings import ChannelSettings
 from comms.content.text import is_url, linkify
 from comms.errors import (
@@ -105,6 +108,34 @@ class EmailChannel(Channel):
 
     def publish(self, post: OutgoingPost) -> Receipt:
         """Build the newsletter and hand it to the SMTP server for every recipient."""
+        try:
+            return self._publish(post)
+        except ChannelError as exc:
+            raise self._scrubbed(exc) from None
+
+    def check(self) -> CheckResult:
+        """Connect, EHLO, STARTTLS and log in as configured, then QUIT; nothing is sent."""
+        try:
+            result = self._check()
+        except ChannelError as exc:
+            raise self._scrubbed(exc) from None
+        return CheckResult(result.ok, self.scrub(result.message), result.expires_at)
+
+    def scrub(self, text: str) -> str:
+        """`text` without the password in any form, as an SMTP reply may quote it back: plain,
+        and base64 as AUTH PLAIN and LOGIN send it (`\\0user\\0password`, the password alone)."""
+        password = os.environ.get(self.password_env, "") if self.password_env else ""
+        if not password:
+            return text
+        plain = f"\0{self.username}\0{password}".encode()
+        forms = [password, *(base64.b64encode(b).decode() for b in (plain, password.encode()))]
+        return Scrubber(forms)(text)
+
+    def _scrubbed(self, error: ChannelError) -> ChannelError:
+        error.args = (self.scrub(str(error)),)
+        return error
+
+    def _publish(self, post: OutgoingPost) -> Receipt:
         message = self.message(post)
         data = message.as_bytes(policy=SMTP)
         sent_data = False
@@ -131,11 +162,12 @@ class EmailChannel(Channel):
         except smtplib.SMTPException as exc:
             raise TransientError(f"email: {exc}", maybe_delivered=sent_data) from None
         for rcpt, (code, reply) in refused.items():
-            log.warning("email: %s refused %s: %s %s", self.host, rcpt, code, _text(reply))
+            log.warning(
+                "email: %s refused %s: %s %s", self.host, rcpt, code, self.scrub(_text(reply))
+            )
         return Receipt(external_id=str(message["Message-ID"]), url=None)
 
-    def check(self) -> CheckResult:
-        """Connect, EHLO, STARTTLS and log in as configured, then QUIT; nothing is sent."""
+    def _check(self) -> CheckResult:
         try:
             with self._session() as smtp:
                 features = ", ".join(sorted(smtp.esmtp_features)) or "no extensions"
