@@ -111,7 +111,7 @@ def error_reason(
 def _reason_text(response: requests.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text.strip() or response.reason or ""
     if isinstance(body, dict):
         for key in ("error_description", "message", "error", "detail", "title"):
@@ -214,7 +214,10 @@ class HttpClient:
                 response.close()
         if ok:
             return response
-        error = classify(response) if classify else None
+        try:
+            error = classify(response) if classify else None
+        except Exception:  # the adapter's reading of an error body of the wrong shape
+            error = None
         raise error or self.classify(response)
 
     def _read_body(
@@ -284,11 +287,10 @@ class HttpClient:
             return {}
         try:
             return response.json()
-        except ValueError:
-            raise TransientError(
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past any reason
+            raise MalformedAnswer(
                 self._say(f"HTTP {response.status_code} with a body that is not JSON"),
                 status=response.status_code,
-                maybe_delivered=True,
             ) from None
 
     def classify(self, response: requests.Response) -> ChannelError:

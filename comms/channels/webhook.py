@@ -185,5 +185,5 @@ def receipt_of(answer: Any, key: str) -> Receipt:
 def _json_or_none(response: requests.Response) -> Any:
     try:
         return response.json() if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # any 2xx is success; a relay may answer with plain text
