@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from comms.channels.base import Figures, Receipt
 from comms.errors import MalformedAnswer
 
-MAX_ID = 512  # Graph "123_456", an AT URI, a LinkedIn URN, a Message-ID: all far shorter
-MAX_URL = 2048  # what browsers and most servers take
+MAX_ID = 500  # the column's size; Graph "123_456", an AT URI, a LinkedIn URN: all far shorter
+MAX_URL = 2000  # the column's size, and about what browsers and servers take
 MAX_COUNT = 10**12  # more views than people on Earth many times over: not a real figure
 _ID = re.compile(r"^[!-~]+$")  # printable ASCII without spaces: no control or markup tricks
 
