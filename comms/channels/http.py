@@ -105,7 +105,7 @@ def error_reason(
 
     Scrubbed before it is cut to `limit` characters: cutting first can leave half a token that
     no longer matches the secret, and half a token is still a leak."""
-    return (scrub or Scrubber()).cut(_reason_text(response), limit)
+    return (scrub or Scrubber())(_reason_text(response))[:limit]
 
 
 def _reason_text(response: requests.Response) -> str:
@@ -238,9 +238,24 @@ class HttpClient:
                 status=status,
             )
         chunks: list[bytes] = []
-        size = 0
         whole = False
-        raw = response.raw
+        try:
+            whole = self._read_chunks(response.raw, chunks, deadline, total, strict=strict)
+        except ChannelError:
+            if strict:
+                raise
+            # a failure's status line arrived: its class stands on that, whatever became of
+            # the body, which was wanted only for the service's reason
+        response._content = b"".join(chunks)[:MAX_BODY_BYTES]
+        response._content_consumed = True
+        return whole
+
+    def _read_chunks(
+        self, raw: Any, chunks: list[bytes], deadline: float, total: float, *, strict: bool
+    ) -> bool:
+        """Append the body's chunks until its end (True), the cap, or a failure (raised)."""
+        status = getattr(raw, "status", None)
+        size = 0
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -253,8 +268,7 @@ class HttpClient:
                 _limit_socket_wait(raw, remaining)
                 data = raw.read1(CHUNK_BYTES, decode_content=True)
                 if not data:
-                    whole = True
-                    break
+                    return True
                 chunks.append(data)
                 size += len(data)
                 if size > MAX_BODY_BYTES:
@@ -263,7 +277,7 @@ class HttpClient:
                             self._say(f"HTTP {status} with a body over {MAX_BODY_BYTES} bytes"),
                             status=status,
                         )
-                    break
+                    return False
         except (ReadTimeoutError, TimeoutError):
             raise TransientError(
                 self._say(f"HTTP {status}: the answer stalled (no data within {total:g} s)"),
@@ -276,9 +290,6 @@ class HttpClient:
                 status=status,
                 maybe_delivered=True,
             ) from None
-        response._content = b"".join(chunks)[:MAX_BODY_BYTES]
-        response._content_consumed = True
-        return whole
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """A request whose 2xx answer must be JSON; an unreadable answer may hide a success."""

@@ -24,7 +24,14 @@ MASK = "***"
 
 
 def secret_forms(secret: str) -> set[str]:
-    """The secret as it is, percent-encoded (both ways) and JSON-escaped (each escaping)."""
+    """The secret as it is, percent-encoded (both ways) and JSON-escaped (each escaping), and
+    without its spaces (WordPress shows application passwords in groups; either form works)."""
+    if " " in secret:
+        return secret_forms(secret.replace(" ", "")) | _forms(secret)
+    return _forms(secret)
+
+
+def _forms(secret: str) -> set[str]:
     escaped = json.dumps(secret)[1:-1]  # \uXXXX for anything not ASCII, \" and \\
     unicode = json.dumps(secret, ensure_ascii=False)[1:-1]
     forms = {

@@ -8,9 +8,7 @@ so a new adapter cannot skip the contract.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import re
 import time
 from collections.abc import Iterator
@@ -23,26 +21,13 @@ from comms.channels.base import Receipt
 from comms.channels.registry import CHANNEL_TYPES
 from comms.errors import AuthError, RateLimitedError, TransientError
 from comms.store.models import PostState
-from tests import channels as channel_tests
-from tests.channels.contract import RATE_LIMIT_FAULTS, Contract
+from tests.channels.contract import RATE_LIMIT_FAULTS, Contract, all_contracts
 from tests.channels.through import SETTLED, RaisesAfterSending, database, publish_once
 
 NOT_HTTP = {"site", "email"}  # files on disk and SMTP: their own tests cover their failures
 
 
-def _contracts() -> list[Contract]:
-    """The CONTRACT of every tests/channels/test_*.py module that declares one."""
-    found = []
-    for info in pkgutil.iter_modules(channel_tests.__path__):
-        if info.name.startswith("test_") and info.name != "test_contract":
-            module = importlib.import_module(f"{channel_tests.__name__}.{info.name}")
-            contract = getattr(module, "CONTRACT", None)
-            if contract is not None:
-                found.append(contract)
-    return sorted(found, key=lambda c: c.type)
-
-
-CONTRACTS = _contracts()
+CONTRACTS = all_contracts()
 
 
 def _cases(faults: Any) -> list[Any]:

@@ -63,15 +63,17 @@ def publish_once(
     wrap: Callable[[Channel], Channel] | None = None,
     post_id: int | None = None,
     url: str | None = None,
+    outgoing: OutgoingPost | None = None,
 ) -> Outcome:
-    """Queue the contract's post (or take `post_id`), run one publisher pass, return the row."""
+    """Queue `outgoing` (the contract's post by default; or take the row `post_id`), run one
+    publisher pass, return the row."""
     adapter = contract.build(fake)
     if wrap is not None:
         adapter = wrap(adapter)
     name = adapter.settings.name
     url = url or database(folder)
     if post_id is None:
-        post_id = queue_post(url, name, contract.post(folder))
+        post_id = queue_post(url, name, outgoing or contract.post(folder))
     publisher = Publisher(
         {name: adapter},
         threading.Event(),

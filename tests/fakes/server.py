@@ -45,6 +45,7 @@ FAULTS = (
     "after-huge",  # the service took the post; the answer is 2 MiB of JSON
     "after-garbage",  # the service took the post; the answer is JSON of the wrong shape
     "after-answer",  # the service took the post; the answer is `answer` (a RawAnswer), as it is
+    "answer",  # the service did nothing; the answer is `answer` (a RawAnswer), as it is
 )
 HUGE = b'{"id": "1", "pad": "' + b"x" * (2 << 20) + b'"}'
 GARBAGE = b'[{"id": ["not", "an", "id"]}, null, true]'
@@ -299,6 +300,8 @@ class FakeServer:
             _send_raw(http, RawAnswer(200, _JSON, b'{"id": "' + b"7" * 200 + b'"}', fault.delay))
         elif kind == "huge":
             _send_raw(http, RawAnswer(200, _JSON, HUGE))
+        elif kind == "answer":
+            _send_raw(http, fault.answer or RawAnswer())
 
     def _route(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:
