@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from comms.channels.answers import checked_figures
-from comms.channels.base import Receipt
+from comms.channels.base import Channel, Receipt
 from comms.channels.registry import build_adapters
+from comms.channels.scrub import Scrubber, channel_secrets
 from comms.config import Settings
 from comms.errors import CommsError
 from comms.store.db import session_scope
@@ -68,6 +69,10 @@ class CollectSummary:
         if self.skipped_channels:
             text += "; no figures available from: " + ", ".join(sorted(self.skipped_channels))
         return text
+
+
+def _scrubbed(adapter: Channel) -> Scrubber:
+    return Scrubber(channel_secrets(adapter.settings, type(adapter).secret_urls))
 
 
 def collect_due(
@@ -141,7 +146,8 @@ def collect_due(
                     impressions=figures.impressions,
                     engagements=figures.engagements,
                     clicks=figures.clicks,
-                    raw=json.dumps(figures.raw, default=str),
+                    # the service's own words, stored: a token it echoed must not be among them
+                    raw=_scrubbed(adapters[post.channel])(json.dumps(figures.raw, default=str)),
                 )
             )
         summary.collected += 1
