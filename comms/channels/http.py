@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -37,6 +36,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from comms.channels.deadline import CallDeadline, DeadlineAdapter
 from comms.channels.scrub import Scrubber
 from comms.channels.settings import ChannelSettings
 from comms.errors import (
@@ -159,7 +159,7 @@ class HttpClient:
             allowed_methods=None,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = DeadlineAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -185,33 +185,25 @@ class HttpClient:
         deadline = time.monotonic() + total
         kwargs["timeout"] = (connect, total)
         kwargs["stream"] = True
-        target = self.url(path)
-        try:
-            response = self.session.request(method, target, **kwargs)
-        except requests.exceptions.ConnectTimeout as exc:
-            raise TransientError(self._say(f"could not connect in time: {exc}")) from None
-        except requests.exceptions.ReadTimeout:
-            raise TransientError(
-                self._say(f"no answer within {total:g} s after sending"),
-                maybe_delivered=True,
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            sent = not _never_connected(exc)
-            what = "connection lost after sending" if sent else "could not connect"
-            raise TransientError(self._say(f"{what}: {exc}"), maybe_delivered=sent) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransientError(
-                self._say(f"request failed: {exc}"), maybe_delivered=True
-            ) from None
-        ok = 200 <= response.status_code < 300
+        call = CallDeadline(total)
         whole = False
+        response: requests.Response | None = None
         try:
-            whole = self._read_body(response, deadline, total, strict=ok)
+            with call:
+                response = self._send(method, self.url(path), call, total, kwargs)
+                ok = 200 <= response.status_code < 300
+                try:
+                    whole = self._read_body(response, deadline, total, strict=ok)
+                except TransientError:
+                    if call.expired:
+                        raise self._late(total, response.status_code) from None
+                    raise
         finally:
-            if whole:
-                response.raw.release_conn()  # read to the end: the connection can be reused
-            else:
-                response.close()
+            if response is not None:
+                if whole:
+                    response.raw.release_conn()  # read to the end: the connection can be reused
+                else:
+                    response.close()
         if ok:
             return response
         try:
@@ -219,6 +211,38 @@ class HttpClient:
         except Exception:  # the adapter's reading of an error body of the wrong shape
             error = None
         raise error or self.classify(response)
+
+    def _send(
+        self, method: str, target: str, call: CallDeadline, total: float, kwargs: dict[str, Any]
+    ) -> requests.Response:
+        """The request, up to the answer's headers; a failure mapped to its error class."""
+        try:
+            return self.session.request(method, target, **kwargs)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransientError(self._say(f"could not connect in time: {exc}")) from None
+        except requests.exceptions.RequestException as exc:
+            if call.expired:  # the deadline cut the socket while the headers dripped in
+                raise self._late(total) from None
+            if isinstance(exc, requests.exceptions.ReadTimeout):
+                raise TransientError(
+                    self._say(f"no answer within {total:g} s after sending"),
+                    maybe_delivered=True,
+                ) from None
+            if isinstance(exc, requests.exceptions.ConnectionError):
+                sent = not _never_connected(exc)
+                what = "connection lost after sending" if sent else "could not connect"
+                raise TransientError(self._say(f"{what}: {exc}"), maybe_delivered=sent) from None
+            raise TransientError(
+                self._say(f"request failed: {exc}"), maybe_delivered=True
+            ) from None
+
+    def _late(self, total: float, status: int | None = None) -> TransientError:
+        said = f"HTTP {status}: " if status is not None else ""
+        return TransientError(
+            self._say(f"{said}the answer did not arrive within {total:g} s"),
+            status=status,
+            maybe_delivered=True,
+        )
 
     def _read_body(
         self, response: requests.Response, deadline: float, total: float, *, strict: bool

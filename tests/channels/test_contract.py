@@ -265,7 +265,7 @@ def _deadline(bench: Bench) -> float:
     return float(bench.contract.build(bench.fake).settings.get("timeout_seconds", 30))
 
 
-@_with_bench(_cases(lambda c: ("drip", "after-drip")))
+@_with_bench(_cases(lambda c: ("drip", "drip-head", "after-drip")))
 def test_a_dripping_answer_ends_at_the_deadline_and_is_never_resent(
     bench: Bench, fault: str
 ) -> None:

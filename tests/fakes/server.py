@@ -40,6 +40,7 @@ FAULTS = (
     "after-reset",
     # answers of the wrong shape, size or speed (tests of what comms does with untrusted answers)
     "drip",  # a 200 whose body comes one byte every `delay` seconds
+    "drip-head",  # a 200 whose status line and headers already come a byte every `delay` s
     "huge",  # a 200 of 2 MiB of JSON
     "after-drip",  # the service took the post; its real answer comes one byte every `delay` s
     "after-huge",  # the service took the post; the answer is 2 MiB of JSON
@@ -60,6 +61,7 @@ class RawAnswer:
     body: bytes = b""
     drip: float = 0.0  # seconds between bytes of the body (0: all at once)
     truncate: bool = False  # promise the whole body in Content-Length, send half, hang up
+    drip_head: bool = False  # drip the status line and headers too, not only the body
 
 
 @dataclass
@@ -300,6 +302,8 @@ class FakeServer:
             _send_raw(http, RawAnswer(200, _JSON, b'{"id": "' + b"7" * 200 + b'"}', fault.delay))
         elif kind == "huge":
             _send_raw(http, RawAnswer(200, _JSON, HUGE))
+        elif kind == "drip-head":
+            _send_raw(http, RawAnswer(200, _JSON, b'{"id": "1"}', fault.delay, drip_head=True))
         elif kind == "answer":
             _send_raw(http, fault.answer or RawAnswer())
 
@@ -351,6 +355,9 @@ _JSON = {"Content-Type": "application/json"}
 def _send_raw(http: BaseHTTPRequestHandler, answer: RawAnswer) -> None:
     """Write `answer` as it is: slowly, or cut short, as a broken or hostile server would."""
     body = answer.body
+    if answer.drip_head:
+        _drip_whole(http, answer)
+        return
     try:
         http.send_response(answer.status)
         for key, value in answer.headers.items():
@@ -371,6 +378,21 @@ def _send_raw(http: BaseHTTPRequestHandler, answer: RawAnswer) -> None:
             time.sleep(answer.drip)
     except (BrokenPipeError, ConnectionResetError, OSError):
         http.close_connection = True
+
+
+def _drip_whole(http: BaseHTTPRequestHandler, answer: RawAnswer) -> None:
+    """Status line, headers and body, a byte every `answer.drip` seconds."""
+    lines = [f"HTTP/1.1 {answer.status} Slow", f"Content-Length: {len(answer.body)}"]
+    lines += [f"{key}: {value}" for key, value in answer.headers.items()]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode() + answer.body
+    try:
+        for index in range(len(data)):
+            http.wfile.write(data[index : index + 1])
+            http.wfile.flush()
+            time.sleep(answer.drip)
+    except OSError:
+        pass
+    http.close_connection = True
 
 
 def _reset(http: BaseHTTPRequestHandler) -> None:
