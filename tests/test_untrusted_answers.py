@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -372,3 +374,70 @@ def test_a_post_never_stays_publishing_whatever_the_answer(tmp_path, monkeypatch
             )
             assert outcome.post.state in SETTLED, outcome.post.last_error
             assert HOOK_SECRET.encode() not in outcome.db_bytes
+
+
+# --- SMTP: the whole session within timeout_seconds ---------------------------------------------
+
+
+class _DrippingSmtp:
+    """A TCP server on 127.0.0.1 whose greeting comes one byte every `every` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.server.settimeout(5)
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        greeting = b"220-" + b"slow " * 60 + b"\r\n220 ready\r\n"
+        with conn:
+            for byte in greeting:
+                if self.stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(self.every)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+def test_an_smtp_server_that_drips_its_greeting_is_cut_at_the_deadline() -> None:
+    from comms.errors import TransientError
+    from tests.channels.test_email import post as letter
+
+    server = _DrippingSmtp(every=0.2)  # far below the 1 s read timeout: no read ever times out
+    try:
+        mailer = EmailChannel(
+            ChannelSettings(
+                "nyhedsbrev",
+                "email",
+                {
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "starttls": False,
+                    "from": "Tryg Aalborg <tryg@aalborg.dk>",
+                    "to": ["borger@example.dk"],
+                    "timeout_seconds": 1,
+                },
+            )
+        )
+        started = time.monotonic()
+        with pytest.raises(TransientError) as info:
+            mailer.publish(letter())
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert elapsed < 3.0, elapsed  # the greeting alone would take a minute
+    assert info.value.maybe_delivered is False  # nothing was sent yet
