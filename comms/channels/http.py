@@ -279,6 +279,9 @@ class HttpClient:
     ) -> bool:
         """Append the body's chunks until its end (True), the cap, or a failure (raised)."""
         status = getattr(raw, "status", None)
+        # read1 returns what one socket read brought, so the deadline is checked between drips;
+        # an older urllib3 without it still ends at the deadline (deadline.py cuts the socket)
+        read = getattr(raw, "read1", None) or raw.read
         size = 0
         try:
             while True:
@@ -290,7 +293,7 @@ class HttpClient:
                         maybe_delivered=True,
                     )
                 _limit_socket_wait(raw, remaining)
-                data = raw.read1(CHUNK_BYTES, decode_content=True)
+                data = read(CHUNK_BYTES, decode_content=True)
                 if not data:
                     return True
                 chunks.append(data)
