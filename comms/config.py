@@ -270,7 +270,16 @@ def _build(data: dict[str, Any], path: Path | None, base: Path) -> Settings:
                 raise fail(
                     f"channel {name!r} has a secret value in {key!r}",
                     key,
-                    f'put it in an environment variable and write {key}_env = "VAR"',
+                    f'put it in an environment variable and write {_env_key(key)} = "VAR"',
+                )
+            if key.endswith("_env") and isinstance(value, str) and not _ENV_NAME.match(value):
+                # the value is not shown: it is most likely the secret itself
+                raise fail(
+                    f"channel {name!r}: {key} must be the NAME of an environment variable, "
+                    "not the secret",
+                    key,
+                    f'write {key} = "COMMS_{name.upper().replace("-", "_")}_TOKEN" and put the '
+                    "secret itself in that variable",
                 )
         for problem in registry.check_options(name, kind, options):
             table = f"channels.{name}"
@@ -594,14 +603,27 @@ def _table(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
     return value
 
 
+# a key holding a secret: any of these inside it (`access_token`, `client_secret`, `api_key`) …
+_SECRET_WORDS = ("token", "password", "passwd", "secret", "bearer", "apikey", "credential", "jwt")
+# … or one of these as a whole part of it (`pw`, `smtp_pass`), too short to look for inside words
+_SECRET_PARTS = frozenset({"pw", "pwd", "pass", "key", "auth", "pin"})
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # what an environment variable's name looks like
+
+
 def _looks_like_secret(key: str, value: object) -> bool:
-    """Keys such as `token` or `password` with a literal value: a secret pasted into the file."""
+    """Keys such as `token`, `api_key`, `bearer` or `pw` with a literal value: a secret pasted
+    into the file (a key ending in `_env` names a variable instead)."""
     lowered = key.lower()
-    return (
-        not lowered.endswith("_env")
-        and isinstance(value, str)
-        and any(word in lowered for word in ("token", "password", "secret"))
-    )
+    if lowered.endswith("_env") or not isinstance(value, str):
+        return False
+    parts = re.split(r"[_\-.]+", lowered)
+    joined = "".join(parts)
+    return any(word in joined for word in _SECRET_WORDS) or any(p in _SECRET_PARTS for p in parts)
+
+
+def _env_key(key: str) -> str:
+    """The key that names the variable instead: `token` -> `token_env`, `pw` -> `password_env`."""
+    return "password_env" if key.lower() in ("pw", "pwd", "pass", "passwd") else f"{key}_env"
 
 
 def _absolute_sqlite_url(url: str, base: Path) -> str:

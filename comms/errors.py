@@ -141,3 +141,15 @@ class AuthError(ChannelError):
 
 class RejectedError(ChannelError):
     """The channel refused the content for good (bad content, duplicate): do not retry."""
+
+
+class MalformedAnswer(TransientError):
+    """A service answered a call with something of the wrong shape, size or type (a 2xx whose
+    id is missing, a body over the size cap, a count that is no count).
+
+    The request had left and the service may have acted on it, so the post becomes `unknown`
+    on a channel without idempotency (reconcile or a person settles it), never a blind resend.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status, maybe_delivered=True)

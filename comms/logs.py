@@ -10,29 +10,34 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime, tzinfo
 
+from comms.channels import registry
+from comms.channels.scrub import Scrubber, channel_secrets
 from comms.config import Settings
 
 
 class SecretScrubber(logging.Filter):
-    """Replace known secret values in the rendered message and its arguments."""
+    """Replace known secret values, in every form (percent-encoded, JSON-escaped), in the
+    rendered message, its arguments and the traceback of an exception it carries."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 4]
+        self._scrubber = Scrubber(secrets)
+        self.secrets = self._scrubber.secrets
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._scrubber(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             record.msg = self.scrub(record.getMessage())
             record.args = None
+            if record.exc_info:
+                # a traceback quotes the exception's message and the source lines around it
+                record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
         return True
 
 
@@ -51,6 +56,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already rendered (and scrubbed) by SecretScrubber
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -70,13 +77,11 @@ class ZonedFormatter(logging.Formatter):
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """The current values of every secret env var the config names."""
+    """The current values of every secret env var the config names, and the secret parts of
+    the URLs a channel type declares secret (a webhook URL may carry a token in its path)."""
     values = []
     for channel in settings.channels.values():
-        for var in channel.secret_env_names():
-            value = os.environ.get(var)
-            if value:
-                values.append(value)
+        values += channel_secrets(channel, registry.channel_class(channel.type).secret_urls)
     return values
 
 

@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from comms.channels.base import Receipt
+from comms.channels.answers import checked_figures
+from comms.channels.base import Channel, Receipt
 from comms.channels.registry import build_adapters
+from comms.channels.scrub import Scrubber, channel_secrets
 from comms.config import Settings
 from comms.errors import CommsError
 from comms.store.db import session_scope
@@ -58,12 +60,19 @@ class CollectSummary:
     collected: int = 0
     errors: int = 0
     skipped_channels: set[str] = field(default_factory=set)
+    failed_posts: list[int] = field(default_factory=list)  # ids whose read failed this run
 
     def line(self) -> str:
         text = f"collected figures for {self.collected} post(s), {self.errors} error(s)"
+        if self.failed_posts:
+            text += " (posts " + ", ".join(str(i) for i in self.failed_posts) + ")"
         if self.skipped_channels:
             text += "; no figures available from: " + ", ".join(sorted(self.skipped_channels))
         return text
+
+
+def _scrubbed(adapter: Channel) -> Scrubber:
+    return Scrubber(channel_secrets(adapter.settings, type(adapter).secret_urls))
 
 
 def collect_due(
@@ -109,12 +118,24 @@ def collect_due(
         if not force and due_offset(post.published_at, last_sample, now, schedule) is None:
             continue
         try:
-            figures = adapters[post.channel].metrics(
-                Receipt(external_id=post.external_id or "", url=post.external_url)
+            figures = checked_figures(
+                adapters[post.channel].metrics(
+                    Receipt(external_id=post.external_id or "", url=post.external_url)
+                ),
+                what=post.channel,
             )
-        except CommsError as exc:
+        except Exception as exc:
+            # one post's answer of the wrong shape (or any other failure) fails that post's
+            # read only: the run goes on for the others and the summary names it
             summary.errors += 1
-            log.warning("metrics for post %d on %s: %s", post.id, post.channel, exc)
+            summary.failed_posts.append(post.id)
+            log.warning(
+                "metrics for post %d on %s: %s: %s",
+                post.id,
+                post.channel,
+                type(exc).__name__,
+                exc,
+            )
             continue
         with session_scope(settings.database_url) as session:
             session.add(
@@ -125,7 +146,8 @@ def collect_due(
                     impressions=figures.impressions,
                     engagements=figures.engagements,
                     clicks=figures.clicks,
-                    raw=json.dumps(figures.raw, default=str),
+                    # the service's own words, stored: a token it echoed must not be among them
+                    raw=_scrubbed(adapters[post.channel])(json.dumps(figures.raw, default=str)),
                 )
             )
         summary.collected += 1

@@ -87,6 +87,8 @@ class Channel(ABC):
     # every receipt carries the post's public address, so a later step can link to it
     # (`link_from`); a service that answers with an id only (e-mail, a relay) cannot be linked to
     receipt_has_url: ClassVar[bool] = False
+    # options whose URL is itself a secret (a webhook's token in its path): never shown whole
+    secret_urls: ClassVar[tuple[str, ...]] = ()
 
     # for people, in Danish: the short name reports and tables show ("Facebook", "Hjemmeside"),
     # the full name of the kind of channel ("Facebook-side", "X (Twitter)"), and what one and

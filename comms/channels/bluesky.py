@@ -49,13 +49,14 @@ from typing import Any
 import regex
 import requests
 
+from comms.channels.answers import id_value, str_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule, url_spans
-from comms.errors import AuthError, ChannelError, RejectedError, TransientError
+from comms.errors import AuthError, ChannelError, MalformedAnswer, RejectedError, TransientError
 
 POST = "app.bsky.feed.post"
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -152,7 +153,7 @@ class BlueskyChannel(Channel):
             if existing is None:
                 raise exc from None
             return existing
-        return self._receipt(str(created["uri"]))
+        return self._receipt(str_field(created, "uri", what="bluesky") or "")
 
     def metrics(self, receipt: Receipt) -> Figures:
         """Likes + reposts + replies + quotes from app.bsky.feed.getPosts; no reach exists."""
@@ -268,11 +269,18 @@ class BlueskyChannel(Channel):
             )
         except RecordNotFound:
             return None
-        return self._receipt(str(found["uri"]))
+        return self._receipt(str_field(found, "uri", what="bluesky") or "")
 
     def _receipt(self, uri: str) -> Receipt:
-        did, _collection, rkey = uri.removeprefix("at://").split("/")
-        return Receipt(external_id=uri, url=f"{self.web_url}/profile/{did}/post/{rkey}")
+        """The record's AT URI (`at://did/collection/rkey`) and its page on the web app."""
+        parts = uri.removeprefix("at://").split("/")
+        if not uri.startswith("at://") or len(parts) != 3 or not all(parts):
+            raise MalformedAnswer(f"bluesky: the answer's uri is {len(uri)} characters, no AT URI")
+        did, _collection, rkey = parts
+        return Receipt(
+            external_id=id_value(uri, key="uri", what="bluesky"),
+            url=f"{self.web_url}/profile/{did}/post/{rkey}",
+        )
 
     # -- content ----------------------------------------------------------------------------
 

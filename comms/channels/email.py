@@ -30,13 +30,18 @@ a server with a private certificate), `username`, `password_env`, `from`, `to` (
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import logging
 import mimetypes
+import os
 import re
 import smtplib
 import socket
 import ssl
+import threading
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
@@ -45,6 +50,7 @@ from pathlib import Path
 
 from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.options import Option
+from comms.channels.scrub import Scrubber
 from comms.channels.settings import ChannelSettings
 from comms.content.text import is_url, linkify
 from comms.errors import (
@@ -105,6 +111,34 @@ class EmailChannel(Channel):
 
     def publish(self, post: OutgoingPost) -> Receipt:
         """Build the newsletter and hand it to the SMTP server for every recipient."""
+        try:
+            return self._publish(post)
+        except ChannelError as exc:
+            raise self._scrubbed(exc) from None
+
+    def check(self) -> CheckResult:
+        """Connect, EHLO, STARTTLS and log in as configured, then QUIT; nothing is sent."""
+        try:
+            result = self._check()
+        except ChannelError as exc:
+            raise self._scrubbed(exc) from None
+        return CheckResult(result.ok, self.scrub(result.message), result.expires_at)
+
+    def scrub(self, text: str) -> str:
+        """`text` without the password in any form, as an SMTP reply may quote it back: plain,
+        and base64 as AUTH PLAIN and LOGIN send it (`\\0user\\0password`, the password alone)."""
+        password = os.environ.get(self.password_env, "") if self.password_env else ""
+        if not password:
+            return text
+        plain = f"\0{self.username}\0{password}".encode()
+        forms = [password, *(base64.b64encode(b).decode() for b in (plain, password.encode()))]
+        return Scrubber(forms)(text)
+
+    def _scrubbed(self, error: ChannelError) -> ChannelError:
+        error.args = (self.scrub(str(error)),)
+        return error
+
+    def _publish(self, post: OutgoingPost) -> Receipt:
         message = self.message(post)
         data = message.as_bytes(policy=SMTP)
         sent_data = False
@@ -131,11 +165,12 @@ class EmailChannel(Channel):
         except smtplib.SMTPException as exc:
             raise TransientError(f"email: {exc}", maybe_delivered=sent_data) from None
         for rcpt, (code, reply) in refused.items():
-            log.warning("email: %s refused %s: %s %s", self.host, rcpt, code, _text(reply))
+            log.warning(
+                "email: %s refused %s: %s %s", self.host, rcpt, code, self.scrub(_text(reply))
+            )
         return Receipt(external_id=str(message["Message-ID"]), url=None)
 
-    def check(self) -> CheckResult:
-        """Connect, EHLO, STARTTLS and log in as configured, then QUIT; nothing is sent."""
+    def _check(self) -> CheckResult:
         try:
             with self._session() as smtp:
                 features = ", ".join(sorted(smtp.esmtp_features)) or "no extensions"
@@ -204,15 +239,18 @@ class EmailChannel(Channel):
     def _session(self) -> _Session:
         return _Session(self)
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, watch: Callable[[smtplib.SMTP], None] = lambda _smtp: None) -> smtplib.SMTP:
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        smtp: smtplib.SMTP = (
+            smtplib.SMTP_SSL(timeout=self.timeout, context=context)
+            if self.use_ssl
+            else smtplib.SMTP(timeout=self.timeout)
+        )  # not connected yet: the session's deadline watches it from the first byte
+        # what TLS checks the certificate against (smtplib sets it only from a host in __init__)
+        smtp._host = self.host  # type: ignore[attr-defined]
+        watch(smtp)
         try:
-            if self.use_ssl:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp.connect(self.host, self.port)
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(
                 f"email: cannot connect to {self.host}:{self.port}: {exc}", maybe_delivered=False
@@ -289,19 +327,66 @@ class EmailChannel(Channel):
 
 
 class _Session:
-    """An SMTP connection, logged in as configured, QUIT (or closed) on the way out."""
+    """An SMTP connection, logged in as configured, QUIT (or closed) on the way out, the whole
+    of it within the channel's `timeout_seconds`."""
 
     def __init__(self, channel: EmailChannel) -> None:
         self.channel = channel
         self.smtp: smtplib.SMTP | None = None
+        self.deadline = _Deadline(channel.timeout)
 
     def __enter__(self) -> smtplib.SMTP:
-        self.smtp = self.channel._connect()
+        self.deadline.start()
+        try:
+            self.smtp = self.channel._connect(watch=self.deadline.watch)
+        except BaseException:
+            self.deadline.finish()
+            raise
         return self.smtp
 
     def __exit__(self, *exc: object) -> None:
-        if self.smtp is not None:
-            _close(self.smtp)
+        try:
+            if self.smtp is not None:
+                _close(self.smtp)
+        finally:
+            self.deadline.finish()
+
+
+class _Deadline:
+    """Shuts the session's socket down when its time is out.
+
+    smtplib's timeout bounds each read; a server that sends its replies a byte at a time keeps
+    every read short and the session alive for ever. Shutting the socket down ends the blocked
+    read at once, and the session fails as a lost connection (sent or not, as it stood)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.smtp: smtplib.SMTP | None = None
+        self.expired = False
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def watch(self, smtp: smtplib.SMTP) -> None:
+        self.smtp = smtp
+
+    def finish(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+
+    def _cut(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = getattr(self.smtp, "sock", None)  # after STARTTLS, the TLS socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _close(smtp: smtplib.SMTP) -> None:

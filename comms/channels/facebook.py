@@ -37,6 +37,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any, ClassVar
 
+from comms.channels.answers import id_field, url_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_code, graph_time, number, same_text
 from comms.channels.images import alt_text, image_path
@@ -114,12 +115,8 @@ class FacebookChannel(Channel):
             if graph_code(exc) == self.DUPLICATE_CODE:
                 return found_or_raise(self.find, post, exc)
             raise
-        post_id = str(body.get("post_id") or body.get("id") or "")
-        if not post_id:
-            raise TransientError(
-                f"{self.api.service}: the answer has no post id: {body}", maybe_delivered=True
-            )
-        return self._receipt(post_id)
+        key = "post_id" if body.get("post_id") else "id"
+        return self._receipt(id_field(body, key, what=self.api.service))
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The Page's post with this message, made since the post was due; None if absent."""
@@ -136,7 +133,7 @@ class FacebookChannel(Channel):
         for item in body.get("data") or []:
             created = graph_time(item.get("created_time"))
             if same_text(item.get("message"), message) and (created is None or created >= since):
-                return self._receipt(str(item["id"]), item.get("permalink_url"))
+                return self._receipt(id_field(item, what=self.api.service), _permalink(item))
         return None
 
     def metrics(self, receipt: Receipt) -> Figures:
@@ -217,10 +214,15 @@ class FacebookChannel(Channel):
             return self.api.post(f"/{self.page_id}/photos", data, files=files)
 
     def _receipt(self, post_id: str, url: str | None = None) -> Receipt:
+        """The post's id and its page: the permalink Graph gave, else one made from the id."""
         if url is None:
             page, _, story = post_id.partition("_")
             url = f"{self.WEB_URL}/{page}/posts/{story}" if story else f"{self.WEB_URL}/{page}"
         return Receipt(external_id=post_id, url=url)
+
+
+def _permalink(item: Any) -> str | None:
+    return url_field(item, "permalink_url")
 
 
 def _check_image(post: OutgoingPost, limit: int) -> None:

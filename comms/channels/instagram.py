@@ -48,6 +48,7 @@ import time
 from typing import ClassVar
 from urllib.parse import quote
 
+from comms.channels.answers import id_field, url_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_time, number, same_text
 from comms.channels.images import checked_image
@@ -126,9 +127,7 @@ class InstagramChannel(Channel):
                     "alt_text": (post.image_alt or "").strip(),
                 },
             )
-            container_id = str(container.get("id") or "")
-            if not container_id:
-                raise TransientError(f"{self.api.service}: the container answer has no id")
+            container_id = id_field(container, what=f"{self.api.service}: the container")
             self._wait_until_ready(container_id)
         except TransientError as exc:
             # nothing is visible before media_publish: a lost container just expires
@@ -139,11 +138,7 @@ class InstagramChannel(Channel):
             if exc.maybe_delivered:
                 return self._settle(post, container_id, exc)
             raise
-        media_id = str(media.get("id") or "")
-        if not media_id:
-            raise TransientError(
-                f"{self.api.service}: the publish answer has no media id", maybe_delivered=True
-            )
+        media_id = id_field(media, what=f"{self.api.service}: media_publish")
         return Receipt(external_id=media_id, url=self._permalink(media_id))
 
     def find(self, post: OutgoingPost) -> Receipt | None:
@@ -157,7 +152,7 @@ class InstagramChannel(Channel):
         for item in body.get("data") or []:
             made = graph_time(item.get("timestamp"))
             if same_text(item.get("caption"), caption) and (made is None or made >= since):
-                return Receipt(external_id=str(item["id"]), url=item.get("permalink"))
+                return Receipt(external_id=id_field(item), url=url_field(item, "permalink"))
         return None
 
     def metrics(self, receipt: Receipt) -> Figures:

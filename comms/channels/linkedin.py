@@ -45,6 +45,7 @@ from urllib.parse import quote
 
 import requests
 
+from comms.channels.answers import id_value
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, Scrubber, bearer_client, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
@@ -198,7 +199,7 @@ class LinkedinChannel(Channel):
                 status=response.status_code,
                 maybe_delivered=True,
             )
-        return _receipt(urn)
+        return _receipt(id_value(urn, key="x-restli-id", what="linkedin"))
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The page's recent post with this text, made no earlier than the post was due."""
@@ -221,7 +222,7 @@ class LinkedinChannel(Channel):
             if isinstance(commentary, str) and flat(unescape_little(commentary)) == wanted:
                 urn = str(element.get("id") or "")
                 if urn:
-                    return _receipt(urn)
+                    return _receipt(id_value(urn, key="x-restli-id", what="linkedin"))
         return None
 
     def metrics(self, receipt: Receipt) -> Figures:

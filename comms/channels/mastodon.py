@@ -35,6 +35,7 @@ import re
 import time
 from typing import Any
 
+from comms.channels.answers import id_field, url_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, bearer_client
 from comms.channels.images import checked_image
@@ -162,12 +163,11 @@ class MastodonChannel(Channel):
         return self._account_id
 
     def _receipt(self, http: HttpClient, status: Any) -> Receipt:
-        if not isinstance(status, dict) or not status.get("id"):
-            raise TransientError(
-                f"{http.service}: the status was accepted but its answer has no id",
-                maybe_delivered=True,
-            )
-        return Receipt(external_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+        what = f"{http.service}: the accepted status"
+        return Receipt(
+            external_id=id_field(status, what=what),
+            url=url_field(status, "url", what=what) or url_field(status, "uri", what=what),
+        )
 
     def _upload(self, http: HttpClient, post: OutgoingPost) -> str:
         """Upload the image with its alt text and wait until the instance has processed it."""
@@ -184,9 +184,7 @@ class MastodonChannel(Channel):
                 files={"file": (path.name, handle, mime)},
                 data={"description": alt},
             )
-        media_id = str(media.get("id") or "")
-        if not media_id:
-            raise TransientError(f"{http.service}: media upload answered without an id")
+        media_id = id_field(media, what=f"{http.service}: media upload")
         if media.get("url"):
             return media_id  # 200: processed synchronously (images since Mastodon 4.0)
         deadline = time.monotonic() + self.media_timeout

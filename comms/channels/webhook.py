@@ -33,11 +33,13 @@ from urllib.parse import urlsplit
 
 import requests
 
+from comms.channels.answers import id_value, url_value
 from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.options import Option
+from comms.channels.scrub import redact_url, url_secrets
 from comms.channels.settings import ChannelSettings
-from comms.errors import ConfigError, TransientError
+from comms.errors import ChannelError, ConfigError, MalformedAnswer, TransientError
 
 SIGNATURE_HEADER = "X-Comms-Signature"
 TIMESTAMP_HEADER = "X-Comms-Timestamp"
@@ -55,6 +57,7 @@ class WebhookChannel(Channel):
     name = "webhook"
     idempotent = False  # only the relay knows whether it dedupes on Idempotency-Key
     has_metrics = False  # a relay reports no reach, views or clicks
+    secret_urls = ("url",)  # a relay URL may carry a token (Slack, Teams): never shown whole
 
     label = "Webhook"
     title = "Webhook (Teams, Slack …)"
@@ -99,27 +102,26 @@ class WebhookChannel(Channel):
                 "Idempotency-Key": post.idempotency_key,
             },
         )
-        answer = _json_or_none(response)
-        remote_id = answer.get("id") if isinstance(answer, dict) else None
-        url = answer.get("url") if isinstance(answer, dict) else None
-        return Receipt(
-            external_id=str(remote_id or post.idempotency_key),
-            url=url if isinstance(url, str) else None,
-        )
+        return receipt_of(_json_or_none(response), post.idempotency_key)
 
     def check(self) -> CheckResult:
-        """The URL and secret are set and the relay answers at all (a GET; nothing is posted)."""
-        self.settings.secret("secret_env")
+        """The URL and secret are set and the relay answers at all (a GET; nothing is posted).
+
+        The GET goes through the same client as a post, so its errors are scrubbed alike: the
+        URL (which may carry a token) is shown as `https://host/…`."""
+        client = self._client(self.settings.secret("secret_env"))
+        where = redact_url(self.url)
         try:
-            response = requests.get(self._target(), timeout=self.timeout)
-        except requests.exceptions.ConnectionError as exc:
-            raise TransientError(f"webhook: cannot reach {_origin(self.url)}: {exc}") from None
-        except requests.exceptions.Timeout:
-            raise TransientError(f"webhook: {_origin(self.url)} did not answer in time") from None
+            status = client.request("GET", self._target()).status_code
+        except TransientError as exc:
+            if exc.status is None:
+                raise TransientError(f"webhook: cannot reach {where}: {exc}") from None
+            status = exc.status
+        except ChannelError as exc:  # a relay answers a GET with 4xx: it is there
+            status = exc.status or 0
         return CheckResult(
-            response.status_code < 500,
-            f"{_origin(self.url)} answers (HTTP {response.status_code} to a GET); "
-            f"posts are signed with ${self.secret_env}",
+            status < 500,
+            f"{where} answers (HTTP {status} to a GET); posts are signed with ${self.secret_env}",
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -157,24 +159,31 @@ class WebhookChannel(Channel):
     def _client(self, secret: str) -> HttpClient:
         # Slack- and Teams-style URLs carry a token in the path: keep it out of messages too
         parts = urlsplit(self.url)
-        hidden = [parts.path + ("?" + parts.query if parts.query else ""), parts.query]
         return HttpClient(
-            _origin(self.url),
+            f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}",
             service="webhook",
             auth_env=self.secret_env,
-            secrets=[secret, *(h for h in hidden if len(h) > 1)],
+            secrets=[secret, *url_secrets(self.url)],
             timeout=self.timeout,
         )
 
 
-def _origin(url: str) -> str:
-    """scheme://host[:port] only: a relay URL may carry a token in its path or query."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+def receipt_of(answer: Any, key: str) -> Receipt:
+    """The relay's `id` and `url` when its answer has them in the right shape, else the key.
+
+    Any 2xx means the relay took the post, so an odd answer never fails it: an id that is no id
+    falls back to the idempotency key, a URL that is no http(s) URL is left out."""
+    if not isinstance(answer, dict):
+        return Receipt(external_id=key)
+    try:
+        remote_id = id_value(answer["id"]) if answer.get("id") not in (None, "") else key
+    except MalformedAnswer:
+        remote_id = key
+    return Receipt(external_id=remote_id, url=url_value(answer.get("url")))
 
 
 def _json_or_none(response: requests.Response) -> Any:
     try:
         return response.json() if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # any 2xx is success; a relay may answer with plain text

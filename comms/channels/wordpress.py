@@ -49,6 +49,7 @@ from typing import Any
 
 import requests
 
+from comms.channels.answers import count_field, url_field
 from comms.channels.base import Channel, CheckResult, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, error_reason
 from comms.channels.images import SCREEN_READERS, checked_image
@@ -59,6 +60,7 @@ from comms.errors import (
     AuthError,
     ChannelError,
     ConfigError,
+    MalformedAnswer,
     RejectedError,
     TransientError,
 )
@@ -146,13 +148,10 @@ class WordPressChannel(Channel):
             media_id = self._featured_image(post)
             body["featured_media"] = media_id
         created = self.http.json("POST", "/wp/v2/posts", json=body, classify=self._classify)
-        if not isinstance(created, dict) or "id" not in created:
-            raise TransientError(
-                "wordpress: the created post has no id in the answer", maybe_delivered=True
-            )
+        receipt = _receipt(created)  # read first: a bad answer leaves the post unknown
         if media_id is not None and created.get("featured_media") != media_id:
-            self._set_featured(int(created["id"]), media_id)
-        return _receipt(created)
+            self._set_featured(int(receipt.external_id), media_id)
+        return receipt
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The post published earlier under this post's slug (any status but trash), if any."""
@@ -337,5 +336,9 @@ def _detail_codes(body: dict[str, Any]) -> list[str]:
     return [str(d.get("code")) for d in details.values() if isinstance(d, dict) and d.get("code")]
 
 
-def _receipt(post: dict[str, Any]) -> Receipt:
-    return Receipt(external_id=str(post["id"]), url=post.get("link") or None)
+def _receipt(post: Any) -> Receipt:
+    """A WordPress post's numeric id and its public link (dropped when it is no http(s) URL)."""
+    post_id = count_field(post, "id", what="wordpress")
+    if post_id is None:
+        raise MalformedAnswer("wordpress: the created post has no id in the answer")
+    return Receipt(external_id=str(post_id), url=url_field(post, "link"))

@@ -37,6 +37,7 @@ from typing import Any
 
 import requests
 
+from comms.channels.answers import id_field, obj
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import (
     HttpClient,
@@ -135,12 +136,7 @@ class XChannel(Channel):
             data = http.json("POST", "/2/tweets", json=body, classify=self._classify)
         except DuplicateContentError as duplicate:
             return already_there(self.find, post, duplicate)
-        tweet_id = (data.get("data") or {}).get("id") if isinstance(data, dict) else None
-        if not tweet_id:
-            raise TransientError(
-                "x: the post was answered without data.id", status=201, maybe_delivered=True
-            )
-        return _receipt(str(tweet_id))
+        return _receipt(id_field(obj(data, what="x").get("data"), what="x: data"))
 
     def find(self, post: OutgoingPost) -> Receipt | None:
         """The account's own post with this text, made no earlier than the post was due."""
@@ -158,7 +154,7 @@ class XChannel(Channel):
         wanted = _comparable(self._text(post))
         for tweet in data.get("data", []) if isinstance(data, dict) else []:
             if isinstance(tweet, dict) and _comparable(str(tweet.get("text", ""))) == wanted:
-                return _receipt(str(tweet["id"]))
+                return _receipt(id_field(tweet, what="x"))
         return None
 
     def metrics(self, receipt: Receipt) -> Figures:

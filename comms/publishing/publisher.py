@@ -31,9 +31,11 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
+from comms.channels.answers import checked_receipt
 from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.channels.scrub import Scrubber, channel_secrets
 from comms.config import DaemonSettings, UtmSettings
-from comms.errors import ConfigError, RateLimitedError
+from comms.errors import ConfigError, MalformedAnswer, RateLimitedError
 from comms.publishing.faults import kill_point
 from comms.publishing.ratelimit import TokenBucket
 from comms.queue import transitions as queue
@@ -267,9 +269,12 @@ class Publisher:
                 )
                 return "lost-lease"
         kill_point("before_call")
+        scrub = Scrubber(channel_secrets(adapter.settings, type(adapter).secret_urls))
         try:
             receipt = _found_before_resend(adapter, claim) or self.call(adapter, claim.outgoing)
+            receipt = _trusted(receipt, adapter, scrub)
         except Exception as exc:
+            _scrub_message(exc, scrub)
             failure = exc  # `exc` is unbound when the except block ends; the lambda runs inside
             state = self._record(
                 lambda session: queue.record_failure(
@@ -328,6 +333,35 @@ class Publisher:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _trusted(receipt: Receipt, adapter: Channel, scrub: Scrubber) -> Receipt:
+    """The receipt as it may be stored: an id of the right shape and no secret in it.
+
+    Adapters read their answers through comms.channels.answers; this is the last look before
+    the database, whatever an adapter did. An id that is no id (or carries a secret the service
+    echoed) is a MalformedAnswer, so the post becomes `unknown`; a bad URL is only dropped."""
+    what = f"{adapter.settings.type} ({adapter.settings.name})"
+    checked = checked_receipt(receipt, what=what)
+    if scrub(checked.external_id) != checked.external_id:
+        raise MalformedAnswer(f"{what}: the answer's id carries a secret")
+    if checked.url is not None and scrub(checked.url) != checked.url:
+        checked = Receipt(external_id=checked.external_id, url=None)
+    return checked
+
+
+def _scrub_message(exc: BaseException, scrub: Scrubber) -> None:
+    """Mask the channel's secrets in an exception's message before it is logged or stored.
+
+    The adapters scrub what they build; this catches what they did not (a library's message that
+    quotes a URL with a token in it), whatever the exception's class."""
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose message cannot even be rendered: nothing to leak
+        return
+    clean = scrub(text)
+    if clean != text:
+        exc.args = (clean,)
 
 
 def _found_before_resend(adapter: Channel, claim: Claim) -> Receipt | None:

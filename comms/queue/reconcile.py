@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from comms.channels.answers import checked_receipt
 from comms.channels.base import Channel
 from comms.channels.registry import create_channel, missing_secrets
 from comms.config import Settings
-from comms.errors import QueueError
+from comms.errors import MalformedAnswer, QueueError
 from comms.queue.transitions import outgoing_of, resolve_unknown
 from comms.store.db import session_scope
 from comms.store.models import Post, PostState
@@ -46,7 +47,14 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
                 )
                 continue
             adapters[channel.name] = create_channel(channel)
-        receipt = adapters[channel.name].find(outgoing_of(post))
+        try:
+            found = adapters[channel.name].find(outgoing_of(post))
+            receipt = None if found is None else checked_receipt(found, what=channel.name)
+        except MalformedAnswer as exc:
+            lines.append(
+                f"post {post.id}: {post.channel} answered the look-up oddly ({exc}); left unknown"
+            )
+            continue
         if receipt is None:
             lines.append(
                 f"post {post.id}: {post.channel} cannot confirm it; check by hand and "

@@ -11,6 +11,8 @@ registered HTTP channel type without one fails the suite.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,3 +84,20 @@ class Contract:
 
     def __str__(self) -> str:
         return self.type
+
+
+def all_contracts() -> list[Contract]:
+    """The CONTRACT of every tests/channels/test_*.py module that declares one."""
+    from tests import channels as channel_tests
+
+    found = []
+    for info in pkgutil.iter_modules(channel_tests.__path__):
+        if info.name.startswith("test_") and info.name not in HARNESSES:
+            module = importlib.import_module(f"{channel_tests.__name__}.{info.name}")
+            contract = getattr(module, "CONTRACT", None)
+            if contract is not None:
+                found.append(contract)
+    return sorted(found, key=lambda c: c.type)
+
+
+HARNESSES = {"test_contract", "test_answer_fuzz"}  # modules that run contracts, declare none

@@ -8,9 +8,9 @@ so a new adapter cannot skip the contract.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,25 +20,14 @@ import pytest
 from comms.channels.base import Receipt
 from comms.channels.registry import CHANNEL_TYPES
 from comms.errors import AuthError, RateLimitedError, TransientError
-from tests import channels as channel_tests
-from tests.channels.contract import RATE_LIMIT_FAULTS, Contract
+from comms.store.models import PostState
+from tests.channels.contract import RATE_LIMIT_FAULTS, Contract, all_contracts
+from tests.channels.through import SETTLED, RaisesAfterSending, database, publish_once
 
 NOT_HTTP = {"site", "email"}  # files on disk and SMTP: their own tests cover their failures
 
 
-def _contracts() -> list[Contract]:
-    """The CONTRACT of every tests/channels/test_*.py module that declares one."""
-    found = []
-    for info in pkgutil.iter_modules(channel_tests.__path__):
-        if info.name.startswith("test_") and info.name != "test_contract":
-            module = importlib.import_module(f"{channel_tests.__name__}.{info.name}")
-            contract = getattr(module, "CONTRACT", None)
-            if contract is not None:
-                found.append(contract)
-    return sorted(found, key=lambda c: c.type)
-
-
-CONTRACTS = _contracts()
+CONTRACTS = all_contracts()
 
 
 def _cases(faults: Any) -> list[Any]:
@@ -252,3 +241,93 @@ def test_check_with_an_expired_token_fails_naming_the_variable(bench: Bench) -> 
     assert not result.ok
     assert bench.contract.token_env in result.message
     assert bench.contract.secret not in result.message
+
+
+# --- answers of the wrong shape, size or speed (untrusted answers) -----------------------------
+
+
+def _receipt_or_unsure(bench: Bench) -> Receipt | None:
+    """Publish once: the receipt, or None after a TransientError that says the post may have
+    arrived (the request had left), shows no secret and does not quote the body back."""
+    error: TransientError | None = None
+    try:
+        return bench.publish()
+    except TransientError as raised:
+        error = raised
+    assert error.maybe_delivered is True
+    assert bench.contract.secret not in str(error)
+    assert len(str(error)) < 1000
+    return None
+
+
+def _deadline(bench: Bench) -> float:
+    """The adapter's total deadline: its timeout_seconds."""
+    return float(bench.contract.build(bench.fake).settings.get("timeout_seconds", 30))
+
+
+@_with_bench(_cases(lambda c: ("drip", "drip-head", "after-drip")))
+def test_a_dripping_answer_ends_at_the_deadline_and_is_never_resent(
+    bench: Bench, fault: str
+) -> None:
+    """A byte every third of the timeout: no single read times out, the total deadline must."""
+    deadline = _deadline(bench)
+    bench.fake.fail_next(fault, path=bench.contract.path, delay=deadline / 3)
+    started = time.monotonic()
+    receipt = _receipt_or_unsure(bench)  # a receipt where a look-up settled it
+    elapsed = time.monotonic() - started
+    assert elapsed < 2 * deadline + 1.5, f"{elapsed:.1f} s for a {deadline:g} s deadline"
+    assert bench.sent() == 1
+    if receipt is not None:
+        assert bench.stored() == [receipt.external_id]
+
+
+@_with_bench(_cases(lambda c: ("huge", "after-huge")))
+def test_an_answer_over_the_size_cap_is_malformed_and_never_resent(
+    bench: Bench, fault: str
+) -> None:
+    bench.fail_next(fault)
+    receipt = _receipt_or_unsure(bench)
+    assert bench.sent() == 1
+    if fault == "huge":
+        assert receipt is None
+        assert bench.stored() == []
+    elif receipt is not None:
+        assert bench.stored() == [receipt.external_id]
+
+
+def _after_cases(contract: Contract) -> list[str]:
+    return ["after-garbage", "after-reset", "after-huge", "raises"]
+
+
+@_with_bench(_cases(_after_cases))
+def test_any_failure_after_the_post_was_taken_is_unknown_never_a_second_copy(
+    bench: Bench, fault: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Class 3: whatever goes wrong once the request may have left — an answer of the wrong
+    shape, a dropped connection, an exception of no known class — the post is `unknown` on a
+    channel without idempotency (queued for a retry that cannot duplicate on one with it), or
+    `published` where the adapter found its post; never a second copy, never `publishing`."""
+    contract = bench.contract
+    wrap = None
+    if fault == "raises":
+        wrap = lambda adapter: RaisesAfterSending(adapter, KeyError("surprise"))  # noqa: E731
+    else:
+        bench.fail_next(fault)
+    url = database(tmp_path)
+    with caplog.at_level(logging.INFO):
+        outcome = publish_once(contract, bench.fake, tmp_path, wrap=wrap, url=url)
+    adapter = contract.build(bench.fake)
+    state = outcome.post.state
+    assert state in SETTLED, state
+    assert len(bench.stored()) == 1  # the service has it, once
+    if state == PostState.QUEUED:
+        assert adapter.idempotent, "a channel without idempotency was queued for a resend"
+        again = publish_once(contract, bench.fake, tmp_path, post_id=outcome.post.id, url=url)
+        assert again.post.state in (PostState.QUEUED, PostState.PUBLISHED, PostState.UNKNOWN)
+    elif state == PostState.PUBLISHED:  # found by a look-up, or a relay's 2xx (any 2xx is success)
+        assert outcome.post.external_id
+    else:
+        assert state == PostState.UNKNOWN, outcome.post.last_error
+    assert len(bench.stored()) == 1  # and no retry made a second
+    assert contract.secret.encode() not in outcome.db_bytes
+    assert contract.secret not in caplog.text

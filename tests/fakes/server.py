@@ -38,7 +38,30 @@ FAULTS = (
     "after-500",
     "after-timeout",
     "after-reset",
+    # answers of the wrong shape, size or speed (tests of what comms does with untrusted answers)
+    "drip",  # a 200 whose body comes one byte every `delay` seconds
+    "drip-head",  # a 200 whose status line and headers already come a byte every `delay` s
+    "huge",  # a 200 of 2 MiB of JSON
+    "after-drip",  # the service took the post; its real answer comes one byte every `delay` s
+    "after-huge",  # the service took the post; the answer is 2 MiB of JSON
+    "after-garbage",  # the service took the post; the answer is JSON of the wrong shape
+    "after-answer",  # the service took the post; the answer is `answer` (a RawAnswer), as it is
+    "answer",  # the service did nothing; the answer is `answer` (a RawAnswer), as it is
 )
+HUGE = b'{"id": "1", "pad": "' + b"x" * (2 << 20) + b'"}'
+GARBAGE = b'[{"id": ["not", "an", "id"]}, null, true]'
+
+
+@dataclass
+class RawAnswer:
+    """An answer byte for byte, for fuzzing: status, headers, body, how fast, how whole."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    drip: float = 0.0  # seconds between bytes of the body (0: all at once)
+    truncate: bool = False  # promise the whole body in Content-Length, send half, hang up
+    drip_head: bool = False  # drip the status line and headers too, not only the body
 
 
 @dataclass
@@ -98,6 +121,7 @@ class Fault:
     retry_after: float = 30
     delay: float = 3.0
     path: str | None = None  # only requests whose path contains this
+    answer: RawAnswer | None = None  # for "after-answer"
 
 
 class FakeServer:
@@ -227,6 +251,19 @@ class FakeServer:
             elif fault.kind == "after-reset":
                 _reset(http)
                 return
+            elif fault.kind == "after-drip":
+                payload = json.dumps(response.body).encode() if response.body else b"{}"
+                _send_raw(http, RawAnswer(response.status, _JSON, payload, drip=fault.delay))
+                return
+            elif fault.kind == "after-huge":
+                _send_raw(http, RawAnswer(200, _JSON, HUGE))
+                return
+            elif fault.kind == "after-garbage":
+                _send_raw(http, RawAnswer(200, _JSON, GARBAGE))
+                return
+            elif fault.kind == "after-answer":
+                _send_raw(http, fault.answer or RawAnswer())
+                return
         _send(http, response)
 
     def _before_fault(self, http: BaseHTTPRequestHandler, fault: Fault) -> None:
@@ -261,6 +298,14 @@ class FakeServer:
             _send(http, Response(200, b'{"id": "12', {"Content-Type": "application/json"}))
         elif kind == "expired":
             _send(http, self.expired_response())
+        elif kind == "drip":
+            _send_raw(http, RawAnswer(200, _JSON, b'{"id": "' + b"7" * 200 + b'"}', fault.delay))
+        elif kind == "huge":
+            _send_raw(http, RawAnswer(200, _JSON, HUGE))
+        elif kind == "drip-head":
+            _send_raw(http, RawAnswer(200, _JSON, b'{"id": "1"}', fault.delay, drip_head=True))
+        elif kind == "answer":
+            _send_raw(http, fault.answer or RawAnswer())
 
     def _route(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:
@@ -302,6 +347,52 @@ def _send(http: BaseHTTPRequestHandler, response: Response) -> None:
         http.wfile.write(payload)
     except (BrokenPipeError, ConnectionResetError):
         pass
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _send_raw(http: BaseHTTPRequestHandler, answer: RawAnswer) -> None:
+    """Write `answer` as it is: slowly, or cut short, as a broken or hostile server would."""
+    body = answer.body
+    if answer.drip_head:
+        _drip_whole(http, answer)
+        return
+    try:
+        http.send_response(answer.status)
+        for key, value in answer.headers.items():
+            http.send_header(key, value)
+        http.send_header("Content-Length", str(len(body)))
+        http.end_headers()
+        if answer.truncate:
+            http.wfile.write(body[: len(body) // 2])
+            http.wfile.flush()
+            http.close_connection = True
+            return
+        if not answer.drip:
+            http.wfile.write(body)
+            return
+        for index in range(len(body)):
+            http.wfile.write(body[index : index + 1])
+            http.wfile.flush()
+            time.sleep(answer.drip)
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        http.close_connection = True
+
+
+def _drip_whole(http: BaseHTTPRequestHandler, answer: RawAnswer) -> None:
+    """Status line, headers and body, a byte every `answer.drip` seconds."""
+    lines = [f"HTTP/1.1 {answer.status} Slow", f"Content-Length: {len(answer.body)}"]
+    lines += [f"{key}: {value}" for key, value in answer.headers.items()]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode() + answer.body
+    try:
+        for index in range(len(data)):
+            http.wfile.write(data[index : index + 1])
+            http.wfile.flush()
+            time.sleep(answer.drip)
+    except OSError:
+        pass
+    http.close_connection = True
 
 
 def _reset(http: BaseHTTPRequestHandler) -> None:
