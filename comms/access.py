@@ -115,6 +115,7 @@ STATE_NAMES = {
     "cancelled": "annulleret",
     "rejected": "afvist",
     "expired": "udløbet",
+    "held": "tilbageholdt",
 }
 
 _BEFORE_APPROVAL = frozenset({"draft", "rejected", "expired"})

@@ -41,9 +41,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from comms.cli import daemon, officers, operators, staff, users, views
+    from comms.cli import crisis, daemon, officers, operators, staff, users, views
 
-    for module in (officers, daemon, staff, views, operators, users):
+    for module in (officers, crisis, daemon, staff, views, operators, users):
         module.register(cli)
     _add_config_option(cli)
 

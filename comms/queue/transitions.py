@@ -1,8 +1,11 @@
-"""The post state machine: approve, cancel, reschedule, claim, lease, complete, fail, reap.
+"""The post state machine: approve, cancel, reschedule, claim, lease, complete, fail, reap,
+and the crisis pause: pause, resume, hold, release held.
 
 States (comms.store.models.PostState): draft -> queued -> publishing -> published, and from
 publishing: failed, unknown or back to queued; missed when due while no daemon ran and the grace
-window passed; cancelled from draft or queued.
+window passed; cancelled from draft or queued; held when due (or claimed but not yet sending)
+while a crisis pause covers its channel, and from held only by a person's hand: queued again
+(published late, or at a new time) or cancelled.
 
 Every change is a compare-and-set UPDATE whose WHERE clause names the state it expects (and for
 a claimed post its `attempt_id`), and the rowcount is checked: a daemon that lost its lease can
@@ -15,6 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +32,13 @@ from comms.errors import (
     ChannelError,
     QueueError,
 )
+from comms.queue import pauses
 from comms.queue.policy import decide
 from comms.store import audit
 from comms.store.models import (
     Attempt,
     ChannelState,
+    CrisisPause,
     Post,
     PostState,
     PostVersion,
@@ -184,12 +190,22 @@ def _update_drafts(
     )
 
 
-def _update_audited(session: Session, statement: sa.Update, *, actor: str, action: str) -> int:
+def _update_audited(
+    session: Session,
+    statement: sa.Update,
+    *,
+    actor: str,
+    action: str,
+    detail: str | None = None,
+) -> int:
     """Run a bulk state change and append one audit event per post it changed."""
     rows = session.execute(statement.returning(col(Post.id), col(Post.campaign))).all()
     audit.record_many(
         session,
-        [{"actor": actor, "action": action, "post_id": pid, "campaign": c} for pid, c in rows],
+        [
+            {"actor": actor, "action": action, "post_id": pid, "campaign": c, "detail": detail}
+            for pid, c in rows
+        ],
     )
     return len(rows)
 
@@ -215,7 +231,13 @@ def _set_audited(
 
 
 # what has not started publishing: a person may still cancel or move it
-_NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState.EXPIRED)
+_NOT_STARTED = (
+    PostState.DRAFT,
+    PostState.QUEUED,
+    PostState.REJECTED,
+    PostState.EXPIRED,
+    PostState.HELD,
+)
 
 
 def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = None) -> None:
@@ -265,7 +287,9 @@ def reschedule(
             updated_at=utcnow(),
             on_approval=False,
             state=sa.case(
-                (col(Post.state) == PostState.EXPIRED, PostState.DRAFT), else_=col(Post.state)
+                (col(Post.state) == PostState.EXPIRED, PostState.DRAFT),
+                (col(Post.state) == PostState.HELD, PostState.QUEUED),
+                else_=col(Post.state),
             ),
         ),
         actor=actor,
@@ -273,7 +297,8 @@ def reschedule(
         post_id=post_id,
         campaign=post.campaign,
         detail=f"{zoned_text(old, zone)} -> {zoned_text(when, zone)}"
-        + (", expired -> draft" if before == PostState.EXPIRED else ""),
+        + (", expired -> draft" if before == PostState.EXPIRED else "")
+        + (", held -> queued" if before == PostState.HELD else ""),
     ):
         raise QueueError(
             f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled "
@@ -660,6 +685,9 @@ def claim_due(
     On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several daemons claim side by side; on SQLite the
     session's `BEGIN IMMEDIATE` serialises claimers, and the state-guarded UPDATE decides.
     """
+    # a pause committed before this read is seen here; one committed later is caught when
+    # the claim is marked sending (start_sending), the last commit before any request
+    channels = channels - pauses.covered(pauses.active(session), channels)
     if not channels:
         return []
     query = (
@@ -726,10 +754,57 @@ def outgoing_of(post: Post | sa.Row[Any]) -> OutgoingPost:
     )
 
 
+class SendStart(StrEnum):
+    """What marking a claim as sending came to: only SENDING may call the channel."""
+
+    SENDING = "sending"
+    HELD = "held"  # a crisis pause covers its channel: held, not sent
+    LOST = "lost-lease"
+
+
 def mark_sending(session: Session, claim: Claim, *, now: datetime) -> bool:
-    """The recovery point just before the call: False if the lease was lost (do not send)."""
+    """The recovery point just before the call: False if it must not be sent."""
+    return start_sending(session, claim, now=now) is SendStart.SENDING
+
+
+def start_sending(session: Session, claim: Claim, *, now: datetime) -> SendStart:
+    """The last commit before the request leaves: mark the claim sending, unless a crisis
+    pause covers its channel (then the post is held, its attempt given back) or the lease
+    was lost. The pause is read under the lock that orders this with the pause's own
+    transaction (comms/queue/pauses.py), so nothing is sent after a pause has committed.
+    """
+    pauses.lock_for_sending(session)
+    pause = pauses.covering(pauses.active(session), claim.outgoing.channel)
     parameters = {"p_post_id": claim.post_id, "p_attempt_id": claim.attempt_id, "p_at": now}
-    return session.exec(_MARK_SENDING, params=parameters).rowcount == 1
+    if pause is None:
+        changed = session.exec(_MARK_SENDING, params=parameters).rowcount
+        return SendStart.SENDING if changed == 1 else SendStart.LOST
+    held = _set_audited(
+        session,
+        sa.update(Post)
+        .where(
+            col(Post.id) == claim.post_id,
+            col(Post.attempt_id) == claim.attempt_id,
+            col(Post.state) == PostState.PUBLISHING,
+            col(Post.sending_at).is_(None),
+        )
+        .values(
+            state=PostState.HELD,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=Post.attempts - 1,
+            updated_at=now,
+        ),
+        actor=DAEMON_ACTOR,
+        action="hold",
+        post_id=claim.post_id,
+        campaign=claim.outgoing.campaign,
+        detail=_held_by(pause),
+    )
+    if not held:
+        return SendStart.LOST
+    _finish_attempt(session, claim, outcome="held", now=now)
+    return SendStart.HELD
 
 
 def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: datetime) -> bool:
@@ -898,6 +973,7 @@ def _hand_back(session: Session, now: datetime, *which: sa.ColumnElement[bool]) 
 
 def next_due_at(session: Session, *, channels: set[str]) -> datetime | None:
     """When the next queued post on these channels becomes due (for the daemon's wake-up)."""
+    channels = channels - pauses.covered(pauses.active(session), channels)
     if not channels:
         return None
     due = sa.func.coalesce(Post.next_attempt_at, Post.scheduled_at)
@@ -925,3 +1001,258 @@ def cancel_removed(session: Session, post: Post, *, now: datetime, note: str) ->
     return replan(
         session, post, {"state": PostState.CANCELLED, "updated_at": now, "last_error": note}
     )
+
+
+# --- the crisis pause ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A post whose request had left (or was leaving) when a pause committed: it cannot be
+    recalled, so the pause names it."""
+
+    post_id: int
+    channel: str
+    sending_at: datetime
+
+
+@dataclass(frozen=True)
+class Paused:
+    """What a pause did: the pause, the posts it held at once, the calls already in flight."""
+
+    pause: CrisisPause
+    held: int
+    in_flight: list[InFlight]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a resume did: the pauses lifted, and what became of the held posts."""
+
+    lifted: list[CrisisPause]
+    held: int  # posts that fell due during the pause and were held at the resume
+    waiting: list[int]  # held posts left for a person to look at
+    released: list[int]  # held posts queued to go out now (--publish-held)
+    cancelled: list[int]  # held posts cancelled (--cancel-held)
+
+
+def _held_by(pause: CrisisPause) -> str:
+    return f"krisestop {pause.id}: {pause.reason}"
+
+
+def _covered_by(pause_list: list[CrisisPause]) -> sa.ColumnElement[bool]:
+    """Posts on a channel one of `pause_list` covers."""
+    named: set[str] = set()
+    for pause in pause_list:
+        names = pause.channel_names
+        if names is None:
+            return sa.true()
+        named |= names
+    return col(Post.channel).in_(sorted(named)) if named else sa.false()
+
+
+def scope_text(pause: CrisisPause) -> str:
+    """The scope of a pause in words, for the audit log and the pages."""
+    if pause.organisation:
+        return f"organisationen {pause.organisation}"
+    names = pause.channel_names
+    if names is None:
+        return "alle kanaler"
+    return "kanalerne " + ", ".join(sorted(names)) if len(names) > 1 else f"kanalen {min(names)}"
+
+
+def pause(
+    session: Session,
+    *,
+    actor: str,
+    reason: str,
+    channels: list[str] | None = None,
+    organisation: str | None = None,
+    now: datetime | None = None,
+) -> Paused:
+    """Stop publishing on `channels` (None: every channel) until a person resumes.
+
+    `organisation` names the scope as asked for (its channels are the caller's to resolve from
+    the config). In the same transaction, under the lock that orders it with every sending
+    mark: queued posts already due are held, and the calls already under way are listed.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise QueueError("Skriv hvorfor alle udgivelser stoppes (det står i revisionsloggen).")
+    if channels is not None and not channels:
+        raise QueueError(
+            f"Organisationen {organisation} har ingen kanaler; der er intet at stoppe."
+            if organisation
+            else "Vælg mindst én kanal at stoppe."
+        )
+    now = now or utcnow()
+    pauses.lock_for_pausing(session)
+    row = CrisisPause(
+        organisation=organisation,
+        channels="\n".join(sorted(set(channels))) if channels is not None else None,
+        reason=reason,
+        paused_by=actor,
+        paused_at=now,
+    )
+    session.add(row)
+    session.flush()
+    held = hold_due(session, now=now, pause_list=[row])
+    flying = in_flight(session, [row])
+    audit.record(
+        session,
+        actor=actor,
+        action="crisis-pause",
+        detail=f"krisestop {row.id} af {scope_text(row)}: {reason}"
+        + (f" (i gang: {', '.join(str(f.post_id) for f in flying)})" if flying else ""),
+        at=now,
+    )
+    return Paused(row, held, flying)
+
+
+def hold_due(
+    session: Session, *, now: datetime, pause_list: list[CrisisPause] | None = None
+) -> int:
+    """Queued posts that are due on a paused channel: `held`, never sent and never `missed`.
+
+    The daemon runs this before it marks anything missed, in the same transaction.
+    """
+    pause_list = pauses.active(session) if pause_list is None else pause_list
+    held = 0
+    for one in pause_list:  # each post's audit event names the pause that held it
+        held += _update_audited(
+            session,
+            sa.update(Post)
+            .where(
+                col(Post.state) == PostState.QUEUED,
+                col(Post.scheduled_at) <= now,
+                _covered_by([one]),
+            )
+            .values(state=PostState.HELD, updated_at=now),
+            actor=DAEMON_ACTOR,
+            action="hold",
+            detail=_held_by(one),
+        )
+    return held
+
+
+def resume(
+    session: Session,
+    *,
+    actor: str,
+    organisation: str | None = None,
+    channels: list[str] | None = None,
+    publish_held: bool = False,
+    cancel_held: bool = False,
+    now: datetime | None = None,
+) -> Resumed:
+    """Lift the pauses in force on a scope (none given: all of them).
+
+    Held posts stay held for a person to look at, unless `publish_held` (queued to go out now)
+    or `cancel_held` is given, each post audited. Posts that fell due during the pause but no
+    daemon held yet are held first, so nothing due in the pause goes out by itself.
+    """
+    if publish_held and cancel_held:
+        raise QueueError("Vælg enten at udgive eller at annullere de tilbageholdte opslag.")
+    now = now or utcnow()
+    pauses.lock_for_pausing(session)
+    in_force = pauses.active(session)
+    if organisation is not None:
+        lifted = [p for p in in_force if p.organisation == organisation]
+    elif channels:
+        lifted = [
+            p for p in in_force if p.channel_names is not None and p.channel_names & set(channels)
+        ]
+    else:
+        lifted = in_force
+    if not lifted:
+        raise QueueError("Der er intet krisestop at ophæve her.")
+    held = hold_due(session, now=now, pause_list=lifted)
+    for row in lifted:
+        row.resumed_by, row.resumed_at = actor, now
+        session.add(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="crisis-resume",
+            detail=f"krisestop {row.id} af {scope_text(row)} ophævet",
+            at=now,
+        )
+    session.flush()
+    lifted_ids = {p.id for p in lifted}
+    still = [p for p in in_force if p.id not in lifted_ids]
+    waiting = [
+        int(pid or 0)
+        for pid in session.exec(
+            select(Post.id)
+            .where(col(Post.state) == PostState.HELD, _covered_by(lifted))
+            .order_by(col(Post.scheduled_at), col(Post.id))
+        ).all()
+    ]
+    released: list[int] = []
+    cancelled: list[int] = []
+    if publish_held:
+        free = [pid for pid in waiting if pauses.covering(still, _channel_of(session, pid)) is None]
+        released = [pid for pid in free if release_held(session, pid, actor=actor, now=now)]
+    elif cancel_held:
+        for pid in waiting:
+            cancel(session, pid, actor=actor, reason="tilbageholdt af krisestop; annulleret samlet")
+            cancelled.append(pid)
+    done = set(released) | set(cancelled)
+    return Resumed(lifted, held, [pid for pid in waiting if pid not in done], released, cancelled)
+
+
+def _channel_of(session: Session, post_id: int) -> str:
+    return _get(session, post_id).channel
+
+
+def release_held(
+    session: Session, post_id: int, *, actor: str, now: datetime | None = None
+) -> bool:
+    """Publish a held post late: queued, due now. Refused while a pause still covers it."""
+    now = now or utcnow()
+    post = _get(session, post_id)
+    if post.state != PostState.HELD:
+        raise QueueError(f"Opslag {post_id} er {_state_name(post.state)}, ikke tilbageholdt.")
+    if pauses.covering(pauses.active(session), post.channel) is not None:
+        raise QueueError(
+            f"Kanalen {post.channel} er stadig stoppet; ophæv krisestoppet før opslag "
+            f"{post_id} udgives."
+        )
+    return _set_audited(
+        session,
+        sa.update(Post)
+        .where(col(Post.id) == post_id, col(Post.state) == PostState.HELD)
+        .values(state=PostState.QUEUED, scheduled_at=now, next_attempt_at=None, updated_at=now),
+        actor=actor,
+        action="release-held",
+        post_id=post_id,
+        campaign=post.campaign,
+        detail=f"udgives for sent (planlagt {zoned_text(post.scheduled_at, UTC)})",
+    )
+
+
+def held_posts(session: Session) -> list[Post]:
+    """Every held post, in due order: what a person has to look at."""
+    return list(
+        session.exec(
+            select(Post)
+            .where(col(Post.state) == PostState.HELD)
+            .order_by(col(Post.scheduled_at), col(Post.id))
+        ).all()
+    )
+
+
+def in_flight(session: Session, pause_list: list[CrisisPause]) -> list[InFlight]:
+    """Calls under way on channels the pauses cover (sent before the pause, not yet recorded)."""
+    if not pause_list:
+        return []
+    rows = session.exec(
+        select(Post.id, Post.channel, Post.sending_at)
+        .where(
+            col(Post.state) == PostState.PUBLISHING,
+            col(Post.sending_at).is_not(None),
+            _covered_by(pause_list),
+        )
+        .order_by(col(Post.sending_at), col(Post.id))
+    ).all()
+    return [InFlight(int(pid or 0), channel, at) for pid, channel, at in rows if at]
