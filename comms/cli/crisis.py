@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from comms.cli.common import AppContext, current_actor, pass_app
+from comms.cli.common import FC, AppContext, current_actor, pass_app
 from comms.cli.output import print_table
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from comms.queue.transitions import InFlight
 
 
-def _scope_options(command: click.Command) -> click.Command:
+def _scope_options(command: FC) -> FC:
     command = click.option(
         "--channel",
         "channels",
