@@ -67,6 +67,7 @@ def pause_command(
             channels=scope,
             organisation=organisation,
         )
+    _notify(app)
     row = done.pause
     click.secho(
         f"KRISESTOP {row.id}: alle udgivelser på {queue.scope_text(row)} er stoppet "
@@ -77,6 +78,13 @@ def pause_command(
     click.echo(f"{done.held} opslag, der allerede var forfaldne, er tilbageholdt.")
     _print_in_flight(done.in_flight, settings.zone)
     click.echo("Ophæv med `comms resume`; tilbageholdte opslag udgives ikke af sig selv.")
+
+
+def _notify(app: AppContext) -> None:
+    """The team's notice at once, after the commit (the daemon sends it too, once)."""
+    from comms.publishing.notify import send_now
+
+    send_now(app.settings)
 
 
 def _print_in_flight(flying: list[InFlight], zone: ZoneInfo) -> None:
@@ -132,6 +140,7 @@ def resume_command(
             publish_held=publish_held,
             cancel_held=cancel_held,
         )
+    _notify(app)
     for row in done.lifted:
         click.echo(f"Krisestop {row.id} af {queue.scope_text(row)} er ophævet.")
     if done.released:
