@@ -9,11 +9,18 @@ did not list as already under way.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import col, select
 
@@ -21,10 +28,13 @@ from comms.publishing.daemon import Daemon
 from comms.queue import transitions as queue
 from comms.store.db import ensure_schema, session_scope
 from comms.store.models import AuditEvent, Post, PostState, utcnow
-from tests.cli import comms_cli
-from tests.factories import add_post, get_post, stub_channel
+from tests.cli import comms_cli, run_comms
+from tests.factories import add_post, channel_table, get_post, stub_channel
+from tests.fakes.server import Request, Response
+from tests.fakes.webhook import FakeRelay
 from tests.pg import BACKENDS, empty_database
 from tests.test_notify import notices
+from tests.timing import wait_until
 
 cli = comms_cli()
 
@@ -310,3 +320,179 @@ def test_the_pause_is_in_the_audit_log_with_the_calls_it_could_not_stop(url):
         held = session.exec(select(Post).where(Post.state == PostState.HELD)).all()
     assert detail == f"krisestop 1 af alle kanaler: Ulykke (i gang: {post})"
     assert held == []
+
+
+# --- real daemons, real HTTP: nothing leaves after the pause's commit ----------------------------
+
+SECRET_ENV = "COMMS_TEST_CRISIS_HOOK"
+SECRET = "crisis-hook-secret"
+
+
+class SlowRelay(FakeRelay):
+    """A relay that takes `latency` seconds to answer, as a real service does, so several calls
+    are under way at any moment."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__(SECRET)
+        self.latency = latency
+
+    def receive(self, request: Request) -> Response:
+        time.sleep(self.latency)
+        return super().receive(request)
+
+    def arrivals(self) -> list[tuple[float, int]]:
+        """(when it arrived, post id) of every publishing request."""
+        with self._lock:
+            return [(r.received_at, int(r.json["id"])) for r in self.calls("POST", "/hooks/")]
+
+
+def insert_due_posts(url: str, channels: list[str], count: int) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "source": "plan",
+            "campaign": "karneval",
+            "channel": channels[i % len(channels)],
+            "title": f"Karneval {i}",
+            "text": f"Kom til karneval! ({i})",
+            "scheduled_at": now - timedelta(seconds=1),
+            "state": PostState.QUEUED,
+            "approved_by": "anne",
+            "approved_at": now,
+            "idempotency_key": uuid.uuid4().hex,
+            "attempts": 0,
+            "dst_adjusted": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    with session_scope(url) as session:
+        session.execute(sa.insert(Post), rows)
+
+
+def write_config(folder: Path, url: str, relays: dict[str, SlowRelay]) -> Path:
+    channels = "".join(
+        channel_table(
+            name,
+            "webhook",
+            url=relay.hook_url,
+            secret_env=SECRET_ENV,
+            organisation="politi",
+            max_concurrency=4,
+        )
+        for name, relay in relays.items()
+    )
+    path = folder / "comms.toml"
+    path.write_text(
+        f'timezone = "Europe/Copenhagen"\n[database]\nurl = "{url}"\n'
+        "[daemon]\ntick_seconds = 0.3\ngrace_minutes = 0.05\nlease_seconds = 60\n" + channels,
+        encoding="utf-8",
+    )
+    return path
+
+
+def start_daemons(config: Path, count: int, folder: Path) -> list[subprocess.Popen]:
+    env = {**os.environ, SECRET_ENV: SECRET, "PYTHONUNBUFFERED": "1"}
+    processes = []
+    for number in range(count):
+        with (folder / f"daemon-{number}.log").open("w") as log:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "comms", "--config", str(config), "daemon"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+            )
+    return processes
+
+
+def stop_daemons(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def counts(url: str) -> dict[str, int]:
+    with session_scope(url) as session:
+        rows = session.exec(select(Post.state, sa.func.count()).group_by(col(Post.state))).all()
+    return dict(rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("backend", "daemons"), [("sqlite", 2), ("postgresql", 3)])
+def test_no_request_leaves_after_the_pause_commits_with_500_posts_due(tmp_path, backend, daemons):
+    relays = {"politi_fb": SlowRelay(0.02), "politi_x": SlowRelay(0.02)}
+    with (
+        empty_database(backend, tmp_path) as url,
+        relays["politi_fb"],
+        relays["politi_x"],
+    ):
+        ensure_schema(url)
+        config = write_config(tmp_path, url, relays)
+        processes = start_daemons(config, daemons, tmp_path)
+        logs = [tmp_path / f"daemon-{n}.log" for n in range(daemons)]
+        # the posts come once every daemon runs: the grace window is short (3 s)
+        wait_until(lambda: all("started" in log.read_text() for log in logs), timeout=60)
+        insert_due_posts(url, sorted(relays), 500)
+
+        def arrivals() -> list[tuple[float, int]]:
+            return sorted(a for relay in relays.values() for a in relay.arrivals())
+
+        try:
+            wait_until(lambda: len(arrivals()) >= 60, timeout=90)
+            with session_scope(url) as session:
+                paused = queue.pause(session, actor="vagtchef", reason="Alvorlig ulykke")
+            committed = time.time()
+            flying = {f.post_id for f in paused.in_flight}
+            sent_before = len([a for a in arrivals() if a[0] <= committed])
+            assert 60 <= sent_before < 500, "the pause did not fall while posts went out"
+            # posts that fall due during the pause, and a wait beyond their grace window
+            during = [
+                add_post(url, channel="politi_fb", due=utcnow() + timedelta(seconds=1))
+                for _ in range(3)
+            ]
+            time.sleep(1 + 0.05 * 60 + 1.5)
+            wait_until(lambda: counts(url).get(PostState.PUBLISHING, 0) == 0, timeout=30)
+
+            late = [pid for at, pid in arrivals() if at > committed]
+            assert set(late) <= flying, f"sent after the pause: {sorted(set(late) - flying)}"
+            states = counts(url)
+            delivered = [pid for _at, pid in arrivals()]
+            assert len(delivered) == len(set(delivered)), "a post went out twice"
+            assert states.get(PostState.PUBLISHED, 0) == len(delivered)
+            assert states.get(PostState.HELD, 0) == 503 - len(delivered)
+            assert PostState.MISSED not in states
+            assert PostState.QUEUED not in states
+            assert {state_of_url(url, p) for p in during} == {PostState.HELD}
+
+            # the resume lifts the pause; nothing held goes out by itself, later posts do
+            env = {**os.environ, SECRET_ENV: SECRET}
+            result = run_comms("--config", str(config), "resume", env=env)
+            assert result.returncode == 0, result.stderr
+            planned = add_post(url, channel="politi_x", due=utcnow() + timedelta(seconds=1))
+            wait_until(lambda: state_of_url(url, planned) == PostState.PUBLISHED, timeout=30)
+            time.sleep(1)
+            assert len(arrivals()) == len(delivered) + 1
+            assert counts(url).get(PostState.HELD, 0) == 503 - len(delivered)
+
+            # a person settles them all: paused again, resumed with --publish-held
+            assert run_comms("--config", str(config), "pause", "--reason", "igen").returncode == 0
+            result = run_comms("--config", str(config), "resume", "--publish-held", env=env)
+            assert result.returncode == 0, result.stderr
+            wait_until(lambda: counts(url).get(PostState.PUBLISHED, 0) == 504, timeout=120)
+            every = [pid for _at, pid in arrivals()]
+            assert len(every) == len(set(every)) == 504
+        finally:
+            stop_daemons(processes)
+
+
+def state_of_url(url: str, post_id: int) -> str:
+    return get_post(url, post_id).state

@@ -168,10 +168,8 @@ def release_held_command(app: AppContext, post_ids: tuple[int, ...]) -> None:
     from comms.store.db import session_scope
 
     with session_scope(app.ready_database()) as session:
-        queue.require_posts(session, list(post_ids))
-        for post_id in post_ids:
-            queue.release_held(session, post_id, actor=current_actor())
-    click.echo(f"{len(post_ids)} opslag udgives nu, for sent.")
+        released = queue.release_held(session, list(post_ids), actor=current_actor())
+    click.echo(f"{len(released)} opslag udgives nu, for sent.")
 
 
 @click.command("status")

@@ -1,6 +1,7 @@
 """Notices to the team: a post failed for good, a channel was paused, a post is left `unknown`,
-a token expires soon, a crisis pause stopped publishing or was lifted. Each goes out once per event through the channel named in the config
-(`[notifications] channel = "team"`, an email or webhook channel).
+a token expires soon, a crisis pause stopped publishing or was lifted (this one in Danish). Each
+goes out once per event through the channel named in the config (`[notifications] channel =
+"team"`, an email or webhook channel).
 
 Notices to people, in Danish: posts submitted for approval, batched into one notice per
 organisation and approver (see `approval_notices`); a rejection, with its comment, to the

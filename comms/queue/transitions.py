@@ -1181,54 +1181,131 @@ def resume(
     lifted_ids = {p.id for p in lifted}
     still = [p for p in in_force if p.id not in lifted_ids]
     waiting = [
-        int(pid or 0)
-        for pid in session.exec(
-            select(Post.id)
+        (int(pid or 0), channel)
+        for pid, channel in session.exec(
+            select(Post.id, Post.channel)
             .where(col(Post.state) == PostState.HELD, _covered_by(lifted))
             .order_by(col(Post.scheduled_at), col(Post.id))
         ).all()
     ]
     released: list[int] = []
     cancelled: list[int] = []
-    if publish_held:
-        free = [pid for pid in waiting if pauses.covering(still, _channel_of(session, pid)) is None]
-        released = [pid for pid in free if release_held(session, pid, actor=actor, now=now)]
+    if publish_held:  # those another pause still covers stay held
+        free = [pid for pid, channel in waiting if pauses.covering(still, channel) is None]
+        released = release_held(session, free, actor=actor, now=now)
     elif cancel_held:
-        for pid in waiting:
-            cancel(session, pid, actor=actor, reason="tilbageholdt af krisestop; annulleret samlet")
-            cancelled.append(pid)
+        cancelled = cancel_held_posts(
+            session,
+            [pid for pid, _channel in waiting],
+            actor=actor,
+            reason="tilbageholdt af krisestop; annulleret samlet ved ophævelsen",
+        )
     done = set(released) | set(cancelled)
-    return Resumed(lifted, held, [pid for pid in waiting if pid not in done], released, cancelled)
-
-
-def _channel_of(session: Session, post_id: int) -> str:
-    return _get(session, post_id).channel
+    left = [pid for pid, _channel in waiting if pid not in done]
+    return Resumed(lifted, held, left, released, cancelled)
 
 
 def release_held(
-    session: Session, post_id: int, *, actor: str, now: datetime | None = None
-) -> bool:
-    """Publish a held post late: queued, due now. Refused while a pause still covers it."""
+    session: Session, post_ids: list[int], *, actor: str, now: datetime | None = None
+) -> list[int]:
+    """Publish held posts late: queued, due now; refused, with nothing done, if one is not
+    held or a pause still covers its channel.
+
+    One UPDATE for them all: a resume may release hundreds, and their new time ("now") must
+    not age past the grace window before the transaction commits.
+    """
     now = now or utcnow()
-    post = _get(session, post_id)
-    if post.state != PostState.HELD:
-        raise QueueError(f"Opslag {post_id} er {_state_name(post.state)}, ikke tilbageholdt.")
-    if pauses.covering(pauses.active(session), post.channel) is not None:
+    rows = _held_rows(session, post_ids)
+    in_force = pauses.active(session)
+    stopped = sorted({r.channel for r in rows if pauses.covering(in_force, r.channel)})
+    if stopped:
         raise QueueError(
-            f"Kanalen {post.channel} er stadig stoppet; ophæv krisestoppet før opslag "
-            f"{post_id} udgives."
+            f"{_channels_text(stopped)} er stadig stoppet; ophæv krisestoppet, før de "
+            "tilbageholdte opslag udgives."
         )
-    return _set_audited(
+    return _settle_held(
         session,
-        sa.update(Post)
-        .where(col(Post.id) == post_id, col(Post.state) == PostState.HELD)
-        .values(state=PostState.QUEUED, scheduled_at=now, next_attempt_at=None, updated_at=now),
+        rows,
+        {"state": PostState.QUEUED, "scheduled_at": now, "next_attempt_at": None},
+        now=now,
         actor=actor,
         action="release-held",
-        post_id=post_id,
-        campaign=post.campaign,
-        detail=f"udgives for sent (planlagt {zoned_text(post.scheduled_at, UTC)})",
+        detail=lambda row: f"udgives for sent (planlagt {zoned_text(row.scheduled_at, UTC)})",
     )
+
+
+def cancel_held_posts(
+    session: Session, post_ids: list[int], *, actor: str, reason: str | None = None
+) -> list[int]:
+    """Cancel held posts in one UPDATE, each audited (refused if one is not held)."""
+    now = utcnow()
+    return _settle_held(
+        session,
+        _held_rows(session, post_ids),
+        {"state": PostState.CANCELLED},
+        now=now,
+        actor=actor,
+        action="cancel",
+        detail=lambda _row: reason,
+    )
+
+
+def _channels_text(names: list[str]) -> str:
+    return f"Kanalen {names[0]}" if len(names) == 1 else "Kanalerne " + ", ".join(names)
+
+
+def _held_rows(session: Session, post_ids: list[int]) -> list[sa.Row[Any]]:
+    """The posts' id, channel, time and campaign, after checking each is held."""
+    require_posts(session, post_ids)
+    rows = session.execute(
+        sa.select(_POSTS.c.id, _POSTS.c.channel, _POSTS.c.state, _POSTS.c.scheduled_at)
+        .add_columns(_POSTS.c.campaign)
+        .where(_POSTS.c.id.in_(sorted(set(post_ids))))
+    ).all()
+    other = [r for r in rows if r.state != PostState.HELD]
+    if other:
+        raise QueueError(
+            f"Opslag {other[0].id} er {_state_name(other[0].state)}, ikke tilbageholdt."
+        )
+    return list(rows)
+
+
+def _settle_held(
+    session: Session,
+    rows: list[sa.Row[Any]],
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    actor: str,
+    action: str,
+    detail: Any,
+) -> list[int]:
+    """One compare-and-set UPDATE of held posts; one audit event per post it changed."""
+    if not rows:
+        return []
+    changed = set(
+        session.execute(
+            sa.update(Post)
+            .where(col(Post.id).in_([r.id for r in rows]), col(Post.state) == PostState.HELD)
+            .values(**values, updated_at=now)
+            .returning(col(Post.id))
+        ).scalars()
+    )
+    audit.record_many(
+        session,
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "post_id": r.id,
+                "campaign": r.campaign,
+                "detail": detail(r),
+            }
+            for r in rows
+            if r.id in changed
+        ],
+    )
+    return sorted(changed)
 
 
 def held_posts(session: Session) -> list[Post]:
