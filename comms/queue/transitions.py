@@ -1141,11 +1141,12 @@ def resume(
     actor: str,
     organisation: str | None = None,
     channels: list[str] | None = None,
+    pause_id: int | None = None,
     publish_held: bool = False,
     cancel_held: bool = False,
     now: datetime | None = None,
 ) -> Resumed:
-    """Lift the pauses in force on a scope (none given: all of them).
+    """Lift the pauses in force on a scope (`pause_id`: that one; none given: all of them).
 
     Held posts stay held for a person to look at, unless `publish_held` (queued to go out now)
     or `cancel_held` is given, each post audited. Posts that fell due during the pause but no
@@ -1156,7 +1157,9 @@ def resume(
     now = now or utcnow()
     pauses.lock_for_pausing(session)
     in_force = pauses.active(session)
-    if organisation is not None:
+    if pause_id is not None:
+        lifted = [p for p in in_force if p.id == pause_id]
+    elif organisation is not None:
         lifted = [p for p in in_force if p.organisation == organisation]
     elif channels:
         lifted = [

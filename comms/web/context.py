@@ -25,6 +25,7 @@ from comms.access import Action, Actor, PostFacts, Role, Verdict, decide
 from comms.config import Settings
 from comms.store.db import session_scope
 from comms.store.models import Post, User, WebSession, utcnow
+from comms.web.banner import crisis_banner
 from comms.web.render import ERROR_TITLES, render
 from comms.web.security import tokens_match
 
@@ -95,6 +96,8 @@ class Ctx:
             csrf=self.websession.csrf_token,
             current=self.request.url.path,
             notice=context.pop("notice", None) or NOTICES.get(self.query("ok")),
+            crisis=crisis_banner(self.db),
+            may_pause=bool(self.may(Action.PAUSE)),
             **context,
         )
 
@@ -127,6 +130,7 @@ def navigation(ctx: Ctx) -> list[tuple[str, str]]:
         items.append(("/users", "Brugere"))
     if ctx.may(Action.VIEW_AUDIT):
         items.append(("/audit", "Log"))
+    items.append(("/crisis", "Krisestop"))  # everyone sees what is stopped and held
     return items
 
 
