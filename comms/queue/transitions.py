@@ -1114,9 +1114,13 @@ def hold_due(
 ) -> int:
     """Queued posts that are due on a paused channel: `held`, never sent and never `missed`.
 
-    The daemon runs this before it marks anything missed, in the same transaction.
+    The daemon runs this before it marks anything missed, in the same transaction, under the
+    lock a sending mark takes: a pause being made waits for the pass (and the pass for it),
+    so the two never update the same queued posts at once and cannot deadlock on them.
     """
-    pause_list = pauses.active(session) if pause_list is None else pause_list
+    if pause_list is None:
+        pauses.lock_for_sending(session)
+        pause_list = pauses.active(session)
     held = 0
     for one in pause_list:  # each post's audit event names the pause that held it
         held += _update_audited(
