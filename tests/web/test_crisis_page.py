@@ -110,6 +110,9 @@ def test_resume_keeps_held_posts_until_each_is_settled_by_a_person(client, site)
     assert "Tilbageholdte opslag venter" in page  # the banner stays while they wait
     for post in (late, moved, dropped):
         assert f'data-post="{post}"' in page
+    assert "tilbageholdt (krisestop)" in anna.get(f"/posts/{late}").text
+    listed = anna.get("/queue?state=held&from=").text
+    assert all(f'data-post="{post}"' in listed for post in (late, moved, dropped))
     assert anna.post(f"/crisis/held/{late}/release").status_code == 303
     when = (datetime.now(UTC) + timedelta(days=3)).astimezone(site.zone)
     moving = {"date": when.date().isoformat(), "time": "09:30"}
