@@ -203,6 +203,19 @@ def test_pause_and_resume_are_noticed_to_the_team_once_each(make_settings, tmp_p
     assert "1 opslag er tilbageholdt" in sent[1]["text"]
 
 
+def test_pause_and_status_list_the_calls_already_under_way(make_settings, tmp_path):
+    settings = two_organisations(make_settings, tmp_path)
+    url = settings.database_url
+    flying = add_post(url, channel="stub")
+    claim = claim_one(url)
+    with session_scope(url) as session:
+        assert queue.start_sending(session, claim, now=utcnow()) is queue.SendStart.SENDING
+    for output in (comms(settings, "pause", "--reason", "Ulykke"), comms(settings, "status")):
+        assert "1 opslag var allerede sendt af sted og kan ikke kaldes tilbage" in output
+        assert f"│ {flying} " in output
+    assert state_of(settings, flying) == PostState.PUBLISHING  # its call finishes
+
+
 def test_a_pause_needs_a_reason_and_a_known_scope(make_settings, tmp_path):
     settings = two_organisations(make_settings, tmp_path)
     assert "Skriv hvorfor" in comms(settings, "pause", "--reason", "  ", code=1)
