@@ -183,6 +183,7 @@ def status_command(app: AppContext) -> None:
     """
     from sqlmodel import col, func, select
 
+    from comms.access import STATE_NAMES
     from comms.content.danish import format_datetime
     from comms.queue import pauses
     from comms.queue import transitions as queue
@@ -215,11 +216,8 @@ def status_command(app: AppContext) -> None:
         _print_in_flight(flying, settings.zone)
     for state in stopped:
         click.echo(f"Kanalen {state.name} er sat på pause: {state.paused_reason}")
-    click.echo(
-        "Køen: " + ", ".join(f"{state} {count}" for state, count in sorted(counts.items()))
-        if counts
-        else "Køen er tom."
-    )
+    words = [f"{STATE_NAMES.get(state, state)} {count}" for state, count in sorted(counts.items())]
+    click.echo("Køen: " + ", ".join(words) if words else "Køen er tom.")
 
 
 def register(cli: click.Group) -> None:
