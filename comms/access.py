@@ -43,6 +43,8 @@ class Action(StrEnum):
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
     SETTLE = "settle"
+    PAUSE = "pause"  # the crisis pause: stop every scheduled post, and lift the stop
+    RELEASE = "release"  # publish a post held by a crisis pause late
     MANAGE_USERS = "manage_users"
     MANAGE_CHANNELS = "manage_channels"
     VIEW_AUDIT = "view_audit"
@@ -99,6 +101,8 @@ ACTION_NAMES = {
     Action.RESCHEDULE: "flytte opslag",
     Action.CANCEL: "annullere opslag",
     Action.SETTLE: "afgøre uvisse opslag",
+    Action.PAUSE: "stoppe alle udgivelser",
+    Action.RELEASE: "udgive tilbageholdte opslag",
     Action.MANAGE_USERS: "administrere brugere",
     Action.MANAGE_CHANNELS: "administrere kanaler",
     Action.VIEW_AUDIT: "se revisionsloggen",
@@ -115,9 +119,11 @@ STATE_NAMES = {
     "cancelled": "annulleret",
     "rejected": "afvist",
     "expired": "udløbet",
+    "held": "tilbageholdt",
 }
 
 _BEFORE_APPROVAL = frozenset({"draft", "rejected", "expired"})
+_APPROVED = frozenset({"queued", "held"})  # approved, not yet publishing (held: by a pause)
 
 
 @dataclass(frozen=True)
@@ -140,12 +146,15 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.PLAN, Role.EDITOR),
     Rule(Action.IMPORT, Role.EDITOR),
     Rule(Action.RESCHEDULE, Role.EDITOR, _BEFORE_APPROVAL, org_bound=True),
-    Rule(Action.RESCHEDULE, Role.APPROVER, _BEFORE_APPROVAL | {"queued"}, org_bound=True),
+    Rule(Action.RESCHEDULE, Role.APPROVER, _BEFORE_APPROVAL | _APPROVED, org_bound=True),
     Rule(Action.CANCEL, Role.EDITOR, _BEFORE_APPROVAL, org_bound=True, own_only=True),
-    Rule(Action.CANCEL, Role.APPROVER, _BEFORE_APPROVAL | {"queued"}, org_bound=True),
+    Rule(Action.CANCEL, Role.APPROVER, _BEFORE_APPROVAL | _APPROVED, org_bound=True),
     Rule(Action.APPROVE, Role.APPROVER, frozenset({"draft"}), org_bound=True, four_eyes=True),
     Rule(Action.REJECT, Role.APPROVER, frozenset({"draft"}), org_bound=True),
     Rule(Action.SETTLE, Role.APPROVER, frozenset({"unknown"}), org_bound=True),
+    # an organisation-bound approver pauses only their organisation (the page checks the scope)
+    Rule(Action.PAUSE, Role.APPROVER),
+    Rule(Action.RELEASE, Role.APPROVER, frozenset({"held"}), org_bound=True),
     Rule(Action.MANAGE_USERS, Role.ADMIN),
     Rule(Action.MANAGE_CHANNELS, Role.ADMIN),
     Rule(Action.VIEW_AUDIT, Role.ADMIN),
@@ -220,6 +229,8 @@ _PASSIVE = {
     Action.RESCHEDULE: "flyttes",
     Action.CANCEL: "annulleres",
     Action.SETTLE: "afgøres",
+    Action.PAUSE: "stoppes",
+    Action.RELEASE: "udgives for sent",
     Action.MANAGE_USERS: "administreres",
     Action.MANAGE_CHANNELS: "administreres",
     Action.VIEW_AUDIT: "ses",

@@ -159,6 +159,27 @@ class Settings:
                 f"unknown channel {name!r}; configured channels: {known}", path=self.path
             ) from None
 
+    def pause_scope(
+        self, *, organisation: str | None = None, channels: tuple[str, ...] | list[str] = ()
+    ) -> list[str] | None:
+        """The channels a crisis pause of this scope covers: an organisation's, the named ones
+        (each checked), or None for every channel."""
+        if organisation is not None and channels:
+            raise ConfigError("a pause covers an organisation or named channels, not both")
+        if organisation is not None:
+            owned = sorted(n for n, c in self.channels.items() if c.organisation == organisation)
+            if not owned:
+                known = sorted({c.organisation for c in self.channels.values() if c.organisation})
+                raise ConfigError(
+                    f"no channel belongs to organisation {organisation!r}; "
+                    f"organisations: {', '.join(known) or '(none)'}",
+                    path=self.path,
+                )
+            return owned
+        if channels:
+            return sorted({self.channel(name).name for name in channels})
+        return None
+
 
 def find_config_path(explicit: str | Path | None) -> Path | None:
     """`--config`, else $COMMS_CONFIG, else ./comms.toml if present, else None (defaults)."""

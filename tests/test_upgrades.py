@@ -25,14 +25,14 @@ from comms.store.db import (
     head_revision,
     upgrade,
 )
-from comms.store.models import ALL_STATES, Post
+from comms.store.models import ALL_STATES, Post, PostState
 from tests.pg import empty_database
 
 ROWS = 12  # per table: every post state, and some NULLs in every nullable column
 START = datetime(2027, 1, 14, 9, 0, tzinfo=UTC)
 # values that carry meaning; any other column gets a value made from its type
 MEANINGFUL: dict[str, list[Any]] = {
-    "state": list(ALL_STATES),
+    "state": list(ALL_STATES),  # narrowed to the revision's own states by fill()
     "source": ["plan", "import"],
     "channel": ["facebook", "hjemmeside", "x", "linkedin"],
     "role": ["officer", "approver", "admin"],
@@ -44,6 +44,20 @@ MEANINGFUL: dict[str, list[Any]] = {
 
 # PostgreSQL's cases take seconds each: the slow tier runs them
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+# states a migration brought in: rows of an older schema never hold them (the downgrade of 0008
+# turns held posts into failed ones, since the code of before knows no `held`)
+STATE_SINCE = {PostState.HELD: "0008"}
+
+
+def states_at(revision: str) -> list[str]:
+    order = [*reversed(revisions_before_head()), head_revision()]
+    return [
+        state
+        for state in ALL_STATES
+        if state not in STATE_SINCE or order.index(STATE_SINCE[state]) <= order.index(revision)
+    ]
 
 
 def revisions_before_head() -> list[str]:
@@ -97,8 +111,9 @@ def _value(column: sa.Column, n: int, unique: bool, parents: dict[str, list[Any]
     raise AssertionError(f"no value for {column.table.name}.{column.name} of type {kind!r}")
 
 
-def fill(url: str) -> dict[str, list[dict[str, Any]]]:
+def fill(url: str, revision: str) -> dict[str, list[dict[str, Any]]]:
     """ROWS rows in every table of the database's schema, parents before children."""
+    MEANINGFUL["state"] = states_at(revision)
     metadata = reflect(url)
     written: dict[str, list[dict[str, Any]]] = {}
     parents: dict[str, list[Any]] = {}
@@ -188,7 +203,7 @@ def assert_newest_code_reads_everything(url: str) -> None:
 def test_upgrade_from_every_revision_keeps_every_row(backend, revision, tmp_path):
     with empty_database(backend, tmp_path) as url:
         upgrade(url, revision)
-        written = fill(url)
+        written = fill(url, revision)
         upgrade(url)
         dispose_all()
         assert_rows_survived(url, written)
@@ -215,7 +230,7 @@ def test_two_upgrades_at_once_both_end_at_head(backend, tmp_path):
     migrations run once, and the other upgrade waits and then finds nothing to do."""
     with empty_database(backend, tmp_path) as url:
         upgrade(url, "0001")
-        written = fill(url)
+        written = fill(url, "0001")
         dispose_all()
         config = tmp_path / "comms.toml"
         config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")

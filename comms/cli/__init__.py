@@ -41,9 +41,20 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from comms.cli import backups, daemon, feeds, officers, operators, posts, staff, users, views
+    from comms.cli import (
+        backups,
+        crisis,
+        daemon,
+        feeds,
+        officers,
+        operators,
+        posts,
+        staff,
+        users,
+        views,
+    )
 
-    for module in (officers, posts, daemon, staff, views, operators, backups, users, feeds):
+    for module in (officers, posts, crisis, daemon, staff, views, operators, backups, users, feeds):
         module.register(cli)
     _add_config_option(cli)
 

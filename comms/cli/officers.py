@@ -347,7 +347,8 @@ def queue_group() -> None:
     "--state",
     "states",
     multiple=True,
-    help="draft, queued, publishing, published, failed, unknown, missed, cancelled (repeatable).",
+    help="draft, queued, publishing, published, failed, unknown, missed, cancelled, held "
+    "(repeatable).",
 )
 @click.option("--channel", "channels", multiple=True, help="Channel name (repeatable).")
 @click.option("--campaign", "campaigns", multiple=True, help="Campaign slug (repeatable).")
@@ -591,7 +592,7 @@ def approve_command(
 @click.option("--reason", help="Why, for the audit log.")
 @pass_app
 def cancel_command(app: AppContext, post_ids: tuple[int, ...], reason: str | None) -> None:
-    """Cancel posts that have not started publishing.
+    """Cancel posts that have not started publishing (held ones too).
 
     \b
     Example:
@@ -612,7 +613,9 @@ def cancel_command(app: AppContext, post_ids: tuple[int, ...], reason: str | Non
 @click.argument("when", metavar="'YYYY-MM-DD HH:MM'")
 @pass_app
 def reschedule_command(app: AppContext, post_id: int, when: str) -> None:
-    """Move a draft or queued post to another local time (in the configured timezone).
+    """Move a draft, queued or held post to another local time (in the configured timezone).
+
+    A held post (stopped by a crisis pause) is queued again at its new time.
 
     \b
     Example:

@@ -61,6 +61,7 @@ class PassResult:
     missed: int = 0
     expired: int = 0
     reaped: int = 0
+    held: int = 0
     states: dict[int, str] = field(default_factory=dict)
 
 
@@ -207,6 +208,9 @@ class Daemon:
             result.reaped = queue.reap_expired(
                 session, now=now, idempotent_channels=self.idempotent_channels
             )
+            # held before anything is marked missed: a post due while its channel is paused
+            # waits for a person, however long the pause lasts
+            result.held = queue.hold_due(session, now=now)
             result.missed = queue.mark_missed(
                 session,
                 now=now,
@@ -218,6 +222,8 @@ class Daemon:
             log.warning(
                 "%d draft(s) were not approved before their time: marked expired", result.expired
             )
+        if result.held:
+            log.warning("%d due post(s) held: a crisis pause covers their channel", result.held)
         if result.missed:
             log.warning(
                 "%d post(s) were due beyond the grace window while no daemon ran: marked missed",

@@ -1,6 +1,7 @@
 """Notices to the team: a post failed for good, a channel was paused, a post is left `unknown`,
-a token expires soon. Each goes out once per event through the channel named in the config
-(`[notifications] channel = "team"`, an email or webhook channel).
+a token expires soon, a crisis pause stopped publishing or was lifted (this one in Danish). Each
+goes out once per event through the channel named in the config (`[notifications] channel =
+"team"`, an email or webhook channel).
 
 Notices to people, in Danish: posts submitted for approval, batched into one notice per
 organisation and approver (see `approval_notices`); a rejection, with its comment, to the
@@ -34,7 +35,16 @@ from comms.content.danish import format_datetime
 from comms.content.link_from import describe
 from comms.errors import CommsError
 from comms.store.db import session_scope
-from comms.store.models import AuditEvent, ChannelState, Notice, Post, PostState, User, utcnow
+from comms.store.models import (
+    AuditEvent,
+    ChannelState,
+    CrisisPause,
+    Notice,
+    Post,
+    PostState,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger("comms.publishing.notify")
 LOOKBACK = timedelta(days=7)  # events older than this when notices were configured are history
@@ -94,7 +104,74 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
                 f"{state.name}`. Its posts wait in the queue meanwhile.",
             )
         )
+    return notices + crisis_notices(session, since=since, zone=zone)
+
+
+CRISIS_PAUSE = "crisis-pause"
+CRISIS_RESUME = "crisis-resume"
+
+
+def _crisis_scope(pause: CrisisPause) -> str:
+    if pause.organisation:
+        return f"organisationen {pause.organisation}s kanaler"
+    names = pause.channel_names
+    return "alle kanaler" if names is None else "kanalerne " + ", ".join(sorted(names))
+
+
+def crisis_notices(session: Session, *, since: datetime, zone: ZoneInfo) -> list[PendingNotice]:
+    """A notice, in Danish, when a crisis pause stops publishing and when it is lifted."""
+    held = session.exec(
+        select(sa.func.count()).select_from(Post).where(Post.state == PostState.HELD)
+    ).one()
+    notices: list[PendingNotice] = []
+    for pause in session.exec(select(CrisisPause).where(CrisisPause.paused_at >= since)).all():
+        scope = _crisis_scope(pause)
+        notices.append(
+            PendingNotice(
+                CRISIS_PAUSE,
+                str(pause.id),
+                f"comms: KRISESTOP – alle udgivelser på {scope} er stoppet",
+                f"{pause.paused_by} stoppede alle planlagte opslag på {scope} "
+                f"{format_datetime(pause.paused_at, zone)}.\n\nÅrsag: {pause.reason}\n\n"
+                "Intet udgives der, før en person ophæver stoppet (`comms resume` eller "
+                "arbejdsrummet). Opslag, der falder i mellemtiden, tilbageholdes og udgives "
+                "ikke af sig selv.",
+            )
+        )
+    resumed = session.exec(select(CrisisPause).where(col(CrisisPause.resumed_at) >= since)).all()
+    for pause in resumed:
+        assert pause.resumed_at is not None  # the WHERE compared it with `since`
+        scope = _crisis_scope(pause)
+        notices.append(
+            PendingNotice(
+                CRISIS_RESUME,
+                str(pause.id),
+                f"comms: krisestoppet på {scope} er ophævet",
+                f"{pause.resumed_by} ophævede krisestoppet på {scope} "
+                f"{format_datetime(pause.resumed_at, zone)} (stoppet siden "
+                f"{format_datetime(pause.paused_at, zone)}: {pause.reason}).\n\n"
+                f"{held} opslag er tilbageholdt og venter på, at en person udgiver dem for "
+                "sent, flytter dem eller annullerer dem (`comms queue list --state held`). "
+                "Opslag med et senere tidspunkt udgives som planlagt.",
+            )
+        )
     return notices
+
+
+def send_now(settings: Settings) -> int:
+    """Send the notices that are due now, from a command rather than the daemon's pass: a
+    pause's notice should not wait for the daemon's next look (or for a daemon at all)."""
+    from comms.channels.registry import build_adapters
+
+    name = settings.notify_channel
+    if not name or name not in settings.channels:
+        return 0
+    adapters, _missing = build_adapters([settings.channels[name]])
+    try:
+        return Notifier(settings, adapters.get(name)).send_pending()
+    except CommsError as exc:
+        log.error("notices could not be sent now (the daemon tries again): %s", exc)
+        return 0
 
 
 def _not_sent(session: Session, candidates: list[PendingNotice]) -> list[PendingNotice]:

@@ -10,7 +10,8 @@ after another, as before.
 The publisher owns a post's way out: claimed under a lease and committed, marked sending and
 committed, called, and recorded with compare-and-set through the queue's functions, each step in
 its own short transaction on the worker thread (no transaction spans a call). Only the calls
-overlap.
+overlap. Marking sending is also where a crisis pause is last checked: a claim it covers is
+held there, never sent (comms/queue/pauses.py says why that commit is the one to check).
 Claims are taken per channel and only as many as the channel can work on soon (twice its
 concurrency plus two, refilled in batches), so a slow or rate-limited channel never holds many
 leases and never holds up the others. A worker waits for its token before `mark_sending`, so
@@ -263,11 +264,18 @@ class Publisher:
         }
         kill_point("after_claim")
         with session_scope(self.url) as session:
-            if not queue.mark_sending(session, claim, now=clock()):
-                log.warning(
-                    "post %d: lease lost before sending; not sent", claim.post_id, extra=extra
-                )
-                return "lost-lease"
+            start = queue.start_sending(session, claim, now=clock())
+        if start is queue.SendStart.HELD:
+            log.warning(
+                "post %d: a crisis pause covers %s; held, not sent",
+                claim.post_id,
+                claim.outgoing.channel,
+                extra=extra,
+            )
+            return "held"
+        if start is not queue.SendStart.SENDING:
+            log.warning("post %d: lease lost before sending; not sent", claim.post_id, extra=extra)
+            return "lost-lease"
         kill_point("before_call")
         scrub = Scrubber(channel_secrets(adapter.settings, type(adapter).secret_urls))
         try:

@@ -1,8 +1,11 @@
-"""The post state machine: approve, cancel, reschedule, claim, lease, complete, fail, reap.
+"""The post state machine: approve, cancel, reschedule, claim, lease, complete, fail, reap,
+and the crisis pause: pause, resume, hold, release held.
 
 States (comms.store.models.PostState): draft -> queued -> publishing -> published, and from
 publishing: failed, unknown or back to queued; missed when due while no daemon ran and the grace
-window passed; cancelled from draft or queued.
+window passed; cancelled from draft or queued; held when due (or claimed but not yet sending)
+while a crisis pause covers its channel, and from held only by a person's hand: queued again
+(published late, or at a new time) or cancelled.
 
 Every change is a compare-and-set UPDATE whose WHERE clause names the state it expects (and for
 a claimed post its `attempt_id`), and the rowcount is checked: a daemon that lost its lease can
@@ -15,6 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +35,13 @@ from comms.errors import (
     ChannelError,
     QueueError,
 )
+from comms.queue import pauses
 from comms.queue.policy import decide
 from comms.store import audit
 from comms.store.models import (
     Attempt,
     ChannelState,
+    CrisisPause,
     Post,
     PostState,
     PostVersion,
@@ -232,12 +238,22 @@ def _update_drafts(
     )
 
 
-def _update_audited(session: Session, statement: sa.Update, *, actor: str, action: str) -> int:
+def _update_audited(
+    session: Session,
+    statement: sa.Update,
+    *,
+    actor: str,
+    action: str,
+    detail: str | None = None,
+) -> int:
     """Run a bulk state change and append one audit event per post it changed."""
     rows = session.execute(statement.returning(col(Post.id), col(Post.campaign))).all()
     audit.record_many(
         session,
-        [{"actor": actor, "action": action, "post_id": pid, "campaign": c} for pid, c in rows],
+        [
+            {"actor": actor, "action": action, "post_id": pid, "campaign": c, "detail": detail}
+            for pid, c in rows
+        ],
     )
     return len(rows)
 
@@ -263,7 +279,13 @@ def _set_audited(
 
 
 # what has not started publishing: a person may still cancel or move it
-_NOT_STARTED = (PostState.DRAFT, PostState.QUEUED, PostState.REJECTED, PostState.EXPIRED)
+_NOT_STARTED = (
+    PostState.DRAFT,
+    PostState.QUEUED,
+    PostState.REJECTED,
+    PostState.EXPIRED,
+    PostState.HELD,
+)
 
 
 def cancel(session: Session, post_id: int, *, actor: str, reason: str | None = None) -> None:
@@ -313,7 +335,9 @@ def reschedule(
             updated_at=utcnow(),
             on_approval=False,
             state=sa.case(
-                (col(Post.state) == PostState.EXPIRED, PostState.DRAFT), else_=col(Post.state)
+                (col(Post.state) == PostState.EXPIRED, PostState.DRAFT),
+                (col(Post.state) == PostState.HELD, PostState.QUEUED),
+                else_=col(Post.state),
             ),
         ),
         actor=actor,
@@ -321,7 +345,8 @@ def reschedule(
         post_id=post_id,
         campaign=post.campaign,
         detail=f"{zoned_text(old, zone)} -> {zoned_text(when, zone)}"
-        + (", expired -> draft" if before == PostState.EXPIRED else ""),
+        + (", expired -> draft" if before == PostState.EXPIRED else "")
+        + (", held -> queued" if before == PostState.HELD else ""),
     ):
         raise QueueError(
             f"post {post_id} is {post.state}; only draft or queued posts can be rescheduled "
@@ -719,6 +744,9 @@ def claim_due(
     On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several daemons claim side by side; on SQLite the
     session's `BEGIN IMMEDIATE` serialises claimers, and the state-guarded UPDATE decides.
     """
+    # a pause committed before this read is seen here; one committed later is caught when
+    # the claim is marked sending (start_sending), the last commit before any request
+    channels = channels - pauses.covered(pauses.active(session), channels)
     if not channels:
         return []
     query = (
@@ -837,10 +865,57 @@ def outgoing_of(post: Post | sa.Row[Any]) -> OutgoingPost:
     )
 
 
+class SendStart(StrEnum):
+    """What marking a claim as sending came to: only SENDING may call the channel."""
+
+    SENDING = "sending"
+    HELD = "held"  # a crisis pause covers its channel: held, not sent
+    LOST = "lost-lease"
+
+
 def mark_sending(session: Session, claim: Claim, *, now: datetime) -> bool:
-    """The recovery point just before the call: False if the lease was lost (do not send)."""
+    """The recovery point just before the call: False if it must not be sent."""
+    return start_sending(session, claim, now=now) is SendStart.SENDING
+
+
+def start_sending(session: Session, claim: Claim, *, now: datetime) -> SendStart:
+    """The last commit before the request leaves: mark the claim sending, unless a crisis
+    pause covers its channel (then the post is held, its attempt given back) or the lease
+    was lost. The pause is read under the lock that orders this with the pause's own
+    transaction (comms/queue/pauses.py), so nothing is sent after a pause has committed.
+    """
+    pauses.lock_for_sending(session)
+    pause = pauses.covering(pauses.active(session), claim.outgoing.channel)
     parameters = {"p_post_id": claim.post_id, "p_attempt_id": claim.attempt_id, "p_at": now}
-    return session.exec(_MARK_SENDING, params=parameters).rowcount == 1
+    if pause is None:
+        changed = session.exec(_MARK_SENDING, params=parameters).rowcount
+        return SendStart.SENDING if changed == 1 else SendStart.LOST
+    held = _set_audited(
+        session,
+        sa.update(Post)
+        .where(
+            col(Post.id) == claim.post_id,
+            col(Post.attempt_id) == claim.attempt_id,
+            col(Post.state) == PostState.PUBLISHING,
+            col(Post.sending_at).is_(None),
+        )
+        .values(
+            state=PostState.HELD,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=Post.attempts - 1,
+            updated_at=now,
+        ),
+        actor=DAEMON_ACTOR,
+        action="hold",
+        post_id=claim.post_id,
+        campaign=claim.outgoing.campaign,
+        detail=_held_by(pause),
+    )
+    if not held:
+        return SendStart.LOST
+    _finish_attempt(session, claim, outcome="held", now=now)
+    return SendStart.HELD
 
 
 def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: datetime) -> bool:
@@ -1024,6 +1099,7 @@ def has_released_links(session: Session, *, channels: set[str], now: datetime) -
 
 def next_due_at(session: Session, *, channels: set[str]) -> datetime | None:
     """When the next queued post on these channels becomes due (for the daemon's wake-up)."""
+    channels = channels - pauses.covered(pauses.active(session), channels)
     if not channels:
         return None
     due = sa.func.coalesce(Post.next_attempt_at, Post.scheduled_at)
@@ -1102,3 +1178,342 @@ def settle_restored(session: Session, *, now: datetime) -> int:
         actor=RESTORE_ACTOR,
         action="restored:unknown",
     )
+
+
+# --- the crisis pause ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A post whose request had left (or was leaving) when a pause committed: it cannot be
+    recalled, so the pause names it."""
+
+    post_id: int
+    channel: str
+    sending_at: datetime
+
+
+@dataclass(frozen=True)
+class Paused:
+    """What a pause did: the pause, the posts it held at once, the calls already in flight."""
+
+    pause: CrisisPause
+    held: int
+    in_flight: list[InFlight]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a resume did: the pauses lifted, and what became of the held posts."""
+
+    lifted: list[CrisisPause]
+    held: int  # posts that fell due during the pause and were held at the resume
+    waiting: list[int]  # held posts left for a person to look at
+    released: list[int]  # held posts queued to go out now (--publish-held)
+    cancelled: list[int]  # held posts cancelled (--cancel-held)
+
+
+def _held_by(pause: CrisisPause) -> str:
+    return f"krisestop {pause.id}: {pause.reason}"
+
+
+def _covered_by(pause_list: list[CrisisPause]) -> sa.ColumnElement[bool]:
+    """Posts on a channel one of `pause_list` covers."""
+    named: set[str] = set()
+    for pause in pause_list:
+        names = pause.channel_names
+        if names is None:
+            return sa.true()
+        named |= names
+    return col(Post.channel).in_(sorted(named)) if named else sa.false()
+
+
+def scope_text(pause: CrisisPause) -> str:
+    """The scope of a pause in words, for the audit log and the pages."""
+    if pause.organisation:
+        return f"organisationen {pause.organisation}"
+    names = pause.channel_names
+    if names is None:
+        return "alle kanaler"
+    return "kanalerne " + ", ".join(sorted(names)) if len(names) > 1 else f"kanalen {min(names)}"
+
+
+def pause(
+    session: Session,
+    *,
+    actor: str,
+    reason: str,
+    channels: list[str] | None = None,
+    organisation: str | None = None,
+    now: datetime | None = None,
+) -> Paused:
+    """Stop publishing on `channels` (None: every channel) until a person resumes.
+
+    `organisation` names the scope as asked for (its channels are the caller's to resolve from
+    the config). In the same transaction, under the lock that orders it with every sending
+    mark: queued posts already due are held, and the calls already under way are listed.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise QueueError("Skriv hvorfor alle udgivelser stoppes (det står i revisionsloggen).")
+    if channels is not None and not channels:
+        raise QueueError(
+            f"Organisationen {organisation} har ingen kanaler; der er intet at stoppe."
+            if organisation
+            else "Vælg mindst én kanal at stoppe."
+        )
+    now = now or utcnow()
+    pauses.lock_for_pausing(session)
+    row = CrisisPause(
+        organisation=organisation,
+        channels="\n".join(sorted(set(channels))) if channels is not None else None,
+        reason=reason,
+        paused_by=actor,
+        paused_at=now,
+    )
+    session.add(row)
+    session.flush()
+    held = hold_due(session, now=now, pause_list=[row])
+    flying = in_flight(session, [row])
+    audit.record(
+        session,
+        actor=actor,
+        action="crisis-pause",
+        detail=f"krisestop {row.id} af {scope_text(row)}: {reason}"
+        + (f" (i gang: {', '.join(str(f.post_id) for f in flying)})" if flying else ""),
+        at=now,
+    )
+    return Paused(row, held, flying)
+
+
+def hold_due(
+    session: Session, *, now: datetime, pause_list: list[CrisisPause] | None = None
+) -> int:
+    """Queued posts that are due on a paused channel: `held`, never sent and never `missed`.
+
+    The daemon runs this before it marks anything missed, in the same transaction, under the
+    lock a sending mark takes: a pause being made waits for the pass (and the pass for it),
+    so the two never update the same queued posts at once and cannot deadlock on them.
+    """
+    if pause_list is None:
+        pauses.lock_for_sending(session)
+        pause_list = pauses.active(session)
+    held = 0
+    for one in pause_list:  # each post's audit event names the pause that held it
+        held += _update_audited(
+            session,
+            sa.update(Post)
+            .where(
+                col(Post.state) == PostState.QUEUED,
+                col(Post.scheduled_at) <= now,
+                _covered_by([one]),
+            )
+            .values(state=PostState.HELD, updated_at=now),
+            actor=DAEMON_ACTOR,
+            action="hold",
+            detail=_held_by(one),
+        )
+    return held
+
+
+def resume(
+    session: Session,
+    *,
+    actor: str,
+    organisation: str | None = None,
+    channels: list[str] | None = None,
+    pause_id: int | None = None,
+    publish_held: bool = False,
+    cancel_held: bool = False,
+    now: datetime | None = None,
+) -> Resumed:
+    """Lift the pauses in force on a scope (`pause_id`: that one; none given: all of them).
+
+    Held posts stay held for a person to look at, unless `publish_held` (queued to go out now)
+    or `cancel_held` is given, each post audited. Posts that fell due during the pause but no
+    daemon held yet are held first, so nothing due in the pause goes out by itself.
+    """
+    if publish_held and cancel_held:
+        raise QueueError("Vælg enten at udgive eller at annullere de tilbageholdte opslag.")
+    now = now or utcnow()
+    pauses.lock_for_pausing(session)
+    in_force = pauses.active(session)
+    if pause_id is not None:
+        lifted = [p for p in in_force if p.id == pause_id]
+    elif organisation is not None:
+        lifted = [p for p in in_force if p.organisation == organisation]
+    elif channels:
+        lifted = [
+            p for p in in_force if p.channel_names is not None and p.channel_names & set(channels)
+        ]
+    else:
+        lifted = in_force
+    if not lifted:
+        raise QueueError("Der er intet krisestop at ophæve her.")
+    held = hold_due(session, now=now, pause_list=lifted)
+    for row in lifted:
+        row.resumed_by, row.resumed_at = actor, now
+        session.add(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="crisis-resume",
+            detail=f"krisestop {row.id} af {scope_text(row)} ophævet",
+            at=now,
+        )
+    session.flush()
+    lifted_ids = {p.id for p in lifted}
+    still = [p for p in in_force if p.id not in lifted_ids]
+    waiting = [
+        (int(pid or 0), channel)
+        for pid, channel in session.exec(
+            select(Post.id, Post.channel)
+            .where(col(Post.state) == PostState.HELD, _covered_by(lifted))
+            .order_by(col(Post.scheduled_at), col(Post.id))
+        ).all()
+    ]
+    released: list[int] = []
+    cancelled: list[int] = []
+    if publish_held:  # those another pause still covers stay held
+        free = [pid for pid, channel in waiting if pauses.covering(still, channel) is None]
+        released = release_held(session, free, actor=actor, now=now)
+    elif cancel_held:
+        cancelled = cancel_held_posts(
+            session,
+            [pid for pid, _channel in waiting],
+            actor=actor,
+            reason="tilbageholdt af krisestop; annulleret samlet ved ophævelsen",
+        )
+    done = set(released) | set(cancelled)
+    left = [pid for pid, _channel in waiting if pid not in done]
+    return Resumed(lifted, held, left, released, cancelled)
+
+
+def release_held(
+    session: Session, post_ids: list[int], *, actor: str, now: datetime | None = None
+) -> list[int]:
+    """Publish held posts late: queued, due now; refused, with nothing done, if one is not
+    held or a pause still covers its channel.
+
+    One UPDATE for them all: a resume may release hundreds, and their new time ("now") must
+    not age past the grace window before the transaction commits.
+    """
+    now = now or utcnow()
+    rows = _held_rows(session, post_ids)
+    in_force = pauses.active(session)
+    stopped = sorted({r.channel for r in rows if pauses.covering(in_force, r.channel)})
+    if stopped:
+        raise QueueError(
+            f"{_channels_text(stopped)} er stadig stoppet; ophæv krisestoppet, før de "
+            "tilbageholdte opslag udgives."
+        )
+    return _settle_held(
+        session,
+        rows,
+        {"state": PostState.QUEUED, "scheduled_at": now, "next_attempt_at": None},
+        now=now,
+        actor=actor,
+        action="release-held",
+        detail=lambda row: f"udgives for sent (planlagt {zoned_text(row.scheduled_at, UTC)})",
+    )
+
+
+def cancel_held_posts(
+    session: Session, post_ids: list[int], *, actor: str, reason: str | None = None
+) -> list[int]:
+    """Cancel held posts in one UPDATE, each audited (refused if one is not held)."""
+    now = utcnow()
+    return _settle_held(
+        session,
+        _held_rows(session, post_ids),
+        {"state": PostState.CANCELLED},
+        now=now,
+        actor=actor,
+        action="cancel",
+        detail=lambda _row: reason,
+    )
+
+
+def _channels_text(names: list[str]) -> str:
+    return f"Kanalen {names[0]}" if len(names) == 1 else "Kanalerne " + ", ".join(names)
+
+
+def _held_rows(session: Session, post_ids: list[int]) -> list[sa.Row[Any]]:
+    """The posts' id, channel, time and campaign, after checking each is held."""
+    require_posts(session, post_ids)
+    rows = session.execute(
+        sa.select(_POSTS.c.id, _POSTS.c.channel, _POSTS.c.state, _POSTS.c.scheduled_at)
+        .add_columns(_POSTS.c.campaign)
+        .where(_POSTS.c.id.in_(sorted(set(post_ids))))
+    ).all()
+    other = [r for r in rows if r.state != PostState.HELD]
+    if other:
+        raise QueueError(
+            f"Opslag {other[0].id} er {_state_name(other[0].state)}, ikke tilbageholdt."
+        )
+    return list(rows)
+
+
+def _settle_held(
+    session: Session,
+    rows: list[sa.Row[Any]],
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    actor: str,
+    action: str,
+    detail: Any,
+) -> list[int]:
+    """One compare-and-set UPDATE of held posts; one audit event per post it changed."""
+    if not rows:
+        return []
+    changed = set(
+        session.execute(
+            sa.update(Post)
+            .where(col(Post.id).in_([r.id for r in rows]), col(Post.state) == PostState.HELD)
+            .values(**values, updated_at=now)
+            .returning(col(Post.id))
+        ).scalars()
+    )
+    audit.record_many(
+        session,
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "post_id": r.id,
+                "campaign": r.campaign,
+                "detail": detail(r),
+            }
+            for r in rows
+            if r.id in changed
+        ],
+    )
+    return sorted(changed)
+
+
+def held_posts(session: Session) -> list[Post]:
+    """Every held post, in due order: what a person has to look at."""
+    return list(
+        session.exec(
+            select(Post)
+            .where(col(Post.state) == PostState.HELD)
+            .order_by(col(Post.scheduled_at), col(Post.id))
+        ).all()
+    )
+
+
+def in_flight(session: Session, pause_list: list[CrisisPause]) -> list[InFlight]:
+    """Calls under way on channels the pauses cover (sent before the pause, not yet recorded)."""
+    if not pause_list:
+        return []
+    rows = session.exec(
+        select(Post.id, Post.channel, Post.sending_at)
+        .where(
+            col(Post.state) == PostState.PUBLISHING,
+            col(Post.sending_at).is_not(None),
+            _covered_by(pause_list),
+        )
+        .order_by(col(Post.sending_at), col(Post.id))
+    ).all()
+    return [InFlight(int(pid or 0), channel, at) for pid, channel, at in rows if at]

@@ -45,6 +45,7 @@ STATES: dict[str, tuple[str, str]] = {  # keyed by the stored text (a PostState 
     PostState.FAILED: ("fejlet", "CANCELLED"),
     PostState.UNKNOWN: ("uvis (afstemmes)", "TENTATIVE"),
     PostState.MISSED: ("ikke udgivet (for sent)", "CANCELLED"),
+    PostState.HELD: ("tilbageholdt (krisestop)", "TENTATIVE"),  # a person decides what next
     PostState.CANCELLED: ("annulleret", "CANCELLED"),
 }
 MONTH_NAMES = (
@@ -207,7 +208,7 @@ _CSS = """
 .state-queued { border-color: #1f5fa8; background: #eaf1fa; }
 .state-publishing { border-color: #e0a800; }
 .state-published { border-color: #2e9a4b; background: #ebf6ee; }
-.state-failed, .state-missed { border-color: #c23b3b; background: #fbecec; }
+.state-failed, .state-missed, .state-held { border-color: #c23b3b; background: #fbecec; }
 .state-unknown { border-color: #e07b18; background: #fdf2e6; }
 """
 

@@ -75,6 +75,7 @@ class PostState(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"  # an approver sent it back to its author with a comment
     EXPIRED = "expired"  # still unapproved at its time: needs a new time and a new approval
+    HELD = "held"  # due while a crisis pause covered its channel: a person decides what next
 
 
 ALL_STATES = tuple(PostState)
@@ -205,6 +206,38 @@ class AuditEvent(SQLModel, table=True):
     post_id: int | None = Field(default=None, index=True)
     campaign: str | None = Field(default=None, max_length=100)
     detail: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class CrisisPause(SQLModel, table=True):
+    """A stop of every scheduled post on a scope, set by a person when something serious
+    happens; it lasts until a person resumes it (resumed_at set). Rows are kept for the record.
+
+    `channels` is the scope resolved when the pause was made, one channel name a line (an
+    organisation's channels at that moment, or the ones named); None covers every channel.
+    Resolving it once means the daemons need no config to know what a pause covers.
+    """
+
+    __tablename__ = "crisis_pause"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation: str | None = Field(default=None, max_length=100)  # the scope as it was asked
+    channels: str | None = Field(default=None, sa_type=sa.Text)
+    reason: str = Field(sa_type=sa.Text)
+    paused_by: str = Field(max_length=200)
+    paused_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resumed_by: str | None = Field(default=None, max_length=200)
+    resumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def channel_names(self) -> frozenset[str] | None:
+        """The channels it covers, or None for all of them."""
+        if self.channels is None:
+            return None
+        return frozenset(name for name in self.channels.split("\n") if name)
+
+    def covers(self, channel: str) -> bool:
+        names = self.channel_names
+        return names is None or channel in names
 
 
 class ChannelState(SQLModel, table=True):

@@ -22,6 +22,7 @@ from comms.web import (
     campaigns_page,
     channels_page,
     compose,
+    crisis_page,
     oidc,
     overview,
     posts,
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, bound_host: str | None = None) -> Starlett
         *channels_page.routes(),
         *report_page.routes(),
         *admin.routes(),
+        *crisis_page.routes(),
         Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

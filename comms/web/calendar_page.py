@@ -23,7 +23,8 @@ from comms.web.context import Ctx, Refused, page
 from comms.web.posts import move, visible_post
 from comms.web.render import today_in
 
-MOVABLE = (PostState.DRAFT, PostState.QUEUED, "rejected")
+# a held post moved on the calendar is queued again at its new time
+MOVABLE = (PostState.DRAFT, PostState.QUEUED, "rejected", PostState.HELD)
 COLOURS = 8  # campaign colours in comms.css: .camp-0 … .camp-7
 
 

@@ -26,6 +26,7 @@ from comms.config import Settings
 from comms.content.clean import has_nul, strip_controls
 from comms.store.db import session_scope
 from comms.store.models import Post, User, WebSession, utcnow
+from comms.web.banner import crisis_banner
 from comms.web.render import ERROR_TITLES, render
 from comms.web.security import tokens_match
 
@@ -104,6 +105,8 @@ class Ctx:
             csrf=self.websession.csrf_token,
             current=self.request.url.path,
             notice=context.pop("notice", None) or NOTICES.get(self.query("ok")),
+            crisis=crisis_banner(self.db),
+            may_pause=bool(self.may(Action.PAUSE)),
             **context,
         )
 
@@ -136,6 +139,7 @@ def navigation(ctx: Ctx) -> list[tuple[str, str]]:
         items.append(("/users", "Brugere"))
     if ctx.may(Action.VIEW_AUDIT):
         items.append(("/audit", "Log"))
+    items.append(("/crisis", "Krisestop"))  # everyone sees what is stopped and held
     return items
 
 

@@ -18,7 +18,7 @@ from comms.web.context import Ctx, page
 
 LIMIT = 50  # read at most this many of a kind
 SHOWN = 10  # show this many; the rest are a link to the queue away
-TROUBLE = ("failed", "unknown", "missed", "expired")
+TROUBLE = ("failed", "unknown", "missed", "expired", "held")
 
 
 @dataclass(frozen=True)

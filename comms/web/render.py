@@ -61,6 +61,8 @@ def render(
     context.setdefault("csrf", "")
     context.setdefault("current", "")
     context.setdefault("notice", None)
+    context.setdefault("crisis", None)  # the crisis banner's facts (comms/web/banner.py)
+    context.setdefault("may_pause", False)
     html = _env.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status, headers=headers)
 

@@ -12,6 +12,7 @@ STATE_NAMES = {
     "unknown": "uvis (afstemmes)",
     "missed": "ikke udgivet (for sent)",
     "expired": "udløbet",
+    "held": "tilbageholdt (krisestop)",
     "cancelled": "annulleret",
 }
 ROLE_NAMES = {
@@ -40,6 +41,10 @@ ACTION_NAMES = {
     "resolve:queued": "afstemt: sendes igen",
     "resolve:failed": "afstemt: fejlet",
     "pause-channel": "kanal sat på pause",
+    "crisis-pause": "krisestop: alle udgivelser stoppet",
+    "crisis-resume": "krisestop ophævet",
+    "hold": "tilbageholdt (krisestop)",
+    "release-held": "udgivet for sent efter krisestop",
     "resume-channel": "kanal genoptaget",
     "user:add": "bruger oprettet",
     "user:disable": "bruger spærret",

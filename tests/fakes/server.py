@@ -74,6 +74,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     match: re.Match[str] | None = None
+    # when it was read (wall clock, as the test process sees it): tests compare it with a commit
+    received_at: float = field(default_factory=time.time)
 
     @property
     def json(self) -> Any:

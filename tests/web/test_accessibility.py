@@ -100,6 +100,21 @@ def compose_rounds(page: Any, base: str, axe_source: str) -> dict[str, list[str]
     return {name: problems for name, problems in found.items() if problems}
 
 
+def crisis_rounds(page: Any, base: str, axe_source: str, site: Settings) -> dict[str, list[str]]:
+    """The crisis page with nothing stopped, then stopped with a held post, and the banner."""
+    page.goto(base + "/crisis")
+    found = {"/crisis": violations(page, axe_source)}
+    add_post(site, state="queued", scheduled_at=datetime.now(UTC) - timedelta(minutes=1))
+    page.fill("#stop-reason", "Alvorlig ulykke")
+    page.check("#stop-form input[name=confirm]")
+    with page.expect_navigation():
+        page.click("#stop-form button[type=submit]")
+    found["/crisis (stoppet)"] = violations(page, axe_source)
+    page.goto(base + "/queue?from=")
+    found["/queue (krisestop)"] = violations(page, axe_source)
+    return {name: problems for name, problems in found.items() if problems}
+
+
 def test_every_page_passes_wcag_2_1_aa(admin_page: Any, base: str, site: Settings, axe_source: str):
     write_campaigns(site)
     post_id = add_post(
@@ -139,6 +154,7 @@ def test_every_page_passes_wcag_2_1_aa(admin_page: Any, base: str, site: Setting
     problems = violations(admin_page, axe_source)
     if problems:
         found["/calendar/feed"] = problems
+    found.update(crisis_rounds(admin_page, base, axe_source, site))  # stopped, and its banner
     admin_page.goto(base + "/")  # the sign-in page as a visitor sees it: sign out first
     admin_page.click("header form.who button")
     admin_page.wait_for_url("**/login")

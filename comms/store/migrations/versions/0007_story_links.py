@@ -1,7 +1,7 @@
 """a post that links to the page an earlier post published
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2027-01-20
 
 `post.link_from_post_id` names the post whose published page a campaign step links to
