@@ -93,6 +93,7 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_story", "story"),
         sa.Index("ix_post_author_state", "author", "state"),
         sa.Index("ix_post_scheduled_at_id", "scheduled_at", "id"),  # the queue page's order
+        sa.Index("ix_post_channel_external_id", "channel", "external_id"),  # import's matching
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,0 +1,27 @@
+"""an index to find a post by the service's id on its channel
+
+Revision ID: 0009
+Revises: 0005
+Create Date: 2026-12-01
+
+`comms import` matches each row of a service's export (Meta's Post ID, X's Post id, LinkedIn's
+URN) to the post already there with that `external_id` on the same channel, whether imported
+before or published by comms itself; without this index every batch would scan the post table.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_post_channel_external_id", "post", ["channel", "external_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_post_channel_external_id", table_name="post")
