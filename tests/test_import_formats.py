@@ -5,6 +5,7 @@ command, and reads the month's report back: the figures must be the file's."""
 
 from __future__ import annotations
 
+import calendar
 import codecs
 import json
 from datetime import UTC, datetime
@@ -83,7 +84,7 @@ def comms(settings: Settings, *args: str) -> Any:
 
 def month_report(settings: Settings, month: str = "2026-01") -> dict[str, Any]:
     year, number = map(int, month.split("-"))
-    last = 31 if number in (1, 3, 5, 7, 8, 10, 12) else 30
+    last = calendar.monthrange(year, number)[1]
     result = comms(
         settings, "report", "--from", f"{month}-01", "--to", f"{month}-{last}", "--format", "json"
     )
@@ -421,7 +422,7 @@ def test_a_columns_file_maps_an_unknown_header(settings: Settings, tmp_path: Pat
     columns.write_text(
         "[columns]\n"
         'kanal = "channel"\nudgivet = "published_at"\noverskrift = "title"\nadresse = "url"\n'
-        'nåede = "reach"\nvisninger = "impressions"\ninteraktioner = "engagements"\n',
+        '"nåede" = "reach"\nvisninger = "impressions"\ninteraktioner = "engagements"\n',
         encoding="utf-8",
     )
     result = comms(settings, "import", str(path), "--columns", str(columns))
