@@ -210,6 +210,20 @@ def _period_option(value: str | None) -> tuple[date, date] | None:
     help="Also show the change against an earlier period, e.g. 2025-01-01:2025-12-31.",
 )
 @click.option(
+    "--dialect",
+    "dialect",
+    type=click.Choice(("plain", "excel-da")),
+    default="plain",
+    show_default=True,
+    help="For --format csv: excel-da is what Danish Excel opens in columns.",
+)
+@click.option(
+    "--excel",
+    "excel",
+    is_flag=True,
+    help="CSV for Danish Excel (semicolons, decimal comma, BOM): --format csv --dialect excel-da.",
+)
+@click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -222,6 +236,8 @@ def report_command(
     end: date,
     fmt: str,
     compare_to: tuple[date, date] | None,
+    dialect: str,
+    excel: bool,
     out: Path | None,
 ) -> None:
     """Posts and reach per channel, channel type, campaign and focus area, with a Danish summary.
@@ -230,7 +246,9 @@ def report_command(
     as min / max / median / total where figures are known (newest figures per post), with the
     posts of highest reach. The table ends with a paragraph in Danish for the status report.
     html is one self-contained file with charts; docx is a Word document with the charts and
-    the tables as an annex. --compare-to adds the change against an earlier period.
+    the tables as an annex. --compare-to adds the change against an earlier period. Every
+    format says per group how many posts the reach figures rest on ("9 af 10"); the CSV carries
+    its period on every row, and --excel writes it as Danish Excel opens it in columns.
 
     \b
     Example:
@@ -239,7 +257,16 @@ def report_command(
       comms report --from 2026-01-01 --to 2026-12-31 --format docx --out bilag.docx \\
           --compare-to 2025-01-01:2025-12-31
       comms report --from 2026-01-01 --to 2026-03-31 --format json
+      comms report --from 2026-01-01 --to 2026-12-31 --excel --out tal.csv
     """
+    if excel:
+        if fmt not in ("table", "csv"):
+            raise click.BadParameter(
+                f"--excel writes CSV; leave out --format {fmt}", param_hint="--excel"
+            )
+        fmt, dialect = "csv", "excel-da"
+    elif dialect != "plain" and fmt != "csv":
+        raise click.BadParameter("--dialect is for --format csv", param_hint="--dialect")
     if end < start:
         raise click.BadParameter(
             f"--to {end} is before --from {start}; swap them", param_hint="--to"
@@ -250,7 +277,7 @@ def report_command(
         url = app.ready_database()
         with progress_bar() as progress:
             result, comparison, document = _report_document(
-                app, url, start, end, fmt, compare_to, progress
+                app, url, start, end, fmt, compare_to, progress, dialect
             )
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -276,6 +303,7 @@ def _report_document(
     fmt: str,
     compare_to: tuple[date, date] | None,
     progress: Any,
+    dialect: str = "plain",
 ) -> tuple[Any, Any, str | bytes | None]:
     """The report, the comparison (or None) and the rendered document (None for tables)."""
     from comms.report import compare as report_compare
@@ -315,10 +343,12 @@ def _report_document(
         points = reports.post_points(url, start=start, end=end, zone=settings.zone)
         charts = build_charts(result, points)
     step(fmt)
-    return result, comparison, _render(fmt, result, comparison, charts)
+    return result, comparison, _render(fmt, result, comparison, charts, dialect)
 
 
-def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | bytes | None:
+def _render(
+    fmt: str, result: Any, comparison: Any, charts: list[Any], dialect: str = "plain"
+) -> str | bytes | None:
     from comms.report import compare as report_compare
     from comms.report import render as report_render
 
@@ -327,9 +357,10 @@ def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | 
         data = report_render.to_json_document(result, extra)
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        return report_render.to_csv(
-            result, with_types=True, earlier=comparison.earlier if comparison else None
-        )
+        earlier = comparison.earlier if comparison else None
+        if dialect == "excel-da":
+            return report_render.to_csv_bytes(result, with_types=True, earlier=earlier)
+        return report_render.to_csv(result, with_types=True, earlier=earlier)
     if fmt == "md":
         lines = report_compare.to_markdown_lines(comparison) if comparison else []
         return report_render.to_markdown(result, lines)

@@ -42,6 +42,7 @@ class Group:
 
     name: str
     posts: int = 0
+    reach_known: int = 0  # how many of the posts the reach figures rest on
     reach_min: int | None = None
     reach_max: int | None = None
     reach_median: int | float | None = None
@@ -267,6 +268,7 @@ def _groups(session: Any, base: Any, kind: str) -> dict[str, Group]:
         result[name] = Group(
             name=name,
             posts=posts,
+            reach_known=measured,
             reach_min=_int(rmin),
             reach_max=_int(rmax),
             reach_median=_middle(session, base, key, name, measured),

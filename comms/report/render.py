@@ -9,6 +9,7 @@ cells defined here.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
@@ -86,6 +87,7 @@ SECTIONS = (
 )
 HEADINGS = (
     "Opslag",
+    "Med rækkevidde",
     "Rækkevidde min.",
     "Rækkevidde maks.",
     "Rækkevidde median",
@@ -94,8 +96,20 @@ HEADINGS = (
     "Interaktioner",
 )
 # the terminal is narrow: short headings (the caption says which are reach), numbers never cut
-_TABLE_HEADINGS = ("Opslag", "Min.", "Maks.", "Median", "I alt", "Visninger", "Interakt.")
-_TABLE_CAPTION = "Min., maks., median, i alt: rækkevidde. Interakt.: interaktioner. –: ukendt."
+_TABLE_HEADINGS = (
+    "Opslag",
+    "Med tal",
+    "Min.",
+    "Maks.",
+    "Median",
+    "I alt",
+    "Visninger",
+    "Interakt.",
+)
+_TABLE_CAPTION = (
+    "Med tal: de opslag med kendt rækkevidde, som min., maks., median og i alt bygger på. "
+    "Interakt.: interaktioner. –: ukendt."
+)
 
 
 class _TypeNames(Mapping[str, str]):
@@ -140,9 +154,14 @@ TOP_HEADINGS = ("Dato", "Kanal", "Opslag", "Rækkevidde", "Visninger", "Interakt
 TOP_TITLE = "Opslag med størst rækkevidde"
 
 
+def known_cell(group: Group) -> str:
+    """'9 af 10': how many of the posts have the reach the figures rest on."""
+    return f"{format_number(group.reach_known)} af {format_number(group.posts)}"
+
+
 def danish_cells(group: Group) -> list[str]:
+    """Posts, how many with reach, reach min/max/median/total, impressions, engagements."""
     values = (
-        group.posts,
         group.reach_min,
         group.reach_max,
         group.reach_median,
@@ -150,7 +169,8 @@ def danish_cells(group: Group) -> list[str]:
         group.impressions,
         group.engagements,
     )
-    return [MISSING if value is None else format_number(value) for value in values]
+    figures = [MISSING if value is None else format_number(value) for value in values]
+    return [format_number(group.posts), known_cell(group), *figures]
 
 
 def render_table(report: Report) -> list[Table]:
@@ -195,6 +215,7 @@ def _group_json(group: Group) -> dict[str, Any]:
     return {
         "posts": group.posts,
         "reach": {
+            "known": group.reach_known,
             "min": group.reach_min,
             "max": group.reach_max,
             "median": group.reach_median,
@@ -244,25 +265,43 @@ CSV_HEADER = (
     "group_kind",
     "name",
     "posts",
+    "reach_known",
     "reach_min",
     "reach_max",
     "reach_median",
     "reach_total",
     "impressions",
     "engagements",
+    "period_from",
+    "period_to",
 )
+CSV_DIALECTS = ("plain", "excel-da")
+"""plain: commas and a decimal point, for programs; excel-da: what Danish Excel opens in columns
+(semicolons, a decimal comma, UTF-8 with a byte-order mark, added by `to_csv_bytes`)."""
 
 
 def to_csv(
-    report: Report, *, with_types: bool = False, earlier: Report | None = None, header: bool = True
+    report: Report,
+    *,
+    with_types: bool = False,
+    earlier: Report | None = None,
+    header: bool = True,
+    dialect: str = "plain",
 ) -> str:
     """One row per group (kinds channel, campaign, focus_area, total); unknown figures empty.
 
-    `with_types` adds channel_type rows after the channels; `earlier` appends that period's rows
-    with kinds prefixed "earlier_", so a spreadsheet can put the two periods side by side.
+    Every row carries its period (period_from, period_to), so rows copied elsewhere still say
+    what they count. `with_types` adds channel_type rows after the channels; `earlier` appends
+    that period's rows with kinds prefixed "earlier_", so a spreadsheet can put the two periods
+    side by side.
     """
+    if dialect not in CSV_DIALECTS:
+        raise ValueError(f"unknown CSV dialect {dialect!r}; known: {', '.join(CSV_DIALECTS)}")
+    danish = dialect == "excel-da"
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(
+        out, delimiter=";" if danish else ",", lineterminator="\r\n" if danish else "\n"
+    )
     if header:
         writer.writerow(CSV_HEADER)
     kinds: list[tuple[str, dict[str, Group]]] = [("channel", report.channels)]
@@ -273,10 +312,12 @@ def to_csv(
         ("focus_area", report.focus_areas),
         ("total", {"total": report.totals}),
     ]
+    period = (report.start.isoformat(), report.end.isoformat())
     for kind, groups in kinds:
         for name, g in groups.items():
             values = (
                 g.posts,
+                g.reach_known,
                 g.reach_min,
                 g.reach_max,
                 g.reach_median,
@@ -284,12 +325,25 @@ def to_csv(
                 g.impressions,
                 g.engagements,
             )
-            writer.writerow([kind, name, *("" if v is None else v for v in values)])
+            cells = ["" if v is None else _csv_number(v, danish) for v in values]
+            writer.writerow([kind, name, *cells, *period])
     text = out.getvalue()
     if earlier is not None:
-        rows = to_csv(earlier, with_types=with_types, header=False).splitlines(keepends=True)
-        text += "".join("earlier_" + row for row in rows)
+        rows = to_csv(earlier, with_types=with_types, header=False, dialect=dialect)
+        text += "".join("earlier_" + row for row in rows.splitlines(keepends=True))
     return text
+
+
+def to_csv_bytes(report: Report, **options: Any) -> bytes:
+    """`to_csv` as Danish Excel opens it by double-click: UTF-8 with a byte-order mark."""
+    return codecs.BOM_UTF8 + to_csv(report, dialect="excel-da", **options).encode("utf-8")
+
+
+def _csv_number(value: int | float, danish: bool) -> str:
+    """A plain number (no thousands separators: a spreadsheet reads them as numbers); a median
+    of x.5 with a decimal comma for Danish Excel."""
+    text = str(value)
+    return text.replace(".", ",") if danish else text
 
 
 def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
