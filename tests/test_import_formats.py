@@ -286,10 +286,11 @@ def test_the_older_linkedin_variant_is_read_too(settings: Settings, tmp_path: Pa
     header = ["Post title", "Post link", "Post type", "Published by", "Date", "Impressions"]
     header += ["Clicks", "Likes", "Comments", "Shares", "Engagement rate"]
     link = "https://www.linkedin.com/feed/update/urn:li:share:6999/"
+    created = datetime(2026, 1, 3)  # noqa: DTZ001 - a spreadsheet's date has no zone
     path = write_linkedin(
         tmp_path / "old.xlsx",
         header,
-        [["Gammelt", link, "Organic", "Anna", datetime(2026, 1, 3), 500, 4, 6, 1, 2, 0.02]],
+        [["Gammelt", link, "Organic", "Anna", created, 500, 4, 6, 1, 2, 0.02]],
     )
     result = comms(settings, "import", str(path), "--channel", "linkedin")
     assert result.exit_code == 0, result.output
@@ -541,4 +542,6 @@ def test_a_new_user_imports_an_export_from_outside_the_repository(
         cwd=outside,
     )
     assert report.returncode == 0, report.stderr
-    assert "channel,facebook,1,2400,2400,2400,2400,3210,77" in report.stdout
+    assert "channel,facebook,1,1,2400,2400,2400,2400,3210,77,2026-01-01,2026-01-31" in (
+        report.stdout
+    )

@@ -149,6 +149,7 @@ def test_first_day(tmp_path):
         ).stdout
     )
     assert report["channels"]["politi-fb"]["reach"] == {
+        "known": 2,
         "min": 3555,
         "max": 25056,
         "median": 14305.5,

@@ -160,6 +160,7 @@ class RowChecker:
             for figure in FIGURES
         ]  # fmt: skip
         self.own = self.fmt.carries_channel
+        self.separator = _SEPARATOR_NAMES.get(self.fmt.delimiter, repr(self.fmt.delimiter))
 
     def check(self, line: int, cells: list[Any]) -> Row | None:
         width = self.source.width
@@ -167,8 +168,7 @@ class RowChecker:
             self.problems.add(
                 line,
                 f"{len(cells)} values where the header has {width} columns",
-                f"check for a missing or extra {_SEPARATOR_NAMES.get(self.fmt.delimiter, 'comma')}; "
-                "quote values that contain it",
+                f"check for a missing or extra {self.separator}; quote values that contain it",
             )
             return None
         before = len(self.problems.lines), self.problems.more_lines
