@@ -32,13 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
+from json.encoder import encode_basestring  # how json.dumps(ensure_ascii=False) quotes
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from comms.campaigns.dates import SLUG_RE
 from comms.config import Settings
 from comms.errors import ImportFileError
-from comms.importer.formats import FIGURES, ImportFormat
+from comms.importer.formats import FIGURES, MAX_FIGURE, ImportFormat
 from comms.importer.source import Source
 
 MAX_TITLE = 500  # Post.title
@@ -153,13 +154,28 @@ class RowChecker:
         self.defaults = defaults
         self.problems = problems
         self.positions = source.positions
-        self.names = {name: source.header[index] for name, index in source.positions.items()}
+        self.names = {
+            name: source.header[index].replace("\ufeff", "").strip()
+            for name, index in source.positions.items()
+        }
         self.figure_columns = [
             [(name, self.positions[name]) for name in self.fmt.figures.get(figure, ())
              if name in self.positions]
             for figure in FIGURES
         ]  # fmt: skip
         self.own = self.fmt.carries_channel
+        self.at = dict(source.positions)
+        self.columns = max(self.at.values(), default=-1) + 1
+        # the raw JSON of a row: {"format": ..., "Header": "value", ...}, keys quoted once
+        self.raw_at = list(self.at.values())
+        keys = [
+            json.dumps(self.names[name], ensure_ascii=False).replace("%", "%%") for name in self.at
+        ]
+        self.raw_template = (
+            "{"
+            + ", ".join([f'"format": {json.dumps(self.fmt.key)}', *(f"{k}: %s" for k in keys)])
+            + "}"
+        )
         self.separator = _SEPARATOR_NAMES.get(self.fmt.delimiter, repr(self.fmt.delimiter))
 
     def check(self, line: int, cells: list[Any]) -> Row | None:
@@ -171,18 +187,23 @@ class RowChecker:
                 f"check for a missing or extra {self.separator}; quote values that contain it",
             )
             return None
+        if len(cells) < self.columns:  # a spreadsheet's row may stop at its last value
+            cells = [*cells, *([None] * (self.columns - len(cells)))]
         before = len(self.problems.lines), self.problems.more_lines
         add = self.problems.add
-        positions = self.positions
+        at = self.at
 
         def cell(name: str) -> Any:
-            index = positions.get(name)
-            if index is None or index >= len(cells):
-                return None
-            return cells[index]
+            index = at.get(name)
+            return None if index is None else cells[index]
 
         def text(name: str) -> str:
-            value = cell(name)
+            index = at.get(name)
+            if index is None:
+                return ""
+            value = cells[index]
+            if type(value) is str:  # a CSV's cells are stripped already
+                return value
             return "" if value is None else str(value).strip()
 
         channel = text("channel") if self.own else (self.defaults.channel or "")
@@ -235,7 +256,12 @@ class RowChecker:
         for columns in self.figure_columns:
             total: int | None = None
             for name, index in columns:
-                value = cells[index] if index < len(cells) else None
+                value = cells[index]
+                if type(value) is str and value.isdigit() and value.isascii():
+                    number = int(value)  # the common case, as parse() would read it
+                    if number <= MAX_FIGURE:
+                        total = number if total is None else total + number
+                        continue
                 try:
                     number = parse(value)
                 except ValueError as exc:
@@ -268,11 +294,9 @@ class RowChecker:
         else:
             naive = published_at.replace(tzinfo=None)
             plan_key = own_plan_key(channel, naive, url or "", title or "")
-        raw = {
-            self.names[name]: _cell_text(cells[index])
-            for name, index in positions.items()
-            if index < len(cells)
-        }
+        raw = self.raw_template % tuple(
+            encode_basestring(_cell_text(cells[i])) for i in self.raw_at
+        )
         return Row(
             line,
             channel,
@@ -284,7 +308,7 @@ class RowChecker:
             (figures[0], figures[1], figures[2], figures[3]),
             campaign,
             focus_area,
-            json.dumps({"format": self.fmt.key, **raw}, ensure_ascii=False),
+            raw,
             plan_key,
         )
 

@@ -21,7 +21,8 @@ elsewhere through SQLAlchemy Core.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -101,7 +102,7 @@ def import_csv(
         check_file_defaults(settings, source, defaults)
         problems = Problems(source)
         checker = RowChecker(settings, source, defaults, problems)
-        with session_scope(settings.database_url) as session:
+        with session_scope(settings.database_url) as session, _import_cache(session.connection()):
             writer = _BatchWriter(session, utcnow())
             batch: list[Row] = []
             rows = 0
@@ -383,10 +384,6 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
     if not rows:
         return
     cursor = _dbapi(connection).cursor()
-    # the unique plan_key index takes random keys: with a bigger page cache (this connection,
-    # this import only) SQLite stops spilling index pages halfway through the transaction
-    (cache_size,) = cursor.execute("PRAGMA cache_size").fetchone()
-    cursor.execute(f"PRAGMA cache_size = {min(int(cache_size), -_IMPORT_CACHE_KIB)}")
     try:
         stamp = sqlite_time(now)
         id_column = _POSTS.c.id.name
@@ -424,6 +421,26 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
             ]
             if samples:
                 cursor.executemany(_samples_sql(stamp), samples)
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _import_cache(connection: Any) -> Iterator[None]:
+    """A bigger SQLite page cache for this connection while one import runs.
+
+    The unique plan_key index takes random keys: with the default 2 MiB SQLite spills index
+    pages halfway through the transaction and every later batch rereads them. The cache is
+    bounded (`_IMPORT_CACHE_KIB`), so the import's memory still does not grow with the file.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    cursor = _dbapi(connection).cursor()
+    (cache_size,) = cursor.execute("PRAGMA cache_size").fetchone()
+    cursor.execute(f"PRAGMA cache_size = {min(int(cache_size), -_IMPORT_CACHE_KIB)}")
+    try:
+        yield
     finally:
         cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
         cursor.close()
