@@ -545,3 +545,64 @@ def test_a_new_user_imports_an_export_from_outside_the_repository(
     assert "channel,facebook,1,1,2400,2400,2400,2400,3210,77,2026-01-01,2026-01-31" in (
         report.stdout
     )
+
+
+# --- the report says what its figures rest on ------------------------------------------------
+
+
+def test_the_report_says_how_many_posts_its_reach_rests_on(settings: Settings, tmp_path: Path):
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "channel,published_at,title,url,reach,impressions,engagements,noter\n"  # noter: ignored
+        "facebook,2026-01-05 10:00,A,,100,,,x\n"
+        "facebook,2026-01-06 10:00,B,,201,,,\n"
+        "facebook,2026-01-07 10:00,C,,,,,y\n",
+        encoding="utf-8",
+    )
+    assert comms(settings, "import", str(path)).exit_code == 0
+    span = ["--from", "2026-01-01", "--to", "2026-01-31"]
+    table = comms(settings, "report", *span)
+    assert "2 af 3" in table.output
+    markdown = comms(settings, "report", *span, "--format", "md").output
+    assert "| facebook | 3 | 2 af 3 | 100 | 201 | 150,5 | 301 | – | – |" in markdown
+    html = comms(settings, "report", *span, "--format", "html").output
+    assert "Med rækkevidde" in html
+    assert "2 af 3" in html
+    assert month_report(settings)["channels"]["facebook"]["reach"]["known"] == 2
+
+    excel = tmp_path / "tal.csv"
+    assert comms(settings, "report", *span, "--excel", "--out", str(excel)).exit_code == 0
+    data = excel.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0].split(";")[:4] == ["group_kind", "name", "posts", "reach_known"]
+    assert "channel;facebook;3;2;100;201;150,5;301;;;2026-01-01;2026-01-31" in lines
+    same = comms(settings, "report", *span, "--format", "csv", "--dialect", "excel-da")
+    assert same.stdout_bytes == data
+    plain = comms(settings, "report", *span, "--format", "csv").output
+    assert "channel,facebook,3,2,100,201,150.5,301,,,2026-01-01,2026-01-31" in plain
+
+
+# --- all or nothing, however many batches ----------------------------------------------------
+
+
+def test_a_bad_row_after_written_batches_leaves_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from comms.importer import write
+
+    monkeypatch.setattr(write, "_INSERT_CHUNK", 2)  # rows go in batches of two
+    rows = [facebook_row(str(n), "01/14/2026 08:30", "10", "5", "1", "0") for n in range(7)]
+    rows.insert(5, facebook_row("bad", "14/01/2026 08:30", "10", "5", "1", "0"))
+    rows.append(facebook_row("worse", "01/14/2026 08:30", "-3", "5", "1", "0"))
+    path = write_bom_csv(tmp_path / "fb.csv", FACEBOOK_HEADER, *rows)
+    result = comms(settings, "import", str(path), "--channel", "facebook")
+    assert result.exit_code == 1
+    assert f"{path}:7: Publish time '14/01/2026 08:30' is not a time this export writes" in (
+        result.output
+    )
+    assert "line 10: Views '-3' is negative" in result.output
+    assert stored_posts(settings) == []
+    good = write_bom_csv(tmp_path / "good.csv", FACEBOOK_HEADER, *rows[:5], *rows[6:8])
+    assert comms(settings, "import", str(good), "--channel", "facebook").exit_code == 0
+    assert len(stored_posts(settings)) == 7
