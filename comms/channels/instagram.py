@@ -90,9 +90,11 @@ class InstagramChannel(Channel):
         *LOOKUP_OPTIONS,
     )
 
-    METRICS: ClassVar[dict[str, str]] = {  # Figures field -> media insights metric
+    # Figures field -> media insights metrics, the current name first: `views` replaced
+    # `impressions` (v22.0, all versions from 21 April 2025; older media still answer to it)
+    METRICS: ClassVar[dict[str, str | tuple[str, ...]]] = {
         "reach": "reach",
-        "impressions": "views",
+        "impressions": ("views", "impressions"),
         "engagements": "total_interactions",
     }
     DUE_MARGIN = DUE_MARGIN  # clock skew when looking for media made since due time

@@ -257,19 +257,21 @@ class RowChecker:
             total: int | None = None
             for name, index in columns:
                 value = cells[index]
-                if type(value) is str and value.isdigit() and value.isascii():
-                    number = int(value)  # the common case, as parse() would read it
-                    if number <= MAX_FIGURE:
-                        total = number if total is None else total + number
+                number: int | None
+                if type(value) is str and value.isdigit() and value.isascii() and len(value) < 10:
+                    number = int(value)  # the common case, read as parse() would
+                else:
+                    try:
+                        number = parse(value)
+                    except ValueError as exc:
+                        message, hint = _reason(exc, self.fmt.number_hint)
+                        add(line, f"{self.names[name]} {message}", hint)
                         continue
-                try:
-                    number = parse(value)
-                except ValueError as exc:
-                    message, hint = _reason(exc, self.fmt.number_hint)
-                    add(line, f"{self.names[name]} {message}", hint)
-                    continue
                 if number is not None:
                     total = number if total is None else total + number
+            if total is not None and total > MAX_FIGURE:  # a sum of several columns
+                add(line, f"a figure of {total} is too large", f"at most {MAX_FIGURE}")
+                total = None
             figures.append(total)
 
         campaign = text("campaign") or self.defaults.campaign
