@@ -36,6 +36,7 @@ when a post has no due time).
 from __future__ import annotations
 
 import mimetypes
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +56,7 @@ class FacebookChannel(Channel):
     name = "facebook"
     idempotent = False  # no idempotency key; duplicates are avoided by looking the post up
     has_metrics = True  # Page post insights (reach, views, clicks, reactions)
+    figures_kept = timedelta(days=730)  # "only the last two years of insights data"
 
     label = "Facebook"
     title = "Facebook-side"

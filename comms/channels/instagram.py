@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -66,6 +67,7 @@ class InstagramChannel(Channel):
     name = "instagram"
     idempotent = False  # no idempotency key; only media_publish can post, and it is looked up
     has_metrics = True  # media insights: reach, views, total_interactions
+    figures_kept = timedelta(days=730)  # "metrics data is stored for up to 2 years"
 
     label = "Instagram"
     title = "Instagram-konto"

@@ -139,14 +139,24 @@ def section_rows(report: Report, attr: str) -> list[tuple[str, Group]]:
     return [(group.name, group) for group in groups.values()]
 
 
+FINAL_MARK = " (endelig)"
+"""After a top post's reach: the figures are the final snapshot taken before the service stopped
+keeping them (Meta keeps insights for two years), so they will not grow any more."""
+
+
 def top_post_cells(post: TopPost, zone: ZoneInfo) -> list[str]:
     """Date, channel, title, reach, impressions, engagements: Danish formats, for the tables."""
-    figures = (post.reach, post.impressions, post.engagements)
+    figures = [
+        MISSING if value is None else format_number(value)
+        for value in (post.reach, post.impressions, post.engagements)
+    ]
+    if post.final:
+        figures[0] += FINAL_MARK
     return [
         format_date(post.published_at.astimezone(zone)),
         post.channel,
         post.title or "",
-        *(MISSING if value is None else format_number(value) for value in figures),
+        *figures,
     ]
 
 
@@ -253,6 +263,7 @@ def to_json_document(report: Report, comparison: dict[str, Any] | None = None) -
             "impressions": post.impressions,
             "engagements": post.engagements,
             "url": post.url,
+            "final": post.final,
         }
         for post in report.top_posts
     ]

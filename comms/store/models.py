@@ -188,6 +188,8 @@ class MetricSample(SQLModel, table=True):
     engagements: int | None = None
     clicks: int | None = None
     raw: str | None = Field(default=None, sa_type=sa.Text)
+    # the last read before the service stops keeping the post's figures (Meta: two years)
+    final: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class AuditEvent(SQLModel, table=True):
