@@ -606,3 +606,20 @@ def test_a_bad_row_after_written_batches_leaves_nothing(
     good = write_bom_csv(tmp_path / "good.csv", FACEBOOK_HEADER, *rows[:5], *rows[6:8])
     assert comms(settings, "import", str(good), "--channel", "facebook").exit_code == 0
     assert len(stored_posts(settings)) == 7
+
+
+def test_importing_again_with_a_campaign_puts_the_posts_in_it(settings: Settings, tmp_path: Path):
+    path = write_bom_csv(
+        tmp_path / "fb.csv",
+        FACEBOOK_HEADER,
+        facebook_row("1", "01/14/2026 08:30", "100", "80", "3", "1"),
+        facebook_row("2", "01/15/2026 08:30", "100", "60", "3", "1"),
+    )
+    assert comms(settings, "import", str(path), "--channel", "facebook").exit_code == 0
+    assert month_report(settings)["campaigns"]["(importeret)"]["posts"] == 2
+    again = comms(settings, "import", str(path), "--channel", "facebook", "--focus-area", "Trafik")
+    assert again.exit_code == 0, again.output
+    assert "2 fandtes i forvejen, 2 med ny kampagne eller indsatsområde" in again.output
+    assert month_report(settings)["focus_areas"]["Trafik"]["posts"] == 2
+    third = comms(settings, "import", str(path), "--channel", "facebook", "--focus-area", "Trafik")
+    assert "indsatsområde" not in third.output.splitlines()[-1]  # nothing changed this time

@@ -163,11 +163,15 @@ def _count(n: int, one: str, many: str) -> str:
 
 def _import_summary(result: Any) -> str:
     """'Importerede 3 opslag; 17 fandtes i forvejen, 12 med nyere tal'."""
-    line = f"Importerede {_count(result.added, 'opslag', 'opslag')}"
+    from comms.content.danish import format_number
+
+    line = f"Importerede {format_number(result.added)} opslag"
     if result.skipped_duplicates:
-        line += f"; {_count(result.skipped_duplicates, 'fandtes', 'fandtes')} i forvejen"
+        line += f"; {format_number(result.skipped_duplicates)} fandtes i forvejen"
         if result.updated_figures:
-            line += f", {_count(result.updated_figures, 'med nyere tal', 'med nyere tal')}"
+            line += f", {format_number(result.updated_figures)} med nyere tal"
+        if result.relabelled:
+            line += f", {format_number(result.relabelled)} med ny kampagne eller indsatsområde"
     return line
 
 

@@ -37,6 +37,7 @@ from comms.importer.rows import check_defaults as check_file_defaults
 from comms.importer.source import open_source
 from comms.store.bulk import insert_sql, sqlite_time
 from comms.store.db import session_scope
+from comms.store.imported import relabel_imported
 from comms.store.models import (
     AuditEvent,
     MetricSample,
@@ -77,6 +78,7 @@ class ImportResult:
     added: int
     skipped_duplicates: int
     updated_figures: int = 0
+    relabelled: int = 0  # posts imported before that got a campaign or focus area now
     format_label: str = ""
     encoding: str = ""
 
@@ -129,7 +131,8 @@ def import_csv(
                     at=writer.now,
                     detail=(
                         f"{path.name} ({source.format.key}): {writer.added} added, "
-                        f"{writer.skipped} already there, {writer.updated} with newer figures"
+                        f"{writer.skipped} already there, {writer.updated} with newer figures, "
+                        f"{writer.relabelled} with a new campaign or focus area"
                     ),
                 )
             )
@@ -142,6 +145,7 @@ def import_csv(
         added=writer.added,
         skipped_duplicates=writer.skipped,
         updated_figures=writer.updated,
+        relabelled=writer.relabelled,
         format_label=source.format.label,
         encoding=source.encoding,
     )
@@ -155,7 +159,7 @@ class _BatchWriter:
         self.connection = session.connection()  # begins the transaction (BEGIN IMMEDIATE)
         self.sqlite = self.connection.dialect.name == "sqlite"
         self.now = now
-        self.added = self.skipped = self.updated = 0
+        self.added = self.skipped = self.updated = self.relabelled = 0
 
     def write(self, rows: list[Row]) -> None:
         if not rows:
@@ -163,6 +167,7 @@ class _BatchWriter:
         existing = _existing_posts(self.session, rows)
         new_rows: list[Row] = []
         old_rows: list[tuple[Row, int]] = []
+        labels: list[tuple[int, str | None, str | None]] = []
         seen: set[tuple[str, str]] = set()
         for row in rows:
             key = _identity(row)
@@ -178,12 +183,15 @@ class _BatchWriter:
             self.skipped += 1
             if created_at != self.now:  # a post added earlier in this import: first row counts
                 old_rows.append((row, post_id))
+                if row.campaign is not None or row.focus_area is not None:
+                    labels.append((post_id, row.campaign, row.focus_area))
         if self.sqlite:
             _insert_sqlite(self.connection, new_rows, self.now)
         else:
             _insert_generic(self.session, new_rows, self.now)
         self.added += len(new_rows)
         self.updated += _add_newer_figures(self.session, old_rows, self.now, sqlite=self.sqlite)
+        self.relabelled += relabel_imported(self.session, labels, self.now)
 
 
 def _identity(row: Row) -> tuple[str, str]:
