@@ -623,3 +623,34 @@ def test_importing_again_with_a_campaign_puts_the_posts_in_it(settings: Settings
     assert month_report(settings)["focus_areas"]["Trafik"]["posts"] == 2
     third = comms(settings, "import", str(path), "--channel", "facebook", "--focus-area", "Trafik")
     assert "indsatsområde" not in third.output.splitlines()[-1]  # nothing changed this time
+
+
+def test_a_newer_export_on_postgresql_too(make_settings, tmp_path: Path):
+    import re
+
+    from comms.config import load_settings
+    from tests.pg import fresh_database
+
+    with fresh_database() as url:
+        config = make_settings(channels=CHANNELS, schema=False).path
+        assert config is not None
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            re.sub(r'url = "sqlite:///[^"]*"', f'url = "{url}"', text), encoding="utf-8"
+        )
+        settings = load_settings(config)
+        first = write_bom_csv(
+            tmp_path / "first.csv",
+            FACEBOOK_HEADER,
+            facebook_row("1", "01/14/2026 08:30", "1,000", "800", "10", "1"),
+        )
+        newer = write_bom_csv(
+            tmp_path / "newer.csv",
+            FACEBOOK_HEADER,
+            facebook_row("1", "01/14/2026 08:30", "1,500", "1,100", "14", "2"),
+            facebook_row("2", "01/16/2026 08:30", "90", "70", "1", "0"),
+        )
+        assert comms(settings, "import", str(first), "--channel", "facebook").exit_code == 0
+        result = comms(settings, "import", str(newer), "--channel", "facebook")
+        assert "Importerede 1 opslag; 1 fandtes i forvejen, 1 med nyere tal" in result.output
+        assert figures(month_report(settings), "facebook") == (2, 70, 1100, 1170, 1590, 15)

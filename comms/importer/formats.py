@@ -221,7 +221,9 @@ def _strptime_parser(*patterns: str) -> TimeParser:
 
 parse_meta_time = _strptime_parser("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 parse_linkedin_time = _strptime_parser("%m/%d/%Y", "%m/%d/%Y %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M")
-parse_x_time = _strptime_parser("%a, %b %d, %Y", "%b %d, %Y", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+parse_x_time = _strptime_parser(
+    "%a, %b %d, %Y", "%b %d, %Y", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M", "%Y-%m-%d"
+)
 
 # --- the formats -----------------------------------------------------------------------------
 
