@@ -100,6 +100,7 @@ class Problems:
         self.path = source.path
         self.lines: dict[int, list[tuple[str, str | None]]] = {}
         self.more_lines = 0
+        self._last_counted = 0
 
     def __bool__(self) -> bool:
         return bool(self.lines)
@@ -109,7 +110,8 @@ class Problems:
             self.lines[line].append((message, hint))
         elif len(self.lines) <= MAX_REPORTED_LINES:
             self.lines[line] = [(message, hint)]
-        else:
+        elif line != self._last_counted:  # lines come in order: count each once
+            self._last_counted = line
             self.more_lines += 1
 
     def error(self) -> ImportFileError:

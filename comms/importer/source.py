@@ -18,7 +18,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from comms.errors import ImportFileError
 from comms.importer.formats import (
@@ -100,18 +100,14 @@ def _open_csv(path: Path, formats: tuple[ImportFormat, ...], start: bytes) -> So
                 hint='save it as "CSV UTF-8" and import again',
             )
     bad = _first_non_utf8(path)
+    if bad is not None and start.startswith(codecs.BOM_UTF8):  # says UTF-8 and is not
+        _not_utf8(path, bad)
     encoding = "utf-8-sig" if bad is None else "cp1252"
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         head = handle.read(_HEAD)
     fmt, header_line, header = _detect_csv(path, formats, head)
     if bad is not None and not fmt.cp1252_fallback:
-        line, byte = bad
-        raise ImportFileError(
-            f"not UTF-8 text (byte 0x{byte:02x} cannot be decoded)",
-            path=path,
-            line=line,
-            hint='save the file as "CSV UTF-8" (Excel: Save As, CSV UTF-8)',
-        )
+        _not_utf8(path, bad)
     positions = _check_header(path, fmt, header, header_line)
     handle = path.open(encoding=encoding, newline="")
     return Source(
@@ -124,6 +120,16 @@ def _open_csv(path: Path, formats: tuple[ImportFormat, ...], start: bytes) -> So
         width=len(header),
         encoding="UTF-8" if bad is None else "Windows-1252",
         close=handle.close,
+    )
+
+
+def _not_utf8(path: Path, bad: tuple[int, int]) -> NoReturn:
+    line, byte = bad
+    raise ImportFileError(
+        f"not UTF-8 text (byte 0x{byte:02x} cannot be decoded)",
+        path=path,
+        line=line,
+        hint='save the file as "CSV UTF-8" (Excel: Save As, CSV UTF-8)',
     )
 
 
