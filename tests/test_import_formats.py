@@ -654,3 +654,13 @@ def test_a_newer_export_on_postgresql_too(make_settings, tmp_path: Path):
         result = comms(settings, "import", str(newer), "--channel", "facebook")
         assert "Importerede 1 opslag; 1 fandtes i forvejen, 1 med nyere tal" in result.output
         assert figures(month_report(settings), "facebook") == (2, 70, 1100, 1170, 1590, 15)
+
+
+def test_the_command_offers_every_format_and_its_help_names_them():
+    from comms.cli.staff import _FORMAT_KEYS
+    from comms.importer.formats import FORMATS
+
+    assert sorted(_FORMAT_KEYS) == sorted(fmt.key for fmt in FORMATS)
+    help_text = CliRunner().invoke(comms_cli(), ["import", "--help"]).output
+    for fmt in FORMATS:
+        assert fmt.key in help_text

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -52,15 +52,12 @@ class ImportFormat:
     carries_channel: bool = False
     channel_types: tuple[str, ...] = ()  # the channel types its posts can belong to
     delimiter: str = ","  # CSV only
-    spreadsheet: bool = False  # .xlsx, read with openpyxl
     sheet: str | None = None  # the worksheet with the posts (None: the first)
     cp1252_fallback: bool = False  # Danish Excel's "CSV (semikolonsepareret)" is Windows-1252
     extra: Mapping[str, str] = field(default_factory=dict)  # --columns: header -> our name
 
     def with_columns(self, extra: Mapping[str, str]) -> ImportFormat:
         """This format with the header names of a --columns file added."""
-        from dataclasses import replace
-
         return replace(self, extra=dict(extra))
 
     def aliases(self, name: str) -> tuple[str, ...]:
@@ -368,7 +365,6 @@ LINKEDIN = ImportFormat(
     time_hint="LinkedIn writes MM/DD/YYYY, e.g. 07/14/2026",
     number_hint=_ENGLISH_HINT,
     channel_types=("linkedin",),
-    spreadsheet=True,
     sheet="All posts",
 )
 

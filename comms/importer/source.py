@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from comms.errors import ImportFileError
 from comms.importer.formats import (
+    BY_KEY,
     COMMS,
     COMMS_EXCEL_DA,
     FORMATS,
@@ -61,8 +62,6 @@ def open_source(
     path: Path, *, format_key: str | None = None, columns: dict[str, str] | None = None
 ) -> Source:
     """The file opened and its format found (or the one named); ImportFileError otherwise."""
-    from comms.importer.formats import BY_KEY
-
     formats = FORMATS if format_key is None else (BY_KEY[format_key],)
     if columns:
         formats = tuple(fmt.with_columns(columns) for fmt in formats)
