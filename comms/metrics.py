@@ -4,6 +4,11 @@ A post is read after each offset of the schedule (default +1 h, +1 d, +7 d, +28 
 publishing): a read is due when an offset has passed and no sample was taken since that offset
 came due. The newest sample of a post is what reports count. Channels without figures (the
 static site) are skipped and said so; imported posts keep the figures they came with.
+
+Some services keep a post's figures for a while only (Meta: two years, `Channel.figures_kept`).
+In the last `FINAL_WINDOW` before that, every published post the service numbers (planned or
+imported with its post id) is read once more and the sample marked `final`: the report then still
+has its figures after the service has thrown them away, and says they are a final snapshot.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -30,6 +36,7 @@ from comms.store.models import MetricSample, Post, PostState, table_of, utcnow
 log = logging.getLogger("comms.metrics")
 _OFFSET = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+FINAL_WINDOW = timedelta(days=30)  # how long before the service's horizon the final read is due
 
 
 def parse_offset(text: str) -> timedelta:
@@ -61,11 +68,14 @@ class CollectSummary:
     errors: int = 0
     skipped_channels: set[str] = field(default_factory=set)
     failed_posts: list[int] = field(default_factory=list)  # ids whose read failed this run
+    final: int = 0  # of `collected`: final snapshots before the service's horizon
 
     def line(self) -> str:
         text = f"collected figures for {self.collected} post(s), {self.errors} error(s)"
         if self.failed_posts:
             text += " (posts " + ", ".join(str(i) for i in self.failed_posts) + ")"
+        if self.final:
+            text += f"; {self.final} final snapshot(s) before the service drops the figures"
         if self.skipped_channels:
             text += "; no figures available from: " + ", ".join(sorted(self.skipped_channels))
         return text
@@ -111,44 +121,82 @@ def collect_due(
         ).all()
     for done, (post, last_sample) in enumerate(rows, start=1):
         # the query reads published rows, which have both
-        assert post.id is not None
         assert post.published_at is not None
         if progress:
             progress(f"reading figures ({post.channel})", done, len(rows))
         if not force and due_offset(post.published_at, last_sample, now, schedule) is None:
             continue
-        try:
-            figures = checked_figures(
-                adapters[post.channel].metrics(
-                    Receipt(external_id=post.external_id or "", url=post.external_url)
-                ),
-                what=post.channel,
-            )
-        except Exception as exc:
-            # one post's answer of the wrong shape (or any other failure) fails that post's
-            # read only: the run goes on for the others and the summary names it
-            summary.errors += 1
-            summary.failed_posts.append(post.id)
-            log.warning(
-                "metrics for post %d on %s: %s: %s",
-                post.id,
-                post.channel,
-                type(exc).__name__,
-                exc,
-            )
-            continue
-        with session_scope(settings.database_url) as session:
-            session.add(
-                MetricSample(
-                    post_id=post.id,
-                    collected_at=now,
-                    reach=figures.reach,
-                    impressions=figures.impressions,
-                    engagements=figures.engagements,
-                    clicks=figures.clicks,
-                    # the service's own words, stored: a token it echoed must not be among them
-                    raw=_scrubbed(adapters[post.channel])(json.dumps(figures.raw, default=str)),
-                )
-            )
-        summary.collected += 1
+        _read(settings, adapters, post, now, summary, final=False)
+    for post in _final_due(settings, adapters, now):
+        _read(settings, adapters, post, now, summary, final=True)
     return summary
+
+
+def _final_due(settings: Settings, adapters: dict[str, Any], now: datetime) -> list[Post]:
+    """Posts in the last FINAL_WINDOW before their service stops keeping figures, not yet read
+    for the last time."""
+    finals = select(MetricSample.post_id).where(col(MetricSample.final).is_(True))
+    due: list[Post] = []
+    with session_scope(settings.database_url) as session:
+        for channel, adapter in sorted(adapters.items()):
+            kept = adapter.figures_kept
+            if kept is None:
+                continue
+            due += session.exec(
+                select(Post)
+                .where(
+                    Post.state == PostState.PUBLISHED,
+                    Post.channel == channel,
+                    col(Post.external_id).is_not(None),
+                    col(Post.published_at) > now - kept,
+                    col(Post.published_at) <= now - kept + FINAL_WINDOW,
+                    col(Post.id).not_in(finals),
+                )
+                .order_by(col(Post.published_at), col(Post.id))
+            ).all()
+    return due
+
+
+def _read(
+    settings: Settings,
+    adapters: dict[str, Any],
+    post: Post,
+    now: datetime,
+    summary: CollectSummary,
+    *,
+    final: bool,
+) -> None:
+    """Read one post's figures and store them as a sample (errors are counted and logged)."""
+    assert post.id is not None
+    try:
+        figures = checked_figures(
+            adapters[post.channel].metrics(
+                Receipt(external_id=post.external_id or "", url=post.external_url)
+            ),
+            what=post.channel,
+        )
+    except Exception as exc:
+        # one post's answer of the wrong shape (or any other failure) fails that post's read
+        # only: the run goes on for the others and the summary names it
+        summary.errors += 1
+        summary.failed_posts.append(post.id)
+        log.warning(
+            "metrics for post %d on %s: %s: %s", post.id, post.channel, type(exc).__name__, exc
+        )
+        return
+    with session_scope(settings.database_url) as session:
+        session.add(
+            MetricSample(
+                post_id=post.id,
+                collected_at=now,
+                reach=figures.reach,
+                impressions=figures.impressions,
+                engagements=figures.engagements,
+                clicks=figures.clicks,
+                # the service's own words, stored: a token it echoed must not be among them
+                raw=_scrubbed(adapters[post.channel])(json.dumps(figures.raw, default=str)),
+                final=final,
+            )
+        )
+    summary.collected += 1
+    summary.final += final

@@ -142,13 +142,14 @@ def test_first_day(tmp_path):
         politi-fb,2018-12-20 19:30,Julefrokost,https://facebook.com/p/2,25056,30000,800
         """,
     )
-    assert "Imported 2 posts" in comms(tmp_path, "import", "facebook.csv").stdout
+    assert "Importerede 2 opslag" in comms(tmp_path, "import", "facebook.csv").stdout
     report = json.loads(
         comms(
             tmp_path, "report", "--from", "2018-01-14", "--to", "2019-01-07", "--format", "json"
         ).stdout
     )
     assert report["channels"]["politi-fb"]["reach"] == {
+        "known": 2,
         "min": 3555,
         "max": 25056,
         "median": 14305.5,

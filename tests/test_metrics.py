@@ -60,3 +60,54 @@ def test_collect_reads_each_post_once_per_schedule_step(make_settings, tmp_path)
 
 def utcnow_minus(**delta) -> datetime:
     return datetime.now(UTC) - timedelta(**delta)
+
+
+def test_a_final_snapshot_is_taken_before_meta_stops_keeping_the_figures(
+    make_settings, monkeypatch
+):
+    from comms.report.figures import build_report
+    from comms.report.render import to_json_document, to_markdown
+    from tests.fakes.graph import GraphFake
+
+    now = datetime.now(UTC)
+    with GraphFake(token="EAAB-final") as graph:
+        monkeypatch.setenv("COMMS_TEST_FB_TOKEN", "EAAB-final")
+        settings = make_settings(
+            channels=f"""
+            [channels.facebook]
+            type = "facebook"
+            page_id = "{graph.page_id}"
+            token_env = "COMMS_TEST_FB_TOKEN"
+            base_url = "{graph.url}/v24.0"
+            """
+        )
+        url = settings.database_url
+        ages = {"old": 720, "young": 100, "gone": 740}  # days since publishing
+        ids = {}
+        for name, days in ages.items():
+            external_id = f"{graph.page_id}_{days}"
+            graph.posts.append({"id": external_id, "message": name})
+            graph.insights[external_id] = {"post_total_media_view_unique": days * 10}
+            ids[name] = add_post(
+                url,
+                channel="facebook",
+                state=PostState.PUBLISHED,
+                published_at=now - timedelta(days=days),
+                external_id=external_id,
+                title=name,
+            )
+        summary = collect_due(settings, now=now)
+        assert (summary.collected, summary.final) == (1, 1)  # the 720-day-old post only
+        assert "1 final snapshot(s)" in summary.line()
+        assert collect_due(settings, now=now + timedelta(days=1)).final == 0  # taken once
+    with session_scope(url) as session:
+        samples = session.exec(select(MetricSample)).all()
+    assert [(s.post_id, s.reach, s.final) for s in samples] == [(ids["old"], 7200, True)]
+
+    day = (now - timedelta(days=720)).date()
+    report = build_report(
+        url, start=day, end=day, zone=settings.zone, channel_types={"facebook": "facebook"}
+    )
+    assert [(p.title, p.final) for p in report.top_posts] == [("old", True)]
+    assert to_json_document(report)["top_posts"][0]["final"] is True
+    assert "7.200 (endelig)" in to_markdown(report)

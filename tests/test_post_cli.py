@@ -318,9 +318,7 @@ def test_one_off_posts_are_reported_as_their_own_campaign(news):
         row.published_at = datetime(2027, 1, 14, 8, 0, tzinfo=UTC)
     for fmt in ("table", "json", "csv", "md", "html"):
         shown = run("report", "--from", "2027-01-01", "--to", "2027-01-31", "--format", fmt).output
-        # Markdown escapes what it would render; "\(enkeltopslag\)" reads "(enkeltopslag)"
-        expected = r"\(enkeltopslag\)" if fmt == "md" else "(enkeltopslag)"
-        assert expected in shown, fmt
+        assert "(enkeltopslag)" in shown, fmt
 
 
 def test_the_real_command_says_one_line_and_exits_1(news):

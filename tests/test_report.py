@@ -204,7 +204,7 @@ def test_groups_without_figures_have_none(settings: Settings):
     assert report.totals == Group(name="I alt", posts=1)
     assert to_json(report)["totals"] == {
         "posts": 1,
-        "reach": {"min": None, "max": None, "median": None, "total": None},
+        "reach": {"known": 0, "min": None, "max": None, "median": None, "total": None},
         "impressions": None,
         "engagements": None,
     }
@@ -335,7 +335,7 @@ def test_json_has_exactly_the_documented_shape(example: Report):
     assert data["period"] == {"from": "2018-01-14", "to": "2019-01-07"}
     assert data["channels"]["facebook"] == {
         "posts": 9,
-        "reach": {"min": 3555, "max": 25056, "median": 8999.5, "total": 84710},  # 8 known
+        "reach": {"known": 8, "min": 3555, "max": 25056, "median": 8999.5, "total": 84710},
         "impressions": None,
         "engagements": None,
     }
@@ -343,7 +343,7 @@ def test_json_has_exactly_the_documented_shape(example: Report):
     for section in ("channels", "campaigns", "focus_areas"):
         for group in data[section].values():
             assert set(group) == {"posts", "reach", "impressions", "engagements"}
-            assert set(group["reach"]) == {"min", "max", "median", "total"}
+            assert set(group["reach"]) == {"known", "min", "max", "median", "total"}
     assert data["campaigns"]["(importeret)"]["posts"] == 104
     assert data["totals"]["posts"] == 104
     assert data["summary"] == EXAMPLE
@@ -355,12 +355,15 @@ def test_csv_has_one_row_per_group(example: Report):
         "group_kind",
         "name",
         "posts",
+        "reach_known",
         "reach_min",
         "reach_max",
         "reach_median",
         "reach_total",
         "impressions",
         "engagements",
+        "period_from",
+        "period_to",
     ]
     kinds = [(row["group_kind"], row["name"]) for row in rows]
     assert kinds == [
@@ -371,7 +374,11 @@ def test_csv_has_one_row_per_group(example: Report):
         ("total", "total"),
     ]
     assert rows[0]["reach_min"] == "3555"
+    assert (rows[0]["posts"], rows[0]["reach_known"]) == ("9", "8")
     assert rows[1]["reach_min"] == ""
+    assert {(row["period_from"], row["period_to"]) for row in rows} == {
+        ("2018-01-14", "2019-01-07")
+    }
 
 
 def test_markdown_has_tables_in_danish_and_the_paragraph(example: Report):
@@ -379,7 +386,7 @@ def test_markdown_has_tables_in_danish_and_the_paragraph(example: Report):
     assert "## Kanaler" in text
     assert "## Kampagner" in text
     assert "## Indsatsområder" in text
-    assert "| facebook | 9 | 3.555 | 25.056 | 8.999,5 | 84.710 | – | – |" in text
+    assert "| facebook | 9 | 8 af 9 | 3.555 | 25.056 | 8.999,5 | 84.710 | – | – |" in text
     assert text.rstrip().endswith(EXAMPLE)
 
 

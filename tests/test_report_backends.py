@@ -101,6 +101,7 @@ def reference(posts: list[dict], kind: str) -> dict[str, Group]:
         groups[key] = Group(
             name=key,
             posts=len(found),
+            reach_known=len(reach),
             reach_min=min(reach, default=None),
             reach_max=max(reach, default=None),
             reach_median=int(median) if median is not None and median % 1 == 0 else median,

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from comms.config import Settings
+from comms.content.danish import format_number
 from comms.report.charts import build_charts
 from comms.report.compare import (
     Change,
@@ -306,6 +307,7 @@ def test_docx_reads_back_with_summary_charts_and_danish_annex(seeded: Settings):
     assert channels[0] == [
         "Kanal",
         "Opslag",
+        "Med tal",
         "Min.",
         "Maks.",
         "Median",
@@ -316,7 +318,8 @@ def test_docx_reads_back_with_summary_charts_and_danish_annex(seeded: Settings):
     assert channels[-1][0] == "I alt"
     total = report.totals
     assert channels[-1][1] == str(total.posts)
-    assert re.fullmatch(r"\d{1,3}(\.\d{3})+", channels[-1][5])  # reach total: "902.882"
+    assert channels[-1][2] == f"{format_number(total.reach_known)} af {format_number(total.posts)}"
+    assert re.fullmatch(r"\d{1,3}(\.\d{3})+", channels[-1][6])  # reach total: "902.882"
     kinds = [row[0] for row in tables[1]]
     assert "Facebook" in kinds
     assert "Hjemmeside" in kinds

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,6 +82,9 @@ class Channel(ABC):
     name: ClassVar[str]  # the config `type` and registry key
     idempotent: ClassVar[bool] = False  # re-sending with the same key can never duplicate
     has_metrics: ClassVar[bool] = False  # `metrics()` can read figures
+    # how long the service keeps a post's figures (None: as long as the post): before that a
+    # final snapshot is taken, so the report keeps figures the service has thrown away
+    figures_kept: ClassVar[timedelta | None] = None
     max_concurrency: ClassVar[int] = 1  # calls in flight at once (config key overrides)
     rate_per_minute: ClassVar[float | None] = None  # calls a minute, None: no limit (config too)
     # every receipt carries the post's public address, so a later step can link to it

@@ -15,9 +15,11 @@ Graph has no idempotency key, so the adapter is not `idempotent`. Instead:
 
 Figures come from `GET /{post_id}/insights`, one metric per call, because one deprecated metric
 fails a whole request: reach `post_total_media_view_unique`, impressions `post_media_view` (both
-replaced the `post_impressions*` family in Nov 2025), clicks `post_clicks`; engagements are the
-reactions (`post_reactions_by_type_total`) plus the post's comment and share counts. A metric
-Facebook refuses is left as None with its error in `Figures.raw["errors"]`.
+replaced the `post_impressions*` family in 2025), clicks `post_clicks`; engagements are the
+reactions (`post_reactions_by_type_total`) plus the post's comment and share counts. When Graph
+says a name is not a metric (#100) the name it replaced is asked for instead; which name each
+figure came from is in `Figures.raw["metric_names"]`. A metric Facebook refuses is left as None
+with its error in `Figures.raw["errors"]`.
 
 Verified (search, docs): feed/photos fields, `published_posts`, the error table (see graph.py),
 `alt_text_custom` in the Photo reference field list, `/debug_token`'s expiry fields, BUC
@@ -34,6 +36,7 @@ when a post has no due time).
 from __future__ import annotations
 
 import mimetypes
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +58,7 @@ class FacebookChannel(Channel):
     receipt_has_url = True
     idempotent = False  # no idempotency key; duplicates are avoided by looking the post up
     has_metrics = True  # Page post insights (reach, views, clicks, reactions)
+    figures_kept = timedelta(days=730)  # "only the last two years of insights data"
 
     label = "Facebook"
     title = "Facebook-side"
@@ -73,11 +77,12 @@ class FacebookChannel(Channel):
     MAX_IMAGE_BYTES = 10 * 1024 * 1024  # the Photo reference's cap for static images
     DUPLICATE_CODE = 506  # "Duplicate Post: can't post duplicates consecutively"
     REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement")
-    METRICS: ClassVar[
-        dict[str, str]
-    ] = {  # Figures field -> insights metric (views replaced impressions, Nov 2025)
-        "reach": "post_total_media_view_unique",
-        "impressions": "post_media_view",
+    # Figures field -> insights metrics, the current name first, then what it replaced (Meta
+    # deprecated post_impressions* for post_media_view / post_total_media_view_unique: the
+    # unique ones by June 2025, the rest on 15 Nov 2025)
+    METRICS: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "reach": ("post_total_media_view_unique", "post_impressions_unique"),
+        "impressions": ("post_media_view", "post_impressions"),
         "clicks": "post_clicks",
         "reactions": "post_reactions_by_type_total",
     }

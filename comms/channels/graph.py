@@ -56,6 +56,7 @@ AUTH_CODES = frozenset({102, 104, 190})  # session / token missing / token expir
 TRANSIENT_CODES = frozenset({1, 2})  # "API Unknown", "API Service": downtime, retry
 THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # app, quota, user, page, app limit, rate
 BUC_THROTTLE = range(80000, 80100)  # Business Use Case throttling (Pages 80001, IG 80002, ...)
+INVALID_METRIC_CODE = 100  # "(#100) The value must be a valid insights metric" (and others)
 BLOCKED_CODE = 368  # "temporarily blocked for policies violations": wait and retry, not sent
 BUC_HEADER = "X-Business-Use-Case-Usage"
 
@@ -253,25 +254,37 @@ class GraphApi:
         return body
 
     def insights(
-        self, object_id: str, metrics: Mapping[str, str], **params: Any
+        self, object_id: str, metrics: Mapping[str, str | tuple[str, ...]], **params: Any
     ) -> tuple[dict[str, int | None], dict[str, Any], dict[str, str]]:
-        """`/{id}/insights` one metric per call (one refused metric fails a whole request).
+        """`/{id}/insights` one metric per call (one invalid metric fails a whole request, #100).
 
-        Returns the values by Figures field, the raw answers and the errors by metric; a metric
-        Graph refuses (deprecated, wrong media type, too few viewers) is None with its error.
+        Each field names its metric, or several: the current name first, then the ones it
+        replaced, tried in turn while Graph refuses a name as not a valid metric (#100), so a
+        figure survives a renaming on either side. Returns the values by Figures field, the raw
+        answers (with `metric_names`: field -> the name its value came from) and the errors by
+        metric; a field none of whose names Graph accepts (deprecated, wrong media type, too few
+        viewers) is None with its errors.
         """
         values: dict[str, int | None] = {}
         raw: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        for field, metric in metrics.items():
-            try:
-                body = self.get(f"/{object_id}/insights", {"metric": metric, **params})
-            except RejectedError as exc:
-                errors[metric] = str(exc)
-                values[field] = None
-                continue
-            raw[metric] = body
-            values[field] = number(figure(body))  # an empty data list means "no data yet"
+        used: dict[str, str] = {}
+        for field, names in metrics.items():
+            values[field] = None
+            for metric in (names,) if isinstance(names, str) else names:
+                try:
+                    body = self.get(f"/{object_id}/insights", {"metric": metric, **params})
+                except RejectedError as exc:
+                    errors[metric] = str(exc)
+                    if graph_code(exc) == INVALID_METRIC_CODE:
+                        continue  # this name is not (or no longer) a metric: try the next
+                    break  # a metric, refused for this post (too few viewers): no other will do
+                raw[metric] = body
+                values[field] = number(figure(body))  # an empty data list: "no data yet"
+                used[field] = metric
+                break
+        if used:
+            raw["metric_names"] = used
         return values, raw, errors
 
     def token_info(self) -> TokenInfo:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -68,6 +69,7 @@ class InstagramChannel(Channel):
     receipt_has_url = True
     idempotent = False  # no idempotency key; only media_publish can post, and it is looked up
     has_metrics = True  # media insights: reach, views, total_interactions
+    figures_kept = timedelta(days=730)  # "metrics data is stored for up to 2 years"
 
     label = "Instagram"
     title = "Instagram-konto"
@@ -92,9 +94,11 @@ class InstagramChannel(Channel):
         *LOOKUP_OPTIONS,
     )
 
-    METRICS: ClassVar[dict[str, str]] = {  # Figures field -> media insights metric
+    # Figures field -> media insights metrics, the current name first: `views` replaced
+    # `impressions` (v22.0, all versions from 21 April 2025; older media still answer to it)
+    METRICS: ClassVar[dict[str, str | tuple[str, ...]]] = {
         "reach": "reach",
-        "impressions": "views",
+        "impressions": ("views", "impressions"),
         "engagements": "total_interactions",
     }
     DUE_MARGIN = DUE_MARGIN  # clock skew when looking for media made since due time

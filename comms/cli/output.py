@@ -57,7 +57,7 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
         task = bar.add_task("working", total=None)
 
         def update(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
+            bar.update(task, description=stage, completed=done, total=total or None)
 
         yield update
 

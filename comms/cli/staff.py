@@ -22,41 +22,156 @@ def register(group: click.Group) -> None:
     group.add_command(report_command)
 
 
+_FORMAT_KEYS = ("meta-facebook", "meta-instagram", "linkedin", "x", "comms", "comms-excel-da")
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--channel",
+    "channel",
+    metavar="NAME",
+    help="The configured channel the posts belong to (for exports that name none).",
+)
+@click.option(
+    "--format",
+    "format_key",
+    type=click.Choice(_FORMAT_KEYS),
+    help="The kind of file, when its header does not tell (found from the header by default).",
+)
+@click.option("--campaign", "campaign", metavar="SLUG", help="Attach every post to this campaign.")
+@click.option(
+    "--focus-area", "focus_area", metavar="TEXT", help="Attach every post to this focus area."
+)
+@click.option(
+    "--columns",
+    "columns",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A TOML file mapping the file's column names to comms' ones ([columns] table).",
+)
+@click.option(
+    "--timezone",
+    "timezone",
+    metavar="ZONE",
+    help="The time zone the file's times are in (default: the configured one).",
+)
 @pass_app
-def import_command(app: AppContext, file: Path) -> None:
-    """Add posts made outside comms (by hand on Facebook, on the website) from a CSV FILE.
+def import_command(
+    app: AppContext,
+    file: Path,
+    channel: str | None,
+    format_key: str | None,
+    campaign: str | None,
+    focus_area: str | None,
+    columns: Path | None,
+    timezone: str | None,
+) -> None:
+    """Add posts made outside comms, and their figures, from FILE as the service exported it.
 
-    The header must be: channel,published_at,title,url,reach,impressions,engagements.
-    `channel` names a configured channel; `published_at` is ISO 8601, and a time without
-    an offset is local time in the configured zone. Figures may be empty. The whole file is
-    checked first: on any error nothing is imported. Posts already imported are not added
-    again; where their figures changed (an updated export), the new figures are added as the
-    posts' newest, which the report uses. Importing the same file again is safe.
+    \b
+    Read as they come out of the services (the format is found from the header):
+      meta-facebook   Meta Business Suite, Facebook posts (CSV)
+      meta-instagram  Meta Business Suite, Instagram posts (CSV)
+      linkedin        LinkedIn page content export (.xlsx, sheet "All posts")
+      x               X analytics content export (CSV)
+      comms           comms' own CSV: channel,published_at,title,url,reach,impressions,
+                      engagements (optional: clicks, campaign, focus_area)
+      comms-excel-da  the same saved by Danish Excel (semicolons, 3.555, 14-01-2018 10:00)
+
+    The services' exports name no channel: give it with --channel. A time without an offset is
+    local time in the configured zone (or --timezone). The whole file is checked: on any error
+    nothing is imported. A post is known by the service's post id (own CSV: its channel, time,
+    url and title), so importing a newer export adds its newer figures and never a post twice.
 
     \b
     Example:
       comms import facebook-2018.csv
+      comms import meta-export.csv --channel facebook --campaign tryg-nytaar
+      comms import linkedin-content.xlsx --channel linkedin --focus-area "Tryghed"
     """
-    from comms.importer.write import import_csv
+    from dataclasses import replace
+
+    from comms.importer.write import ImportOptions, import_csv
 
     try:
         app.ready_database()
+        settings = app.settings
+        if timezone is not None:
+            settings = replace(settings, timezone=_zone_name(timezone))
+        options = ImportOptions(
+            format=format_key,
+            channel=channel,
+            campaign=campaign,
+            focus_area=focus_area,
+            columns=_column_map(columns) if columns else {},
+        )
         with progress_bar() as progress:
-            result = import_csv(app.settings, file, actor=current_actor(), progress=progress)
+            result = import_csv(
+                settings, file, actor=current_actor(), progress=progress, options=options
+            )
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"Læste: {result.format_label} ({_count(result.rows, 'række', 'rækker')})")
     click.echo(_import_summary(result))
 
 
+def _zone_name(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"unknown time zone {name!r}; write e.g. Europe/Copenhagen", param_hint="--timezone"
+        ) from None
+    return name
+
+
+def _column_map(path: Path) -> dict[str, str]:
+    """The [columns] table of a --columns file: the file's header name -> comms' column name."""
+    import tomllib
+
+    from comms.importer.formats import FORMATS, normalise
+
+    known = sorted({name for fmt in FORMATS for name in fmt.columns} | {"external_id"})
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--columns") from None
+    table = data.get("columns")
+    if not isinstance(table, dict) or not table:
+        raise click.BadParameter(
+            f'{path}: needs a [columns] table, e.g. "Udgivet" = "published_at"',
+            param_hint="--columns",
+        )
+    mapping: dict[str, str] = {}
+    for header, ours in table.items():
+        if not isinstance(ours, str) or ours not in known:
+            raise click.BadParameter(
+                f"{path}: {header!r} = {ours!r}: comms' columns are " + ", ".join(known),
+                param_hint="--columns",
+            )
+        mapping[normalise(header)] = ours
+    return mapping
+
+
+def _count(n: int, one: str, many: str) -> str:
+    from comms.content.danish import format_number
+
+    return f"{format_number(n)} {one if n == 1 else many}"
+
+
 def _import_summary(result: Any) -> str:
-    """'Imported 3 posts; 17 posts already there, 12 with newer figures'."""
-    line = f"Imported {result.added} posts"
+    """'Importerede 3 opslag; 17 fandtes i forvejen, 12 med nyere tal'."""
+    from comms.content.danish import format_number
+
+    line = f"Importerede {format_number(result.added)} opslag"
     if result.skipped_duplicates:
-        line += f"; {result.skipped_duplicates} posts already there"
+        line += f"; {format_number(result.skipped_duplicates)} fandtes i forvejen"
         if result.updated_figures:
-            line += f", {result.updated_figures} with newer figures"
+            line += f", {format_number(result.updated_figures)} med nyere tal"
+        if result.relabelled:
+            line += f", {format_number(result.relabelled)} med ny kampagne eller indsatsområde"
     return line
 
 
@@ -99,6 +214,20 @@ def _period_option(value: str | None) -> tuple[date, date] | None:
     help="Also show the change against an earlier period, e.g. 2025-01-01:2025-12-31.",
 )
 @click.option(
+    "--dialect",
+    "dialect",
+    type=click.Choice(("plain", "excel-da")),
+    default="plain",
+    show_default=True,
+    help="For --format csv: excel-da is what Danish Excel opens in columns.",
+)
+@click.option(
+    "--excel",
+    "excel",
+    is_flag=True,
+    help="CSV for Danish Excel (semicolons, decimal comma, BOM): --format csv --dialect excel-da.",
+)
+@click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -111,6 +240,8 @@ def report_command(
     end: date,
     fmt: str,
     compare_to: tuple[date, date] | None,
+    dialect: str,
+    excel: bool,
     out: Path | None,
 ) -> None:
     """Posts and reach per channel, channel type, campaign and focus area, with a Danish summary.
@@ -119,7 +250,9 @@ def report_command(
     as min / max / median / total where figures are known (newest figures per post), with the
     posts of highest reach. The table ends with a paragraph in Danish for the status report.
     html is one self-contained file with charts; docx is a Word document with the charts and
-    the tables as an annex. --compare-to adds the change against an earlier period.
+    the tables as an annex. --compare-to adds the change against an earlier period. Every
+    format says per group how many posts the reach figures rest on ("9 af 10"); the CSV carries
+    its period on every row, and --excel writes it as Danish Excel opens it in columns.
 
     \b
     Example:
@@ -128,7 +261,16 @@ def report_command(
       comms report --from 2026-01-01 --to 2026-12-31 --format docx --out bilag.docx \\
           --compare-to 2025-01-01:2025-12-31
       comms report --from 2026-01-01 --to 2026-03-31 --format json
+      comms report --from 2026-01-01 --to 2026-12-31 --excel --out tal.csv
     """
+    if excel:
+        if fmt not in ("table", "csv"):
+            raise click.BadParameter(
+                f"--excel writes CSV; leave out --format {fmt}", param_hint="--excel"
+            )
+        fmt, dialect = "csv", "excel-da"
+    elif dialect != "plain" and fmt != "csv":
+        raise click.BadParameter("--dialect is for --format csv", param_hint="--dialect")
     if end < start:
         raise click.BadParameter(
             f"--to {end} is before --from {start}; swap them", param_hint="--to"
@@ -139,7 +281,7 @@ def report_command(
         url = app.ready_database()
         with progress_bar() as progress:
             result, comparison, document = _report_document(
-                app, url, start, end, fmt, compare_to, progress
+                app, url, start, end, fmt, compare_to, progress, dialect
             )
     except CommsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -165,6 +307,7 @@ def _report_document(
     fmt: str,
     compare_to: tuple[date, date] | None,
     progress: Any,
+    dialect: str = "plain",
 ) -> tuple[Any, Any, str | bytes | None]:
     """The report, the comparison (or None) and the rendered document (None for tables)."""
     from comms.report import compare as report_compare
@@ -204,10 +347,12 @@ def _report_document(
         points = reports.post_points(url, start=start, end=end, zone=settings.zone)
         charts = build_charts(result, points)
     step(fmt)
-    return result, comparison, _render(fmt, result, comparison, charts)
+    return result, comparison, _render(fmt, result, comparison, charts, dialect)
 
 
-def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | bytes | None:
+def _render(
+    fmt: str, result: Any, comparison: Any, charts: list[Any], dialect: str = "plain"
+) -> str | bytes | None:
     from comms.report import compare as report_compare
     from comms.report import render as report_render
 
@@ -216,9 +361,10 @@ def _render(fmt: str, result: Any, comparison: Any, charts: list[Any]) -> str | 
         data = report_render.to_json_document(result, extra)
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        return report_render.to_csv(
-            result, with_types=True, earlier=comparison.earlier if comparison else None
-        )
+        earlier = comparison.earlier if comparison else None
+        if dialect == "excel-da":
+            return report_render.to_csv_bytes(result, with_types=True, earlier=earlier)
+        return report_render.to_csv(result, with_types=True, earlier=earlier)
     if fmt == "md":
         lines = report_compare.to_markdown_lines(comparison) if comparison else []
         return report_render.to_markdown(result, lines)

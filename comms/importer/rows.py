@@ -1,81 +1,83 @@
-"""Read and check the CSV of `comms import`: every row of the file, or every problem in it.
+"""Check the rows of an import file one at a time: each becomes a `Row` ready to write, or its
+problems are noted with the line and the column's name as the file writes it.
 
-The file is UTF-8 (an Excel "CSV UTF-8" byte-order mark is accepted and dropped; UTF-16/32 files
-and other encodings are refused with the line of the first bad byte). Its first line is the
-header, in any column order but with exactly these names:
+What each column means and how its times and numbers are written is the format's
+(formats.py); reading the file is source.py's. comms' own CSV has the header
 
     channel,published_at,title,url,reach,impressions,engagements
 
-- `channel` names a configured channel.
-- `published_at` is ISO 8601 (`2019-01-14T20:59`, `2019-01-14 20:59:00+01:00`, `...Z`, or a bare
-  date meaning midnight); a time without an offset is wall time in the configured zone.
-- `title` and `url` may be empty; a url is an http:// or https:// address with a host and no
-  user name or password (content.links: what may become a link).
-- `reach`, `impressions`, `engagements` may be empty (not known). A figure is a whole number of
-  zero or more, written plainly (`25056`) or with Danish thousands dots (`25.056`, `1.234.567`:
-  only groups of exactly three digits, so it cannot be mistaken for a decimal). Commas, decimals,
-  spaces and signs are refused: a count of people has no fractions, and "25,056" means 25.056
-  (a decimal) to a Dane but 25056 to an English spreadsheet.
+(any order; optional `clicks`, `campaign`, `focus_area`; other columns are ignored):
 
-The whole file is checked before anything is written, so a bad file changes nothing: every
-problem found is reported with its line (the first one as the error's location). Writing the
-checked rows is importer.py's job.
+- `channel` names a configured channel; the services' exports carry none, so `--channel` names
+  it for the whole file.
+- `published_at` is ISO 8601 (`2019-01-14T20:59`, `...+01:00`, `...Z`, or a bare date meaning
+  midnight); a time without an offset is wall time in the configured zone.
+- `title` and `url` may be empty; a url must start with http:// or https://.
+- a figure may be empty (not known); it is a whole number of zero or more, written plainly
+  (`25056`) or with Danish thousands dots (`25.056`); a decimal is refused.
+- `campaign` (a slug) and `focus_area` attach the post to a campaign and a focus area;
+  `--campaign` and `--focus-area` do it for every row that leaves them empty.
+
+A post that the service numbers (Meta's Post ID, X's Post id, the URN in a LinkedIn link) is
+known by that number on its channel, so a newer export of it updates its figures. A row of
+comms' own CSV is known by its channel, instant, url and title (`plan_key`).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
-import io
+import json
 import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from hashlib import sha256
-from operator import itemgetter
+from json.encoder import encode_basestring  # how json.dumps(ensure_ascii=False) quotes
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple
 
+from comms.campaigns.dates import SLUG_RE
 from comms.config import Settings
 from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
 from comms.content.links import link_problem
 from comms.errors import ImportFileError
-from comms.store.bulk import EPOCH_NAIVE, EPOCH_UTC
+from comms.importer.formats import FIGURES, MAX_FIGURE, ImportFormat
+from comms.importer.source import Source
 
-COLUMNS = ("channel", "published_at", "title", "url", "reach", "impressions", "engagements")
-EXPECTED_HEADER = ",".join(COLUMNS)
-FIGURES = ("reach", "impressions", "engagements")
-
-MAX_FIGURE = 2_147_483_647  # an INTEGER column on PostgreSQL
 MAX_TITLE = 500  # Post.title
 MAX_URL = 2000  # Post.link / Post.external_url
+MAX_EXTERNAL_ID = 500  # Post.external_id
+MAX_CAMPAIGN = 100  # Post.campaign
+MAX_FOCUS_AREA = 200  # Post.focus_area
 MAX_REPORTED_LINES = 20  # further bad lines spelled out in one error, then a count
 
-_FIGURE_RE = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+)$")
-_FIGURE_HINT = "write a whole number of 0 or more, e.g. 25056 or 25.056, or leave it empty"
+_SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_LINKEDIN_URN = re.compile(r"urn:li:(?:activity|share|ugcPost):\d+")
 
 Progress = Callable[[str, int, int], None]
-"""Called as progress(stage, done, total) with stage "checking" or "saving"."""
+"""Called as progress(stage, done, total) with stage "importing"."""
+
+Figures = tuple[int | None, int | None, int | None, int | None]  # in the order of FIGURES
 
 
 class Row(NamedTuple):
-    """One checked CSV row, ready to insert.
-
-    A named tuple, not a dataclass: an import makes one per row, and a tuple is much cheaper
-    to build. `plan_key` is computed by `_plan_key`.
-    """
+    """One checked row, ready to write (a tuple: an import makes one per row)."""
 
     line: int
     channel: str
     published_at: datetime  # aware, UTC
     title: str | None
+    text: str
     url: str | None
-    figures: tuple[int | None, int | None, int | None]  # in the order of FIGURES
-    raw: tuple[str, ...]  # the stripped values, in the order of COLUMNS
+    external_id: str | None
+    figures: Figures
+    campaign: str | None
+    focus_area: str | None
+    raw: str  # JSON: the columns read, under the names the file gives them
     plan_key: str
 
 
-def _plan_key(channel: str, utc: datetime, url: str, title: str) -> str:
+def own_plan_key(channel: str, utc: datetime, url: str, title: str) -> str:
     """Stable over re-imports: the same instant written another way (offset, Z) is the same key.
 
     `utc` is the instant as naive UTC and `url`/`title` are "" when empty. The hashed text is
@@ -86,34 +88,46 @@ def _plan_key(channel: str, utc: datetime, url: str, title: str) -> str:
     return "import:" + sha256(text.encode("utf-8")).hexdigest()
 
 
-class _Problems:
-    """Collects the problems found in a file, so one run reports them all."""
+def service_plan_key(channel: str, external_id: str) -> str:
+    """A post the service numbers is the same post in every export of it."""
+    text = f"{channel}\x1fid\x1f{external_id}"
+    return "import:" + sha256(text.encode("utf-8")).hexdigest()
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.items: list[tuple[int, str, str | None]] = []
+
+class Problems:
+    """The problems found in a file, so one run reports them all: the first lines' in full,
+    the rest counted (a file of a million bad rows must not fill the memory with messages)."""
+
+    def __init__(self, source: Source) -> None:
+        self.path = source.path
+        self.lines: dict[int, list[tuple[str, str | None]]] = {}
+        self.more_lines = 0
+        self._last_counted = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
 
     def add(self, line: int, message: str, hint: str | None = None) -> None:
-        self.items.append((line, message, hint))
+        if line in self.lines:
+            self.lines[line].append((message, hint))
+        elif len(self.lines) <= MAX_REPORTED_LINES:
+            self.lines[line] = [(message, hint)]
+        elif line != self._last_counted:  # lines come in order: count each once
+            self._last_counted = line
+            self.more_lines += 1
 
-    def raise_if_any(self) -> None:
-        """One error: the first bad line is its location, every other one (up to a cap) is
-        named with what is wrong on it, each line once."""
-        if not self.items:
-            return
-        by_line: dict[int, list[tuple[str, str | None]]] = {}
-        for line, message, hint in self.items:
-            by_line.setdefault(line, []).append((message, hint))
-        (first, problems), *rest = sorted(by_line.items())
+    def error(self) -> ImportFileError:
+        """One error: the first bad line is its location, the others are named after it."""
+        (first, problems), *rest = sorted(self.lines.items())
         if len(problems) == 1:
             message, hint = problems[0]
         else:
             message, hint = _joined(problems), None
         hint = (hint + "; nothing was imported") if hint else "nothing was imported"
-        details = [f"line {line}: {_joined(found)}" for line, found in rest[:MAX_REPORTED_LINES]]
-        if len(rest) > MAX_REPORTED_LINES:
-            details.append(f"and {len(rest) - MAX_REPORTED_LINES} more line(s) with problems")
-        raise ImportFileError(message, path=self.path, line=first, hint=hint, details=details)
+        details = [f"line {line}: {_joined(found)}" for line, found in rest]
+        if self.more_lines:
+            details.append(f"and {self.more_lines} more line(s) with problems")
+        return ImportFileError(message, path=self.path, line=first, hint=hint, details=details)
 
 
 def _joined(problems: list[tuple[str, str | None]]) -> str:
@@ -121,279 +135,311 @@ def _joined(problems: list[tuple[str, str | None]]) -> str:
     return "; ".join(message + (f" ({hint})" if hint else "") for message, hint in problems)
 
 
-def read_rows(settings: Settings, path: Path, *, progress: Progress | None = None) -> list[Row]:
-    """Every row of the file, checked; ImportFileError naming the lines of all problems.
+@dataclass(frozen=True)
+class FileDefaults:
+    """What the command line says for the whole file."""
 
-    One tight loop accepts the rows that are plainly valid (the common case, so the cheap path
-    is the usual one); a row it is not sure about goes to `_check_row`, which applies every rule
-    and words the problems. The fast checks only ever accept a subset of what `_check_row` does,
-    and build the same values.
-    """
-    text = _decode(path)
-    problems = _Problems(path)
-    records = _records(text, path)
-    try:
-        header_line, header = next(records)
-    except StopIteration:
-        hint = f"the first line must be the header: {EXPECTED_HEADER}"
-        raise ImportFileError("the file is empty", path=path, line=1, hint=hint) from None
-    positions = _check_header(header, path, header_line)
-    total_lines = max(text.count("\n"), 1)
-    width = len(header)
-    pick = itemgetter(*(positions[name] for name in COLUMNS))  # the columns in COLUMNS order
-    channels = settings.channels
-    # a ZoneInfo has an offset for every datetime (typeshed's tzinfo allows None)
-    utcoffset = cast(Callable[[datetime], timedelta], settings.zone.utcoffset)
-    fromisoformat = datetime.fromisoformat
-    rows: list[Row] = []
-    append = rows.append
-    next_progress = 5000
-    for line, fields in records:
-        if len(fields) != width:
-            problems.add(
+    channel: str | None = None
+    campaign: str | None = None
+    focus_area: str | None = None
+
+
+class RowChecker:
+    """Turns the cells of one row into a Row, or notes what is wrong with it."""
+
+    def __init__(
+        self, settings: Settings, source: Source, defaults: FileDefaults, problems: Problems
+    ) -> None:
+        self.fmt: ImportFormat = source.format
+        self.zone = settings.zone
+        self.channels = settings.channels
+        self.known = ", ".join(sorted(settings.channels)) or "(none)"
+        self.source = source
+        self.defaults = defaults
+        self.problems = problems
+        self.positions = source.positions
+        self.names = {
+            name: source.header[index].replace("\ufeff", "").strip()
+            for name, index in source.positions.items()
+        }
+        self.figure_columns = [
+            [(name, self.positions[name]) for name in self.fmt.figures.get(figure, ())
+             if name in self.positions]
+            for figure in FIGURES
+        ]  # fmt: skip
+        self.own = self.fmt.carries_channel
+        self.at = dict(source.positions)
+        self.columns = max(self.at.values(), default=-1) + 1
+        # the raw JSON of a row: {"format": ..., "Header": "value", ...}, keys quoted once
+        self.raw_at = list(self.at.values())
+        keys = [
+            json.dumps(self.names[name], ensure_ascii=False).replace("%", "%%") for name in self.at
+        ]
+        self.raw_template = (
+            "{"
+            + ", ".join([f'"format": {json.dumps(self.fmt.key)}', *(f"{k}: %s" for k in keys)])
+            + "}"
+        )
+        self.separator = _SEPARATOR_NAMES.get(self.fmt.delimiter, repr(self.fmt.delimiter))
+
+    def check(self, line: int, cells: list[Any]) -> Row | None:
+        width = self.source.width
+        if width is not None and len(cells) != width:
+            self.problems.add(
                 line,
-                f"{len(fields)} values where the header has {width} columns",
-                "check for a missing or extra comma; quote values that contain commas",
+                f"{len(cells)} values where the header has {width} columns",
+                f"check for a missing or extra {self.separator}; quote values that contain it",
             )
-            continue
-        if progress and line >= next_progress:
-            next_progress = (line // 5000 + 1) * 5000
-            progress("checking", min(line, total_lines), total_lines)
-        raw = pick(fields)  # a tuple, already stripped by _records
-        channel, written, title, url, reach, impressions, engagements = raw
+            return None
+        if len(cells) < self.columns:  # a spreadsheet's row may stop at its last value
+            cells = [*cells, *([None] * (self.columns - len(cells)))]
+        before = len(self.problems.lines), self.problems.more_lines
+        add = self.problems.add
+        at = self.at
+
+        def cell(name: str) -> Any:
+            index = at.get(name)
+            return None if index is None else cells[index]
+
+        def text(name: str) -> str:
+            index = at.get(name)
+            if index is None:
+                return ""
+            value = cells[index]
+            if type(value) is str:  # a CSV's cells are stripped already
+                return value
+            return "" if value is None else str(value).strip()
+
+        for name, index in at.items():  # the cells that are kept: an ignored one may hold any
+            value = cells[index]
+            if type(value) is str and has_nul(value):
+                add(line, f"{self.names[name]} {NUL_PROBLEM}", NUL_HINT)
+        if (len(self.problems.lines), self.problems.more_lines) != before:
+            return None
+
+        channel = text("channel") if self.own else (self.defaults.channel or "")
+        if self.own:
+            self._check_channel(line, channel)
+
+        written = cell("published_at")
+        published_at = None
         try:
-            if channel not in channels or not written:
-                raise ValueError
-            moment = fromisoformat(written)
-            # the instant as naive UTC, then aware: what _parse_time's replace(tzinfo=zone) and
-            # astimezone(UTC) give (the same value, the same OverflowError at the ends of the
-            # range), by datetime arithmetic, which runs in C: datetime.replace and an aware
-            # isoformat() are the slow way to the same value
-            if moment.tzinfo is None:  # naive: wall time in the configured zone
-                utc = moment - utcoffset(moment)
+            published_at = self.fmt.parse_time(written, self.zone)
+        except ValueError as exc:
+            message, hint = _reason(exc, self.fmt.time_hint)
+            shown = self.names.get("published_at", "published_at")
+            if message == "is empty":
+                add(line, f"{shown} is empty", hint)
             else:
-                utc = EPOCH_NAIVE + (moment - EPOCH_UTC)
-            moment = EPOCH_UTC + (utc - EPOCH_NAIVE)
-            if len(title) > MAX_TITLE or len(url) > MAX_URL or not title.isprintable():
-                raise ValueError
-            if url and link_problem(url) is not None:
-                raise ValueError
-            figures = (_figure(reach), _figure(impressions), _figure(engagements))
-        except (ValueError, OverflowError):  # not plainly valid: the full check words it
-            row = _check_row(settings, dict(zip(COLUMNS, raw, strict=True)), line, problems)
-            if row is not None:
-                append(row)
-            continue
-        append(
-            Row(
+                add(line, f"{shown} {_cell_text(written)!r} {message}", hint)
+
+        # a vertical tab or a bell from a spreadsheet cell is no part of a title
+        title = strip_controls(text("title")) or None
+        body = strip_controls(text("description"))
+        if self.own:
+            if title is not None and len(title) > MAX_TITLE:
+                add(
+                    line,
+                    f"title is {len(title)} characters long",
+                    f"shorten it to at most {MAX_TITLE}",
+                )
+        elif title is None and body:
+            first = body.splitlines()[0].strip()
+            title = first if len(first) <= MAX_TITLE else first[: MAX_TITLE - 1] + "…"
+        elif title is not None and len(title) > MAX_TITLE:
+            title = title[: MAX_TITLE - 1] + "…"
+
+        url = text("url") or None
+        if url is not None:
+            if len(url) > MAX_URL:
+                add(line, f"url is {len(url)} characters long", f"at most {MAX_URL} are allowed")
+            elif (why := link_problem(url)) is not None:
+                shown = self.names.get("url", "url")
+                add(
+                    line,
+                    f"{shown} {url!r} is not a web address: {why}",
+                    "write the full address starting with https://, or leave it empty",
+                )
+
+        external_id = self._external_id(line, text("external_id"), url)
+
+        figures: list[int | None] = []
+        parse = self.fmt.parse_number
+        for columns in self.figure_columns:
+            total: int | None = None
+            for name, index in columns:
+                value = cells[index]
+                number: int | None
+                if type(value) is str and value.isdigit() and value.isascii() and len(value) < 10:
+                    number = int(value)  # the common case, read as parse() would
+                else:
+                    try:
+                        number = parse(value)
+                    except ValueError as exc:
+                        message, hint = _reason(exc, self.fmt.number_hint)
+                        add(line, f"{self.names[name]} {message}", hint)
+                        continue
+                if number is not None:
+                    total = number if total is None else total + number
+            if total is not None and total > MAX_FIGURE:  # a sum of several columns
+                add(line, f"a figure of {total} is too large", f"at most {MAX_FIGURE}")
+                total = None
+            figures.append(total)
+
+        campaign = text("campaign") or self.defaults.campaign
+        if campaign is not None and (len(campaign) > MAX_CAMPAIGN or not SLUG_RE.match(campaign)):
+            add(
                 line,
-                channel,
-                moment,
-                title or None,
-                url or None,
-                figures,
-                raw,
-                _plan_key(channel, utc, url, title),
+                f"campaign {campaign!r} is not a campaign's slug",
+                "write the campaign file's name without .toml, e.g. tryg-nytaar",
             )
+        focus_area = text("focus_area") or self.defaults.focus_area
+        if focus_area is not None and len(focus_area) > MAX_FOCUS_AREA:
+            add(
+                line,
+                f"focus_area is {len(focus_area)} characters long",
+                f"at most {MAX_FOCUS_AREA}",
+            )
+
+        if (len(self.problems.lines), self.problems.more_lines) != before or published_at is None:
+            return None
+        if external_id is not None:
+            plan_key = service_plan_key(channel, external_id)
+        else:
+            naive = published_at.replace(tzinfo=None)
+            plan_key = own_plan_key(channel, naive, url or "", title or "")
+        raw = self.raw_template % tuple(
+            encode_basestring(_cell_text(cells[i])) for i in self.raw_at
         )
-    problems.raise_if_any()
-    if progress:
-        progress("checking", total_lines, total_lines)
-    return rows
+        return Row(
+            line,
+            channel,
+            published_at,
+            title,
+            body or title or "",
+            url,
+            external_id,
+            (figures[0], figures[1], figures[2], figures[3]),
+            campaign,
+            focus_area,
+            raw,
+            plan_key,
+        )
+
+    def _check_channel(self, line: int, channel: str) -> None:
+        if not channel:
+            self.problems.add(line, "channel is empty", "name a configured channel: " + self.known)
+        elif channel not in self.channels:
+            guess = difflib.get_close_matches(channel.lower(), list(self.channels), n=1)
+            self.problems.add(
+                line,
+                f"unknown channel {channel!r}",
+                (f"did you mean {guess[0]!r}? " if guess else "")
+                + "configured channels: "
+                + self.known,
+            )
+
+    def _external_id(self, line: int, written: str, url: str | None) -> str | None:
+        """The service's number for the post: its id column, or the URN in a LinkedIn link."""
+        if self.own:
+            return None
+        if "external_id" in self.positions:
+            if not written:
+                self.problems.add(line, f"{self.names['external_id']} is empty")
+                return None
+            value = written[:-2] if written.endswith(".0") and written[:-2].isdigit() else written
+        elif url is not None:
+            found = _LINKEDIN_URN.search(url)
+            value = found.group(0) if found else url
+        else:
+            self.problems.add(line, f"{self.fmt.shown('url')} is empty", "each post needs its link")
+            return None
+        if len(value) > MAX_EXTERNAL_ID:
+            self.problems.add(line, f"the post's id is {len(value)} characters long")
+            return None
+        return value
 
 
-def _figure(value: str) -> int | None:
-    """A valid figure, or None when empty; ValueError when `_parse_figure` would report it."""
-    if not value:
-        return None
-    # most figures are plain ASCII digits: str methods are ~4x cheaper than the regex, and
-    # ASCII digits are exactly what its \d+ branch accepts of ASCII (isdigit alone would also
-    # take "²" or "٣", which go to the regex as before)
-    if value.isdigit() and value.isascii():
-        number = int(value)
-    elif _FIGURE_RE.match(value):
-        number = int(value.replace(".", ""))
-    else:
-        raise ValueError(value)
-    if number <= MAX_FIGURE:
-        return number
-    raise ValueError(value)
+def _reason(exc: ValueError, default_hint: str) -> tuple[str, str]:
+    """A parser's ValueError(message[, hint])."""
+    message = str(exc.args[0]) if exc.args else "is not valid"
+    hint = str(exc.args[1]) if len(exc.args) > 1 else default_hint
+    return message, hint
 
 
-def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
-    for bom, name in (
-        (codecs.BOM_UTF32_LE, "UTF-32"),
-        (codecs.BOM_UTF32_BE, "UTF-32"),
-        (codecs.BOM_UTF16_LE, "UTF-16"),
-        (codecs.BOM_UTF16_BE, "UTF-16"),
-    ):
-        if data.startswith(bom):
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    return str(value)
+
+
+def check_defaults(settings: Settings, source: Source, defaults: FileDefaults) -> None:
+    """The file's --channel: needed where the file names no channel, and configured."""
+    fmt = source.format
+    path = source.path
+    if fmt.carries_channel:
+        if defaults.channel is not None:
             raise ImportFileError(
-                f"the file is {name} text, not UTF-8",
+                f"--channel is not used: {fmt.label} names a channel on every row",
                 path=path,
-                line=1,
-                hint='save it as "CSV UTF-8" and import again',
+                hint="leave --channel out",
             )
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]  # Excel's "CSV UTF-8" marker: harmless, dropped
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        return
+    known = ", ".join(sorted(settings.channels)) or "(none)"
+    fitting = sorted(
+        name for name, channel in settings.channels.items() if channel.type in fmt.channel_types
+    )
+    if defaults.channel is None:
+        suggestion = f" (e.g. --channel {fitting[0]})" if fitting else ""
         raise ImportFileError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+            f"{fmt.label} names no channel: say which with --channel NAME{suggestion}",
             path=path,
-            line=line,
-            hint='save the file as "CSV UTF-8" (Excel: Save As, CSV UTF-8)',
-        ) from None
-
-
-def _records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, stripped fields) per non-blank CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    previous_end = 0
-    try:
-        for fields in reader:
-            line = previous_end + 1
-            previous_end = reader.line_num
-            stripped = list(map(str.strip, fields))  # the values are used stripped everywhere
-            if any(stripped):  # any() on the tuple runs in C; a generator would not
-                yield line, stripped
-    except csv.Error as exc:
-        raise ImportFileError(
-            f"not valid CSV: {exc}",
-            path=path,
-            line=reader.line_num,
-            hint="check quotes on this line; nothing was imported",
-        ) from None
-
-
-def _check_header(header: list[str], path: Path, line: int) -> dict[str, int]:
-    """Column name -> index; an error naming missing, unknown and repeated columns."""
-    names = [name.strip().lower() for name in header]
-    problems: list[str] = []
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        problems.append("repeated column(s): " + ", ".join(repeated))
-    unknown = [name for name in dict.fromkeys(names) if name not in COLUMNS]
-    missing = [name for name in COLUMNS if name not in names]
-    for name in unknown:
-        guess = difflib.get_close_matches(name, missing or COLUMNS, n=1)
-        shown = repr(name) if name else "(an empty column name)"
-        problems.append(
-            f"unknown column {shown}" + (f" (did you mean {guess[0]!r}?)" if guess else "")
+            hint="configured channels: " + known,
         )
-    if missing:
-        problems.append("missing column(s): " + ", ".join(missing))
-    if problems:
+    if defaults.channel not in settings.channels:
+        guess = difflib.get_close_matches(defaults.channel.lower(), list(settings.channels), n=1)
         raise ImportFileError(
-            "bad header: " + "; ".join(problems),
+            f"unknown channel {defaults.channel!r} (--channel)",
             path=path,
-            line=line,
-            hint=f"the header must be: {EXPECTED_HEADER}",
-        )
-    return {name: names.index(name) for name in COLUMNS}
-
-
-def _check_row(
-    settings: Settings, values: dict[str, str], line: int, problems: _Problems
-) -> Row | None:
-    before = len(problems.items)
-    for name, value in values.items():
-        if has_nul(value):
-            problems.add(line, f"{name} {NUL_PROBLEM}", NUL_HINT)
-    if len(problems.items) > before:
-        return None
-    channel = values["channel"]
-    if not channel:
-        problems.add(line, "channel is empty", "name a configured channel: " + _known(settings))
-    elif channel not in settings.channels:
-        guess = difflib.get_close_matches(channel.lower(), list(settings.channels), n=1)
-        problems.add(
-            line,
-            f"unknown channel {channel!r}",
-            (f"did you mean {guess[0]!r}? " if guess else "")
+            hint=(f"did you mean {guess[0]!r}? " if guess else "")
             + "configured channels: "
-            + _known(settings),
+            + known,
+        )
+    kind = settings.channels[defaults.channel].type
+    if fmt.channel_types and kind not in fmt.channel_types:
+        raise ImportFileError(
+            f"channel {defaults.channel!r} is of type {kind}, but the file is {fmt.label}",
+            path=path,
+            hint="name a channel of type "
+            + " or ".join(fmt.channel_types)
+            + (": " + ", ".join(fitting) if fitting else ""),
         )
 
-    published_at = _parse_time(values["published_at"], settings, line, problems)
 
-    title = strip_controls(values["title"]) or None  # a vertical tab from a spreadsheet cell
-    if title is not None and len(title) > MAX_TITLE:
-        problems.add(
-            line, f"title is {len(title)} characters long", f"shorten it to at most {MAX_TITLE}"
-        )
-    url = values["url"] or None
-    if url is not None:
-        if len(url) > MAX_URL:
-            problems.add(
-                line, f"url is {len(url)} characters long", f"at most {MAX_URL} are allowed"
-            )
-        elif (why := link_problem(url)) is not None:
-            problems.add(
-                line,
-                f"url {url!r} is not a web address: {why}",
-                "write the full address starting with https://, or leave it empty",
-            )
+def read_rows(
+    settings: Settings,
+    path: Path,
+    *,
+    defaults: FileDefaults | None = None,
+    format_key: str | None = None,
+) -> list[Row]:
+    """Every row of a (small) file, checked, without a database: for tests and the bench.
 
-    reach, impressions, engagements = (
-        _parse_figure(name, values[name], line, problems) for name in FIGURES
-    )
-    if len(problems.items) > before or published_at is None:
-        return None
-    return Row(
-        line,
-        channel,
-        published_at,
-        title,
-        url,
-        (reach, impressions, engagements),
-        tuple(values[name] for name in COLUMNS),
-        _plan_key(channel, published_at.replace(tzinfo=None), url or "", title or ""),
-    )
+    `comms import` itself never holds a file's rows; it writes them batch by batch (write.py).
+    """
+    from comms.importer.source import open_source
 
-
-def _known(settings: Settings) -> str:
-    return ", ".join(sorted(settings.channels)) or "(none)"
-
-
-def _parse_time(value: str, settings: Settings, line: int, problems: _Problems) -> datetime | None:
-    hint = "write ISO 8601, e.g. 2019-01-14 20:59 (local time) or 2019-01-14T19:59:00Z"
-    if not value:
-        problems.add(line, "published_at is empty", hint)
-        return None
+    defaults = defaults or FileDefaults()
+    source = open_source(Path(path), format_key=format_key)
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        problems.add(line, f"published_at {value!r} is not an ISO 8601 time", hint)
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.zone)  # naive: wall time in the configured zone
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01 00:00 local time is before year 1 in UTC
-        problems.add(
-            line,
-            f"published_at {value!r} is out of range",
-            "write a time between the years 1 and 9999 (UTC)",
-        )
-        return None
-
-
-def _parse_figure(name: str, value: str, line: int, problems: _Problems) -> int | None:
-    if not value:
-        return None
-    if not _FIGURE_RE.match(value):
-        what = "negative" if value.startswith("-") else "not a whole number"
-        problems.add(line, f"{name} {value!r} is {what}", _FIGURE_HINT)
-        return None
-    number = int(value.replace(".", ""))
-    if number > MAX_FIGURE:
-        problems.add(line, f"{name} {value!r} is too large", f"at most {MAX_FIGURE}")
-        return None
-    return number
+        check_defaults(settings, source, defaults)
+        problems = Problems(source)
+        checker = RowChecker(settings, source, defaults, problems)
+        rows = [row for line, cells in source.records if (row := checker.check(line, cells))]
+    finally:
+        source.close()
+    if problems:
+        raise problems.error()
+    return rows

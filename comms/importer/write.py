@@ -1,36 +1,43 @@
-"""`comms import`: add posts made outside comms (by hand on Facebook, on the website) from a CSV.
+"""`comms import`: add posts made outside comms, and their figures, from a service's export or
+comms' own CSV, in one transaction.
 
-The file's format and its checks are import_rows.py: the whole file is checked before anything
-is written. Here the new rows go in one transaction with bulk inserts. A row already imported
-(same channel, instant, url and title) adds no post and is counted; when its figures differ from
-the post's newest ones (an updated export), they are added as a newer sample of that post, which
-the report then uses. Importing the same file twice adds nothing the second time. On SQLite the
-rows go through the raw DB-API cursor (see below), elsewhere through SQLAlchemy Core.
+The file is read a row at a time (source.py), each row checked (rows.py) and written in batches
+of `_INSERT_CHUNK` rows, all inside one transaction: memory stays flat however big the file is,
+and it is still all or nothing. Once a row is bad nothing more is written, but every row is
+still checked, so one run reports every problem; then the transaction is rolled back.
+
+A row is matched to a post already there by the service's post id on the same channel (that
+finds a post comms published itself as well as one imported before), or for comms' own CSV by
+its channel, instant, url and title. A matched row adds no post; when its figures differ from the
+post's newest ones (a newer export), they are added as a newer MetricSample, which the report
+then uses: samples are never replaced, so the history of a post's figures stays. Importing the
+same file twice adds nothing the second time. A post named twice in one file counts once, its
+first row.
+
+On SQLite the rows go through the raw DB-API cursor of the session's own connection (see below),
+elsewhere through SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
-from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import insert, select
 
 from comms.config import Settings
-from comms.importer.rows import (
-    COLUMNS,
-    FIGURES,
-    Progress,
-    Row,
-    read_rows,
-)
+from comms.importer.formats import FIGURES
+from comms.importer.rows import Figures, FileDefaults, Problems, Progress, Row, RowChecker
+from comms.importer.rows import check_defaults as check_file_defaults
+from comms.importer.source import open_source
 from comms.store.bulk import insert_sql, sqlite_time
 from comms.store.db import session_scope
+from comms.store.imported import relabel_imported
 from comms.store.models import (
     AuditEvent,
     MetricSample,
@@ -41,24 +48,39 @@ from comms.store.models import (
     utcnow,
 )
 
-_INSERT_CHUNK = 5000  # rows per bulk insert (progress steps; all in one transaction)
-_LOOKUP_CHUNK = 500  # plan keys per IN (...) query
+_INSERT_CHUNK = 5000  # rows per batch (checked, looked up and inserted together)
+_LOOKUP_CHUNK = 500  # keys per IN (...) query
 _IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while inserting (default: 2 MiB)
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
 _POSTS = table_of(Post)
 _SAMPLES = table_of(MetricSample)
+_NO_FIGURES: Figures = (None, None, None, None)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the command line says about the file (all optional)."""
+
+    format: str | None = None  # a formats.FORMATS key; None: found from the header
+    channel: str | None = None
+    campaign: str | None = None
+    focus_area: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # header name -> our column name
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: posts added, rows already there, and how many of those had newer
-    figures (added as a newer sample of the existing post)."""
+    """What an import did: posts added, rows of posts already there, and how many of those had
+    newer figures (added as a newer sample of the existing post)."""
 
     path: Path
     added: int
     skipped_duplicates: int
     updated_figures: int = 0
+    relabelled: int = 0  # posts imported before that got a campaign or focus area now
+    format_label: str = ""
+    encoding: str = ""
 
     @property
     def rows(self) -> int:
@@ -66,112 +88,185 @@ class ImportResult:
 
 
 def import_csv(
-    settings: Settings, path: Path, *, actor: str, progress: Progress | None = None
+    settings: Settings,
+    path: Path,
+    *,
+    actor: str,
+    progress: Progress | None = None,
+    options: ImportOptions | None = None,
 ) -> ImportResult:
-    """Check the whole CSV, then add its new posts (and their figures) in one transaction."""
+    """Read, check and write the file's rows in batches, all in one transaction."""
     path = Path(path)
-    rows = read_rows(settings, path, progress=progress)
-    url = settings.database_url
-    with session_scope(url) as session:
-        connection = session.connection()  # begins the transaction (BEGIN IMMEDIATE on SQLite)
-        sqlite = connection.dialect.name == "sqlite"
-        existing = _existing_posts(session, (row.plan_key for row in rows), sqlite=sqlite)
+    options = options or ImportOptions()
+    source = open_source(path, format_key=options.format, columns=options.columns or None)
+    try:
+        defaults = FileDefaults(options.channel, options.campaign, options.focus_area)
+        check_file_defaults(settings, source, defaults)
+        problems = Problems(source)
+        checker = RowChecker(settings, source, defaults, problems)
+        with session_scope(settings.database_url) as session, _import_cache(session.connection()):
+            writer = _BatchWriter(session, utcnow())
+            batch: list[Row] = []
+            rows = 0
+            for line, cells in source.records:
+                rows += 1
+                row = checker.check(line, cells)
+                if problems:  # nothing more is written, but every row is still checked
+                    batch.clear()
+                    continue
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= _INSERT_CHUNK:
+                    writer.write(batch)
+                    batch = []
+                    if progress:
+                        progress("importing", rows, 0)
+            if problems:
+                raise problems.error()  # the session rolls back what was written
+            writer.write(batch)
+            session.add(
+                AuditEvent(
+                    actor=actor,
+                    action="import",
+                    at=writer.now,
+                    detail=(
+                        f"{path.name} ({source.format.key}): {writer.added} added, "
+                        f"{writer.skipped} already there, {writer.updated} with newer figures, "
+                        f"{writer.relabelled} with a new campaign or focus area"
+                    ),
+                )
+            )
+    finally:
+        source.close()
+    if progress:
+        progress("importing", rows, rows)
+    return ImportResult(
+        path=path,
+        added=writer.added,
+        skipped_duplicates=writer.skipped,
+        updated_figures=writer.updated,
+        relabelled=writer.relabelled,
+        format_label=source.format.label,
+        encoding=source.encoding,
+    )
+
+
+class _BatchWriter:
+    """Writes batches of checked rows on one session's transaction, counting what it did."""
+
+    def __init__(self, session: Any, now: datetime) -> None:
+        self.session = session
+        self.connection = session.connection()  # begins the transaction (BEGIN IMMEDIATE)
+        self.sqlite = self.connection.dialect.name == "sqlite"
+        self.now = now
+        self.added = self.skipped = self.updated = self.relabelled = 0
+
+    def write(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        existing = _existing_posts(self.session, rows)
         new_rows: list[Row] = []
-        old_rows: list[Row] = []
-        seen: set[str] = set(existing)
+        old_rows: list[tuple[Row, int]] = []
+        labels: list[tuple[int, str | None, str | None]] = []
+        seen: set[tuple[str, str]] = set()
         for row in rows:
-            if row.plan_key not in seen:
-                seen.add(row.plan_key)
+            key = _identity(row)
+            if key in seen:  # twice in this batch: its first row counts
+                self.skipped += 1
+                continue
+            seen.add(key)
+            found = existing.get(key)
+            if found is None:
                 new_rows.append(row)
-            elif row.plan_key in existing:
-                old_rows.append(row)
-        now = utcnow()
-        total = len(new_rows)
-        if sqlite:
-            _insert_sqlite(connection, new_rows, now, progress)
+                continue
+            post_id, created_at = found
+            self.skipped += 1
+            if created_at != self.now:  # a post added earlier in this import: first row counts
+                old_rows.append((row, post_id))
+                if row.campaign is not None or row.focus_area is not None:
+                    labels.append((post_id, row.campaign, row.focus_area))
+        if self.sqlite:
+            _insert_sqlite(self.connection, new_rows, self.now)
         else:
-            _insert_generic(session, new_rows, now, progress)
-        updated = _add_newer_figures(session, old_rows, existing, now, sqlite=sqlite)
-        skipped = len(rows) - total
-        session.add(
-            AuditEvent(
-                actor=actor,
-                action="import",
-                at=now,
-                detail=(
-                    f"{path.name}: {total} added, {skipped} already there, "
-                    f"{updated} with newer figures"
-                ),
-            )
+            _insert_generic(self.session, new_rows, self.now)
+        self.added += len(new_rows)
+        self.updated += _add_newer_figures(self.session, old_rows, self.now, sqlite=self.sqlite)
+        self.relabelled += relabel_imported(self.session, labels, self.now)
+
+
+def _identity(row: Row) -> tuple[str, str]:
+    """How a row finds its post: the service's id on the channel, or comms' own plan key."""
+    if row.external_id is not None:
+        return row.channel, row.external_id
+    return "", row.plan_key
+
+
+def _existing_posts(session: Any, rows: list[Row]) -> dict[tuple[str, str], tuple[int, Any]]:
+    """(post id, created_at) by `_identity`, of the rows' posts already in the post table."""
+    found: dict[tuple[str, str], tuple[int, Any]] = {}
+    own = list(dict.fromkeys(row.plan_key for row in rows if row.external_id is None))
+    for chunk in _chunks(own):
+        query = select(_POSTS.c.plan_key, _POSTS.c.id, _POSTS.c.created_at).where(
+            _POSTS.c.plan_key.in_(chunk)
         )
-    return ImportResult(path=path, added=total, skipped_duplicates=skipped, updated_figures=updated)
-
-
-def _existing_posts(session: Any, keys: Iterable[str], *, sqlite: bool) -> dict[str, int]:
-    """Post id by plan key, of the keys among `keys` already in the post table."""
-    found: dict[str, int] = {}
-    unique = list(dict.fromkeys(keys))
-    if sqlite:  # the raw cursor: no statement compiling per chunk
-        cursor = _dbapi(session.connection()).cursor()
-        table, column = _POSTS.name, _POSTS.c.plan_key.name
-        for start in range(0, len(unique), _LOOKUP_CHUNK):
-            chunk = unique[start : start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            cursor.execute(
-                f"SELECT {column}, {_POSTS.c.id.name} FROM {table} WHERE {column} IN ({marks})",
-                chunk,
+        for key, post_id, created_at in session.execute(query):
+            found[("", key)] = (post_id, created_at)
+    by_channel: dict[str, list[str]] = {}
+    for row in rows:
+        if row.external_id is not None:
+            by_channel.setdefault(row.channel, []).append(row.external_id)
+    for channel, ids in by_channel.items():
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            query = (
+                select(_POSTS.c.external_id, _POSTS.c.id, _POSTS.c.created_at)
+                .where(_POSTS.c.channel == channel, _POSTS.c.external_id.in_(chunk))
+                .order_by(_POSTS.c.id.desc())  # several (a post sent twice): the oldest wins
             )
-            found.update(cursor.fetchall())
-        cursor.close()
-        return found
-    for start in range(0, len(unique), _LOOKUP_CHUNK):
-        chunk = unique[start : start + _LOOKUP_CHUNK]
-        query = select(_POSTS.c.plan_key, _POSTS.c.id).where(_POSTS.c.plan_key.in_(chunk))
-        found.update((key, post_id) for key, post_id in session.execute(query))
+            for external_id, post_id, created_at in session.execute(query):
+                found[(channel, external_id)] = (post_id, created_at)
     return found
 
 
-Figures = tuple[int | None, int | None, int | None]
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(items), _LOOKUP_CHUNK):
+        yield items[start : start + _LOOKUP_CHUNK]
 
 
-def _newest_figures(session: Any, post_ids: list[int]) -> dict[int, Figures]:
-    """Each post's newest sample's figures (as the report picks it: collected_at, then id)."""
-    newest: dict[int, Figures] = {}
+def _newest_figures(session: Any, post_ids: list[int]) -> dict[int, tuple[Any, Figures]]:
+    """Each post's newest sample: when it was collected, and its figures (as the report picks
+    it: collected_at, then id)."""
+    newest: dict[int, tuple[Any, Figures]] = {}
     columns = [_SAMPLES.c[name] for name in FIGURES]
-    for start in range(0, len(post_ids), _LOOKUP_CHUNK):
-        chunk = post_ids[start : start + _LOOKUP_CHUNK]
+    for chunk in _chunks(post_ids):
         query = (
-            select(_SAMPLES.c.post_id, *columns)
+            select(_SAMPLES.c.post_id, _SAMPLES.c.collected_at, *columns)
             .where(_SAMPLES.c.post_id.in_(chunk))
             .order_by(_SAMPLES.c.collected_at, _SAMPLES.c.id)
         )
-        for post_id, *figures in session.execute(query):
-            newest[post_id] = tuple(figures)  # the last one wins
+        for post_id, collected_at, *figures in session.execute(query):
+            newest[post_id] = (collected_at, cast(Figures, tuple(figures)))  # the last one wins
     return newest
 
 
 def _add_newer_figures(
-    session: Any, rows: list[Row], existing: dict[str, int], now: datetime, *, sqlite: bool
+    session: Any, rows: list[tuple[Row, int]], now: datetime, *, sqlite: bool
 ) -> int:
-    """A newer sample for each already-imported post whose row has figures that changed.
+    """A newer sample for each already-known post whose row has figures that changed.
 
     A figure left empty in the row is "not known in this export", so the post keeps its
     earlier value for it; a row whose known figures equal the newest ones adds nothing, so
     importing the same file twice stays a no-op. Returns how many posts got newer figures.
     """
-    measured = [row for row in rows if row.figures != (None, None, None)]
+    measured = [(row, post_id) for row, post_id in rows if row.figures != _NO_FIGURES]
     if not measured:
         return 0
-    newest = _newest_figures(session, sorted({existing[row.plan_key] for row in measured}))
+    newest = _newest_figures(session, sorted({post_id for _, post_id in measured}))
     samples: list[tuple[int, Figures, Row]] = []
-    done: set[int] = set()
-    for row in measured:
-        post_id = existing[row.plan_key]
-        if post_id in done:  # the same post twice in one file: its first row counts
+    for row, post_id in measured:
+        collected_at, old = newest.get(post_id, (None, _NO_FIGURES))
+        if collected_at == now:  # this import gave it figures already: its first row counts
             continue
-        done.add(post_id)
-        old = newest.get(post_id, (None, None, None))
-        merged = cast(  # both are three figures, so the merge is three too
+        merged = cast(
             Figures,
             tuple(
                 new if new is not None else before
@@ -187,10 +282,7 @@ def _add_newer_figures(
         try:
             cursor.executemany(
                 _samples_sql(sqlite_time(now)),
-                [
-                    (post_id, *figures, _RAW_JSON % tuple(map(encode_basestring, row.raw)))
-                    for post_id, figures, row in samples
-                ],
+                [(post_id, *figures, row.raw) for post_id, figures, row in samples],
             )
         finally:
             cursor.close()
@@ -208,17 +300,13 @@ def _add_newer_figures(
 # --- SQLite: DB-API executemany with values already in SQLAlchemy's storage format ----------
 #
 # Going through SQLAlchemy costs a type conversion per value (UTCDateTime, then the SQLite
-# DATETIME string), a large part of an import's time. On SQLite we insert through the raw cursor of
-# the session's own connection, so it is the same transaction (BEGIN IMMEDIATE, all or nothing),
-# and write exactly what those types would: naive UTC as "YYYY-MM-DD HH:MM:SS.ffffff", booleans
-# as 0/1. tests/test_importer.py reads the rows back through the ORM.
+# DATETIME string), a large part of an import's time. On SQLite we insert through the raw cursor
+# of the session's own connection, so it is the same transaction (BEGIN IMMEDIATE, all or
+# nothing), and write exactly what those types would: naive UTC as "YYYY-MM-DD HH:MM:SS.ffffff",
+# booleans as 0/1. tests/test_importer.py reads the rows back through the ORM.
 #
-# Each row binds only what differs between rows: what every post of an import shares is an SQL
-# literal in the statement, and a value stored in two columns is bound once (?N used twice):
-# fewer parameters a row is less work for executemany.
-
-# json.dumps(dict(zip(COLUMNS, values)), ensure_ascii=False), with the keys quoted once
-_RAW_JSON = "{" + ", ".join(f'"{name}": %s' for name in COLUMNS) + "}"
+# What every post of an import shares is an SQL literal in the statement, and a value stored in
+# two columns is bound once (?N used twice): fewer parameters a row is less work for executemany.
 
 
 def _dbapi(connection: Any) -> Any:
@@ -232,7 +320,8 @@ def _literal(text: str) -> str:
 
 
 def _posts_sql(stamp: str) -> str:
-    """Binds (plan_key, channel, title, url, published_at, idempotency_key) per post."""
+    """Binds (plan_key, channel, title, text, link, external_url, published_at,
+    idempotency_key, external_id, campaign, focus_area) per post."""
     return insert_sql(
         _POSTS,
         {
@@ -241,14 +330,17 @@ def _posts_sql(stamp: str) -> str:
             "state": _literal(PostState.PUBLISHED),
             "channel": "?2",
             "title": "?3",
-            "text": "coalesce(?3, '')",  # a Row's title is None or not empty
-            "link": "?4",
-            "external_url": "?4",
-            "scheduled_at": "?5",
-            "published_at": "?5",
+            "text": "?4",
+            "link": "?5",
+            "external_url": "?6",
+            "scheduled_at": "?7",
+            "published_at": "?7",
             "dst_adjusted": "0",
             "attempts": "0",
-            "idempotency_key": "?6",
+            "idempotency_key": "?8",
+            "external_id": "?9",
+            "campaign": "?10",
+            "focus_area": "?11",
             "created_at": _literal(stamp),
             "updated_at": _literal(stamp),
         },
@@ -256,7 +348,7 @@ def _posts_sql(stamp: str) -> str:
 
 
 def _samples_sql(stamp: str) -> str:
-    """Binds (post_id, reach, impressions, engagements, raw) per sample."""
+    """Binds (post_id, reach, impressions, engagements, clicks, raw) per sample."""
     figures = {name: f"?{n}" for n, name in enumerate(FIGURES, start=2)}
     return insert_sql(
         _SAMPLES,
@@ -291,29 +383,39 @@ def _idempotency_keys(count: int) -> list[str]:
     return keys
 
 
-def _insert_sqlite(
-    connection: Any, rows: list[Row], now: datetime, progress: Progress | None
-) -> None:
+def _own_link(row: Row) -> str | None:
+    """The link in the post: comms' own CSV's url is both; an export's is the post's address."""
+    return row.url if row.external_id is None else None
+
+
+def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
+    if not rows:
+        return
     cursor = _dbapi(connection).cursor()
-    # the unique plan_key index takes random keys: with a bigger page cache (this connection,
-    # this import only) SQLite stops spilling index pages halfway through the transaction
-    (cache_size,) = cursor.execute("PRAGMA cache_size").fetchone()
-    cursor.execute(f"PRAGMA cache_size = {min(int(cache_size), -_IMPORT_CACHE_KIB)}")
     try:
         stamp = sqlite_time(now)
-        posts_sql = _posts_sql(stamp)
-        samples_sql = _samples_sql(stamp)
-        total = len(rows)
         id_column = _POSTS.c.id.name
-        for start in range(0, total, _INSERT_CHUNK):
+        for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
             keys = _idempotency_keys(len(chunk))
             values = [
-                (row.plan_key, row.channel, row.title, row.url, sqlite_time(row.published_at), key)
+                (
+                    row.plan_key,
+                    row.channel,
+                    row.title,
+                    row.text,
+                    _own_link(row),
+                    row.url,
+                    sqlite_time(row.published_at),
+                    key,
+                    row.external_id,
+                    row.campaign,
+                    row.focus_area,
+                )
                 for row, key in zip(chunk, keys, strict=True)
             ]
             (before,) = cursor.execute(f"SELECT coalesce(max({id_column}), 0) FROM {_POSTS.name}")
-            cursor.executemany(posts_sql, values)
+            cursor.executemany(_posts_sql(stamp), values)
             # our write lock is held, so every id above `before` is one of ours: one range query
             query = (
                 f"SELECT {_POSTS.c.plan_key.name}, {id_column} FROM {_POSTS.name} "
@@ -321,18 +423,32 @@ def _insert_sqlite(
             )
             ids = dict(cursor.execute(query, before))
             samples = [
-                (
-                    ids[row.plan_key],
-                    *row.figures,
-                    _RAW_JSON % tuple(map(encode_basestring, row.raw)),
-                )
+                (ids[row.plan_key], *row.figures, row.raw)
                 for row in chunk
-                if row.figures != (None, None, None)
+                if row.figures != _NO_FIGURES
             ]
             if samples:
-                cursor.executemany(samples_sql, samples)
-            if progress:
-                progress("saving", min(start + _INSERT_CHUNK, total), total)
+                cursor.executemany(_samples_sql(stamp), samples)
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _import_cache(connection: Any) -> Iterator[None]:
+    """A bigger SQLite page cache for this connection while one import runs.
+
+    The unique plan_key index takes random keys: with the default 2 MiB SQLite spills index
+    pages halfway through the transaction and every later batch rereads them. The cache is
+    bounded (`_IMPORT_CACHE_KIB`), so the import's memory still does not grow with the file.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    cursor = _dbapi(connection).cursor()
+    (cache_size,) = cursor.execute("PRAGMA cache_size").fetchone()
+    cursor.execute(f"PRAGMA cache_size = {min(int(cache_size), -_IMPORT_CACHE_KIB)}")
+    try:
+        yield
     finally:
         cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
         cursor.close()
@@ -341,30 +457,18 @@ def _insert_sqlite(
 # --- other databases: SQLAlchemy Core bulk inserts ------------------------------------------
 
 
-def _insert_generic(
-    session: Any, rows: list[Row], now: datetime, progress: Progress | None
-) -> None:
-    total = len(rows)
-    for start in range(0, total, _INSERT_CHUNK):
-        chunk = rows[start : start + _INSERT_CHUNK]
-        session.execute(insert(_POSTS), [_post_values(row, now) for row in chunk])
-        measured = [row for row in chunk if row.figures != (None, None, None)]
-        ids = _ids_by_key(session, [row.plan_key for row in measured])
-        samples = [_sample_values(row, ids[row.plan_key], now) for row in measured]
-        if samples:
-            session.execute(insert(_SAMPLES), samples)
-        if progress:
-            progress("saving", min(start + _INSERT_CHUNK, total), total)
-
-
-def _ids_by_key(session: Any, keys: list[str]) -> dict[str, int]:
-    """Post ids of just-inserted rows (RETURNING in parameter order is row-by-row on SQLite)."""
+def _insert_generic(session: Any, rows: list[Row], now: datetime) -> None:
+    if not rows:
+        return
+    session.execute(insert(_POSTS), [_post_values(row, now) for row in rows])
+    measured = [row for row in rows if row.figures != _NO_FIGURES]
     ids: dict[str, int] = {}
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
+    for chunk in _chunks([row.plan_key for row in measured]):
         query = select(_POSTS.c.plan_key, _POSTS.c.id).where(_POSTS.c.plan_key.in_(chunk))
         ids.update((key, post_id) for key, post_id in session.execute(query))
-    return ids
+    samples = [_sample_values(row, ids[row.plan_key], now) for row in measured]
+    if samples:
+        session.execute(insert(_SAMPLES), samples)
 
 
 def _post_values(row: Row, now: datetime) -> dict[str, Any]:
@@ -374,9 +478,12 @@ def _post_values(row: Row, now: datetime) -> dict[str, Any]:
         "state": PostState.PUBLISHED,
         "channel": row.channel,
         "title": row.title,
-        "text": row.title or "",
-        "link": row.url,
+        "text": row.text,
+        "link": _own_link(row),
         "external_url": row.url,
+        "external_id": row.external_id,
+        "campaign": row.campaign,
+        "focus_area": row.focus_area,
         "scheduled_at": row.published_at,
         "published_at": row.published_at,
         "dst_adjusted": False,
@@ -392,5 +499,5 @@ def _sample_values(row: Row, post_id: int, now: datetime) -> dict[str, Any]:
         "post_id": post_id,
         "collected_at": now,
         **dict(zip(FIGURES, row.figures, strict=True)),
-        "raw": json.dumps(dict(zip(COLUMNS, row.raw, strict=True)), ensure_ascii=False),
+        "raw": row.raw,
     }

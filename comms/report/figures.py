@@ -43,6 +43,7 @@ class Group:
 
     name: str
     posts: int = 0
+    reach_known: int = 0  # how many of the posts the reach figures rest on
     reach_min: int | None = None
     reach_max: int | None = None
     reach_median: int | float | None = None
@@ -64,6 +65,7 @@ class TopPost:
     impressions: int | None
     engagements: int | None
     url: str | None
+    final: bool = False  # the figures are the final snapshot before the service dropped them
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def build_report(
             latest.c.reach,
             latest.c.impressions,
             latest.c.engagements,
+            latest.c.final,
         )
         .outerjoin(latest, sa.and_(latest.c.post_id == Post.id, latest.c.rn == 1))
         .where(
@@ -153,6 +156,7 @@ def build_report(
                 ranked.c.impressions,
                 ranked.c.engagements,
                 sa.func.coalesce(col(Post.external_url), col(Post.link)),
+                sa.func.coalesce(ranked.c.final, sa.false()),
             )
             .join(Post, col(Post.id) == ranked.c.id)
             .order_by(ranked.c.reach.desc(), ranked.c.published_at, ranked.c.id)
@@ -168,7 +172,26 @@ def build_report(
         totals=replace(groups["total"].get("total", Group(name=TOTAL)), name=TOTAL),
         channel_types=dict(channel_types),
         channel_type_groups=groups["channel_type"],
-        top_posts=tuple(TopPost(*row) for row in top),
+        top_posts=tuple(_top_post(row) for row in top),
+    )
+
+
+def _top_post(row: Any) -> TopPost:
+    """A row of the top query: the TopPost fields in their order."""
+    post_id, channel, campaign, title, published_at, reach, impressions, engagements, url, final = (
+        row
+    )
+    return TopPost(
+        post_id,
+        channel,
+        campaign,
+        title,
+        published_at,
+        reach,
+        impressions,
+        engagements,
+        url,
+        bool(final),
     )
 
 
@@ -197,6 +220,7 @@ def _latest_figures() -> Any:
         col(MetricSample.reach),
         col(MetricSample.impressions),
         col(MetricSample.engagements),
+        col(MetricSample.final),
         sa.func.row_number()
         .over(
             partition_by=col(MetricSample.post_id),
@@ -269,6 +293,7 @@ def _groups(session: Any, base: Any, kind: str) -> dict[str, Group]:
         result[name] = Group(
             name=name,
             posts=posts,
+            reach_known=measured,
             reach_min=_int(rmin),
             reach_max=_int(rmax),
             reach_median=_middle(session, base, key, name, measured),

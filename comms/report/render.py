@@ -9,6 +9,7 @@ cells defined here.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
@@ -87,6 +88,7 @@ SECTIONS = (
 )
 HEADINGS = (
     "Opslag",
+    "Med rækkevidde",
     "Rækkevidde min.",
     "Rækkevidde maks.",
     "Rækkevidde median",
@@ -95,8 +97,20 @@ HEADINGS = (
     "Interaktioner",
 )
 # the terminal is narrow: short headings (the caption says which are reach), numbers never cut
-_TABLE_HEADINGS = ("Opslag", "Min.", "Maks.", "Median", "I alt", "Visninger", "Interakt.")
-_TABLE_CAPTION = "Min., maks., median, i alt: rækkevidde. Interakt.: interaktioner. –: ukendt."
+_TABLE_HEADINGS = (
+    "Opslag",
+    "Med tal",
+    "Min.",
+    "Maks.",
+    "Median",
+    "I alt",
+    "Visninger",
+    "Interakt.",
+)
+_TABLE_CAPTION = (
+    "Med tal: de opslag med kendt rækkevidde, som min., maks., median og i alt bygger på. "
+    "Interakt.: interaktioner. –: ukendt."
+)
 
 
 class _TypeNames(Mapping[str, str]):
@@ -126,14 +140,24 @@ def section_rows(report: Report, attr: str) -> list[tuple[str, Group]]:
     return [(group.name, group) for group in groups.values()]
 
 
+FINAL_MARK = " (endelig)"
+"""After a top post's reach: the figures are the final snapshot taken before the service stopped
+keeping them (Meta keeps insights for two years), so they will not grow any more."""
+
+
 def top_post_cells(post: TopPost, zone: ZoneInfo) -> list[str]:
     """Date, channel, title, reach, impressions, engagements: Danish formats, for the tables."""
-    figures = (post.reach, post.impressions, post.engagements)
+    figures = [
+        MISSING if value is None else format_number(value)
+        for value in (post.reach, post.impressions, post.engagements)
+    ]
+    if post.final:
+        figures[0] += FINAL_MARK
     return [
         format_date(post.published_at.astimezone(zone)),
         post.channel,
         post.title or "",
-        *(MISSING if value is None else format_number(value) for value in figures),
+        *figures,
     ]
 
 
@@ -141,9 +165,14 @@ TOP_HEADINGS = ("Dato", "Kanal", "Opslag", "Rækkevidde", "Visninger", "Interakt
 TOP_TITLE = "Opslag med størst rækkevidde"
 
 
+def known_cell(group: Group) -> str:
+    """'9 af 10': how many of the posts have the reach the figures rest on."""
+    return f"{format_number(group.reach_known)} af {format_number(group.posts)}"
+
+
 def danish_cells(group: Group) -> list[str]:
+    """Posts, how many with reach, reach min/max/median/total, impressions, engagements."""
     values = (
-        group.posts,
         group.reach_min,
         group.reach_max,
         group.reach_median,
@@ -151,7 +180,8 @@ def danish_cells(group: Group) -> list[str]:
         group.impressions,
         group.engagements,
     )
-    return [MISSING if value is None else format_number(value) for value in values]
+    figures = [MISSING if value is None else format_number(value) for value in values]
+    return [format_number(group.posts), known_cell(group), *figures]
 
 
 def render_table(report: Report) -> list[Table]:
@@ -196,6 +226,7 @@ def _group_json(group: Group) -> dict[str, Any]:
     return {
         "posts": group.posts,
         "reach": {
+            "known": group.reach_known,
             "min": group.reach_min,
             "max": group.reach_max,
             "median": group.reach_median,
@@ -233,6 +264,7 @@ def to_json_document(report: Report, comparison: dict[str, Any] | None = None) -
             "impressions": post.impressions,
             "engagements": post.engagements,
             "url": post.url,
+            "final": post.final,
         }
         for post in report.top_posts
     ]
@@ -245,25 +277,43 @@ CSV_HEADER = (
     "group_kind",
     "name",
     "posts",
+    "reach_known",
     "reach_min",
     "reach_max",
     "reach_median",
     "reach_total",
     "impressions",
     "engagements",
+    "period_from",
+    "period_to",
 )
+CSV_DIALECTS = ("plain", "excel-da")
+"""plain: commas and a decimal point, for programs; excel-da: what Danish Excel opens in columns
+(semicolons, a decimal comma, UTF-8 with a byte-order mark, added by `to_csv_bytes`)."""
 
 
 def to_csv(
-    report: Report, *, with_types: bool = False, earlier: Report | None = None, header: bool = True
+    report: Report,
+    *,
+    with_types: bool = False,
+    earlier: Report | None = None,
+    header: bool = True,
+    dialect: str = "plain",
 ) -> str:
     """One row per group (kinds channel, campaign, focus_area, total); unknown figures empty.
 
-    `with_types` adds channel_type rows after the channels; `earlier` appends that period's rows
-    with kinds prefixed "earlier_", so a spreadsheet can put the two periods side by side.
+    Every row carries its period (period_from, period_to), so rows copied elsewhere still say
+    what they count. `with_types` adds channel_type rows after the channels; `earlier` appends
+    that period's rows with kinds prefixed "earlier_", so a spreadsheet can put the two periods
+    side by side.
     """
+    if dialect not in CSV_DIALECTS:
+        raise ValueError(f"unknown CSV dialect {dialect!r}; known: {', '.join(CSV_DIALECTS)}")
+    danish = dialect == "excel-da"
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(
+        out, delimiter=";" if danish else ",", lineterminator="\r\n" if danish else "\n"
+    )
     if header:
         writer.writerow(CSV_HEADER)
     kinds: list[tuple[str, dict[str, Group]]] = [("channel", report.channels)]
@@ -274,10 +324,12 @@ def to_csv(
         ("focus_area", report.focus_areas),
         ("total", {"total": report.totals}),
     ]
+    period = (report.start.isoformat(), report.end.isoformat())
     for kind, groups in kinds:
         for name, g in groups.items():
             values = (
                 g.posts,
+                g.reach_known,
                 g.reach_min,
                 g.reach_max,
                 g.reach_median,
@@ -285,12 +337,25 @@ def to_csv(
                 g.impressions,
                 g.engagements,
             )
-            writer.writerow([kind, name, *("" if v is None else v for v in values)])
+            cells = ["" if v is None else _csv_number(v, danish) for v in values]
+            writer.writerow([kind, name, *cells, *period])
     text = out.getvalue()
     if earlier is not None:
-        rows = to_csv(earlier, with_types=with_types, header=False).splitlines(keepends=True)
-        text += "".join("earlier_" + row for row in rows)
+        rows = to_csv(earlier, with_types=with_types, header=False, dialect=dialect)
+        text += "".join("earlier_" + row for row in rows.splitlines(keepends=True))
     return text
+
+
+def to_csv_bytes(report: Report, **options: Any) -> bytes:
+    """`to_csv` as Danish Excel opens it by double-click: UTF-8 with a byte-order mark."""
+    return codecs.BOM_UTF8 + to_csv(report, dialect="excel-da", **options).encode("utf-8")
+
+
+def _csv_number(value: int | float, danish: bool) -> str:
+    """A plain number (no thousands separators: a spreadsheet reads them as numbers); a median
+    of x.5 with a decimal comma for Danish Excel."""
+    text = str(value)
+    return text.replace(".", ",") if danish else text
 
 
 def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
@@ -329,8 +394,10 @@ def to_markdown(report: Report, extra: Sequence[str] = ()) -> str:
 
 # What Markdown (CommonMark and GitHub's tables) could read as markup inside a table cell: links
 # and images, autolinks and HTML, emphasis, code, strikethrough, entities and the cell's edge.
-# A backslash before ASCII punctuation always means the character itself.
-_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#!|~&")
+# A backslash before ASCII punctuation always means the character itself. Parentheses stay as
+# they are: they take part in a link only right after a `]`, which is escaped, and "(enkeltopslag)"
+# should read as written in the Markdown source too.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]<>#!|~&")
 
 
 def markdown_text(text: str) -> str:

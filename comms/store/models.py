@@ -95,6 +95,7 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_author_state", "author", "state"),
         sa.Index("ix_post_scheduled_at_id", "scheduled_at", "id"),  # the queue page's order
         sa.Index("ix_post_link_from_post_id", "link_from_post_id"),  # the posts a page releases
+        sa.Index("ix_post_channel_external_id", "channel", "external_id"),  # import's matching
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -192,6 +193,8 @@ class MetricSample(SQLModel, table=True):
     engagements: int | None = None
     clicks: int | None = None
     raw: str | None = Field(default=None, sa_type=sa.Text)
+    # the last read before the service stops keeping the post's figures (Meta: two years)
+    final: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class AuditEvent(SQLModel, table=True):

@@ -256,6 +256,44 @@ def test_a_refused_metric_leaves_only_its_figure_empty(fake):
     assert "post_impressions_unique" in figures.raw["errors"]
 
 
+def test_a_metric_name_graph_does_not_know_falls_back_to_the_one_it_replaced(fake):
+    receipt = channel(fake).publish(make_post())
+    # a Graph that has the older names only (as before Meta's 2025 renaming)
+    fake.page_metrics = {"post_impressions_unique", "post_impressions", "post_clicks"}
+    fake.insights[receipt.external_id] = {
+        "post_impressions_unique": 700,
+        "post_impressions": 900,
+        "post_clicks": 4,
+    }
+    figures = channel(fake).metrics(receipt)
+    assert (figures.reach, figures.impressions, figures.clicks) == (700, 900, 4)
+    assert figures.raw["metric_names"] == {
+        "reach": "post_impressions_unique",
+        "impressions": "post_impressions",
+        "clicks": "post_clicks",
+    }
+    assert "post_total_media_view_unique" in figures.raw["errors"]  # tried first, refused
+    assert "post_reactions_by_type_total" in figures.raw["errors"]  # no older name to try
+    names = [c.query["metric"][0] for c in fake.calls("GET", "/insights$")]
+    assert names == [
+        "post_total_media_view_unique",
+        "post_impressions_unique",
+        "post_media_view",
+        "post_impressions",
+        "post_clicks",
+        "post_reactions_by_type_total",
+    ]
+
+
+def test_current_names_are_recorded_with_the_figures(fake):
+    receipt = channel(fake).publish(make_post())
+    fake.insights[receipt.external_id] = {"post_total_media_view_unique": 5, "post_media_view": 6}
+    figures = channel(fake).metrics(receipt)
+    assert figures.raw["metric_names"]["reach"] == "post_total_media_view_unique"
+    assert figures.raw["metric_names"]["impressions"] == "post_media_view"
+    assert len(fake.calls("GET", "/insights$")) == 4  # no fallback asked for when not needed
+
+
 def test_metrics_with_an_expired_token_raise_auth(fake):
     receipt = Receipt(external_id=f"{fake.page_id}_1")
     fake.expired = True

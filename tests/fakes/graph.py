@@ -114,6 +114,8 @@ class GraphFake(FakeServer):
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: list[dict[str, Any]] = []  # Instagram media, oldest first
         self.insights: dict[str, dict[str, Any]] = {}  # object id -> metric -> value
+        self.page_metrics = set(PAGE_METRICS)  # the names Graph knows (a test may rename)
+        self.ig_metrics = set(IG_METRICS)
         self.counts: dict[str, dict[str, int]] = {}  # post id -> comments/shares
         self.container_polls = 1  # status reads that say IN_PROGRESS before FINISHED
         self.container_outcome = "FINISHED"  # or "ERROR"
@@ -428,7 +430,7 @@ class GraphFake(FakeServer):
         is_media = any(m["id"] == object_id for m in self.media)
         if not (is_page_post or is_media):
             return graph_error(100, f"(#100) Object with ID '{object_id}' does not exist")
-        known = PAGE_METRICS if is_page_post else IG_METRICS
+        known = self.page_metrics if is_page_post else self.ig_metrics
         for metric in metrics:
             if metric not in known:
                 return graph_error(
