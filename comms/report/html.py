@@ -123,7 +123,7 @@ _TEMPLATE = (
 {{ missing }}: ukendt.</p>
 {% for section in sections %}
 <h3 id="{{ section.id }}">{{ section.title }}</h3>
-<div class="wide"><table>
+<div class="wide" tabindex="0" role="region" aria-labelledby="{{ section.id }}"><table>
 <thead><tr><th>{{ section.first }}</th>{% for h in headings %}<th class="n">{{ h }}</th>
 {% endfor %}</tr></thead>
 <tbody>
@@ -134,7 +134,7 @@ _TEMPLATE = (
 {% endfor %}
 
 {% if top %}<h3 id="top">{{ top_title }}</h3>
-<div class="wide"><table>
+<div class="wide" tabindex="0" role="region" aria-labelledby="top"><table>
 <thead><tr>{% for h in top_headings %}<th{% if loop.index > 3 %} class="n"{% endif %}>{{ h }}</th>
 {% endfor %}</tr></thead>
 <tbody>
@@ -146,8 +146,8 @@ _TEMPLATE = (
 </table></div>{% endif %}
 
 {% if change %}<h2 id="aendring">{{ change.title }}</h2>
-{% for section in change.sections %}<h3>{{ section.title }}</h3>
-<div class="wide"><table>
+{% for section in change.sections %}<h3 id="aendring-{{ loop.index }}">{{ section.title }}</h3>
+<div class="wide" tabindex="0" role="region" aria-labelledby="aendring-{{ loop.index }}"><table>
 <thead><tr><th>{{ section.first }}</th>{% for h in change.headings %}<th class="n">{{ h }}</th>
 {% endfor %}</tr></thead>
 <tbody>
