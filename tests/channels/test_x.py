@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -244,6 +248,38 @@ def test_metrics_read_owner_figures(fake: FakeX) -> None:
     assert figures.raw["data"]["public_metrics"]["like_count"] == 12
     fields = fake.calls("GET", r"/2/tweets/\d+")[0].query["tweet.fields"]
     assert fields == ["public_metrics,non_public_metrics,organic_metrics"]
+    assert figures.raw["metric_names"] == {
+        "impressions": "non_public_metrics.impression_count",
+        "clicks": "non_public_metrics.url_link_clicks",
+        "engagements": "public_metrics.like_count+reply_count+retweet_count+quote_count",
+    }
+
+
+def test_metrics_leave_bookmarks_and_profile_clicks_out_of_engagements(fake: FakeX) -> None:
+    adapter = channel(fake)
+    receipt = adapter.publish(post())
+    tweet = fake.tweets[0]
+    tweet.public_metrics.update(like_count=1, bookmark_count=50)
+    tweet.non_public_metrics.update(user_profile_clicks=70, url_link_clicks=3)
+    figures = adapter.metrics(receipt)
+    assert figures.engagements == 1
+    assert figures.clicks == 3
+    assert figures.raw["data"]["public_metrics"]["bookmark_count"] == 50
+
+
+def test_the_fake_refuses_a_field_x_does_not_document(fake: FakeX) -> None:
+    """The guard that makes the test above mean something: a retired name would fail here."""
+    receipt = channel(fake).publish(post())
+    query = urllib.parse.urlencode({"tweet.fields": "public_metrics,metrics"})
+    request = urllib.request.Request(
+        f"{fake.url}/2/tweets/{receipt.external_id}?{query}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+    body = json.loads(refused.value.read())
+    assert body["errors"][0]["parameters"] == {"tweet.fields": ["metrics"]}
 
 
 def test_metrics_of_an_old_post_fall_back_to_public_figures(fake: FakeX) -> None:
