@@ -7,8 +7,9 @@ one kind of content. The new post's URN comes back in the `x-restli-id` header o
 empty body. Figures come from `organizationalEntityShareStatistics` (lifetime, organic only):
 `uniqueImpressionsCount` is reach, `impressionCount`, `clickCount`, and likes + comments + shares
 are engagements; which field each figure came from is in `Figures.raw["metric_names"]`. The
-endpoint keeps a rolling 12-month window, so an older post simply gets no figures. `check()` reads the page's posts and, when `client_id` and `client_secret_env`
-are configured, asks LinkedIn's token introspection for the token's scopes and expiry.
+endpoint keeps a rolling 12-month window, so an older post simply gets no figures. `check()`
+reads the page's posts and, when `client_id` and `client_secret_env` are configured, asks
+LinkedIn's token introspection for the token's scopes and expiry.
 
 LinkedIn has no idempotency key. It rejects a copy of recent content with 422 `DUPLICATE_POST`,
 so a duplicate is read as "maybe we posted this already": `find()` looks through the page's recent
