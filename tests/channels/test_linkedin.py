@@ -53,7 +53,7 @@ def post(post_id: int = 1, **fields: object) -> OutgoingPost:
 
 
 def image(tmp_path: Path) -> Path:
-    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n fake image bytes")
+    return factory.picture(tmp_path, "plakat.png")
 
 
 def introspected(fake: FakeLinkedin) -> CheckResult:

@@ -18,8 +18,10 @@ from comms.channels.settings import ChannelSettings
 from comms.channels.x import DuplicateContentError, XChannel
 from comms.content.lint import text_length
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from comms.store.models import PostState
 from tests.channels import factory
 from tests.channels.contract import Contract
+from tests.channels.through import publish_once
 from tests.fakes.x import FakeX, problem
 
 TOKEN = "TOKEN-MARKER-x-9b27d4"  # must never appear in any message
@@ -42,7 +44,7 @@ def post(post_id: int = 1, **fields: object) -> OutgoingPost:
 
 
 def image(tmp_path: Path, size: int = 64) -> Path:
-    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n" + b"x" * size)
+    return factory.picture(tmp_path, "plakat.png", pad=size)
 
 
 CONTRACT = Contract(
@@ -122,6 +124,35 @@ def test_bad_image_is_rejected_before_any_call(
     with pytest.raises(RejectedError, match=message):
         channel(fake).publish(post(image_path=image(tmp_path), **fields))
     assert fake.requests == []
+
+
+SWAPPED = b"<!doctype html><script>alert(1)</script>"  # what a file may become after planning
+
+
+def test_an_image_swapped_after_planning_is_rejected_and_never_uploaded(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    planned = image(tmp_path)  # a real picture when the post was planned and approved
+    planned.write_bytes(SWAPPED)  # the same name holds a web page by the time it is sent
+    with pytest.raises(RejectedError, match="is not a PNG, JPEG, GIF or WebP picture"):
+        channel(fake).publish(post(image_path=planned, image_alt="Plakat"))
+    assert fake.requests == []  # neither uploaded nor posted
+    renamed = factory.picture(tmp_path, "plakat2.png")  # a JPEG under a PNG's name is refused too
+    renamed.write_bytes(factory.picture_bytes("JPEG"))
+    with pytest.raises(RejectedError, match=r"is a JPEG file but is named \.png"):
+        channel(fake).publish(post(image_path=renamed, image_alt="Plakat"))
+    assert fake.requests == []
+
+
+def test_a_swapped_image_fails_the_post_without_a_retry(fake: FakeX, tmp_path: Path) -> None:
+    planned = image(tmp_path)
+    planned.write_bytes(SWAPPED)
+    outgoing = post(image_path=planned, image_alt="Plakat", scheduled_at=datetime.now(UTC))
+    outcome = publish_once(CONTRACT, fake, tmp_path, outgoing=outgoing)
+    assert outcome.post.state == PostState.FAILED  # a rejection: the queue does not try again
+    assert outcome.post.attempts == 1
+    assert "is not a PNG, JPEG, GIF or WebP picture" in (outcome.post.last_error or "")
+    assert fake.tweets == []
 
 
 def test_too_large_image_is_rejected(fake: FakeX, tmp_path: Path) -> None:
