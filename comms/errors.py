@@ -76,7 +76,7 @@ class ImportFileError(LocatedError):
         hint: str | None = None,
         details: list[str] | None = None,
     ) -> None:
-        self.details = list(details or [])  # "line 12: reach 'x' is not a whole number (...)"
+        self.details = list(details or [])  # "linje 12: reach 'x' er ikke et helt tal (...)"
         super().__init__(message, path=path, line=line, hint=hint)
 
     def __str__(self) -> str:

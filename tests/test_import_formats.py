@@ -357,8 +357,8 @@ def test_a_decimal_in_a_danish_sheet_is_an_error_with_line_and_column(
     path.write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-8-sig"))
     result = comms(settings, "import", str(path))
     assert result.exit_code == 1
-    assert f"{path}:4: reach '1,250' is not a whole number" in result.output
-    assert "nothing was imported" in result.output
+    assert f"{path}:4: reach '1,250' er ikke et helt tal" in result.output
+    assert "intet blev importeret" in result.output
     assert stored_posts(settings) == []
 
 
@@ -370,7 +370,7 @@ def test_an_ambiguous_number_in_a_meta_export_is_an_error(settings: Settings, tm
     )
     result = comms(settings, "import", str(path), "--channel", "facebook")
     assert result.exit_code == 1
-    assert f"{path}:2: Views '1.250' is not a whole number" in result.output
+    assert f"{path}:2: Views '1.250' er ikke et helt tal" in result.output
     assert stored_posts(settings) == []
 
 
@@ -385,15 +385,15 @@ def test_an_export_without_a_channel_asks_for_one(settings: Settings, tmp_path: 
     )
     missing = comms(settings, "import", str(path))
     assert missing.exit_code == 1
-    assert "names no channel: say which with --channel NAME (e.g. --channel facebook)" in (
+    assert "angiver ingen kanal: sig hvilken med --channel NAVN (fx --channel facebook)" in (
         missing.output
     )
     typo = comms(settings, "import", str(path), "--channel", "facebok")
     assert typo.exit_code == 1
-    assert "unknown channel 'facebok'" in typo.output
-    assert "did you mean 'facebook'?" in typo.output
+    assert "ukendt kanal 'facebok'" in typo.output
+    assert "mente du 'facebook'?" in typo.output
     wrong_type = comms(settings, "import", str(path), "--channel", "linkedin")
-    assert "is of type linkedin, but the file is Meta Business Suite, Facebook-opslag" in (
+    assert "er af typen linkedin, men filen er Meta Business Suite, Facebook-opslag" in (
         wrong_type.output
     )
     assert stored_posts(settings) == []
@@ -406,10 +406,10 @@ def test_a_missing_needed_column_is_named_with_the_format(settings: Settings, tm
     )
     result = comms(settings, "import", str(path), "--channel", "facebook")
     assert result.exit_code == 1
-    assert "bad header for Meta Business Suite, Facebook-opslag: missing column(s): Reach" in (
+    assert "passer ikke til Meta Business Suite, Facebook-opslag: kolonne(r) mangler: Reach" in (
         result.output
     )
-    assert "did you mean 'rech'?" in result.output
+    assert "mente du 'rech'?" in result.output
 
 
 def test_a_columns_file_maps_an_unknown_header(settings: Settings, tmp_path: Path):
@@ -455,7 +455,7 @@ def test_campaign_and_focus_area_for_a_whole_file(settings: Settings, tmp_path: 
     assert report["focus_areas"]["Fyrværkeri"]["posts"] == 2
     bad = comms(settings, "import", str(path), "--channel", "facebook", "--campaign", "Tryg Nytår")
     assert bad.exit_code == 1
-    assert "campaign 'Tryg Nytår' is not a campaign's slug" in bad.output
+    assert "campaign 'Tryg Nytår' er ikke en kampagnes kortnavn" in bad.output
 
 
 # --- matching: a newer export updates, never doubles -----------------------------------------
@@ -598,10 +598,10 @@ def test_a_bad_row_after_written_batches_leaves_nothing(
     path = write_bom_csv(tmp_path / "fb.csv", FACEBOOK_HEADER, *rows)
     result = comms(settings, "import", str(path), "--channel", "facebook")
     assert result.exit_code == 1
-    assert f"{path}:7: Publish time '14/01/2026 08:30' is not a time this export writes" in (
+    assert f"{path}:7: Publish time '14/01/2026 08:30' er ikke et tidspunkt, som denne" in (
         result.output
     )
-    assert "line 10: Views '-3' is negative" in result.output
+    assert "linje 10: Views '-3' er negativt" in result.output
     assert stored_posts(settings) == []
     good = write_bom_csv(tmp_path / "good.csv", FACEBOOK_HEADER, *rows[:5], *rows[6:8])
     assert comms(settings, "import", str(good), "--channel", "facebook").exit_code == 0

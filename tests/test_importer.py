@@ -213,21 +213,21 @@ def test_many_rows_go_in_by_bulk(settings: Settings, tmp_path: Path):
 # --- errors: file, line, what to do, and nothing written -----------------------------------
 
 BAD_ROWS = [
-    ("instagram,2019-01-14 10:00,T,,,,", "unknown channel 'instagram'", "facebook, hjemmeside"),
-    (",2019-01-14 10:00,T,,,,", "channel is empty", "facebook, hjemmeside"),
-    ("facebook,14-01-2019 10:00,T,,,,", "not an ISO 8601 time", "2019-01-14 20:59"),
-    ("facebook,,T,,,,", "published_at is empty", "ISO 8601"),
-    ("facebook,2019-01-14 10:00,T,,-5,,", "reach '-5' is negative", "whole number"),
-    ("facebook,2019-01-14 10:00,T,,,3.5,", "impressions '3.5' is not a whole number", "25.056"),
-    ('facebook,2019-01-14 10:00,T,,,,"25,056"', "engagements '25,056' is not a whole", "25056"),
-    ("facebook,2019-01-14 10:00,T,,12a,,", "reach '12a' is not a whole number", "empty"),
-    ("facebook,2019-01-14 10:00,T,,²,,", "reach '²' is not a whole number", "empty"),
-    ("facebook,0001-01-01 00:00,T,,,,", "published_at '0001-01-01 00:00' is out of range", "9999"),
-    ("facebook,9999-12-31 23:59-01:00,T,,,,", "is out of range", "years 1 and 9999"),
-    ("facebook,2019-01-14 10:00,T,,99999999999,,", "reach '99999999999' is too large", None),
-    ("facebook,2019-01-14 10:00,T,aalborg.dk,,,", "is not a web address", "https://"),
-    ("facebook,2019-01-14 10:00,T,,,", "6 values where the header has 7 columns", "comma"),
-    ("facebook,2019-01-14 10:00,T,,,,,", "8 values where the header has 7 columns", "comma"),
+    ("instagram,2019-01-14 10:00,T,,,,", "ukendt kanal 'instagram'", "facebook, hjemmeside"),
+    (",2019-01-14 10:00,T,,,,", "channel er tom", "facebook, hjemmeside"),
+    ("facebook,14-01-2019 10:00,T,,,,", "er ikke et ISO 8601-tidspunkt", "2019-01-14 20:59"),
+    ("facebook,,T,,,,", "published_at er tom", "ISO 8601"),
+    ("facebook,2019-01-14 10:00,T,,-5,,", "reach '-5' er negativt", "helt tal"),
+    ("facebook,2019-01-14 10:00,T,,,3.5,", "impressions '3.5' er ikke et helt tal", "25.056"),
+    ('facebook,2019-01-14 10:00,T,,,,"25,056"', "engagements '25,056' er ikke et helt", "25056"),
+    ("facebook,2019-01-14 10:00,T,,12a,,", "reach '12a' er ikke et helt tal", "tomt"),
+    ("facebook,2019-01-14 10:00,T,,²,,", "reach '²' er ikke et helt tal", "tomt"),
+    ("facebook,0001-01-01 00:00,T,,,,", "published_at '0001-01-01 00:00' ligger uden for", "9999"),
+    ("facebook,9999-12-31 23:59-01:00,T,,,,", "ligger uden for", "år 1 og år 9999"),
+    ("facebook,2019-01-14 10:00,T,,99999999999,,", "reach '99999999999' er for stort", "højst"),
+    ("facebook,2019-01-14 10:00,T,aalborg.dk,,,", "er ikke en webadresse", "https://"),
+    ("facebook,2019-01-14 10:00,T,,,", "6 værdier, men overskriften har 7 kolonner", "komma"),
+    ("facebook,2019-01-14 10:00,T,,,,,", "8 værdier, men overskriften har 7 kolonner", "komma"),
 ]
 
 
@@ -251,10 +251,10 @@ def test_a_bad_row_names_file_line_and_fix_and_writes_nothing(
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("channel,published_at,title,url,reach,impressions", "missing column(s): engagements"),
-        (HEADER.replace("reach", "reatch"), "missing column(s): reach (did you mean 'reatch'?)"),
-        (HEADER.replace("url", "link"), "missing column(s): url"),
-        (HEADER + ",title", "repeated column(s): title"),
+        ("channel,published_at,title,url,reach,impressions", "kolonne(r) mangler: engagements"),
+        (HEADER.replace("reach", "reatch"), "kolonne(r) mangler: reach (mente du 'reatch'?)"),
+        (HEADER.replace("url", "link"), "kolonne(r) mangler: url"),
+        (HEADER + ",title", "kolonne(r) gentaget: title"),
     ],
 )
 def test_a_bad_header_says_which_columns_and_shows_the_expected_one(
@@ -272,7 +272,7 @@ def test_a_bad_header_says_which_columns_and_shows_the_expected_one(
 def test_an_empty_file_is_an_error(settings: Settings, tmp_path: Path):
     path = tmp_path / "empty.csv"
     path.write_text("\n\n", encoding="utf-8")
-    with pytest.raises(ImportFileError, match=r"empty\.csv:1: the file is empty") as caught:
+    with pytest.raises(ImportFileError, match=r"empty\.csv:1: filen er tom") as caught:
         import_csv(settings, path, actor="anna")
     assert EXPECTED_HEADER in (caught.value.hint or "")
 
@@ -280,7 +280,7 @@ def test_an_empty_file_is_an_error(settings: Settings, tmp_path: Path):
 def test_a_utf16_file_is_refused(settings: Settings, tmp_path: Path):
     path = tmp_path / "utf16.csv"
     path.write_bytes(codecs.BOM_UTF16_LE + f"{HEADER}\n".encode("utf-16-le"))
-    with pytest.raises(ImportFileError, match=r"utf16\.csv:1: the file is UTF-16") as caught:
+    with pytest.raises(ImportFileError, match=r"utf16\.csv:1: filen er UTF-16-tekst") as caught:
         import_csv(settings, path, actor="anna")
     assert "CSV UTF-8" in (caught.value.hint or "")
 
@@ -292,7 +292,7 @@ def test_non_utf8_bytes_name_their_line(settings: Settings, tmp_path: Path):
     with pytest.raises(ImportFileError) as caught:
         import_csv(settings, path, actor="anna")
     assert caught.value.line == 3
-    assert "not UTF-8" in caught.value.message
+    assert "ikke UTF-8" in caught.value.message
     assert counts(settings) == (0, 0, 0)
 
 
@@ -310,12 +310,12 @@ def test_every_bad_line_is_reported_and_the_first_is_the_location(
         import_csv(settings, path, actor="anna")
     assert caught.value.line == 3
     assert caught.value.details == [
-        "line 4: reach '-1' is negative (write a whole number of 0 or more, e.g. 25056 or "
-        "25.056, or leave it empty)",
-        "line 5: published_at 'nej' is not an ISO 8601 time (write ISO 8601, e.g. "
-        "2019-01-14 20:59 (local time) or 2019-01-14T19:59:00Z)",
+        "linje 4: reach '-1' er negativt (skriv et helt tal på 0 eller mere, fx 25056 eller "
+        "25.056, eller lad feltet stå tomt)",
+        "linje 5: published_at 'nej' er ikke et ISO 8601-tidspunkt (skriv ISO 8601, fx "
+        "2019-01-14 20:59 (lokal tid) eller 2019-01-14T19:59:00Z)",
     ]
-    assert "nothing was imported" in (caught.value.hint or "")
+    assert "intet blev importeret" in (caught.value.hint or "")
 
 
 def test_line_numbers_count_quoted_line_breaks(settings: Settings, tmp_path: Path):
@@ -364,8 +364,8 @@ def test_cli_import_error_is_one_line_with_file_and_line(settings: Settings, tmp
     path = write_csv(tmp_path, "facebook,2019-01-14 10:00,A,,5,,", "myspace,2019-01-14,B,,,,")
     result = CliRunner().invoke(comms_cli(), ["--config", str(settings.path), "import", str(path)])
     assert result.exit_code == 1
-    assert f"{path}:3: unknown channel 'myspace'" in result.output
-    assert "configured channels: facebook, hjemmeside" in result.output
+    assert f"{path}:3: ukendt kanal 'myspace'" in result.output
+    assert "konfigurerede kanaler: facebook, hjemmeside" in result.output
     assert "Traceback" not in result.output
     assert counts(settings) == (0, 0, 0)
 
@@ -453,17 +453,17 @@ def test_cli_import_says_what_is_wrong_on_every_bad_line(settings: Settings, tmp
     result = run_comms("--config", str(settings.path), "import", str(path))
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"Error: {path}:2: unknown channel 'facebok' (did you mean ")
+    assert lines[0].startswith(f"Error: {path}:2: ukendt kanal 'facebok' (mente du ")
     assert "'facebook'?" in lines[0]
-    assert lines[0].endswith("nothing was imported)")
+    assert lines[0].endswith("intet blev importeret)")
     assert lines[1] == (
-        "  line 3: published_at 'nej' is not an ISO 8601 time (write ISO 8601, e.g. "
-        "2019-01-14 20:59 (local time) or 2019-01-14T19:59:00Z); engagements 'x' is not a "
-        "whole number (write a whole number of 0 or more, e.g. 25056 or 25.056, or leave it "
-        "empty)"
+        "  linje 3: published_at 'nej' er ikke et ISO 8601-tidspunkt (skriv ISO 8601, fx "
+        "2019-01-14 20:59 (lokal tid) eller 2019-01-14T19:59:00Z); engagements 'x' er ikke et "
+        "helt tal (skriv et helt tal på 0 eller mere, fx 25056 eller 25.056, eller lad feltet "
+        "stå tomt)"
     )
-    assert lines[2].startswith("  line 4: reach '-1' is negative (")
-    assert lines[20].startswith("  line 22: reach '-19' is negative (")
-    assert lines[21] == "  and 6 more line(s) with problems"
+    assert lines[2].startswith("  linje 4: reach '-1' er negativt (")
+    assert lines[20].startswith("  linje 22: reach '-19' er negativt (")
+    assert lines[21] == "  og 6 linjer mere med fejl"
     assert len(lines) == 22
     assert counts(settings) == (0, 0, 0)

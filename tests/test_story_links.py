@@ -345,12 +345,19 @@ def test_the_post_is_not_claimed_before_its_page_is_out(story, mastodon):
     posts = listed(story)
     assert (posts[SOCIAL_KEY]["state"], posts[SOCIAL_KEY]["attempts"]) == ("queued", 0)
     assert "venter på nyhed.hjemmeside" in posts[SOCIAL_KEY]["waiting_for"]
+    status = comms(story, "status")
+    assert (
+        f"1 opslag venter på den side, de linker til: 1 på nyhed.hjemmeside (opslag {news})."
+        in status
+    )
+    assert "sendes ikke" not in status  # the page is still to come: nobody needs to act
     # the page comes out: the post follows in the same pass
     move(story, news, now - timedelta(minutes=1))
     daemon_once(story)
     assert len(statuses(mastodon)) == 1
     assert page_url(story) in statuses(mastodon)[0]
     assert listed(story)[SOCIAL_KEY]["waiting_for"] is None
+    assert "venter på" not in comms(story, "status")
 
 
 def test_a_cancelled_page_holds_the_post_for_good_never_sent_never_missed(story, mastodon):
@@ -369,6 +376,9 @@ def test_a_cancelled_page_holds_the_post_for_good_never_sent_never_missed(story,
         "udgivet; flyt den, eller annullér dette opslag"
     )
     assert "som er annulleret" in comms(story, "queue", "show", str(social))
+    status = comms(story, "status")
+    assert "1 opslag venter på den side, de linker til" in status
+    assert "1 af dem sendes ikke, før en person flytter siden eller annullerer opslaget" in status
 
 
 # --- the grace window, at chosen instants ----------------------------------------------------

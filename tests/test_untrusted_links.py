@@ -256,7 +256,9 @@ def test_an_import_url_that_is_no_web_address_is_a_row_error(
     )
     result = CliRunner().invoke(comms_cli(), ["--config", str(settings.path), "import", str(path)])
     assert result.exit_code == 1
-    assert f"{path}:3: url {bad!r} is not a web address" in result.output
+    assert f"{path}:3: url {bad!r} er ikke en webadresse" in result.output
+    why = "kun adresser med http://" if bad.startswith("javascript") else "et brugernavn eller"
+    assert why in result.output  # the reason in Danish too, not only the frame
     with session_scope(settings.database_url) as session:
         assert session.exec(select(Post)).all() == []
 

@@ -88,7 +88,7 @@ def test_an_import_row_with_a_nul_is_refused_with_its_line(any_settings: Setting
         comms_cli(), ["--config", str(any_settings.path), "import", str(path)]
     )
     assert result.exit_code == 1
-    assert f"{path}:3: title contains a NUL character" in result.output
+    assert f"{path}:3: title indeholder et NUL-tegn" in result.output
     assert "bug in comms" not in result.output
     with session_scope(any_settings.database_url) as session:
         assert session.exec(select(Post)).all() == []

@@ -51,22 +51,31 @@ def image_problem(path: Path, root: Path) -> str | None:
         real.relative_to(root.resolve())
     except ValueError:
         return f"image {path} lies outside the campaigns folder {root} (a symlink out of it?)"
-    if not real.is_file():
-        return f"image {path} is not a file"
-    size = real.stat().st_size
+    return picture_problem(real, shown=path)
+
+
+def picture_problem(path: Path, *, shown: Path | None = None) -> str | None:
+    """Why the file at `path` is not a picture a post may carry, judged by its content (English),
+    or None. Planning asks it through `image_problem`; the channels ask it again just before an
+    upload, since the file may have been swapped in the months between plan and send.
+    `shown` is the name to use in the message (the path as the campaign file wrote it)."""
+    name = path if shown is None else shown
+    if not path.is_file():
+        return f"image {name} is not a file"
+    size = path.stat().st_size
     if size > MAX_BYTES:
-        return f"image {path} is {size // 1024} kB; at most {MAX_BYTES // (1024 * 1024)} MB"
-    expected = SUFFIXES.get(real.suffix.lower())
+        return f"image {name} is {size // 1024} kB; at most {MAX_BYTES // (1024 * 1024)} MB"
+    expected = SUFFIXES.get(path.suffix.lower())
     if expected is None:
-        return f"image {path} must be .png, .jpg, .gif or .webp"
+        return f"image {name} must be .png, .jpg, .gif or .webp"
     try:
-        with Image.open(real) as probe:
+        with Image.open(path) as probe:
             kind, pixels = probe.format, probe.width * probe.height
             probe.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return f"image {path} is not a PNG, JPEG, GIF or WebP picture that can be read"
+        return f"image {name} is not a PNG, JPEG, GIF or WebP picture that can be read"
     if kind != expected:
-        return f"image {path} is a {kind} file but is named {real.suffix}: rename it"
+        return f"image {name} is a {kind} file but is named {path.suffix}: rename it"
     if pixels > MAX_PIXELS:
-        return f"image {path} has {pixels} pixels; at most {MAX_PIXELS}"
+        return f"image {name} has {pixels} pixels; at most {MAX_PIXELS}"
     return None

@@ -1,7 +1,11 @@
-"""The checks every adapter makes before it sends an image: the file is there, it has alt text.
+"""The checks every adapter makes before it sends an image: the file is there, it is a picture
+by its content, and it has alt text.
 
 They run before anything is sent, so a post that would reach readers without a description (or
-without its picture) is rejected up front, in the same words whichever service it is for.
+without its picture) is rejected up front, in the same words whichever service it is for. The
+content check is the very one planning made (`comms.campaigns.images.picture_problem`): a file
+swapped after planning (an HTML page, a script, an oversized or mislabelled file under the
+planned name) is rejected, never uploaded, and a rejection is not retried.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from comms.campaigns.images import picture_problem
 from comms.channels.base import OutgoingPost
 from comms.errors import RejectedError, TransientError
 
@@ -17,10 +22,13 @@ SCREEN_READERS = ": a public web page needs one for screen readers"  # site and 
 
 
 def image_path(post: OutgoingPost, *, prefix: str = "") -> Path:
-    """The post's image file; rejected when it does not exist."""
+    """The post's image file; rejected when it does not exist or is no picture by its content."""
     path = Path(post.image_path or "")
     if not path.is_file():
         raise RejectedError(f"{prefix}image not found: {path}")
+    problem = picture_problem(path)
+    if problem is not None:
+        raise RejectedError(f"{prefix}{problem}; nothing was uploaded")
     return path
 
 

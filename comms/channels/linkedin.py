@@ -6,8 +6,10 @@ and sends `content.media {id, altText}`, with the link left in the text, because
 one kind of content. The new post's URN comes back in the `x-restli-id` header of a 201 with an
 empty body. Figures come from `organizationalEntityShareStatistics` (lifetime, organic only):
 `uniqueImpressionsCount` is reach, `impressionCount`, `clickCount`, and likes + comments + shares
-are engagements. `check()` reads the page's posts and, when `client_id` and `client_secret_env`
-are configured, asks LinkedIn's token introspection for the token's scopes and expiry.
+are engagements; which field each figure came from is in `Figures.raw["metric_names"]`. The
+endpoint keeps a rolling 12-month window, so an older post simply gets no figures. `check()`
+reads the page's posts and, when `client_id` and `client_secret_env` are configured, asks
+LinkedIn's token introspection for the token's scopes and expiry.
 
 LinkedIn has no idempotency key. It rejects a copy of recent content with 422 `DUPLICATE_POST`,
 so a duplicate is read as "maybe we posted this already": `find()` looks through the page's recent
@@ -250,12 +252,29 @@ class LinkedinChannel(Channel):
             if any(p is not None for p in parts)
             else None
         )
+        figures = {
+            "reach": _int(stats.get("uniqueImpressionsCount")),
+            "impressions": _int(stats.get("impressionCount")),
+            "clicks": _int(stats.get("clickCount")),
+        }
+        names = {
+            figure: f"totalShareStatistics.{field}"
+            for figure, field in (
+                ("reach", "uniqueImpressionsCount"),
+                ("impressions", "impressionCount"),
+                ("clicks", "clickCount"),
+            )
+            if figures[figure] is not None
+        }
+        if engagements is not None:
+            names["engagements"] = "totalShareStatistics.likeCount+commentCount+shareCount"
+        raw = data if isinstance(data, dict) else {"value": data}
         return Figures(
-            reach=_int(stats.get("uniqueImpressionsCount")),
-            impressions=_int(stats.get("impressionCount")),
+            reach=figures["reach"],
+            impressions=figures["impressions"],
             engagements=engagements,
-            clicks=_int(stats.get("clickCount")),
-            raw=data if isinstance(data, dict) else {"value": data},
+            clicks=figures["clicks"],
+            raw={**raw, "metric_names": names},
         )
 
     def check(self) -> CheckResult:

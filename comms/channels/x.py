@@ -11,7 +11,9 @@ Figures come from `GET /2/tweets/:id?tweet.fields=public_metrics,non_public_metr
 organic_metrics`: impressions (non-public when X gives them, else public), link clicks
 (`url_link_clicks`, owner only and only for posts up to 30 days old) and engagements (likes +
 replies + reposts + quotes). X has no unique reach, so `reach` stays None. When X refuses the
-owner-only fields (it answers 200 with only `errors`), the public figures are read alone.
+owner-only fields (it answers 200 with only `errors`), the public figures are read alone; which
+field each figure came from is in `Figures.raw["metric_names"]`, since the two impression counts
+are not the same figure for a post that was also promoted.
 
 No idempotency key: X refuses identical text with 403 "duplicate content", which after an
 ambiguous failure means "probably ours", so `find()` looks through the account's own recent posts
@@ -174,17 +176,30 @@ class XChannel(Channel):
             reason = _first_error(data) or "no data"
             raise RejectedError(f"x: post {receipt.external_id} cannot be read: {reason}")
         public = tweet.get("public_metrics") or {}
-        private = tweet.get("non_public_metrics") or tweet.get("organic_metrics") or {}
-        counts = [public.get(k) for k in ("like_count", "reply_count", "retweet_count")]
-        counts.append(public.get("quote_count"))
-        known = [int(c) for c in counts if isinstance(c, int)]
-        impressions = private.get("impression_count", public.get("impression_count"))
+        owner_group = next(
+            (g for g in ("non_public_metrics", "organic_metrics") if tweet.get(g)), None
+        )
+        private = tweet.get(owner_group) or {} if owner_group else {}
+        engagement_keys = ("like_count", "reply_count", "retweet_count", "quote_count")
+        known = [int(c) for k in engagement_keys if isinstance(c := public.get(k), int)]
+        names: dict[str, str] = {}
+        impressions: int | None = None
+        for group, values in ((owner_group, private), ("public_metrics", public)):
+            if group and isinstance(values.get("impression_count"), int):
+                impressions = int(values["impression_count"])
+                names["impressions"] = f"{group}.impression_count"
+                break
+        clicks = _int(private.get("url_link_clicks"))
+        if clicks is not None and owner_group:
+            names["clicks"] = f"{owner_group}.url_link_clicks"
+        if known:
+            names["engagements"] = "public_metrics." + "+".join(engagement_keys)
         return Figures(
             reach=None,  # X has no unique-reach figure
-            impressions=int(impressions) if isinstance(impressions, int) else None,
+            impressions=impressions,
             engagements=sum(known) if known else None,
-            clicks=_int(private.get("url_link_clicks")),
-            raw=data,
+            clicks=clicks,
+            raw={**data, "metric_names": names},
         )
 
     def check(self) -> CheckResult:

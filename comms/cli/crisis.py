@@ -18,6 +18,7 @@ from comms.cli.output import print_table
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from comms.queue.links import LinkWait
     from comms.queue.transitions import InFlight
 
 
@@ -185,10 +186,10 @@ def status_command(app: AppContext) -> None:
 
     from comms.access import STATE_NAMES
     from comms.content.danish import format_datetime
-    from comms.queue import pauses
+    from comms.queue import links, pauses
     from comms.queue import transitions as queue
     from comms.store.db import session_scope
-    from comms.store.models import ChannelState, Post
+    from comms.store.models import ChannelState, Post, PostState
 
     settings = app.settings
     with session_scope(app.ready_database()) as session:
@@ -198,6 +199,13 @@ def status_command(app: AppContext) -> None:
         )
         flying = queue.in_flight(session, in_force)
         stopped = session.exec(select(ChannelState).where(ChannelState.paused)).all()
+        dependants = session.exec(
+            select(Post).where(
+                col(Post.link_from_post_id).is_not(None),
+                col(Post.state).in_([PostState.DRAFT, PostState.QUEUED]),
+            )
+        ).all()
+        waiting = list(links.waits(session, dependants).values())
     if in_force:
         for row in in_force:
             click.secho(
@@ -216,8 +224,30 @@ def status_command(app: AppContext) -> None:
         _print_in_flight(flying, settings.zone)
     for state in stopped:
         click.echo(f"Kanalen {state.name} er sat på pause: {state.paused_reason}")
+    if waiting:
+        _print_waiting(waiting)
     words = [f"{STATE_NAMES.get(state, state)} {count}" for state, count in sorted(counts.items())]
     click.echo("Køen: " + ", ".join(words) if words else "Køen er tom.")
+
+
+def _print_waiting(waiting: list[LinkWait]) -> None:
+    """'3 opslag venter på den side, de linker til: 2 på nyhed.hjemmeside (opslag 12), …'."""
+    by_source: dict[tuple[str, int], int] = {}
+    for wait in waiting:
+        key = (wait.source, wait.source_id)
+        by_source[key] = by_source.get(key, 0) + 1
+    parts = [
+        f"{n} på {source} (opslag {source_id})" for (source, source_id), n in by_source.items()
+    ]
+    click.echo(
+        f"{len(waiting)} opslag venter på den side, de linker til: " + ", ".join(parts) + "."
+    )
+    for_good = sum(1 for wait in waiting if wait.for_good)
+    if for_good:
+        click.echo(
+            f"  {for_good} af dem sendes ikke, før en person flytter siden eller annullerer "
+            "opslaget (`comms queue list`)."
+        )
 
 
 def register(cli: click.Group) -> None:

@@ -122,7 +122,7 @@ def _zone_name(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(
-            f"unknown time zone {name!r}; write e.g. Europe/Copenhagen", param_hint="--timezone"
+            f"ukendt tidszone {name!r}; skriv fx Europe/Copenhagen", param_hint="--timezone"
         ) from None
     return name
 
@@ -141,14 +141,14 @@ def _column_map(path: Path) -> dict[str, str]:
     table = data.get("columns")
     if not isinstance(table, dict) or not table:
         raise click.BadParameter(
-            f'{path}: needs a [columns] table, e.g. "Udgivet" = "published_at"',
+            f'{path}: filen skal have en [columns]-tabel, fx "Udgivet" = "published_at"',
             param_hint="--columns",
         )
     mapping: dict[str, str] = {}
     for header, ours in table.items():
         if not isinstance(ours, str) or ours not in known:
             raise click.BadParameter(
-                f"{path}: {header!r} = {ours!r}: comms' columns are " + ", ".join(known),
+                f"{path}: {header!r} = {ours!r}: comms' kolonner er " + ", ".join(known),
                 param_hint="--columns",
             )
         mapping[normalise(header)] = ours

@@ -16,6 +16,10 @@ import re
 
 NUL_PROBLEM = "contains a NUL character (\\x00), which comms does not store"
 NUL_HINT = "remove it: it is invisible in most editors; re-save the file as plain UTF-8 text"
+NUL_PROBLEM_DA = "indeholder et NUL-tegn (\\x00), som comms ikke gemmer"
+NUL_HINT_DA = (
+    "fjern det: det er usynligt i de fleste programmer; gem filen igen som almindelig UTF-8-tekst"
+)
 _CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

@@ -81,3 +81,43 @@ def for_lint(text: str) -> str:
 
 def has_placeholder(text: str | None) -> bool:
     return bool(text) and PLACEHOLDER_ORIGIN in str(text)
+
+
+def placeholder_kept(
+    old_text: str, new_text: str, old_link: str | None, new_link: str | None
+) -> str | None:
+    """Why an edit may not be saved as it stands (Danish, for the person editing), or None.
+
+    The placeholder is the only record of where the earlier page's address goes: an edit that
+    drops it would send the post without the link the approver saw, and one that changes it
+    would name a page no step publishes (so nothing would ever fill it in). So every placeholder
+    of the old text must stay, word for word, and none may be added; a link field holding one
+    must keep it. `new_link` None means "unchanged".
+    """
+    before, after = set(_placeholders(old_text)), set(_placeholders(new_text))
+    lost = sorted(before - after)
+    if lost:
+        source = placeholder_source(lost[0]) or "?"
+        return (
+            f"Teksten skal beholde adressen {lost[0]}: den står for linket til {source} og "
+            "bliver skiftet ud med sidens rigtige adresse, når den er udgivet. Sæt den ind "
+            "igen, præcis som den stod."
+        )
+    added = sorted(after - before)
+    if added:
+        return (
+            f"Adressen {added[0]} kan ikke skrives ind i hånden: link-fra.example.com-adresser "
+            "sætter comms selv, når et kampagnetrin linker til en tidligere side."
+        )
+    if has_placeholder(old_link) and new_link is not None and new_link != old_link:
+        source = placeholder_source(old_link) or "?"
+        return (
+            f"Linket skal blive stående som {old_link}: det står for adressen på {source} og "
+            "bliver udfyldt, når siden er udgivet."
+        )
+    if not has_placeholder(old_link) and has_placeholder(new_link):
+        return (
+            "En link-fra.example.com-adresse kan ikke skrives ind i hånden: comms sætter den "
+            "selv, når et kampagnetrin linker til en tidligere side."
+        )
+    return None

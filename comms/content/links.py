@@ -16,26 +16,61 @@ MAX_LINK = 2000  # Post.link and Post.external_url hold this much
 SCHEMES = ("http", "https")
 
 
-def link_problem(url: str) -> str | None:
-    """Why `url` may not be written as a link (English, for located errors), or None."""
+_REASONS = {
+    "long": (
+        "the address is {n} characters long (at most {most})",
+        "adressen har {n} tegn (højst {most})",
+    ),
+    "spaces": (
+        "the address contains spaces or control characters",
+        "adressen indeholder mellemrum eller styretegn",
+    ),
+    "unreadable": (
+        "the address cannot be read as a web address",
+        "adressen kan ikke læses som en webadresse",
+    ),
+    "scheme": (
+        "only http:// and https:// addresses can be links",
+        "kun adresser med http:// og https:// kan være links",
+    ),
+    "host": ("the address names no host", "adressen angiver ingen vært"),
+    "login": (
+        "the address carries a user name or password",
+        "adressen indeholder et brugernavn eller en adgangskode",
+    ),
+    "backslash": ("the address contains a backslash", "adressen indeholder en omvendt skråstreg"),
+}
+
+
+def link_problem(url: str, *, danish: bool = False) -> str | None:
+    """Why `url` may not be written as a link, or None: English for the campaign files' located
+    errors, Danish (`danish=True`) where officers read it, as in an import's errors."""
+    reason = _reason(url)
+    if reason is None:
+        return None
+    text = _REASONS[reason][1 if danish else 0]
+    return text.format(n=len(url), most=MAX_LINK) if reason == "long" else text
+
+
+def _reason(url: str) -> str | None:
     if len(url) > MAX_LINK:
-        return f"the address is {len(url)} characters long (at most {MAX_LINK})"
+        return "long"
     if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
-        return "the address contains spaces or control characters"
+        return "spaces"
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError on a port that is not a number
     except ValueError:
-        return "the address cannot be read as a web address"
+        return "unreadable"
     del port
     if parts.scheme.lower() not in SCHEMES:
-        return "only http:// and https:// addresses can be links"
+        return "scheme"
     if not parts.hostname:
-        return "the address names no host"
+        return "host"
     if parts.username is not None or parts.password is not None:
-        return "the address carries a user name or password"
+        return "login"
     if "\\" in url:
-        return "the address contains a backslash"
+        return "backslash"
     return None
 
 

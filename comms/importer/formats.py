@@ -21,15 +21,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from comms.content.danish import format_number
 from comms.store.bulk import EPOCH_NAIVE, EPOCH_UTC
 
 MAX_FIGURE = 2_147_483_647  # an INTEGER column on PostgreSQL
+MOST_FIGURE = f"højst {format_number(MAX_FIGURE)}"
 FIGURES = ("reach", "impressions", "engagements", "clicks")
 
 TimeParser = Callable[[object, ZoneInfo], datetime]
-"""A cell -> an aware UTC datetime; ValueError(what to write instead) when it is not one."""
+"""A cell -> an aware UTC datetime; ValueError(what is wrong[, what to write instead], in
+Danish: the officers who import read it) when it is not one."""
 NumberParser = Callable[[object], int | None]
-"""A cell -> a whole number of 0 or more, None when empty; ValueError(why) otherwise."""
+"""A cell -> a whole number of 0 or more, None when empty; ValueError(why, in Danish)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ _ENGLISH_THOUSANDS = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+$")
 
 def _whole(number: int, value: object) -> int:
     if number > MAX_FIGURE:
-        raise ValueError(f"{value!r} is too large", f"at most {MAX_FIGURE}")
+        raise ValueError(f"{value!r} er for stort", MOST_FIGURE)
     return number
 
 
@@ -96,16 +99,16 @@ def _cell_number(value: object) -> int | str | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
+        raise ValueError(f"{value!r} er ikke et tal")
     if isinstance(value, int):
         if value < 0:
-            raise ValueError(f"{value!r} is negative")
+            raise ValueError(f"{value!r} er negativt")
         return _whole(value, value)
     if isinstance(value, float):
         if value < 0:
-            raise ValueError(f"{value!r} is negative")
+            raise ValueError(f"{value!r} er negativt")
         if not value.is_integer():
-            raise ValueError(f"{value!r} is not a whole number")
+            raise ValueError(f"{value!r} er ikke et helt tal")
         return _whole(int(value), value)
     return str(value).strip()
 
@@ -122,8 +125,8 @@ def _number_with(thousands: re.Pattern[str], separator: str, decimal_hint: str) 
         if thousands.match(text):
             return _whole(int(text.replace(separator, "")), text)
         if text.startswith("-"):
-            raise ValueError(f"{text!r} is negative")
-        raise ValueError(f"{text!r} is not a whole number{decimal_hint}")
+            raise ValueError(f"{text!r} er negativt")
+        raise ValueError(f"{text!r} er ikke et helt tal{decimal_hint}")
 
     return parse
 
@@ -139,7 +142,8 @@ parse_english_number = _number_with(_ENGLISH_THOUSANDS, ",", "")
 # --- times -----------------------------------------------------------------------------------
 
 
-_RANGE_HINT = "write a time between the years 1 and 9999 (UTC)"
+_RANGE_HINT = "skriv et tidspunkt mellem år 1 og år 9999 (UTC)"
+EMPTY = "er tom"  # the message of an empty time cell, which rows.py words on its own
 
 
 def _utc(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -154,7 +158,7 @@ def _utc(moment: datetime, zone: ZoneInfo) -> datetime:
             naive = EPOCH_NAIVE + (moment - EPOCH_UTC)
         return EPOCH_UTC + (naive - EPOCH_NAIVE)
     except OverflowError:  # e.g. 0001-01-01 00:00 local time is before year 1 in UTC
-        raise ValueError("is out of range", _RANGE_HINT) from None
+        raise ValueError("ligger uden for de tidspunkter, comms kan gemme", _RANGE_HINT) from None
 
 
 def _as_text(value: object) -> str:
@@ -168,11 +172,11 @@ def parse_iso_time(value: object, zone: ZoneInfo) -> datetime:
         return _utc(value, zone)
     text = _as_text(value)
     if not text:
-        raise ValueError("is empty")
+        raise ValueError(EMPTY)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("is not an ISO 8601 time") from None
+        raise ValueError("er ikke et ISO 8601-tidspunkt") from None
     return _utc(moment, zone)
 
 
@@ -194,7 +198,7 @@ def parse_danish_time(value: object, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - wall time
     except ValueError:
-        raise ValueError("is not a date") from None
+        raise ValueError("er ikke en dato, der findes") from None
     return _utc(moment, zone)
 
 
@@ -204,14 +208,14 @@ def _strptime_parser(*patterns: str) -> TimeParser:
             return _utc(value, zone)
         text = _as_text(value)
         if not text:
-            raise ValueError("is empty")
+            raise ValueError(EMPTY)
         for pattern in patterns:
             try:
                 moment = datetime.strptime(text, pattern)  # noqa: DTZ007 - wall time, see _utc
             except ValueError:
                 continue
             return _utc(moment, zone)
-        raise ValueError("is not a time this export writes")
+        raise ValueError("er ikke et tidspunkt, som denne eksport skriver")
 
     return parse
 
@@ -224,8 +228,8 @@ parse_x_time = _strptime_parser(
 
 # --- the formats -----------------------------------------------------------------------------
 
-_DANISH_HINT = "write a whole number of 0 or more, e.g. 25056 or 25.056, or leave it empty"
-_ENGLISH_HINT = "a whole number of 0 or more as the export writes it, e.g. 1250 or 1,250"
+_DANISH_HINT = "skriv et helt tal på 0 eller mere, fx 25056 eller 25.056, eller lad feltet stå tomt"
+_ENGLISH_HINT = "et helt tal på 0 eller mere, som eksporten skriver det, fx 1250 eller 1,250"
 
 COMMS = ImportFormat(
     key="comms",
@@ -247,7 +251,7 @@ COMMS = ImportFormat(
     figures={name: (name,) for name in FIGURES},
     parse_time=parse_iso_time,
     parse_number=parse_danish_number,
-    time_hint="write ISO 8601, e.g. 2019-01-14 20:59 (local time) or 2019-01-14T19:59:00Z",
+    time_hint="skriv ISO 8601, fx 2019-01-14 20:59 (lokal tid) eller 2019-01-14T19:59:00Z",
     number_hint=_DANISH_HINT,
     carries_channel=True,
 )
@@ -261,7 +265,7 @@ COMMS_EXCEL_DA = ImportFormat(
     figures=COMMS.figures,
     parse_time=parse_danish_time,
     parse_number=parse_danish_number,
-    time_hint="write e.g. 14-01-2018 10:00 (local time), 14.01.2018 or 2018-01-14 10:00",
+    time_hint="skriv fx 14-01-2018 10:00 (lokal tid), 14.01.2018 eller 2018-01-14 10:00",
     number_hint=_DANISH_HINT,
     carries_channel=True,
     delimiter=";",
@@ -304,7 +308,7 @@ META_FACEBOOK = ImportFormat(
     },
     parse_time=parse_meta_time,
     parse_number=parse_english_number,
-    time_hint="Meta writes MM/DD/YYYY HH:MM, e.g. 01/14/2026 10:00",
+    time_hint="Meta skriver MM/DD/ÅÅÅÅ TT:MM (måned først), fx 01/14/2026 10:00",
     number_hint=_ENGLISH_HINT,
     channel_types=("facebook",),
 )
@@ -332,7 +336,7 @@ META_INSTAGRAM = ImportFormat(
     },
     parse_time=parse_meta_time,
     parse_number=parse_english_number,
-    time_hint="Meta writes MM/DD/YYYY HH:MM, e.g. 01/14/2026 10:00",
+    time_hint="Meta skriver MM/DD/ÅÅÅÅ TT:MM (måned først), fx 01/14/2026 10:00",
     number_hint=_ENGLISH_HINT,
     channel_types=("instagram",),
 )
@@ -362,7 +366,7 @@ LINKEDIN = ImportFormat(
     },
     parse_time=parse_linkedin_time,
     parse_number=parse_english_number,
-    time_hint="LinkedIn writes MM/DD/YYYY, e.g. 07/14/2026",
+    time_hint="LinkedIn skriver MM/DD/ÅÅÅÅ (måned først), fx 07/14/2026",
     number_hint=_ENGLISH_HINT,
     channel_types=("linkedin",),
     sheet="All posts",
@@ -391,7 +395,7 @@ X_POSTS = ImportFormat(
     },
     parse_time=parse_x_time,
     parse_number=parse_english_number,
-    time_hint="X writes e.g. Tue, Jul 14, 2026",
+    time_hint="X skriver fx Tue, Jul 14, 2026",
     number_hint=_ENGLISH_HINT,
     channel_types=("x",),
 )

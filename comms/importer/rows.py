@@ -38,10 +38,10 @@ from typing import Any, NamedTuple
 
 from comms.campaigns.dates import SLUG_RE
 from comms.config import Settings
-from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
+from comms.content.clean import NUL_HINT_DA, NUL_PROBLEM_DA, has_nul, strip_controls
 from comms.content.links import link_problem
 from comms.errors import ImportFileError
-from comms.importer.formats import FIGURES, MAX_FIGURE, ImportFormat
+from comms.importer.formats import EMPTY, FIGURES, MAX_FIGURE, MOST_FIGURE, ImportFormat
 from comms.importer.source import Source
 
 MAX_TITLE = 500  # Post.title
@@ -51,7 +51,8 @@ MAX_CAMPAIGN = 100  # Post.campaign
 MAX_FOCUS_AREA = 200  # Post.focus_area
 MAX_REPORTED_LINES = 20  # further bad lines spelled out in one error, then a count
 
-_SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_SEPARATOR_NAMES = {",": "komma", ";": "semikolon", "\t": "tabulatortegn"}
+NOTHING_IMPORTED = "intet blev importeret"
 _LINKEDIN_URN = re.compile(r"urn:li:(?:activity|share|ugcPost):\d+")
 
 Progress = Callable[[str, int, int], None]
@@ -123,10 +124,11 @@ class Problems:
             message, hint = problems[0]
         else:
             message, hint = _joined(problems), None
-        hint = (hint + "; nothing was imported") if hint else "nothing was imported"
-        details = [f"line {line}: {_joined(found)}" for line, found in rest]
+        hint = f"{hint}; {NOTHING_IMPORTED}" if hint else NOTHING_IMPORTED
+        details = [f"linje {line}: {_joined(found)}" for line, found in rest]
         if self.more_lines:
-            details.append(f"and {self.more_lines} more line(s) with problems")
+            more = "linje mere" if self.more_lines == 1 else "linjer mere"
+            details.append(f"og {self.more_lines} {more} med fejl")
         return ImportFileError(message, path=self.path, line=first, hint=hint, details=details)
 
 
@@ -153,7 +155,7 @@ class RowChecker:
         self.fmt: ImportFormat = source.format
         self.zone = settings.zone
         self.channels = settings.channels
-        self.known = ", ".join(sorted(settings.channels)) or "(none)"
+        self.known = ", ".join(sorted(settings.channels)) or "(ingen)"
         self.source = source
         self.defaults = defaults
         self.problems = problems
@@ -187,8 +189,9 @@ class RowChecker:
         if width is not None and len(cells) != width:
             self.problems.add(
                 line,
-                f"{len(cells)} values where the header has {width} columns",
-                f"check for a missing or extra {self.separator}; quote values that contain it",
+                f"{len(cells)} værdier, men overskriften har {width} kolonner",
+                f"se efter et manglende eller ekstra {self.separator}; sæt anførselstegn om "
+                "værdier, der selv indeholder det",
             )
             return None
         if len(cells) < self.columns:  # a spreadsheet's row may stop at its last value
@@ -213,7 +216,7 @@ class RowChecker:
         for name, index in at.items():  # the cells that are kept: an ignored one may hold any
             value = cells[index]
             if type(value) is str and has_nul(value):
-                add(line, f"{self.names[name]} {NUL_PROBLEM}", NUL_HINT)
+                add(line, f"{self.names[name]} {NUL_PROBLEM_DA}", NUL_HINT_DA)
         if (len(self.problems.lines), self.problems.more_lines) != before:
             return None
 
@@ -228,8 +231,8 @@ class RowChecker:
         except ValueError as exc:
             message, hint = _reason(exc, self.fmt.time_hint)
             shown = self.names.get("published_at", "published_at")
-            if message == "is empty":
-                add(line, f"{shown} is empty", hint)
+            if message == EMPTY:
+                add(line, f"{shown} {EMPTY}", hint)
             else:
                 add(line, f"{shown} {_cell_text(written)!r} {message}", hint)
 
@@ -240,8 +243,8 @@ class RowChecker:
             if title is not None and len(title) > MAX_TITLE:
                 add(
                     line,
-                    f"title is {len(title)} characters long",
-                    f"shorten it to at most {MAX_TITLE}",
+                    f"title har {len(title)} tegn",
+                    f"forkort den til højst {MAX_TITLE} tegn",
                 )
         elif title is None and body:
             first = body.splitlines()[0].strip()
@@ -252,13 +255,13 @@ class RowChecker:
         url = text("url") or None
         if url is not None:
             if len(url) > MAX_URL:
-                add(line, f"url is {len(url)} characters long", f"at most {MAX_URL} are allowed")
-            elif (why := link_problem(url)) is not None:
+                add(line, f"url har {len(url)} tegn", f"højst {MAX_URL} tegn er tilladt")
+            elif (why := link_problem(url, danish=True)) is not None:
                 shown = self.names.get("url", "url")
                 add(
                     line,
-                    f"{shown} {url!r} is not a web address: {why}",
-                    "write the full address starting with https://, or leave it empty",
+                    f"{shown} {url!r} er ikke en webadresse: {why}",
+                    "skriv hele adressen, så den begynder med https://, eller lad feltet stå tomt",
                 )
 
         external_id = self._external_id(line, text("external_id"), url)
@@ -282,7 +285,7 @@ class RowChecker:
                 if number is not None:
                     total = number if total is None else total + number
             if total is not None and total > MAX_FIGURE:  # a sum of several columns
-                add(line, f"a figure of {total} is too large", f"at most {MAX_FIGURE}")
+                add(line, f"tallene giver tilsammen {total}, som er for stort", MOST_FIGURE)
                 total = None
             figures.append(total)
 
@@ -290,15 +293,15 @@ class RowChecker:
         if campaign is not None and (len(campaign) > MAX_CAMPAIGN or not SLUG_RE.match(campaign)):
             add(
                 line,
-                f"campaign {campaign!r} is not a campaign's slug",
-                "write the campaign file's name without .toml, e.g. tryg-nytaar",
+                f"campaign {campaign!r} er ikke en kampagnes kortnavn",
+                "skriv kampagnefilens navn uden .toml, fx tryg-nytaar",
             )
         focus_area = text("focus_area") or self.defaults.focus_area
         if focus_area is not None and len(focus_area) > MAX_FOCUS_AREA:
             add(
                 line,
-                f"focus_area is {len(focus_area)} characters long",
-                f"at most {MAX_FOCUS_AREA}",
+                f"focus_area har {len(focus_area)} tegn",
+                f"højst {MAX_FOCUS_AREA} tegn",
             )
 
         if (len(self.problems.lines), self.problems.more_lines) != before or published_at is None:
@@ -328,14 +331,16 @@ class RowChecker:
 
     def _check_channel(self, line: int, channel: str) -> None:
         if not channel:
-            self.problems.add(line, "channel is empty", "name a configured channel: " + self.known)
+            self.problems.add(
+                line, f"channel {EMPTY}", "skriv en af de konfigurerede kanaler: " + self.known
+            )
         elif channel not in self.channels:
             guess = difflib.get_close_matches(channel.lower(), list(self.channels), n=1)
             self.problems.add(
                 line,
-                f"unknown channel {channel!r}",
-                (f"did you mean {guess[0]!r}? " if guess else "")
-                + "configured channels: "
+                f"ukendt kanal {channel!r}",
+                (f"mente du {guess[0]!r}? " if guess else "")
+                + "konfigurerede kanaler: "
                 + self.known,
             )
 
@@ -345,24 +350,30 @@ class RowChecker:
             return None
         if "external_id" in self.positions:
             if not written:
-                self.problems.add(line, f"{self.names['external_id']} is empty")
+                self.problems.add(
+                    line, f"{self.names['external_id']} {EMPTY}", "hvert opslag skal have sit id"
+                )
                 return None
             value = written[:-2] if written.endswith(".0") and written[:-2].isdigit() else written
         elif url is not None:
             found = _LINKEDIN_URN.search(url)
             value = found.group(0) if found else url
         else:
-            self.problems.add(line, f"{self.fmt.shown('url')} is empty", "each post needs its link")
+            self.problems.add(
+                line, f"{self.fmt.shown('url')} {EMPTY}", "hvert opslag skal have sit link"
+            )
             return None
         if len(value) > MAX_EXTERNAL_ID:
-            self.problems.add(line, f"the post's id is {len(value)} characters long")
+            self.problems.add(
+                line, f"opslagets id har {len(value)} tegn", f"højst {MAX_EXTERNAL_ID} tegn"
+            )
             return None
         return value
 
 
 def _reason(exc: ValueError, default_hint: str) -> tuple[str, str]:
     """A parser's ValueError(message[, hint])."""
-    message = str(exc.args[0]) if exc.args else "is not valid"
+    message = str(exc.args[0]) if exc.args else "er ikke gyldig"
     hint = str(exc.args[1]) if len(exc.args) > 1 else default_hint
     return message, hint
 
@@ -382,38 +393,36 @@ def check_defaults(settings: Settings, source: Source, defaults: FileDefaults) -
     if fmt.carries_channel:
         if defaults.channel is not None:
             raise ImportFileError(
-                f"--channel is not used: {fmt.label} names a channel on every row",
+                f"--channel bruges ikke: {fmt.label} angiver kanalen på hver række",
                 path=path,
-                hint="leave --channel out",
+                hint="udelad --channel",
             )
         return
-    known = ", ".join(sorted(settings.channels)) or "(none)"
+    known = ", ".join(sorted(settings.channels)) or "(ingen)"
     fitting = sorted(
         name for name, channel in settings.channels.items() if channel.type in fmt.channel_types
     )
     if defaults.channel is None:
-        suggestion = f" (e.g. --channel {fitting[0]})" if fitting else ""
+        suggestion = f" (fx --channel {fitting[0]})" if fitting else ""
         raise ImportFileError(
-            f"{fmt.label} names no channel: say which with --channel NAME{suggestion}",
+            f"{fmt.label} angiver ingen kanal: sig hvilken med --channel NAVN{suggestion}",
             path=path,
-            hint="configured channels: " + known,
+            hint="konfigurerede kanaler: " + known,
         )
     if defaults.channel not in settings.channels:
         guess = difflib.get_close_matches(defaults.channel.lower(), list(settings.channels), n=1)
         raise ImportFileError(
-            f"unknown channel {defaults.channel!r} (--channel)",
+            f"ukendt kanal {defaults.channel!r} (--channel)",
             path=path,
-            hint=(f"did you mean {guess[0]!r}? " if guess else "")
-            + "configured channels: "
-            + known,
+            hint=(f"mente du {guess[0]!r}? " if guess else "") + "konfigurerede kanaler: " + known,
         )
     kind = settings.channels[defaults.channel].type
     if fmt.channel_types and kind not in fmt.channel_types:
         raise ImportFileError(
-            f"channel {defaults.channel!r} is of type {kind}, but the file is {fmt.label}",
+            f"kanalen {defaults.channel!r} er af typen {kind}, men filen er {fmt.label}",
             path=path,
-            hint="name a channel of type "
-            + " or ".join(fmt.channel_types)
+            hint="angiv en kanal af typen "
+            + " eller ".join(fmt.channel_types)
             + (": " + ", ".join(fitting) if fitting else ""),
         )
 

@@ -69,12 +69,16 @@ def open_source(
         with path.open("rb") as handle:
             start = handle.read(4)
     except OSError as exc:
-        raise ImportFileError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
+        raise ImportFileError(
+            f"filen kan ikke læses: {exc.strerror or exc}",
+            path=path,
+            hint="tjek stien, og at du har lov til at læse filen",
+        ) from None
     if start.startswith(_OLE_MAGIC):
         raise ImportFileError(
-            "an old Excel workbook (.xls) cannot be read",
+            "en gammel Excel-projektmappe (.xls) kan ikke læses",
             path=path,
-            hint="save it as .xlsx or as CSV UTF-8 and import that",
+            hint="gem den som .xlsx eller som CSV UTF-8, og importér den",
         )
     if start.startswith(_ZIP_MAGIC):
         return _open_workbook(path, formats)
@@ -93,10 +97,10 @@ def _open_csv(path: Path, formats: tuple[ImportFormat, ...], start: bytes) -> So
     ):
         if start.startswith(bom):
             raise ImportFileError(
-                f"the file is {name} text, not UTF-8",
+                f"filen er {name}-tekst, ikke UTF-8",
                 path=path,
                 line=1,
-                hint='save it as "CSV UTF-8" and import again',
+                hint='gem den som "CSV UTF-8", og importér igen',
             )
     bad = _first_non_utf8(path)
     if bad is not None and start.startswith(codecs.BOM_UTF8):  # says UTF-8 and is not
@@ -125,10 +129,10 @@ def _open_csv(path: Path, formats: tuple[ImportFormat, ...], start: bytes) -> So
 def _not_utf8(path: Path, bad: tuple[int, int]) -> NoReturn:
     line, byte = bad
     raise ImportFileError(
-        f"not UTF-8 text (byte 0x{byte:02x} cannot be decoded)",
+        f"ikke UTF-8-tekst (byten 0x{byte:02x} kan ikke afkodes)",
         path=path,
         line=line,
-        hint='save the file as "CSV UTF-8" (Excel: Save As, CSV UTF-8)',
+        hint='gem filen som "CSV UTF-8" (Excel: Gem som, "CSV UTF-8 (kommasepareret)")',
     )
 
 
@@ -178,8 +182,8 @@ def _detect_csv(
         if found is not None:
             first[delimiter] = found
     if not first:
-        hint = f"the first line must be a header, e.g. comms' own: {EXPECTED_HEADER}"
-        raise ImportFileError("the file is empty", path=path, line=1, hint=hint)
+        hint = f"første linje skal være en overskrift, fx comms' egen: {EXPECTED_HEADER}"
+        raise ImportFileError("filen er tom", path=path, line=1, hint=hint)
     for fmt in formats:
         if fmt.delimiter in first:
             line, header = first[fmt.delimiter]
@@ -203,17 +207,17 @@ def _csv_records(path: Path, handle: Any, delimiter: str) -> Records:
         yield from rows
     except csv.Error as exc:
         raise ImportFileError(
-            f"not valid CSV: {exc}",
+            f"ikke gyldig CSV: {exc}",
             path=path,
             line=reader.line_num,
-            hint="check quotes on this line; nothing was imported",
+            hint="tjek anførselstegnene på denne linje; intet blev importeret",
         ) from None
     except UnicodeDecodeError as exc:
         raise ImportFileError(
-            f"byte 0x{exc.object[exc.start]:02x} is not a Windows-1252 character",
+            f"byten 0x{exc.object[exc.start]:02x} er ikke et Windows-1252-tegn",
             path=path,
             line=reader.line_num + 1,
-            hint='save the file as "CSV UTF-8" (Excel: Save As, CSV UTF-8)',
+            hint='gem filen som "CSV UTF-8" (Excel: Gem som, "CSV UTF-8 (kommasepareret)")',
         ) from None
 
 
@@ -227,7 +231,7 @@ def _open_workbook(path: Path, formats: tuple[ImportFormat, ...]) -> Source:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and its own errors for a broken file
         raise ImportFileError(
-            f"cannot read the workbook: {exc}", path=path, hint="save it again as .xlsx"
+            f"projektmappen kan ikke læses: {exc}", path=path, hint="gem den igen som .xlsx"
         ) from None
     try:
         preferred = [fmt.sheet for fmt in formats if fmt.sheet and fmt.sheet in book.sheetnames]
@@ -235,10 +239,10 @@ def _open_workbook(path: Path, formats: tuple[ImportFormat, ...]) -> Source:
         found = _find_header(sheet, formats)
         if found is None:
             raise ImportFileError(
-                f"no header in sheet {sheet.title!r} matches a format comms reads",
+                f"ingen overskrift i arket {sheet.title!r} passer til et format, comms læser",
                 path=path,
                 line=1,
-                hint="name it with --format, or map its columns with --columns FILE.toml",
+                hint="angiv formatet med --format, eller oversæt kolonnerne med --columns FIL.toml",
             )
         fmt, header_line, header = found
         positions = _check_header(path, fmt, header, header_line)
@@ -293,7 +297,7 @@ def _check_header(path: Path, fmt: ImportFormat, header: list[str], line: int) -
     used = [names[index] for index in positions.values()]
     repeated = sorted({name for name in used if names.count(name) > 1})
     if repeated:
-        problems.append("repeated column(s): " + ", ".join(repeated))
+        problems.append("kolonne(r) gentaget: " + ", ".join(repeated))
     missing = [name for name in fmt.required if name not in positions]
     if missing:
         known = {alias for name in fmt.columns for alias in fmt.aliases(name)}
@@ -301,18 +305,18 @@ def _check_header(path: Path, fmt: ImportFormat, header: list[str], line: int) -
         shown = []
         for name in missing:
             guess = difflib.get_close_matches(normalise(fmt.shown(name)), unknown, n=1)
-            shown.append(fmt.shown(name) + (f" (did you mean {guess[0]!r}?)" if guess else ""))
-        problems.append("missing column(s): " + ", ".join(shown))
+            shown.append(fmt.shown(name) + (f" (mente du {guess[0]!r}?)" if guess else ""))
+        problems.append("kolonne(r) mangler: " + ", ".join(shown))
     if problems:
         expected = ", ".join(fmt.shown(name) for name in fmt.required)
         if fmt.key in (COMMS.key, COMMS_EXCEL_DA.key):
             expected = fmt.delimiter.join(fmt.required)
         others = ", ".join(each.key for each in FORMATS)
         raise ImportFileError(
-            f"bad header for {fmt.label}: " + "; ".join(problems),
+            f"overskriften passer ikke til {fmt.label}: " + "; ".join(problems),
             path=path,
             line=line,
-            hint=f"the header must have: {expected} (formats comms reads: {others}; "
-            "map other names with --columns FILE.toml)",
+            hint=f"overskriften skal have: {expected} (formater, comms læser: {others}; "
+            "oversæt andre navne med --columns FIL.toml)",
         )
     return positions

@@ -561,6 +561,9 @@ def edit(
         raise QueueError(
             f"Opslag {post_id} er {_state_name(post.state)}; det kan ikke længere redigeres."
         )
+    refused = link_from.placeholder_kept(post.text, text, post.link, link)
+    if refused is not None:
+        raise QueueError(f"Opslag {post_id} kan ikke gemmes sådan. {refused}")
     content = {
         "text": text,
         "title": post.title if title is None else (title or None),

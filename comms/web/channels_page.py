@@ -2,7 +2,8 @@
 and the adapter's own check with the token's expiry on demand.
 
 Only whether a channel's secret variable is set is shown, never its value; a check's message is
-the adapter's (as `comms channels check` prints it), with any secret value in it blanked out.
+the adapter's (as `comms channels check` prints it), with any secret value in it blanked out, a
+webhook's relay URL included: at most `https://host/…` of it is ever on the page.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from starlette.routing import Route
 
 from comms.access import Action
 from comms.channels.base import CheckResult
-from comms.channels.registry import create_channel
+from comms.channels.registry import channel_class, create_channel
+from comms.channels.scrub import Scrubber, channel_secrets
 from comms.channels.settings import ChannelSettings
 from comms.errors import CommsError
 from comms.queue import transitions as queue
@@ -73,12 +75,12 @@ def secrets_of(channel: ChannelSettings) -> list[Secret]:
 
 
 def blank_secrets(channel: ChannelSettings, text: str) -> str:
-    """`text` with the value of any of the channel's secrets replaced (errors can echo them)."""
-    for var in channel.secret_env_names():
-        value = os.environ.get(var)
-        if value and len(value) >= 4:
-            text = text.replace(value, "•••")
-    return text
+    """`text` with every form of the channel's secrets masked (errors can echo them): its
+    variables' values and, for a type that declares `secret_urls` (a webhook's relay URL may
+    carry a token), the URL's path, query and long segments, so only `https://host/…` is left.
+    The same scrubber as the publisher's, so the page can show no more than a log line."""
+    secrets = channel_secrets(channel, channel_class(channel.type).secret_urls)
+    return Scrubber(secrets)(text)
 
 
 def run_check(ctx: Ctx, channel: ChannelSettings) -> Checked:

@@ -180,6 +180,9 @@ def edit(ctx: Ctx, post_id: int) -> Response:
     link = ctx.field("link").strip()
     if link and link_problem(link) is not None:
         raise Refused(400, "Linket skal være en webadresse, der begynder med https://.")
+    refused = link_from.placeholder_kept(post.text, text, post.link, link)
+    if refused is not None:
+        raise Refused(400, refused)
     try:
         queue.edit(
             ctx.db,

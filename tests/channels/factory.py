@@ -54,3 +54,22 @@ def write(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+def picture_bytes(kind: str = "PNG", *, size: tuple[int, int] = (2, 2), pad: int = 0) -> bytes:
+    """A real picture (adapters check an image by its content before they upload it), of
+    `size` pixels, with `pad` bytes after its end marker where a test needs a larger file."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 16, 46)).save(buffer, format=kind)
+    return buffer.getvalue() + b"\x00" * pad
+
+
+def picture(folder: Path, name: str, *, size: tuple[int, int] = (2, 2), pad: int = 0) -> Path:
+    """A real picture file named `name`, of the type its suffix says."""
+    kinds = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WEBP"}
+    data = picture_bytes(kinds[Path(name).suffix.lower()], size=size, pad=pad)
+    return write(folder, name, data)

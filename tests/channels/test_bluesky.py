@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import struct
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +24,10 @@ ENV = "COMMS_TEST_BLUESKY_PASSWORD"
 ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
-def png(width: int = 1200, height: int = 675, size: int = 200) -> bytes:
-    head = (
-        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", width, height)
-    )
-    return head + b"\x08\x02\x00\x00\x00" + b"\x00" * (size - len(head) - 5)
+def png(width: int = 1200, height: int = 675, size: int = 0) -> bytes:
+    """A real PNG of width×height, padded after its end to `size` bytes when that is larger."""
+    picture = factory.picture_bytes("PNG", size=(width, height))
+    return picture + b"\x00" * max(0, size - len(picture))
 
 
 def channel(fake: FakeBluesky, **options: object) -> BlueskyChannel:

@@ -23,11 +23,12 @@ from comms.channels.email import EmailChannel
 from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.errors import AuthError, RejectedError, TransientError
+from tests.channels import factory
 
 ENV = "COMMS_TEST_SMTP_PASSWORD"
 PASSWORD = "smtp-MARKER-pw-8812"  # no error message may ever show this
 RECIPIENTS = ["anna@example.dk", "bo@example.dk", "cecilie@example.dk"]
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+PNG = factory.picture_bytes("PNG")
 
 
 class Inbox:

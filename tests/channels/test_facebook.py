@@ -64,7 +64,7 @@ server, fake = factory.fixtures(CONTRACT)
 
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
-    return factory.write(tmp_path, "nattevandring.jpg", b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 100)
+    return factory.picture(tmp_path, "nattevandring.jpg", pad=1000)
 
 
 # -- publishing ----------------------------------------------------------------------------

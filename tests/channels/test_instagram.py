@@ -35,7 +35,7 @@ def channel(fake: GraphFake, **options: object) -> InstagramChannel:
 
 
 def write_image(folder: Path) -> Path:
-    return factory.write(folder, "nat ravne.jpg", b"\xff\xd8\xff\xe0jpeg")
+    return factory.picture(folder, "nat ravne.jpg")
 
 
 def instagram_post(image: Path, post_id: int = 1, **fields: object) -> OutgoingPost:

@@ -53,7 +53,7 @@ def post(post_id: int = 1, **fields: object) -> OutgoingPost:
 
 
 def image(tmp_path: Path) -> Path:
-    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n fake image bytes")
+    return factory.picture(tmp_path, "plakat.png")
 
 
 def introspected(fake: FakeLinkedin) -> CheckResult:
@@ -264,6 +264,29 @@ def test_metrics_read_share_statistics(fake: FakeLinkedin) -> None:
     call = fake.calls("GET", "/rest/organizationalEntityShareStatistics")[0]
     assert call.query["shares"] == [f"List({receipt.external_id})"]
     assert call.query["organizationalEntity"] == [f"urn:li:organization:{ORG}"]
+
+
+def test_metrics_say_which_current_field_each_figure_came_from(fake: FakeLinkedin) -> None:
+    adapter = channel(fake)
+    receipt = adapter.publish(post())
+    fake.stats[receipt.external_id] = {"uniqueImpressionsCount": 9, "impressionCount": 11}
+    figures = adapter.metrics(receipt)
+    assert figures.raw["metric_names"] == {
+        "reach": "totalShareStatistics.uniqueImpressionsCount",
+        "impressions": "totalShareStatistics.impressionCount",
+    }
+    call = fake.calls("GET", "/rest/organizationalEntityShareStatistics")[0]
+    assert set(call.query) == {"q", "organizationalEntity", "shares"}  # lifetime: no timeIntervals
+
+
+def test_metrics_of_a_post_past_the_twelve_month_window_are_empty(fake: FakeLinkedin) -> None:
+    adapter = channel(fake)
+    receipt = adapter.publish(post())
+    fake.stats[receipt.external_id] = {"impressionCount": 40, "likeCount": 2}
+    fake.posts[0].created_at -= 400 * 86400 * 1000
+    figures = adapter.metrics(receipt)
+    assert (figures.impressions, figures.engagements) == (None, None)
+    assert figures.raw["metric_names"] == {}
 
 
 def test_metrics_of_a_ugc_post_and_of_a_post_without_figures(fake: FakeLinkedin) -> None:

@@ -17,7 +17,7 @@ from tests.fakes.mastodon import FakeMastodon, status_length
 
 TOKEN = "mstdn-MARKER-7f3a9c1e-never-print-me"
 ENV = "COMMS_TEST_MASTODON_TOKEN"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = factory.picture_bytes("PNG", pad=64)
 
 
 def channel(fake: FakeMastodon, **options: object) -> MastodonChannel:

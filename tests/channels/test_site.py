@@ -19,6 +19,9 @@ from comms.channels.registry import create_channel
 from comms.channels.settings import ChannelSettings
 from comms.channels.site import SiteChannel, linkify, slugify, state_folder_of
 from comms.errors import RejectedError, TransientError
+from tests.channels import factory
+
+PICTURE = factory.picture_bytes("PNG")
 
 BASE = "https://www.aalborg.dk/tryg/"
 WINTER = datetime(2019, 1, 14, 19, 59, tzinfo=UTC)  # 20.59 in Copenhagen (+01:00)
@@ -223,7 +226,7 @@ def test_publishing_again_rewrites_the_same_page(tmp_path: Path) -> None:
 def test_image_is_copied_beside_the_page_with_its_alt_text(tmp_path: Path) -> None:
     image = tmp_path / "upload" / "Plakat.PNG"
     image.parent.mkdir()
-    image.write_bytes(b"\x89PNG fake image")
+    image.write_bytes(PICTURE)
     site = tmp_path / "site"
     alt = 'To betjente og en borger ved "Tryghedsbussen"'
     post = make_post(image_path=image, image_alt=alt)
@@ -236,7 +239,7 @@ def test_image_is_copied_beside_the_page_with_its_alt_text(tmp_path: Path) -> No
     copied = page_path.parent / str(imgs[0]["src"])
     assert copied.parent.name == "media"
     assert copied.suffix == ".png"
-    assert copied.read_bytes() == b"\x89PNG fake image"
+    assert copied.read_bytes() == PICTURE
     content = read_feed(site).entries[0].content[0].value
     assert f'src="{BASE}news/2019/media/{copied.name}"' in content
 
@@ -251,8 +254,7 @@ def test_missing_image_is_rejected_naming_the_path(tmp_path: Path) -> None:
 
 
 def test_image_without_alt_text_is_rejected(tmp_path: Path) -> None:
-    image = tmp_path / "foto.jpg"
-    image.write_bytes(b"jpeg")
+    image = factory.picture(tmp_path, "foto.jpg")
     with pytest.raises(RejectedError, match="alt text"):
         make_channel(tmp_path / "site").publish(make_post(image_path=image))
 

@@ -162,12 +162,14 @@ def test_missing_image_is_rejected(fake, tmp_path):
         channel(fake).publish(post(image_path=tmp_path / "nope.png", image_alt="x"))
 
 
-def test_file_type_wordpress_refuses_is_rejected_not_retried(fake, tmp_path):
+def test_a_file_that_is_no_picture_is_rejected_before_wordpress_sees_it(fake, tmp_path):
+    """WordPress would refuse it (500 rest_upload_sideload_error); the content check comes first."""
     path = tmp_path / "plakat.bmp"
     path.write_bytes(b"BM fake")
-    with pytest.raises(RejectedError, match="rest_upload_sideload_error"):
+    with pytest.raises(RejectedError, match=r"must be \.png, \.jpg, \.gif or \.webp"):
         channel(fake).publish(post(image_path=path, image_alt="Plakat"))
     assert fake.posts == {}
+    assert fake.calls("POST", "/wp/v2/media") == []
 
 
 # --- idempotency -------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +18,10 @@ from comms.channels.settings import ChannelSettings
 from comms.channels.x import DuplicateContentError, XChannel
 from comms.content.lint import text_length
 from comms.errors import AuthError, RateLimitedError, RejectedError, TransientError
+from comms.store.models import PostState
 from tests.channels import factory
 from tests.channels.contract import Contract
+from tests.channels.through import publish_once
 from tests.fakes.x import FakeX, problem
 
 TOKEN = "TOKEN-MARKER-x-9b27d4"  # must never appear in any message
@@ -38,7 +44,7 @@ def post(post_id: int = 1, **fields: object) -> OutgoingPost:
 
 
 def image(tmp_path: Path, size: int = 64) -> Path:
-    return factory.write(tmp_path, "plakat.png", b"\x89PNG\r\n\x1a\n" + b"x" * size)
+    return factory.picture(tmp_path, "plakat.png", pad=size)
 
 
 CONTRACT = Contract(
@@ -118,6 +124,35 @@ def test_bad_image_is_rejected_before_any_call(
     with pytest.raises(RejectedError, match=message):
         channel(fake).publish(post(image_path=image(tmp_path), **fields))
     assert fake.requests == []
+
+
+SWAPPED = b"<!doctype html><script>alert(1)</script>"  # what a file may become after planning
+
+
+def test_an_image_swapped_after_planning_is_rejected_and_never_uploaded(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    planned = image(tmp_path)  # a real picture when the post was planned and approved
+    planned.write_bytes(SWAPPED)  # the same name holds a web page by the time it is sent
+    with pytest.raises(RejectedError, match="is not a PNG, JPEG, GIF or WebP picture"):
+        channel(fake).publish(post(image_path=planned, image_alt="Plakat"))
+    assert fake.requests == []  # neither uploaded nor posted
+    renamed = factory.picture(tmp_path, "plakat2.png")  # a JPEG under a PNG's name is refused too
+    renamed.write_bytes(factory.picture_bytes("JPEG"))
+    with pytest.raises(RejectedError, match=r"is a JPEG file but is named \.png"):
+        channel(fake).publish(post(image_path=renamed, image_alt="Plakat"))
+    assert fake.requests == []
+
+
+def test_a_swapped_image_fails_the_post_without_a_retry(fake: FakeX, tmp_path: Path) -> None:
+    planned = image(tmp_path)
+    planned.write_bytes(SWAPPED)
+    outgoing = post(image_path=planned, image_alt="Plakat", scheduled_at=datetime.now(UTC))
+    outcome = publish_once(CONTRACT, fake, tmp_path, outgoing=outgoing)
+    assert outcome.post.state == PostState.FAILED  # a rejection: the queue does not try again
+    assert outcome.post.attempts == 1
+    assert "is not a PNG, JPEG, GIF or WebP picture" in (outcome.post.last_error or "")
+    assert fake.tweets == []
 
 
 def test_too_large_image_is_rejected(fake: FakeX, tmp_path: Path) -> None:
@@ -244,6 +279,38 @@ def test_metrics_read_owner_figures(fake: FakeX) -> None:
     assert figures.raw["data"]["public_metrics"]["like_count"] == 12
     fields = fake.calls("GET", r"/2/tweets/\d+")[0].query["tweet.fields"]
     assert fields == ["public_metrics,non_public_metrics,organic_metrics"]
+    assert figures.raw["metric_names"] == {
+        "impressions": "non_public_metrics.impression_count",
+        "clicks": "non_public_metrics.url_link_clicks",
+        "engagements": "public_metrics.like_count+reply_count+retweet_count+quote_count",
+    }
+
+
+def test_metrics_leave_bookmarks_and_profile_clicks_out_of_engagements(fake: FakeX) -> None:
+    adapter = channel(fake)
+    receipt = adapter.publish(post())
+    tweet = fake.tweets[0]
+    tweet.public_metrics.update(like_count=1, bookmark_count=50)
+    tweet.non_public_metrics.update(user_profile_clicks=70, url_link_clicks=3)
+    figures = adapter.metrics(receipt)
+    assert figures.engagements == 1
+    assert figures.clicks == 3
+    assert figures.raw["data"]["public_metrics"]["bookmark_count"] == 50
+
+
+def test_the_fake_refuses_a_field_x_does_not_document(fake: FakeX) -> None:
+    """The guard that makes the test above mean something: a retired name would fail here."""
+    receipt = channel(fake).publish(post())
+    query = urllib.parse.urlencode({"tweet.fields": "public_metrics,metrics"})
+    request = urllib.request.Request(
+        f"{fake.url}/2/tweets/{receipt.external_id}?{query}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+    body = json.loads(refused.value.read())
+    assert body["errors"][0]["parameters"] == {"tweet.fields": ["metrics"]}
 
 
 def test_metrics_of_an_old_post_fall_back_to_public_figures(fake: FakeX) -> None:

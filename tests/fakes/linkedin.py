@@ -8,6 +8,12 @@ the little text format: like LinkedIn it silently cuts the commentary at the fir
 reserved character, so tests can see what readers would see. Errors have LinkedIn's shape
 (`status`, `message`, `serviceErrorCode`, `errorDetails.inputErrors`); daily 429s carry no
 headers at all.
+
+Share statistics answer in the shape of LinkedIn's Organization Share Statistics reference
+(li-lms-2025-11 and later, checked December 2026): `totalShareStatistics` holds only the
+`ShareStatisticsData` fields in `SHARE_STATISTICS` (a test that sets another name fails at once,
+so the adapter can only be proven against current names), only for posts of the last 12 months
+(the endpoint's rolling window), and only for the finder's own parameters.
 """
 
 from __future__ import annotations
@@ -26,6 +32,21 @@ RESERVED = set("\\|{}@[]()<>#*_~")
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _HASHTAG = re.compile(r"#(?=\w*[^\W\d_])\w+")
 _MENTION = re.compile(r"@\[([^\]]*)\]\((urn:li:(?:person|organization):\d+)\)")
+SHARE_STATISTICS = frozenset(
+    {
+        "clickCount",
+        "commentCount",
+        "engagement",  # a rate: (clicks + likes + comments + shares) / impressions
+        "impressionCount",
+        "likeCount",
+        "shareCount",
+        "uniqueImpressionsCount",
+    }
+)
+STATISTICS_PARAMETERS = frozenset(
+    {"q", "organizationalEntity", "shares", "ugcPosts", "timeIntervals"}
+)
+STATISTICS_WINDOW_MS = 365 * 86400 * 1000
 _HASHTAG_TEMPLATE = re.compile(r"\{hashtag\|\\?#\|(\w+)\}")
 
 
@@ -301,6 +322,11 @@ class FakeLinkedin(FakeServer):
             return error(400, "Unsupported finder")
         if (request.query.get("organizationalEntity") or [""])[0] != self.organization:
             return error(403, "Not enough permissions to access share statistics")
+        unknown = sorted(set(request.query) - STATISTICS_PARAMETERS)
+        if unknown:
+            return error(400, f"Unrecognized query parameters: {', '.join(unknown)}")
+        made = {p.urn: p.created_at for p in self.posts}
+        oldest = int(time.time() * 1000) - STATISTICS_WINDOW_MS
         elements = []
         for key, field_name in (("shares", "share"), ("ugcPosts", "ugcPost")):
             for value in request.query.get(key, []):
@@ -308,8 +334,10 @@ class FakeLinkedin(FakeServer):
                 if not match:
                     return error(400, f"{key} must use List(...) syntax")
                 for urn in filter(None, match.group(1).split(",")):
-                    if urn not in self.stats:
+                    if urn not in self.stats or made.get(urn, oldest) < oldest:
                         continue
+                    wrong = set(self.stats[urn]) - SHARE_STATISTICS
+                    assert not wrong, f"not a ShareStatisticsData field: {sorted(wrong)}"
                     elements.append(
                         {
                             "organizationalEntity": self.organization,

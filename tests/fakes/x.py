@@ -9,6 +9,13 @@ duplicate text (403 "duplicate content"). Errors have X's problem shape (`title`
 429 can name the 15-minute window's reset or the 24-hour user cap's. Posts come back as X gives
 them: `&`, `<`, `>` escaped and every URL replaced by a t.co link (plus one for an image), and
 owner-only metrics are refused with a 200 holding only `errors` for posts over 30 days old.
+
+The metric objects hold the names X's metrics reference documents (checked December 2026):
+`public_metrics` retweet, reply, like, quote, bookmark and impression counts; the owner-only
+`non_public_metrics` impression_count, url_link_clicks, user_profile_clicks and engagements;
+`organic_metrics` the same without quotes and bookmarks, which have no paid context. An unknown
+`tweet.fields` value is refused with 400, as X refuses it, so an adapter asking for a retired or
+misspelt field fails here first.
 """
 
 from __future__ import annotations
@@ -27,6 +34,17 @@ from tests.fakes.server import FakeServer, Request, Response
 
 _URL = re.compile(r"https?://\S+")
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
+TWEET_FIELDS = frozenset(
+    {
+        "article", "attachments", "author_id", "card_uri", "community_id", "context_annotations",
+        "conversation_id", "created_at", "display_text_range", "edit_controls",
+        "edit_history_tweet_ids", "entities", "geo", "id", "in_reply_to_user_id", "lang",
+        "media_metadata", "non_public_metrics", "note_tweet", "organic_metrics",
+        "possibly_sensitive", "promoted_metrics", "public_metrics", "referenced_tweets",
+        "reply_settings", "scopes", "source", "text", "withheld",
+    }
+)  # fmt: skip
+NO_PAID_CONTEXT = frozenset({"quote_count", "bookmark_count"})
 
 
 @dataclass
@@ -52,6 +70,7 @@ class StoredTweet:
             "impression_count": 0,
             "url_link_clicks": 0,
             "user_profile_clicks": 0,
+            "engagements": 0,
         }
     )
 
@@ -243,7 +262,22 @@ class FakeX(FakeServer):
                     ]
                 },
             )
-        fields = set(",".join(request.query.get("tweet.fields", [])).split(","))
+        fields = set(",".join(request.query.get("tweet.fields", [])).split(",")) - {""}
+        unknown = sorted(fields - TWEET_FIELDS)
+        if unknown:
+            return problem(
+                400,
+                "Invalid Request",
+                "One or more parameters to your request was invalid.",
+                "https://api.twitter.com/2/problems/invalid-request",
+                errors=[
+                    {
+                        "parameters": {"tweet.fields": unknown},
+                        "message": f"The `tweet.fields` query parameter value [{unknown[0]}]"
+                        " is not one of the allowed values",
+                    }
+                ],
+            )
         private = {"non_public_metrics", "organic_metrics"} & fields
         if private and time.time() - tweet.created_at > 30 * 86400:
             return Response(
@@ -269,8 +303,8 @@ class FakeX(FakeServer):
             data["non_public_metrics"] = dict(tweet.non_public_metrics)
         if "organic_metrics" in fields:
             data["organic_metrics"] = {
-                **{k: v for k, v in tweet.public_metrics.items() if k != "bookmark_count"},
-                **tweet.non_public_metrics,
+                **{k: v for k, v in tweet.public_metrics.items() if k not in NO_PAID_CONTEXT},
+                **{k: v for k, v in tweet.non_public_metrics.items() if k != "engagements"},
             }
         return Response(200, {"data": data})
 

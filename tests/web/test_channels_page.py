@@ -4,6 +4,7 @@ never their values, and the adapter's check with the token's expiry against a fa
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from comms.store.db import session_scope
 from comms.store.models import AuditEvent, ChannelState, Post
 from tests.factories import channel_table
 from tests.fakes.graph import GraphFake
+from tests.fakes.webhook import FakeRelay
 from tests.web.conftest import PASSWORD, Client
 
 TOKEN = "EAAB-marker-5d1c-never-print-me"
@@ -173,3 +175,81 @@ def test_a_failing_check_says_so_without_the_secret(admin_site: Settings):
     site = admin.post("/channels/hjemmeside/check")
     assert "Virker" in row(site.text, "hjemmeside")
     assert admin.post("/channels/ukendt/check").status_code == 404
+
+
+# --- a webhook's relay URL is a secret: at most https://host/… of it is shown ----------------
+
+HOOK_SECRET = "hook-signing-secret-77d1-never-print-me"
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[FakeRelay]:
+    with FakeRelay(HOOK_SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture
+def hook_site(make_settings: Callable[..., Settings], relay: FakeRelay, monkeypatch) -> Settings:
+    """A webhook on the fake relay (token in its path) and one whose relay is not there (token
+    in path and query): what an admin sees of either must not hold the token."""
+    monkeypatch.setenv("COMMS_TEST_HOOK_SECRET", HOOK_SECRET)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = make_settings(
+        channels="\n".join(
+            (
+                channel_table(
+                    "intranet", "webhook", url=relay.hook_url, secret_env="COMMS_TEST_HOOK_SECRET"
+                ),
+                channel_table(
+                    "teams",
+                    "webhook",
+                    url=f"http://127.0.0.1:{closed}/webhookb2/{DEAD_TOKEN}?sig={DEAD_SIG}",
+                    secret_env="COMMS_TEST_HOOK_SECRET",
+                    timeout_seconds=1,
+                ),
+            )
+        )
+    )
+    with session_scope(settings.database_url) as session:
+        accounts.add_user(session, "admin", PASSWORD, role="admin", organisation=None, actor="t")
+    return settings
+
+
+DEAD_TOKEN = "a1b2c3d4-0000-4e5f-9999-Teams0Token"
+DEAD_SIG = "Zm9vYmFyLXNpZ25hdHVyZQ"
+
+
+def test_a_webhook_url_is_never_shown_whole(hook_site: Settings, relay: FakeRelay):
+    listing = signed_in(hook_site, "admin").get("/channels").text
+    _, answered, working = pressed_check(hook_site, "intranet")
+    _, refused, dead = pressed_check(hook_site, "teams")
+    assert "Virker" in working
+    assert "Virker ikke" not in working
+    assert f"{relay.url}/…" in working  # the relay is named by its host only
+    assert "Virker ikke" in dead
+    assert "http://127.0.0.1:" in dead
+    assert "/…" in dead
+    for page in (listing, answered.text, refused.text):
+        assert relay.path not in page
+        assert "T0K3N-in-path" not in page
+        assert DEAD_TOKEN not in page
+        assert DEAD_SIG not in page
+        assert "webhookb2" not in page
+        assert HOOK_SECRET not in page
+
+
+def test_the_page_masks_a_relay_url_even_if_an_adapter_echoes_it(hook_site: Settings):
+    """The page's own net under the adapter's redaction: a message holding the whole URL (in any
+    of the forms an error may quote it) keeps nothing of its token."""
+    from comms.web.channels_page import blank_secrets
+
+    channel = hook_site.channels["teams"]
+    url = str(channel.get("url"))
+    quoted = url.replace("?", "%3F").replace("=", "%3D")
+    shown = blank_secrets(channel, f"POST {url} failed; retried {quoted}; token {DEAD_TOKEN}")
+    assert DEAD_TOKEN not in shown
+    assert DEAD_SIG not in shown
+    assert "webhookb2" not in shown
+    assert shown.startswith("POST ")

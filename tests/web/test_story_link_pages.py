@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from comms.config import Settings
 from comms.content.link_from import placeholder
 from comms.queue import transitions as queue
 from comms.store.db import session_scope
+from comms.store.models import Post
 from tests.web.conftest import add_post
 
 WORDS = "(link til nyhed.hjemmeside, når den er udgivet)"
@@ -63,3 +66,55 @@ def test_a_headline_says_the_link_in_words(client, site: Settings):
     listing = client("anna").get("/queue").text
     assert "Læs vores råd: (link til nyhed.hjemmeside, når den er udgivet)" in listing
     assert "link-fra.example.com" not in listing
+
+
+def test_an_edit_that_drops_or_changes_the_placeholder_is_refused(client, site: Settings):
+    _news, social = story(site)
+    address = placeholder("nyhed", "hjemmeside")
+    with session_scope(site.database_url) as session:
+        before = session.get(Post, social)
+        assert before is not None
+        original = (before.text, before.link, before.state)
+    emil = client("emil")
+    emil.get(f"/posts/{social}")
+    attempts = [
+        {"text": "Læs vores råd på hjemmesiden", "link": address},  # placeholder deleted
+        {"text": "Læs vores råd: " + address.replace("nyhed", "nyhedx"), "link": address},
+        {"text": f"Læs vores råd: {address}", "link": "https://www.aalborg.dk/raad"},
+        {"text": f"Læs vores råd: {address}", "link": ""},  # link cleared
+    ]
+    for form in attempts:
+        refused = emil.post(f"/posts/{social}/edit", form)
+        assert refused.status_code == 400, form
+        assert "link-fra.example.com" in refused.text or "nyhed.hjemmeside" in refused.text
+        assert "udgivet" in refused.text  # says why: it is filled in when the page is out
+    with session_scope(site.database_url) as session:
+        after = session.get(Post, social)
+        assert after is not None
+        assert (after.text, after.link, after.state) == original  # nothing saved
+    kept = emil.post(
+        f"/posts/{social}/edit", {"text": f"Læs vores nye råd her: {address}", "link": address}
+    )
+    assert kept.status_code == 303  # the words around it may change
+    with session_scope(site.database_url) as session:
+        edited = session.get(Post, social)
+        assert edited is not None
+        assert edited.text == f"Læs vores nye råd her: {address}"
+
+
+def test_the_queue_refuses_it_too_whoever_calls(site: Settings):
+    """The rule sits in queue.edit, so no other way of editing can lose the placeholder."""
+    from comms.errors import QueueError
+
+    _news, social = story(site)
+    with (
+        session_scope(site.database_url) as session,
+        pytest.raises(QueueError, match="skal beholde adressen https://link-fra"),
+    ):
+        queue.edit(session, social, actor="emil", text="Uden link")
+    plain = add_post(site, channel="kommune-facebook", state="draft", text="Almindeligt opslag")
+    with (
+        session_scope(site.database_url) as session,
+        pytest.raises(QueueError, match="kan ikke skrives ind i hånden"),
+    ):
+        queue.edit(session, plain, actor="emil", text="Se " + placeholder("nyhed", "x"))
