@@ -11,11 +11,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import NO_RULE, TextRule
+
+if TYPE_CHECKING:
+    from comms.channels.oauth import Grant, OAuthApp
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,26 @@ class Channel(ABC):
     def find(self, post: OutgoingPost) -> Receipt | None:
         """Look for an already-published copy of the post (reconciliation); None if absent."""
         return None
+
+    def oauth_app(self) -> OAuthApp | None:
+        """The service's OAuth 2.0 client for `comms channels connect` and refreshing; None
+        where the channel type has none or the config names no client id."""
+        return None
+
+    def refresh_credentials(self, secrets: dict[str, Any], *, now: datetime) -> Grant:
+        """New credentials for the stored `secrets` before they run out: by default the OAuth
+        2.0 refresh grant at the service's token endpoint (adapters with another scheme, such
+        as Bluesky's sessions, override it). Raises RefreshRefused when only a person can help."""
+        from comms.channels.oauth import RefreshRefused, refresh
+
+        app = self.oauth_app()
+        refresh_token = str(secrets.get("refresh_token") or "")
+        if app is None or not refresh_token:
+            raise RefreshRefused(
+                f"{self.settings.type} ({self.settings.name}): the stored token cannot be "
+                "refreshed (no client id or no refresh token)"
+            )
+        return refresh(app, refresh_token, now=now)
 
     def check(self) -> CheckResult:
         """Verify credentials and permissions without posting.

@@ -26,12 +26,25 @@ class ChannelSettings:
         return self.options.get(key, default)
 
     def secret(self, key: str = "token_env") -> str:
-        """The secret named by `key` (e.g. token_env), read from the environment at call time."""
+        """The secret named by `key` (e.g. token_env): the stored token of a connected channel
+        (`comms channels connect`), else the environment variable `key` names, read at call time."""
+        from comms.channels.credentials import installed
+
+        source = installed()
+        if source is not None:
+            stored = (
+                source.access_token(self.name)
+                if key == "token_env"
+                else source.secret(self.name, key.removesuffix("_env"))
+            )
+            if stored:
+                return stored
         var = self.options.get(key)
         if not var:
             raise ConfigError(
                 f"channel {self.name!r} has no {key} naming its secret",
-                hint=f'add {key} = "COMMS_..." to [channels.{self.name}]',
+                hint=f'add {key} = "COMMS_..." to [channels.{self.name}], or connect it: '
+                f"comms channels connect {self.name}",
             )
         value = os.environ.get(var)
         if not value:

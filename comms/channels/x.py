@@ -49,6 +49,7 @@ from comms.channels.http import (
 )
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, already_there, since_due
+from comms.channels.oauth import OAuthApp
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import X_URL_LENGTH, TextRule, replace_urls, x_length
@@ -64,6 +65,10 @@ from comms.errors import (
 DEFAULT_BASE_URL = "https://api.x.com"
 POST_URL = "https://x.com/i/web/status/{id}"
 METRIC_FIELDS = "public_metrics,non_public_metrics,organic_metrics"
+AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
+TOKEN_PATH = "/2/oauth2/token"
+# offline.access: without it X gives no refresh token and the access token dies in two hours
+SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
 
 
 class DuplicateContentError(RejectedError):
@@ -89,10 +94,19 @@ class XChannel(Channel):
         Option(
             "token_env",
             str,
-            "variable holding the OAuth 2.0 user token",
-            required=True,
+            "variable holding the OAuth 2.0 user token (not needed once connected)",
             secret=True,
         ),
+        Option("client_id", str, "the app's OAuth 2.0 client id, for comms channels connect"),
+        Option(
+            "client_secret_env",
+            str,
+            "variable holding the OAuth 2.0 client secret (a confidential client)",
+            secret=True,
+        ),
+        Option("authorize_url", str, "X's authorisation page", default=AUTHORIZE_URL),
+        Option("oauth_base_url", str, "where X's token endpoint is; default: base_url"),
+        Option("scopes", list, "OAuth 2.0 scopes asked for", default=list(SCOPES), items=str),
         Option("user_id", ID, "the account's id; default: read from /2/users/me"),
         Option("base_url", str, "the API's address", default=DEFAULT_BASE_URL),
         Option("find_count", int, "recent posts looked through for an earlier copy", default=20),
@@ -120,6 +134,26 @@ class XChannel(Channel):
             raise AuthError(f"x: {exc}") from None
         self._scrub = Scrubber([token])
         return bearer_client(self, token)
+
+    def oauth_app(self) -> OAuthApp | None:
+        """X's OAuth 2.0 authorisation code flow with PKCE; a confidential client
+        authenticates with HTTP Basic, a public one sends its id in the form."""
+        client_id = str(self.settings.get("client_id") or "")
+        if not client_id:
+            return None
+        secret = None
+        if self.settings.get("client_secret_env"):
+            secret = self.settings.secret("client_secret_env")
+        base = str(self.settings.get("oauth_base_url") or self.base_url).rstrip("/")
+        return OAuthApp(
+            service=f"x ({self.settings.name})",
+            authorize_url=str(self.settings.get("authorize_url") or AUTHORIZE_URL),
+            token_url=base + TOKEN_PATH,
+            client_id=client_id,
+            client_secret=secret,
+            scopes=tuple(self.settings.get("scopes") or SCOPES),
+            client_auth="basic",
+        )
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -261,7 +295,8 @@ class XChannel(Channel):
             return DuplicateContentError(say, status=403)
         if status == 401:
             return AuthError(
-                say + f" (renew the token in ${self.token_env}; OAuth 2.0 user tokens expire)",
+                say + f" (OAuth 2.0 user tokens expire: connect with `comms channels connect "
+                f"{self.settings.name}`, or renew the token in ${self.token_env})",
                 status=status,
             )
         if status == 403:

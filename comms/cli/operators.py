@@ -246,5 +246,8 @@ def metrics_collect(app: AppContext, collect_all: bool) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from comms.cli import credentials
+
+    credentials.register(channels_group)
     for command in (init_command, db_group, channels_group, reconcile_command, metrics_group):
         cli.add_command(command)

@@ -99,9 +99,11 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
                 "channel-paused",
                 key,
                 f"comms: channel {state.name} is paused",
-                f"Channel {state.name} was paused: {state.paused_reason}\n\nRenew its credentials, "
-                f"check with `comms channels check {state.name}`, then `comms channels resume "
-                f"{state.name}`. Its posts wait in the queue meanwhile.",
+                f"Channel {state.name} was paused: {state.paused_reason}\n\nRenew its credentials "
+                f"(connect it again: `comms channels connect {state.name}`, or renew the token "
+                f"in its environment variable), check with `comms channels check {state.name}`, "
+                f"then `comms channels resume {state.name}`. Its posts wait in the queue "
+                "meanwhile.",
             )
         )
     return notices + crisis_notices(session, since=since, zone=zone)

@@ -1,0 +1,125 @@
+"""Connecting a channel: the service's own authorisation flow, its result sealed into the store.
+
+Shared by `comms channels connect` and the workspace, so both run the very same flow: `begin`
+gives the address the person's browser goes to (with a fresh `state` and PKCE pair, kept by
+the caller), `finish` checks what the redirect brought back and stores the tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from comms.channels.oauth import OAuthApp, Pkce, authorize_url, exchange_code, new_pkce, new_state
+from comms.channels.oauth import same_state as _same_state
+from comms.channels.registry import create_channel
+from comms.channels.scrub import remember_secrets
+from comms.config import Settings
+from comms.errors import ConfigError
+from comms.queue import transitions as queue
+from comms.store import tokens
+from comms.store.db import session_scope
+from comms.store.models import ChannelState, utcnow
+from comms.store.sealed import sealer_from_env
+
+
+@dataclass(frozen=True)
+class PendingConnect:
+    """One authorisation under way: what the redirect must match."""
+
+    channel: str
+    app: OAuthApp
+    redirect_uri: str
+    state: str
+    pkce: Pkce | None
+    url: str  # where the browser goes
+
+
+@dataclass(frozen=True)
+class Connected:
+    channel: str
+    expires_at_text: str
+    resumed: bool
+    refreshable: bool
+
+
+def oauth_app_of(settings: Settings, name: str) -> OAuthApp:
+    channel = settings.channel(name)
+    app = create_channel(channel).oauth_app()
+    if app is None:
+        raise ConfigError(
+            f"channel {name!r} ({channel.type}) has no OAuth client configured",
+            hint=f'add client_id = "..." (and client_secret_env = "COMMS_...") to '
+            f"[channels.{name}]; see docs/credentials.md",
+        )
+    return app
+
+
+def begin(settings: Settings, name: str, *, redirect_uri: str) -> PendingConnect:
+    """A new authorisation for channel `name`; refuses at once when no key is set, so a person
+    does not say yes at the service only to have the tokens refused afterwards."""
+    sealer_from_env()
+    app = oauth_app_of(settings, name)
+    state, pkce = new_state(), (new_pkce() if app.pkce else None)
+    url = authorize_url(app, redirect_uri=redirect_uri, state=state, pkce=pkce)
+    return PendingConnect(name, app, redirect_uri, state, pkce, url)
+
+
+def code_from(pending: PendingConnect, params: dict[str, str]) -> str:
+    """The code of a redirect, after checking its state (a forged redirect is refused)."""
+    if params.get("error"):
+        raise ConfigError(
+            f"the service did not grant access: {params.get('error')}",
+            hint="run the command again and accept",
+        )
+    if not _same_state(pending.state, params.get("state")):
+        raise ConfigError(
+            "the redirect's state does not match this authorisation: refused",
+            hint="run the command again; use the address it prints, once",
+        )
+    code = params.get("code")
+    if not code:
+        raise ConfigError("the redirect carried no code", hint="run the command again")
+    return code
+
+
+def params_of_pasted(text: str) -> dict[str, str]:
+    """What a person pasted: the whole address the browser ended on (checked like a redirect),
+    or the bare code (only the person's word, so it is used as the state too)."""
+    text = text.strip()
+    if "?" in text or text.startswith("http"):
+        query = urlsplit(text).query
+        return {k: v[0] for k, v in parse_qs(query).items() if v}
+    return {"code": text}
+
+
+def finish(settings: Settings, pending: PendingConnect, code: str, *, actor: str) -> Connected:
+    """Trade the code for tokens and store them sealed; resume the channel if it was paused
+    for its credentials (connecting is what its notice asked for)."""
+    sealer = sealer_from_env()
+    now = utcnow()
+    grant = exchange_code(
+        pending.app, code=code, redirect_uri=pending.redirect_uri, pkce=pending.pkce, now=now
+    )
+    remember_secrets(str(v) for v in grant.secrets.values() if isinstance(v, str))
+    resumed = False
+    with session_scope(settings.database_url) as session:
+        tokens.save(
+            session,
+            sealer,
+            pending.channel,
+            kind="oauth2",
+            secrets=grant.secrets,
+            expires_at=grant.expires_at,
+            actor=actor,
+        )
+        state = session.get(ChannelState, pending.channel)
+        if state is not None and state.paused:
+            queue.resume_channel(session, pending.channel, actor=actor)
+            resumed = True
+    expiry = (
+        f"{grant.expires_at.astimezone(settings.zone):%Y-%m-%d %H:%M}"
+        if grant.expires_at
+        else "never"
+    )
+    return Connected(pending.channel, expiry, resumed, bool(grant.secrets.get("refresh_token")))
