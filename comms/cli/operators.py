@@ -134,11 +134,15 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
       comms channels check hjemmeside
     """
     from comms.channels.base import CheckResult
+    from comms.channels.credentials import install
     from comms.channels.registry import create_channel
     from comms.errors import CommsError
+    from comms.publishing.credentials import StoredTokens
     from comms.store.models import utcnow
 
     settings = app.settings
+    app.ready_database()
+    install(StoredTokens(settings))  # a connected channel is checked with its stored token
     selected = [settings.channel(n) for n in names] or list(settings.channels.values())
     rows, failed = [], 0
     for channel in selected:
