@@ -238,3 +238,69 @@ def test_two_daemons_on_postgresql_race_to_refresh_and_both_keep_publishing(
         from comms.queue import transitions as queue
 
         assert queue.paused_channels(session) == set()
+
+
+def test_a_refused_refresh_pauses_only_that_channel_with_one_notice(tmp_path, fake_x, monkeypatch):
+    """The refresh token is revoked: x pauses (its post waits, not failed), the stub channel
+    publishes, and the team gets one notice naming x and the command that reconnects it."""
+    from comms.publishing.daemon import Daemon
+    from comms.queue import transitions as queue
+    from tests.factories import stub_channel
+
+    path = tmp_path / "comms.toml"
+    path.write_text(
+        'timezone = "Europe/Copenhagen"\nrequire_approval = false\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "comms.db"}"\n'
+        '[notifications]\nchannel = "team"\n'
+        + x_channel(fake_x)
+        + stub_channel(tmp_path)
+        + stub_channel(tmp_path, "team"),
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    ensure_schema(settings.database_url)
+    env = oauth_env(fake_x)
+    connect_x(path, env)
+    for name in ("COMMS_SECRET_KEY", "COMMS_TEST_X_CLIENT_SECRET"):
+        monkeypatch.setenv(name, env[name])
+    fake_x.oauth.refused_refresh = True
+    url = settings.database_url
+    on_x = add_post(url, channel="x", due=utcnow(), text="Til X")
+    on_stub = add_post(url, channel="stub", due=utcnow(), text="Til stub")
+    wait_until(lambda: fake_x.oauth.access_state(_stored_access(url)) == "expired", 10)
+    daemon = Daemon(settings)
+    daemon.run_once()
+    daemon.run_once()  # a second pass sends no second notice
+    assert get_post(url, on_stub).state == PostState.PUBLISHED
+    assert get_post(url, on_x).state == PostState.QUEUED  # not sent, not failed: it waits
+    with session_scope(url) as session:
+        assert queue.paused_channels(session) == {"x"}
+    notices = (tmp_path / "team.jsonl").read_text().splitlines()
+    assert len(notices) == 1
+    assert "comms channels connect x" in notices[0]
+    assert_no_marker(*notices)
+    assert fake_x.tweets == []
+
+
+def _stored_access(url: str) -> str:
+    with session_scope(url) as session:
+        token = tokens.load(session, sealer_from_env(), "x")
+    assert token is not None
+    return token.access_token
+
+
+def test_a_401_on_a_token_not_yet_due_refreshes_once_and_publishes(tmp_path, fake_x, monkeypatch):
+    from comms.publishing.daemon import Daemon
+
+    fake_x.oauth.access_life = 3600  # comms would not refresh it for an hour
+    settings = _config(tmp_path, fake_x)
+    env = oauth_env(fake_x)
+    connect_x(settings.path, env)
+    for name in ("COMMS_SECRET_KEY", "COMMS_TEST_X_CLIENT_SECRET"):
+        monkeypatch.setenv(name, env[name])
+    fake_x.oauth.expire_now()  # X says the token expired anyway
+    post = add_post(settings.database_url, channel="x", due=utcnow(), text="Efter 401")
+    Daemon(settings).run_once()
+    assert get_post(settings.database_url, post).state == PostState.PUBLISHED
+    assert fake_x.oauth.refreshes == 1
+    assert fake_x.texts() == ["Efter 401"]

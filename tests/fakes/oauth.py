@@ -66,6 +66,12 @@ class OAuth2Provider:
             return "unknown"
         return "ok" if time.monotonic() < expires else "expired"
 
+    def expire_now(self) -> None:
+        """Every access token issued so far dies now, whatever its announced life."""
+        with self._lock:
+            for token in self._access:
+                self._access[token] = 0.0
+
     def issued_tokens(self) -> list[str]:
         with self._lock:
             return list(self._access) + list(self._refresh)
