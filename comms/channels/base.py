@@ -148,6 +148,11 @@ class Channel(ABC):
         where the channel type has none or the config names no client id."""
         return None
 
+    def prepare_oauth(self, redirect_uri: str) -> OAuthApp | None:
+        """The OAuth 2.0 client for connecting with `redirect_uri`: the configured one
+        (`oauth_app`), or one the service registers on the spot (Mastodon's apps)."""
+        return self.oauth_app()
+
     def refresh_credentials(self, secrets: dict[str, Any], *, now: datetime) -> Grant:
         """New credentials for the stored `secrets` before they run out: by default the OAuth
         2.0 refresh grant at the service's token endpoint (adapters with another scheme, such

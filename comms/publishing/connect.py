@@ -43,9 +43,9 @@ class Connected:
     refreshable: bool
 
 
-def oauth_app_of(settings: Settings, name: str) -> OAuthApp:
+def oauth_app_of(settings: Settings, name: str, redirect_uri: str) -> OAuthApp:
     channel = settings.channel(name)
-    app = create_channel(channel).oauth_app()
+    app = create_channel(channel).prepare_oauth(redirect_uri)
     if app is None:
         raise ConfigError(
             f"channel {name!r} ({channel.type}) has no OAuth client configured",
@@ -59,7 +59,7 @@ def begin(settings: Settings, name: str, *, redirect_uri: str) -> PendingConnect
     """A new authorisation for channel `name`; refuses at once when no key is set, so a person
     does not say yes at the service only to have the tokens refused afterwards."""
     sealer_from_env()
-    app = oauth_app_of(settings, name)
+    app = oauth_app_of(settings, name, redirect_uri)
     state, pkce = new_state(), (new_pkce() if app.pkce else None)
     url = authorize_url(app, redirect_uri=redirect_uri, state=state, pkce=pkce)
     return PendingConnect(name, app, redirect_uri, state, pkce, url)

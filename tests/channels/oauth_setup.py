@@ -31,16 +31,36 @@ def x_channel(fake: FakeX, name: str = "x") -> str:
         """)
 
 
-def oauth_env(fake: FakeX, key: str | None = None) -> dict[str, str]:
-    return {
-        **os.environ,
-        "COMMS_SECRET_KEY": key or new_key(),
-        CLIENT_SECRET_ENV: str(fake.oauth.client_secret),
-        "PYTHONUNBUFFERED": "1",
-    }
+def oauth_env(fake: FakeX | None = None, key: str | None = None) -> dict[str, str]:
+    env = {**os.environ, "COMMS_SECRET_KEY": key or new_key(), "PYTHONUNBUFFERED": "1"}
+    if fake is not None:
+        env[CLIENT_SECRET_ENV] = str(fake.oauth.client_secret)
+    return env
+
+
+def write_config(folder: Path, channels: str, extra: str = "") -> Path:
+    """A comms.toml with `channels`, its schema ready; the path."""
+    from comms.config import load_settings
+    from comms.store.db import ensure_schema
+
+    path = folder / "comms.toml"
+    path.write_text(
+        'timezone = "Europe/Copenhagen"\nrequire_approval = false\n'
+        f'[database]\nurl = "sqlite:///{folder / "comms.db"}"\n'
+        "[daemon]\ntick_seconds = 0.5\nbackoff_base_seconds = 1\nbackoff_cap_seconds = 2\n"
+        + extra
+        + channels,
+        encoding="utf-8",
+    )
+    ensure_schema(load_settings(path).database_url)
+    return path
 
 
 def connect_x(config: Path, env: dict[str, str], name: str = "x") -> tuple[str, str]:
+    return connect_channel(config, env, name)
+
+
+def connect_channel(config: Path, env: dict[str, str], name: str) -> tuple[str, str]:
     """`comms channels connect NAME` through its local listener; (stdout, stderr)."""
     process = subprocess.Popen(
         [

@@ -38,7 +38,7 @@ class _Code:
 class OAuth2Provider:
     client_id: str = "comms-client"
     client_secret: str | None = "comms-client-secret-SECMARK"
-    access_life: float = 2.0
+    access_life: float | None = 2.0  # None: tokens that never expire (Mastodon)
     authorize_path: str = "/i/oauth2/authorize"
     token_path: str = "/2/oauth2/token"
     require_pkce: bool = True
@@ -151,14 +151,16 @@ class OAuth2Provider:
     def _issue(self, scope: str, *, refresh: bool = True) -> Response:
         n = next(self._serial)
         access = f"{MARKER}-access-{n}-{secrets.token_urlsafe(8)}"
-        self._access[access] = time.monotonic() + self.access_life
+        life = self.access_life
+        self._access[access] = time.monotonic() + (life if life is not None else 10**9)
         body: dict[str, object] = {
             "token_type": "bearer",
-            "expires_in": self.access_life,
             "access_token": access,
             "scope": scope or "tweet.read tweet.write users.read offline.access",
         }
-        if refresh:
+        if life is not None:
+            body["expires_in"] = life
+        if refresh and life is not None:
             rt = f"{MARKER}-refresh-{n}-{secrets.token_urlsafe(8)}"
             self._refresh[rt] = False
             body["refresh_token"] = rt
