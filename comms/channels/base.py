@@ -93,6 +93,9 @@ class Channel(ABC):
     # every receipt carries the post's public address, so a later step can link to it
     # (`link_from`); a service that answers with an id only (e-mail, a relay) cannot be linked to
     receipt_has_url: ClassVar[bool] = False
+    # how `comms channels connect` connects it: the service's OAuth flow in a browser, or an
+    # app password traded once for a session that is then kept alive (Bluesky)
+    connects_with: ClassVar[str] = "oauth"
     # options whose URL is itself a secret (a webhook's token in its path): never shown whole
     secret_urls: ClassVar[tuple[str, ...]] = ()
 

@@ -51,6 +51,12 @@ def channels_connect(
 
     settings = app.settings
     app.ready_database()
+    channel = settings.channel(name)
+    from comms.channels.registry import channel_class
+
+    if channel_class(channel.type).connects_with == "password":
+        _connect_with_password(app, name)
+        return
     if paste:
         listener = None
         redirect_uri = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
@@ -80,6 +86,25 @@ def channels_connect(
     click.echo(
         f"channel {name} connected; the token runs until {done.expires_at_text}"
         + ("; comms refreshes it" if done.refreshable else "; it cannot be refreshed")
+    )
+    if done.resumed:
+        click.echo(f"channel {name} was paused and is resumed")
+
+
+def _connect_with_password(app: AppContext, name: str) -> None:
+    """An app password, from the channel's password_env if set, else asked for (not shown)."""
+    import os
+
+    from comms.publishing import connect
+
+    var = app.settings.channel(name).get("password_env")
+    password = os.environ.get(str(var)) if var else None
+    if not password:
+        password = click.prompt("App password", hide_input=True)
+    done = connect.connect_with_password(app.settings, name, password, actor=current_actor())
+    click.echo(
+        f"channel {name} connected; the session runs until {done.expires_at_text}; comms "
+        "renews it (the app password is not stored)"
     )
     if done.resumed:
         click.echo(f"channel {name} was paused and is resumed")

@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from comms.channels.oauth import OAuthApp, Pkce, authorize_url, exchange_code, new_pkce, new_state
+from comms.channels.oauth import (
+    Grant,
+    OAuthApp,
+    Pkce,
+    authorize_url,
+    exchange_code,
+    new_pkce,
+    new_state,
+)
 from comms.channels.oauth import same_state as _same_state
 from comms.channels.registry import create_channel
 from comms.channels.scrub import remember_secrets
@@ -93,33 +101,49 @@ def params_of_pasted(text: str) -> dict[str, str]:
     return {"code": text}
 
 
+def connect_with_password(settings: Settings, name: str, password: str, *, actor: str) -> Connected:
+    """Trade an app password for a session once (Bluesky) and store the session sealed."""
+    sealer_from_env()
+    adapter = create_channel(settings.channel(name))
+    open_session = getattr(adapter, "open_session", None)
+    if adapter.connects_with != "password" or open_session is None:
+        raise ConfigError(f"channel {name!r} does not connect with a password")
+    grant = open_session(password, now=utcnow())
+    return _store(settings, name, "session", grant, actor=actor)
+
+
 def finish(settings: Settings, pending: PendingConnect, code: str, *, actor: str) -> Connected:
     """Trade the code for tokens and store them sealed; resume the channel if it was paused
     for its credentials (connecting is what its notice asked for)."""
-    sealer = sealer_from_env()
+    sealer_from_env()
     now = utcnow()
     grant = exchange_code(
         pending.app, code=code, redirect_uri=pending.redirect_uri, pkce=pending.pkce, now=now
     )
-    remember_secrets(str(v) for v in grant.secrets.values() if isinstance(v, str))
+    return _store(settings, pending.channel, "oauth2", grant, actor=actor)
+
+
+def _store(settings: Settings, name: str, kind: str, grant: Grant, *, actor: str) -> Connected:
+    sealer = sealer_from_env()
+    remember_secrets(tokens.credential_values(grant.secrets))
     resumed = False
     with session_scope(settings.database_url) as session:
         tokens.save(
             session,
             sealer,
-            pending.channel,
-            kind="oauth2",
+            name,
+            kind=kind,
             secrets=grant.secrets,
             expires_at=grant.expires_at,
             actor=actor,
         )
-        state = session.get(ChannelState, pending.channel)
+        state = session.get(ChannelState, name)
         if state is not None and state.paused:
-            queue.resume_channel(session, pending.channel, actor=actor)
+            queue.resume_channel(session, name, actor=actor)
             resumed = True
     expiry = (
         f"{grant.expires_at.astimezone(settings.zone):%Y-%m-%d %H:%M}"
         if grant.expires_at
         else "never"
     )
-    return Connected(pending.channel, expiry, resumed, bool(grant.secrets.get("refresh_token")))
+    return Connected(name, expiry, resumed, bool(grant.secrets.get("refresh_token")))

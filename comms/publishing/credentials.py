@@ -39,7 +39,8 @@ from comms.store.tokens import StoredToken
 
 log = logging.getLogger("comms.publishing.credentials")
 MAX_MARGIN = timedelta(minutes=5)
-STORED_SECRETS = frozenset({"token_secret"})  # besides the access token: OAuth 1.0a's secret
+# besides the access token: OAuth 1.0a's token secret, a Bluesky session's account
+STORED_SECRETS = frozenset({"token_secret", "did"})
 
 
 def needs_refresh(token: StoredToken, now: datetime) -> bool:
@@ -154,7 +155,7 @@ class StoredTokens:
                     return token  # another daemon refreshed while this one waited for the lock
                 adapter = create_channel(adapter_settings)
                 grant = adapter.refresh_credentials(dict(token.secrets), now=now)
-                remember_secrets(str(v) for v in grant.secrets.values() if isinstance(v, str))
+                remember_secrets(tokens.credential_values(grant.secrets))
                 merged = {**token.secrets, **grant.secrets}
                 if not tokens.replace(
                     session,

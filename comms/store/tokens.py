@@ -19,6 +19,13 @@ from comms.store import audit
 from comms.store.models import ChannelToken, utcnow
 from comms.store.sealed import Sealer
 
+NOT_SECRET = frozenset({"did", "handle", "scope", "token_type", "user_id", "screen_name"})
+
+
+def credential_values(secrets: dict[str, Any]) -> list[str]:
+    """The values of `secrets` that are credentials (not the facts kept beside them)."""
+    return [str(v) for k, v in secrets.items() if isinstance(v, str) and v and k not in NOT_SECRET]
+
 
 @dataclass(frozen=True)
 class StoredToken:
@@ -37,8 +44,10 @@ class StoredToken:
         return str(self.secrets.get("access_token") or "")
 
     def secret_values(self) -> list[str]:
-        """Every string inside the seal: what must never be shown anywhere."""
-        return [str(v) for v in self.secrets.values() if isinstance(v, str) and v]
+        """Every credential inside the seal: what must never be shown anywhere. Facts kept
+        beside them (the account's did or handle, the scope) are not credentials: a receipt
+        names the account, and masking it would make every answer look tampered with."""
+        return credential_values(self.secrets)
 
 
 def save(
