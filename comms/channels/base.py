@@ -18,7 +18,7 @@ from comms.channels.settings import ChannelSettings
 from comms.content.text import NO_RULE, TextRule
 
 if TYPE_CHECKING:
-    from comms.channels.oauth import Grant, OAuthApp
+    from comms.channels.oauth import Grant, OAuthApp, Pkce
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,15 @@ class Channel(ABC):
         """The OAuth 2.0 client for connecting with `redirect_uri`: the configured one
         (`oauth_app`), or one the service registers on the spot (Mastodon's apps)."""
         return self.oauth_app()
+
+    def finish_oauth(
+        self, app: OAuthApp, *, code: str, redirect_uri: str, pkce: Pkce | None, now: datetime
+    ) -> Grant:
+        """The authorisation code for the credentials to store: by default the code grant at
+        the token endpoint (Facebook and Instagram trade further, for a Page token)."""
+        from comms.channels.oauth import exchange_code
+
+        return exchange_code(app, code=code, redirect_uri=redirect_uri, pkce=pkce, now=now)
 
     def refresh_credentials(self, secrets: dict[str, Any], *, now: datetime) -> Grant:
         """New credentials for the stored `secrets` before they run out: by default the OAuth

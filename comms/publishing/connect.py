@@ -15,7 +15,6 @@ from comms.channels.oauth import (
     OAuthApp,
     Pkce,
     authorize_url,
-    exchange_code,
     new_pkce,
     new_state,
 )
@@ -117,7 +116,8 @@ def finish(settings: Settings, pending: PendingConnect, code: str, *, actor: str
     for its credentials (connecting is what its notice asked for)."""
     sealer_from_env()
     now = utcnow()
-    grant = exchange_code(
+    adapter = create_channel(settings.channel(pending.channel))
+    grant = adapter.finish_oauth(
         pending.app, code=code, redirect_uri=pending.redirect_uri, pkce=pending.pkce, now=now
     )
     return _store(settings, pending.channel, "oauth2", grant, actor=actor)
