@@ -29,6 +29,11 @@ from comms.cli.output import print_table
 )
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 @click.option(
+    "--oauth1",
+    is_flag=True,
+    help="X only: OAuth 1.0a user context (a token that does not expire) instead of OAuth 2.0.",
+)
+@click.option(
     "--timeout",
     type=float,
     default=300,
@@ -37,7 +42,13 @@ from comms.cli.output import print_table
 )
 @pass_app
 def channels_connect(
-    app: AppContext, name: str, port: int, paste: bool, no_browser: bool, timeout: float
+    app: AppContext,
+    name: str,
+    port: int,
+    paste: bool,
+    no_browser: bool,
+    oauth1: bool,
+    timeout: float,
 ) -> None:
     """Run the service's authorisation flow for a channel and store its tokens, encrypted.
 
@@ -63,8 +74,12 @@ def channels_connect(
     else:
         listener = CallbackListener(port)
         redirect_uri = listener.redirect_uri
+    pending: connect.PendingConnect | connect.PendingOAuth1
     try:
-        pending = connect.begin(settings, name, redirect_uri=redirect_uri)
+        if oauth1:
+            pending = connect.begin_oauth1(settings, name, redirect_uri=redirect_uri)
+        else:
+            pending = connect.begin(settings, name, redirect_uri=redirect_uri)
         click.echo("Open this address and give comms access:")
         click.echo(pending.url)
         sys.stdout.flush()
@@ -73,7 +88,13 @@ def channels_connect(
         if listener is None:
             pasted = click.prompt("Paste the address the browser ended on (or the code)")
             params = connect.params_of_pasted(pasted)
-            if "state" not in params:
+            if isinstance(pending, connect.PendingOAuth1):
+                if "code" in params:  # a bare verifier
+                    params = {
+                        "oauth_token": pending.request.token,
+                        "oauth_verifier": params["code"],
+                    }
+            elif "state" not in params:
                 params["state"] = pending.state  # a bare code: the person vouches for it
         else:
             params = listener.wait(timeout).params
@@ -81,6 +102,12 @@ def channels_connect(
     finally:
         if listener is not None:
             listener.close()
+    if isinstance(pending, connect.PendingOAuth1):
+        done = connect.finish_oauth1(settings, pending, params, actor=current_actor())
+        click.echo(f"channel {name} connected with OAuth 1.0a; the token does not expire")
+        if done.resumed:
+            click.echo(f"channel {name} was paused and is resumed")
+        return
     code = connect.code_from(pending, params)
     done = connect.finish(settings, pending, code, actor=current_actor())
     click.echo(

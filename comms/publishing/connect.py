@@ -19,6 +19,7 @@ from comms.channels.oauth import (
     new_state,
 )
 from comms.channels.oauth import same_state as _same_state
+from comms.channels.oauth1 import OAuth1App, RequestToken, access_token, request_token, same_token
 from comms.channels.registry import create_channel
 from comms.channels.scrub import remember_secrets
 from comms.config import Settings
@@ -98,6 +99,55 @@ def params_of_pasted(text: str) -> dict[str, str]:
         query = urlsplit(text).query
         return {k: v[0] for k, v in parse_qs(query).items() if v}
     return {"code": text}
+
+
+@dataclass(frozen=True)
+class PendingOAuth1:
+    """An OAuth 1.0a authorisation under way (X): its request token is what the redirect
+    must bring back."""
+
+    channel: str
+    app: OAuth1App
+    request: RequestToken
+
+    @property
+    def url(self) -> str:
+        return self.request.url
+
+
+def begin_oauth1(settings: Settings, name: str, *, redirect_uri: str) -> PendingOAuth1:
+    sealer_from_env()
+    adapter = create_channel(settings.channel(name))
+    oauth1_app = getattr(adapter, "oauth1_app", None)
+    app = oauth1_app() if oauth1_app is not None else None
+    if app is None:
+        raise ConfigError(
+            f"channel {name!r} has no OAuth 1.0a app configured",
+            hint=f'add api_key_env = "COMMS_..." and api_secret_env = "COMMS_..." to '
+            f"[channels.{name}]; see docs/credentials.md",
+        )
+    remember_secrets([app.consumer_key, app.consumer_secret])
+    request = request_token(app, callback=redirect_uri)
+    remember_secrets([request.secret])
+    return PendingOAuth1(name, app, request)
+
+
+def finish_oauth1(
+    settings: Settings, pending: PendingOAuth1, params: dict[str, str], *, actor: str
+) -> Connected:
+    """The redirect's verifier for the lasting user token (after checking its oauth_token)."""
+    if params.get("denied"):
+        raise ConfigError("X did not grant access", hint="run the command again and accept")
+    if not same_token(pending.request.token, params.get("oauth_token")):
+        raise ConfigError(
+            "the redirect's oauth_token is not this authorisation's: refused",
+            hint="run the command again; use the address it prints, once",
+        )
+    verifier = params.get("oauth_verifier")
+    if not verifier:
+        raise ConfigError("the redirect carried no oauth_verifier", hint="run the command again")
+    found = access_token(pending.app, pending.request, verifier=verifier)
+    return _store(settings, pending.channel, "oauth1", Grant(found, None), actor=actor)
 
 
 def connect_with_password(settings: Settings, name: str, password: str, *, actor: str) -> Connected:
