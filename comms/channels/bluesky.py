@@ -54,7 +54,6 @@ import requests
 
 from comms.channels.answers import id_value, str_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
-from comms.channels.credentials import installed
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
 from comms.channels.oauth import Grant, RefreshRefused
@@ -250,7 +249,7 @@ class BlueskyChannel(Channel):
 
     def _stored_session(self, *, renew: bool) -> dict[str, Any] | None:
         """The session from the token store when the channel is connected, else None."""
-        source = installed()
+        source = self.settings.tokens
         if source is None:
             return None
         name = self.settings.name

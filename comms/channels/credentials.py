@@ -1,19 +1,16 @@
 """Where an adapter's token comes from when it is not in an environment variable.
 
 Adapters never touch the store (docs/architecture.md), yet a connected channel's token lives
-there, refreshed by the daemon. So the process that runs adapters (the daemon, a command)
-installs a `TokenSource` here, and `ChannelSettings.secret("token_env")` asks it first: a
-channel connected with `comms channels connect` uses its stored token, any other channel its
-environment variable, as before.
+there, refreshed by the daemon. So the process that runs adapters (the daemon, a command, the
+workspace) hands each channel's settings a `TokenSource` (`ChannelSettings.with_tokens`), and
+`ChannelSettings.secret("token_env")` asks it first: a channel connected with `comms channels
+connect` uses its stored token, any other channel its environment variable, as before. It is
+carried by the settings, not kept in a global, so two databases in one process never mix.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Protocol
-
-_lock = threading.Lock()
-_source: TokenSource | None = None
 
 
 class TokenSource(Protocol):
@@ -32,13 +29,3 @@ class TokenSource(Protocol):
 
     def secrets(self, channel: str) -> list[str]:
         """Every stored secret of the channel, for scrubbing."""
-
-
-def install(source: TokenSource | None) -> None:
-    global _source
-    with _lock:
-        _source = source
-
-
-def installed() -> TokenSource | None:
-    return _source

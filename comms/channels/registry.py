@@ -102,9 +102,7 @@ def create_channel(settings: ChannelSettings) -> Channel:
 def missing_secrets(settings: ChannelSettings) -> list[str]:
     """The environment variables this channel names for its secrets that are not set; a
     connected channel's stored credentials stand in for its token and secret variables."""
-    from comms.channels.credentials import installed
-
-    source = installed()
+    source = settings.tokens
     connected = bool(source is not None and source.secrets(settings.name))
     stored = ("token_env", "token_secret_env", "password_env") if connected else ()
     return [

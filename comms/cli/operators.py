@@ -134,7 +134,6 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
       comms channels check hjemmeside
     """
     from comms.channels.base import CheckResult
-    from comms.channels.credentials import install
     from comms.channels.registry import create_channel
     from comms.errors import CommsError
     from comms.publishing.credentials import StoredTokens
@@ -142,12 +141,12 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
 
     settings = app.settings
     app.ready_database()
-    install(StoredTokens(settings))  # a connected channel is checked with its stored token
+    stored = StoredTokens(settings)  # a connected channel is checked with its stored token
     selected = [settings.channel(n) for n in names] or list(settings.channels.values())
     rows, failed = [], 0
     for channel in selected:
         try:
-            result = create_channel(channel).check()
+            result = create_channel(channel.with_tokens(stored)).check()
         except CommsError as exc:
             result = CheckResult(False, str(exc))
         failed += not result.ok
@@ -210,7 +209,9 @@ def reconcile_command(
             queue.resolve_unknown(session, post_id, mark, actor=current_actor(), url=url)
         click.echo(f"post {post_id}: {mark}")
         return
-    results = reconcile_all(app.settings, only=post_id)
+    from comms.publishing.credentials import StoredTokens
+
+    results = reconcile_all(app.settings, only=post_id, tokens=StoredTokens(app.settings))
     for line in results:
         click.echo(line)
     if not results:

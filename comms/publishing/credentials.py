@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from comms.channels.oauth import RefreshRefused
 from comms.channels.registry import create_channel
 from comms.channels.scrub import Scrubber, remember_secrets
+from comms.channels.settings import ChannelSettings
 from comms.config import Settings
 from comms.errors import CommsError, TransientError
 from comms.queue import transitions as queue
@@ -40,6 +42,7 @@ from comms.store.tokens import StoredToken
 log = logging.getLogger("comms.publishing.credentials")
 MAX_MARGIN = timedelta(minutes=5)
 # besides the access token: OAuth 1.0a's token secret, a Bluesky session's account
+ABSENT_SECONDS = 10.0  # how soon a channel connected while a daemon runs is noticed
 STORED_SECRETS = frozenset({"token_secret", "did"})
 
 
@@ -64,12 +67,22 @@ class StoredTokens:
         self.url = settings.database_url
         self._sealer: Sealer | None = None
         self._handed = threading.local()  # the token last given to this thread, per channel
+        # channels seen without a stored token, and when: asked again after ABSENT_SECONDS, so
+        # a channel on its environment variable costs no database read on every call
+        self._absent: dict[str, float] = {}
 
     @property
     def sealer(self) -> Sealer:
         if self._sealer is None:
             self._sealer = sealer_from_env()
         return self._sealer
+
+    def channels(self) -> list[ChannelSettings]:
+        """Every configured channel's settings, with this store as its token source."""
+        return [channel.with_tokens(self) for channel in self.settings.channels.values()]
+
+    def channel(self, name: str) -> ChannelSettings:
+        return self.settings.channel(name).with_tokens(self)
 
     # --- TokenSource ----------------------------------------------------------------------
 
@@ -97,9 +110,6 @@ class StoredTokens:
         return fresh is not None and fresh.access_token != rejected
 
     def secrets(self, channel: str) -> list[str]:
-        with session_scope(self.url) as session:
-            if not tokens.has_token(session, channel):
-                return []
         token = self._current(channel)
         return token.secret_values() if token is not None else []
 
@@ -130,10 +140,15 @@ class StoredTokens:
         self._handed.__dict__[channel] = value
 
     def _current(self, channel: str) -> StoredToken | None:
+        seen = self._absent.get(channel)
+        if seen is not None and time.monotonic() - seen < ABSENT_SECONDS:
+            return None
         with session_scope(self.url) as session:
             if not tokens.has_token(session, channel):
+                self._absent[channel] = time.monotonic()
                 return None
             token = tokens.load(session, self.sealer, channel)
+        self._absent.pop(channel, None)
         if token is not None:
             remember_secrets(token.secret_values())
         return token

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
-from comms.channels.credentials import install as install_tokens
 from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
@@ -86,8 +85,8 @@ class Daemon:
         self._last_look: tuple[datetime, float] | None = None  # (wall, monotonic) of last pass
         self._pass_lock = threading.Lock()
         self.tokens = StoredTokens(settings)
-        install_tokens(self.tokens)  # connected channels' adapters use their stored tokens
-        self.adapters, missing = build_adapters(settings.channels.values())
+        # connected channels' adapters use their stored tokens
+        self.adapters, missing = build_adapters(self.tokens.channels())
         for name, unset in missing.items():
             log.warning(
                 "channel %s (type %s): $%s is not set; its posts stay queued",

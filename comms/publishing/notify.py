@@ -168,7 +168,9 @@ def send_now(settings: Settings) -> int:
     name = settings.notify_channel
     if not name or name not in settings.channels:
         return 0
-    adapters, _missing = build_adapters([settings.channels[name]])
+    from comms.publishing.credentials import StoredTokens
+
+    adapters, _missing = build_adapters([StoredTokens(settings).channel(name)])
     try:
         return Notifier(settings, adapters.get(name)).send_pending()
     except CommsError as exc:

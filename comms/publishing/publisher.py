@@ -34,7 +34,6 @@ from sqlmodel import Session
 
 from comms.channels.answers import checked_receipt
 from comms.channels.base import Channel, OutgoingPost, Receipt
-from comms.channels.credentials import installed
 from comms.channels.oauth import RefreshRefused
 from comms.channels.scrub import Scrubber, channel_secrets
 from comms.config import DaemonSettings, UtmSettings
@@ -349,7 +348,7 @@ def _with_fresh_token(adapter: Channel, post: OutgoingPost) -> Receipt:
     """The adapter's publish; a 401 on a stored token refreshes it once and tries once more
     (401 means the service did nothing). A refresh the service refused has already paused the
     channel: the post was not sent, so it waits (a transient failure), not fails."""
-    source = installed()
+    source = adapter.settings.tokens
     try:
         try:
             return adapter.publish(post)

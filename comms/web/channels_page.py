@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from comms.access import Action
 from comms.channels.base import CheckResult
-from comms.channels.credentials import install
 from comms.channels.registry import channel_class, create_channel
 from comms.channels.settings import ChannelSettings
 from comms.errors import CommsError
@@ -108,9 +107,9 @@ def blank_secrets(channel: ChannelSettings, text: str) -> str:
 
 def run_check(ctx: Ctx, channel: ChannelSettings) -> Checked:
     """The adapter's check(), as `comms channels check` runs it; an unreachable service fails."""
-    install(StoredTokens(ctx.settings))  # a connected channel is checked with its stored token
+    stored = StoredTokens(ctx.settings)  # a connected channel is checked with its stored token
     try:
-        result = create_channel(channel).check()
+        result = create_channel(channel.with_tokens(stored)).check()
     except CommsError as exc:
         result = CheckResult(False, str(exc))
     except Exception as exc:  # an adapter's bug must not show its text (it may hold a secret)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
@@ -158,18 +157,20 @@ def _daemon(config, env, log) -> subprocess.Popen:
     )
 
 
-def _spread_posts(url: str, count: int, every: float, start: float = 1.0) -> list[int]:
-    now = utcnow()
-    return [
-        add_post(
-            url,
-            channel="x",
-            due=now + timedelta(seconds=start + i * every),
-            text=f"Husk refleksen {i}",
-            state=PostState.QUEUED,
+def publish_in_rounds(url: str, fake: FakeX, *, rounds: int, per_round: int) -> None:
+    """Posts due now, `per_round` at a time; after each round, wait until the daemons have
+    refreshed the token once more, so each round is published in a token lifetime of its own
+    however slowly the daemons started."""
+    for round_ in range(rounds):
+        ids = [
+            add_post(url, channel="x", due=utcnow(), text=f"Husk refleksen {round_}.{i}")
+            for i in range(per_round)
+        ]
+        wait_until(
+            lambda ids=ids: all(get_post(url, i).state == PostState.PUBLISHED for i in ids), 60
         )
-        for i in range(count)
-    ]
+        refreshed = fake.oauth.refreshes
+        wait_until(lambda refreshed=refreshed: fake.oauth.refreshes > refreshed, 10)
 
 
 @pytest.mark.slow
@@ -177,23 +178,17 @@ def test_a_daemon_publishes_across_several_token_lifetimes(tmp_path, fake_x):
     settings = _config(tmp_path, fake_x)
     env = oauth_env(fake_x)
     out, err = connect_x(settings.path, env)
-    ids = _spread_posts(settings.database_url, 6, every=1.5)  # ~9 s: four lifetimes of 2 s
     log_path = tmp_path / "daemon.log"
     with log_path.open("w") as log:
         process = _daemon(settings.path, env, log)
         try:
-            wait_until(
-                lambda: all(
-                    get_post(settings.database_url, i).state == PostState.PUBLISHED for i in ids
-                ),
-                60,
-            )
+            publish_in_rounds(settings.database_url, fake_x, rounds=4, per_round=2)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
-    assert fake_x.oauth.refreshes >= 3
+    assert fake_x.oauth.refreshes >= 3  # each round after the first needed a new token
     assert fake_x.oauth.reused == []
-    assert len(fake_x.tweets) == 6
+    assert len(fake_x.tweets) == 8
     from comms.store.db import dispose_all
 
     dispose_all()
@@ -210,17 +205,11 @@ def test_two_daemons_on_postgresql_race_to_refresh_and_both_keep_publishing(
     settings = _config(tmp_path, fake_x, database=pg_url)
     env = oauth_env(fake_x)
     connect_x(settings.path, env)
-    ids = _spread_posts(settings.database_url, 16, every=0.6)  # ~10 s: five lifetimes
     logs = [tmp_path / f"daemon{n}.log" for n in (1, 2)]
     handles = [path.open("w") for path in logs]
     processes = [_daemon(settings.path, env, handle) for handle in handles]
     try:
-        wait_until(
-            lambda: all(
-                get_post(settings.database_url, i).state == PostState.PUBLISHED for i in ids
-            ),
-            90,
-        )
+        publish_in_rounds(settings.database_url, fake_x, rounds=4, per_round=12)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -232,7 +221,7 @@ def test_two_daemons_on_postgresql_race_to_refresh_and_both_keep_publishing(
     assert fake_x.oauth.reused == []  # never a refresh token used twice: none lost
     assert fake_x.oauth.refreshes >= 3
     assert all("published on x" in text for text in texts), texts  # both kept publishing
-    assert len(fake_x.tweets) == 16
+    assert len(fake_x.tweets) == 48
     assert_no_marker(*texts)
     with session_scope(settings.database_url) as session:
         from comms.queue import transitions as queue
