@@ -96,7 +96,9 @@ def collect_due(
     now = now or utcnow()
     schedule = [parse_offset(s) for s in settings.metrics_schedule]
     summary = CollectSummary()
-    built, missing = build_adapters(settings.channels.values())
+    from comms.publishing.credentials import StoredTokens
+
+    built, missing = build_adapters(StoredTokens(settings).channels())  # connected: stored token
     adapters = {name: adapter for name, adapter in built.items() if adapter.has_metrics}
     summary.skipped_channels.update(set(built) - set(adapters))
     summary.skipped_channels.update(missing)

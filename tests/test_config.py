@@ -150,9 +150,10 @@ def test_a_list_option_checks_its_items(tmp_path):
 
 
 def test_a_missing_required_option_is_refused(tmp_path):
-    message = config_error(tmp_path, FB)
-    assert message.startswith("c.toml:4: channel 'fb' (facebook) needs token_env")
-    assert 'add token_env = "COMMS_..." to [channels.fb]' in message
+    # token_env is no longer required: a connected channel keeps its token in the store
+    message = config_error(tmp_path, FB.replace('page_id = "1"\n', 'token_env = "T"\n'))
+    assert message.startswith("c.toml:4: channel 'fb' (facebook) needs page_id")
+    assert "add page_id = ... to [channels.fb]" in message
 
 
 def test_a_literal_secret_is_still_refused_before_the_schema(tmp_path):

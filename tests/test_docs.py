@@ -18,7 +18,7 @@ EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")
 TEMPLATES = (ROOT / "docs" / "templates.md").read_text(encoding="utf-8")
 
 _HEADER = re.compile(r"^#?\s*\[(?P<table>[^\]]+)\]")
-_KEY = re.compile(r"^#?\s*(?P<key>[a-z_]+)\s*=\s*(?P<value>.*)")
+_KEY = re.compile(r"^#?\s*(?P<key>[a-z][a-z0-9_]*)\s*=\s*(?P<value>.*)")
 
 
 def example_channel_sections(text: str = EXAMPLE) -> dict[str, tuple[str, set[str]]]:

@@ -11,11 +11,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import NO_RULE, TextRule
+
+if TYPE_CHECKING:
+    from comms.channels.oauth import Grant, OAuthApp, Pkce
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class Channel(ABC):
     # every receipt carries the post's public address, so a later step can link to it
     # (`link_from`); a service that answers with an id only (e-mail, a relay) cannot be linked to
     receipt_has_url: ClassVar[bool] = False
+    # how `comms channels connect` connects it: the service's OAuth flow in a browser, or an
+    # app password traded once for a session that is then kept alive (Bluesky)
+    connects_with: ClassVar[str] = "oauth"
     # options whose URL is itself a secret (a webhook's token in its path): never shown whole
     secret_urls: ClassVar[tuple[str, ...]] = ()
 
@@ -139,6 +145,40 @@ class Channel(ABC):
     def find(self, post: OutgoingPost) -> Receipt | None:
         """Look for an already-published copy of the post (reconciliation); None if absent."""
         return None
+
+    def oauth_app(self) -> OAuthApp | None:
+        """The service's OAuth 2.0 client for `comms channels connect` and refreshing; None
+        where the channel type has none or the config names no client id."""
+        return None
+
+    def prepare_oauth(self, redirect_uri: str) -> OAuthApp | None:
+        """The OAuth 2.0 client for connecting with `redirect_uri`: the configured one
+        (`oauth_app`), or one the service registers on the spot (Mastodon's apps)."""
+        return self.oauth_app()
+
+    def finish_oauth(
+        self, app: OAuthApp, *, code: str, redirect_uri: str, pkce: Pkce | None, now: datetime
+    ) -> Grant:
+        """The authorisation code for the credentials to store: by default the code grant at
+        the token endpoint (Facebook and Instagram trade further, for a Page token)."""
+        from comms.channels.oauth import exchange_code
+
+        return exchange_code(app, code=code, redirect_uri=redirect_uri, pkce=pkce, now=now)
+
+    def refresh_credentials(self, secrets: dict[str, Any], *, now: datetime) -> Grant:
+        """New credentials for the stored `secrets` before they run out: by default the OAuth
+        2.0 refresh grant at the service's token endpoint (adapters with another scheme, such
+        as Bluesky's sessions, override it). Raises RefreshRefused when only a person can help."""
+        from comms.channels.oauth import RefreshRefused, refresh
+
+        app = self.oauth_app()
+        refresh_token = str(secrets.get("refresh_token") or "")
+        if app is None or not refresh_token:
+            raise RefreshRefused(
+                f"{self.settings.type} ({self.settings.name}): the stored token cannot be "
+                "refreshed (no client id or no refresh token)"
+            )
+        return refresh(app, refresh_token, now=now)
 
     def check(self) -> CheckResult:
         """Verify credentials and permissions without posting.

@@ -39,7 +39,10 @@ exact ExpiredToken status (400 per the lexicon; 401 also handled), and AppView c
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import mimetypes
 import struct
 import threading
@@ -53,10 +56,18 @@ from comms.channels.answers import id_value, str_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
 from comms.channels.images import checked_image
+from comms.channels.oauth import Grant, RefreshRefused
 from comms.channels.options import Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule, url_spans
-from comms.errors import AuthError, ChannelError, MalformedAnswer, RejectedError, TransientError
+from comms.errors import (
+    AuthError,
+    ChannelError,
+    ConfigError,
+    MalformedAnswer,
+    RejectedError,
+    TransientError,
+)
 
 POST = "app.bsky.feed.post"
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -94,7 +105,12 @@ class BlueskyChannel(Channel):
             "base_url", str, "the entryway or the account's own PDS", default="https://bsky.social"
         ),
         Option("handle", str, "the account's handle", required=True),
-        Option("password_env", str, "variable holding an app password", required=True, secret=True),
+        Option(
+            "password_env",
+            str,
+            "variable holding an app password (not needed once connected)",
+            secret=True,
+        ),
         Option("appview_url", str, "where like and repost counts are read"),
         Option("language", str, "the posts' language (BCP 47)", default="da"),
         Option("web_url", str, "the web app links point to", default="https://bsky.app"),
@@ -198,15 +214,71 @@ class BlueskyChannel(Channel):
             bool(active), f"posts as @{session.get('handle')} ({session.get('did')}){state}"
         )
 
+    # -- connecting: a session kept in the token store --------------------------------------
+
+    connects_with = "password"  # comms channels connect asks for the app password, once
+
+    def open_session(self, password: str, *, now: datetime) -> Grant:
+        """Log in once with the app password; what is stored is the session (its access and
+        refresh JWTs), never the password: the daemon keeps it alive with refreshSession."""
+        session = self._client_with(password).json(
+            "POST",
+            "/xrpc/com.atproto.server.createSession",
+            json={"identifier": self.handle, "password": password},
+            classify=_classify,
+        )
+        return _grant(session, what=f"bluesky ({self.settings.name})")
+
+    def refresh_credentials(self, secrets: dict[str, Any], *, now: datetime) -> Grant:
+        """`refreshSession` with the stored refresh JWT; a PDS rotates it, so the old one is
+        spent from here on. An expired or revoked refresh JWT needs the app password again."""
+        what = f"bluesky ({self.settings.name})"
+        refresh = str(secrets.get("refresh_token") or "")
+        http = self._client_with(None, token=refresh)
+        try:
+            session = http.json(
+                "POST", "/xrpc/com.atproto.server.refreshSession", classify=_classify
+            )
+        except (SessionExpired, AuthError) as exc:
+            raise RefreshRefused(
+                f"{exc}; the session cannot be renewed", status=exc.status
+            ) from None
+        except RejectedError as exc:
+            raise RefreshRefused(str(exc), status=exc.status) from None
+        return _grant(session, what=what)
+
+    def _stored_session(self, *, renew: bool) -> dict[str, Any] | None:
+        """The session from the token store when the channel is connected, else None."""
+        source = self.settings.tokens
+        if source is None:
+            return None
+        name = self.settings.name
+        if renew and not source.refresh_rejected(name):
+            return None
+        access = source.access_token(name)
+        if not access:
+            return None
+        return {"accessJwt": access, "did": source.secret(name, "did") or ""}
+
     # -- session and calls ------------------------------------------------------------------
 
     def _client(self, base_url: str | None = None, token: str | None = None) -> HttpClient:
-        password = self.settings.secret("password_env")
+        try:
+            password: str | None = self.settings.secret("password_env")
+        except ConfigError:
+            if token is None:
+                raise
+            password = None  # a stored session needs no password
+        return self._client_with(password, base_url=base_url, token=token)
+
+    def _client_with(
+        self, password: str | None, *, base_url: str | None = None, token: str | None = None
+    ) -> HttpClient:
         return HttpClient(
             base_url or self.base_url,
             service=f"bluesky ({self.settings.name})",
             auth_env=self.password_env,
-            secrets=[password, *(s for s in [token] if s)],
+            secrets=[s for s in (password, token) if s],
             headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=(min(5.0, self.timeout), self.timeout),
             reset_headers=["ratelimit-reset"],
@@ -214,6 +286,9 @@ class BlueskyChannel(Channel):
 
     def _session(self, *, renew: bool = False) -> dict[str, Any]:
         """The process's session for this account: created once, refreshed when it expires."""
+        stored = self._stored_session(renew=renew)
+        if stored is not None:
+            return stored
         key = (self.base_url, self.handle)
         with _SESSION_LOCK:
             session = _SESSIONS.get(key)
@@ -305,6 +380,37 @@ class BlueskyChannel(Channel):
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         upload = {"data": data, "headers": {"Content-Type": mime}}
         return {"alt": alt, "size": image_size(data), "upload": upload}
+
+
+def _grant(session: Any, *, what: str) -> Grant:
+    """A session answer as the token store keeps it; the access JWT's `exp` is its expiry."""
+    if not isinstance(session, dict):
+        raise MalformedAnswer(f"{what}: the session answer is not an object")
+    access, refresh = session.get("accessJwt"), session.get("refreshJwt")
+    if not isinstance(access, str) or not isinstance(refresh, str):
+        raise MalformedAnswer(f"{what}: the session answer has no accessJwt and refreshJwt")
+    secrets = {"access_token": access, "refresh_token": refresh}
+    for key in ("did", "handle"):
+        if isinstance(session.get(key), str):
+            secrets[key] = session[key]
+    return Grant(secrets, jwt_expiry(access))
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The `exp` claim of a JWT, read without checking its signature (the PDS checks it; comms
+    only wants to know when to refresh)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return datetime.fromtimestamp(float(exp), UTC)
+    return None
 
 
 def _classify(response: requests.Response) -> ChannelError | None:

@@ -28,7 +28,8 @@ import requests
 
 from comms.channels.http import HttpClient, parse_retry_after
 from comms.channels.lookup import flat
-from comms.channels.options import Option
+from comms.channels.oauth import Grant, OAuthApp
+from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.errors import (
     AuthError,
@@ -41,9 +42,19 @@ from comms.errors import (
 
 GRAPH_URL = "https://graph.facebook.com/v24.0"  # docs show v24-v27 in 2026; pin, don't float
 
+DIALOG_URL = "https://www.facebook.com/v24.0/dialog/oauth"  # Facebook Login's dialog
+
 # the options of both Graph adapters (Facebook, Instagram)
 GRAPH_OPTIONS = (
-    Option("token_env", str, "variable holding the access token", required=True, secret=True),
+    Option(
+        "token_env",
+        str,
+        "variable holding the access token (not needed once connected)",
+        secret=True,
+    ),
+    Option("client_id", ID, "the Meta app's id, for comms channels connect"),
+    Option("client_secret_env", str, "variable holding the Meta app's secret", secret=True),
+    Option("authorize_url", str, "Facebook Login's dialog", default=DIALOG_URL),
     Option(
         "app_token_env",
         str,
@@ -318,6 +329,94 @@ class GraphApi:
             return TokenInfo(True, "token never expires", scopes)
         when, label = min(expiries)
         return TokenInfo(True, f"{label} expires {when:%Y-%m-%d}", scopes, when)
+
+
+def login_app(
+    settings: ChannelSettings, *, service: str, scopes: tuple[str, ...]
+) -> OAuthApp | None:
+    """Facebook Login for this channel's Meta app (no PKCE: a web app with its secret)."""
+    client_id = str(settings.get("client_id") or "")
+    if not client_id or not settings.get("client_secret_env"):
+        return None
+    base = str(settings.get("base_url") or GRAPH_URL).rstrip("/")
+    return OAuthApp(
+        service=service,
+        authorize_url=str(settings.get("authorize_url") or DIALOG_URL),
+        token_url=f"{base}/oauth/access_token",
+        client_id=client_id,
+        client_secret=settings.secret("client_secret_env"),
+        scopes=scopes,
+        client_auth="body",
+        pkce=False,
+    )
+
+
+def page_token_grant(
+    api: GraphApi, app: OAuthApp, *, code: str, redirect_uri: str, page_id: str | None
+) -> Grant:
+    """The code → a short-lived user token → a long-lived one (`fb_exchange_token`) → the
+    Page's token read with it, which does not expire (a Page token read with a short-lived user
+    token would die within hours); its expiry is read back with `/debug_token` and stored.
+    Without a Page (an Instagram account connected as its user), the long-lived user token
+    itself, about 60 days."""
+    secret = app.client_secret or ""
+    http = HttpClient(
+        api.base_url, service=api.service, secrets=[secret, code], timeout=api.timeout
+    )
+    short = _token_of(
+        http.json(
+            "GET",
+            "/oauth/access_token",
+            params={
+                "client_id": app.client_id,
+                "client_secret": secret,
+                "redirect_uri": redirect_uri,
+                "code": code,
+            },
+        ),
+        api.service,
+    )
+    http = api.client(short, secret, code)
+    user = _token_of(
+        http.json(
+            "GET",
+            "/oauth/access_token",
+            params={
+                "grant_type": "fb_exchange_token",
+                "client_id": app.client_id,
+                "client_secret": secret,
+                "fb_exchange_token": short,
+            },
+        ),
+        api.service,
+    )
+    token = user
+    if page_id:
+        http = api.client(user, short, secret)
+        page = http.json(
+            "GET", f"/{page_id}", params={"fields": "access_token", "access_token": user}
+        )
+        token = _token_of(page, api.service)
+    http = api.client(token, user, short, secret)
+    debug = http.json(
+        "GET",
+        "/debug_token",
+        params={"input_token": token, "access_token": f"{app.client_id}|{secret}"},
+    )
+    data = debug.get("data") if isinstance(debug, dict) else None
+    data = data if isinstance(data, dict) else {}
+    if not data.get("is_valid"):
+        raise AuthError(f"{api.service}: /debug_token says the new token is not valid")
+    stamp = _int(data.get("expires_at"))
+    expires = datetime.fromtimestamp(stamp, UTC) if stamp else None  # 0: never
+    return Grant({"access_token": token}, expires)
+
+
+def _token_of(answer: Any, service: str) -> str:
+    token = answer.get("access_token") if isinstance(answer, dict) else None
+    if not isinstance(token, str) or not token:
+        raise AuthError(f"{service}: Graph answered without an access_token")
+    return token
 
 
 @dataclass(frozen=True)

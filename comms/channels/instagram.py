@@ -45,15 +45,24 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 from urllib.parse import quote
 
 from comms.channels.answers import id_field, url_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
-from comms.channels.graph import GRAPH_OPTIONS, GraphApi, graph_time, number, same_text
+from comms.channels.graph import (
+    GRAPH_OPTIONS,
+    GraphApi,
+    graph_time,
+    login_app,
+    number,
+    page_token_grant,
+    same_text,
+)
 from comms.channels.images import checked_image
 from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, look_first, look_since
+from comms.channels.oauth import Grant, OAuthApp, Pkce
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule
@@ -83,6 +92,7 @@ class InstagramChannel(Channel):
     )
     options = (
         Option("ig_user_id", ID, "the professional account's id", required=True),
+        Option("page_id", ID, "the linked Facebook Page, whose token connect stores"),
         Option(
             "media_base_url",
             str,
@@ -112,6 +122,25 @@ class InstagramChannel(Channel):
     @property
     def user_id(self) -> str:
         return self.api.required("ig_user_id")
+
+    login_scopes: ClassVar[tuple[str, ...]] = (
+        "instagram_basic",
+        "instagram_content_publish",
+        "instagram_manage_insights",
+        "pages_show_list",
+        "pages_read_engagement",
+    )
+
+    def oauth_app(self) -> OAuthApp | None:
+        """Facebook Login for the configured Meta app (comms channels connect)."""
+        return login_app(self.settings, service=self.api.service, scopes=self.login_scopes)
+
+    def finish_oauth(
+        self, app: OAuthApp, *, code: str, redirect_uri: str, pkce: Pkce | None, now: datetime
+    ) -> Grant:
+        """Trade the code up to a Page token that does not expire (graph.page_token_grant)."""
+        page = str(self.settings.get("page_id") or "") or None
+        return page_token_grant(self.api, app, code=code, redirect_uri=redirect_uri, page_id=page)
 
     # -- the contract -----------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Pre
 from comms.channels.http import HttpClient, Scrubber, bearer_client, error_reason, parse_retry_after
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, already_there, flat, since_due
+from comms.channels.oauth import OAuthApp
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule, url_spans
@@ -66,6 +67,8 @@ from comms.errors import (
 
 DEFAULT_BASE_URL = "https://api.linkedin.com"
 DEFAULT_OAUTH_URL = "https://www.linkedin.com"  # token introspection lives on www, not api
+# posting, reading and the page's statistics as the organisation
+SCOPES = ("w_organization_social", "r_organization_social", "rw_organization_admin")
 DEFAULT_VERSION = "202605"  # LinkedIn-Version, YYYYMM; sunset about 12 months after release
 POST_URL = "https://www.linkedin.com/feed/update/{urn}/"
 
@@ -101,7 +104,19 @@ class LinkedinChannel(Channel):
     )
     options = (
         Option("organization_id", ID, "the organisation page's id", required=True),
-        Option("token_env", str, "variable holding the access token", required=True, secret=True),
+        Option(
+            "token_env",
+            str,
+            "variable holding the access token (not needed once connected)",
+            secret=True,
+        ),
+        Option(
+            "scopes",
+            list,
+            "OAuth 2.0 scopes asked for when connecting",
+            default=list(SCOPES),
+            items=str,
+        ),
         Option(
             "api_version",
             ID,
@@ -144,6 +159,23 @@ class LinkedinChannel(Channel):
     @property
     def token_env(self) -> str:
         return str(self.settings.get("token_env") or "token_env")
+
+    def oauth_app(self) -> OAuthApp | None:
+        """LinkedIn's 3-legged OAuth on www.linkedin.com: the client id and secret in the
+        form, no PKCE (a web app); a refresh token only for apps LinkedIn gave them to."""
+        client_id = str(self.settings.get("client_id") or "")
+        if not client_id or not self.settings.get("client_secret_env"):
+            return None
+        return OAuthApp(
+            service=f"linkedin ({self.settings.name})",
+            authorize_url=f"{self.oauth_url}/oauth/v2/authorization",
+            token_url=f"{self.oauth_url}/oauth/v2/accessToken",
+            client_id=client_id,
+            client_secret=self.settings.secret("client_secret_env"),
+            scopes=tuple(self.settings.get("scopes") or SCOPES),
+            client_auth="body",
+            pkce=False,
+        )
 
     def _token(self) -> str:
         try:

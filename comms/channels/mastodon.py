@@ -40,11 +40,15 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Pre
 from comms.channels.http import HttpClient, bearer_client
 from comms.channels.images import checked_image
 from comms.channels.lookup import flat
+from comms.channels.oauth import OAuthApp
 from comms.channels.options import Option
+from comms.channels.scrub import remember_secrets
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule
-from comms.errors import AuthError, ChannelError, RejectedError, TransientError
+from comms.errors import AuthError, ChannelError, MalformedAnswer, RejectedError, TransientError
 
+APP_NAME = "comms"
+SCOPES = ("read", "write")
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
 
@@ -65,7 +69,12 @@ class MastodonChannel(Channel):
     preview = PreviewCard("mastodon", "Mastodon", ("Svar", "Boost", "Favorit"), handle=True)
     options = (
         Option("base_url", str, "the account's instance", default="https://mastodon.social"),
-        Option("token_env", str, "variable holding the access token", required=True, secret=True),
+        Option(
+            "token_env",
+            str,
+            "variable holding the access token (not needed once connected)",
+            secret=True,
+        ),
         Option("visibility", str, "public, unlisted, private or direct", default="public"),
         Option("language", str, "the posts' language (ISO 639-1)", default="da"),
         Option("media_timeout_seconds", float, "how long an upload may be processed", default=60),
@@ -149,6 +158,41 @@ class MastodonChannel(Channel):
         except ChannelError:
             pass  # the limit is a courtesy; the credentials are what check() is about
         return CheckResult(True, f"posts as @{account.get('acct')} on {self.base_url}{limit}")
+
+    # -- connecting -------------------------------------------------------------------------
+
+    def prepare_oauth(self, redirect_uri: str) -> OAuthApp:
+        """Register comms as an app on the instance for this redirect (`POST /api/v1/apps`),
+        then the instance's authorisation code flow (PKCE, Mastodon 4.3 and later). Its tokens
+        do not expire and have no refresh token: a revoked one means connecting again."""
+        http = HttpClient(
+            self.base_url,
+            service=f"mastodon ({self.settings.name})",
+            timeout=(min(5.0, self.timeout), self.timeout),
+        )
+        app = http.json(
+            "POST",
+            "/api/v1/apps",
+            data={
+                "client_name": APP_NAME,
+                "redirect_uris": redirect_uri,
+                "scopes": " ".join(SCOPES),
+            },
+        )
+        client_id = app.get("client_id") if isinstance(app, dict) else None
+        client_secret = app.get("client_secret") if isinstance(app, dict) else None
+        if not isinstance(client_id, str) or not isinstance(client_secret, str):
+            raise MalformedAnswer(f"mastodon ({self.settings.name}): /api/v1/apps gave no client")
+        remember_secrets([client_secret])
+        return OAuthApp(
+            service=f"mastodon ({self.settings.name})",
+            authorize_url=f"{self.base_url}/oauth/authorize",
+            token_url=f"{self.base_url}/oauth/token",
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=SCOPES,
+            client_auth="body",
+        )
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -100,8 +100,16 @@ def create_channel(settings: ChannelSettings) -> Channel:
 
 
 def missing_secrets(settings: ChannelSettings) -> list[str]:
-    """The environment variables this channel names for its secrets that are not set."""
-    return [var for var in settings.secret_env_names() if not os.environ.get(var)]
+    """The environment variables this channel names for its secrets that are not set; a
+    connected channel's stored credentials stand in for its token and secret variables."""
+    source = settings.tokens
+    connected = bool(source is not None and source.secrets(settings.name))
+    stored = ("token_env", "token_secret_env", "password_env") if connected else ()
+    return [
+        str(var)
+        for key, var in settings.options.items()
+        if key.endswith("_env") and var and key not in stored and not os.environ.get(str(var))
+    ]
 
 
 def build_adapters(

@@ -61,8 +61,27 @@ def _upper_hex_escapes(text: str) -> str:
     return "".join(out)
 
 
+_remembered: set[str] = set()
+_remembered_forms: list[str] = []
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Secrets learnt while running (a stored token opened, a refreshed one received): every
+    Scrubber of this process masks them from then on, the log's included."""
+    global _remembered_forms
+    fresh = [v for v in values if v and len(v) >= MIN_SECRET and v not in _remembered]
+    if not fresh:
+        return
+    _remembered.update(fresh)
+    forms: set[str] = set(_remembered_forms)
+    for value in fresh:
+        forms |= secret_forms(value)
+    _remembered_forms = sorted(forms, key=len, reverse=True)
+
+
 class Scrubber:
-    """Replaces every form of every known secret with `***`."""
+    """Replaces every form of every known secret with `***`, and of every secret the process
+    has remembered (`remember_secrets`)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = [s for s in dict.fromkeys(secrets) if s and len(s) >= MIN_SECRET]
@@ -72,9 +91,10 @@ class Scrubber:
         self.forms = sorted(forms, key=len, reverse=True)  # a longer form may contain a shorter
 
     def __call__(self, text: str) -> str:
-        for form in self.forms:
-            if form in text:
-                text = text.replace(form, MASK)
+        for forms in (self.forms, _remembered_forms):
+            for form in forms:
+                if form in text:
+                    text = text.replace(form, MASK)
         return text
 
     def cut(self, text: str, limit: int) -> str:

@@ -7,9 +7,10 @@ config module: the config reads the file and builds these, the channels only con
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from comms.channels.credentials import TokenSource
 from comms.errors import ConfigError
 
 
@@ -21,17 +22,34 @@ class ChannelSettings:
     type: str
     options: dict[str, Any]
     organisation: str | None = None  # whose channel it is: approvers of it approve its posts
+    # where a connected channel's stored token comes from: set by the process that runs the
+    # adapters (the daemon, a command, the workspace) with `with_tokens`; None: environment only
+    tokens: TokenSource | None = field(default=None, compare=False, repr=False)
+
+    def with_tokens(self, source: TokenSource | None) -> ChannelSettings:
+        return replace(self, tokens=source)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
 
     def secret(self, key: str = "token_env") -> str:
-        """The secret named by `key` (e.g. token_env), read from the environment at call time."""
+        """The secret named by `key` (e.g. token_env): the stored token of a connected channel
+        (`comms channels connect`), else the environment variable `key` names, read at call time."""
+        source = self.tokens
+        if source is not None:
+            stored = (
+                source.access_token(self.name)
+                if key == "token_env"
+                else source.secret(self.name, key.removesuffix("_env"))
+            )
+            if stored:
+                return stored
         var = self.options.get(key)
         if not var:
             raise ConfigError(
                 f"channel {self.name!r} has no {key} naming its secret",
-                hint=f'add {key} = "COMMS_..." to [channels.{self.name}]',
+                hint=f'add {key} = "COMMS_..." to [channels.{self.name}], or connect it: '
+                f"comms channels connect {self.name}",
             )
         value = os.environ.get(var)
         if not value:

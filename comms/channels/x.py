@@ -51,6 +51,8 @@ from comms.channels.http import (
 )
 from comms.channels.images import checked_image, uploading
 from comms.channels.lookup import DUE_MARGIN, already_there, since_due
+from comms.channels.oauth import OAuthApp
+from comms.channels.oauth1 import OAuth1App, user_signer
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import X_URL_LENGTH, TextRule, replace_urls, x_length
@@ -66,6 +68,11 @@ from comms.errors import (
 DEFAULT_BASE_URL = "https://api.x.com"
 POST_URL = "https://x.com/i/web/status/{id}"
 METRIC_FIELDS = "public_metrics,non_public_metrics,organic_metrics"
+AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
+TOKEN_PATH = "/2/oauth2/token"
+OAUTH1_AUTHORIZE_URL = "https://api.x.com/oauth/authorize"
+# offline.access: without it X gives no refresh token and the access token dies in two hours
+SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
 
 
 class DuplicateContentError(RejectedError):
@@ -91,9 +98,34 @@ class XChannel(Channel):
         Option(
             "token_env",
             str,
-            "variable holding the OAuth 2.0 user token",
-            required=True,
+            "variable holding the OAuth 2.0 user token (not needed once connected)",
             secret=True,
+        ),
+        Option("client_id", str, "the app's OAuth 2.0 client id, for comms channels connect"),
+        Option(
+            "client_secret_env",
+            str,
+            "variable holding the OAuth 2.0 client secret (a confidential client)",
+            secret=True,
+        ),
+        Option("authorize_url", str, "X's authorisation page", default=AUTHORIZE_URL),
+        Option("oauth_base_url", str, "where X's token endpoint is; default: base_url"),
+        Option("scopes", list, "OAuth 2.0 scopes asked for", default=list(SCOPES), items=str),
+        Option("api_key_env", str, "variable holding the app's API key (OAuth 1.0a)", secret=True),
+        Option(
+            "api_secret_env", str, "variable holding the app's API secret (OAuth 1.0a)", secret=True
+        ),
+        Option(
+            "token_secret_env",
+            str,
+            "variable holding an OAuth 1.0a user token's secret (with token_env)",
+            secret=True,
+        ),
+        Option(
+            "oauth1_authorize_url",
+            str,
+            "X's OAuth 1.0a authorisation page",
+            default=OAUTH1_AUTHORIZE_URL,
         ),
         Option("user_id", ID, "the account's id; default: read from /2/users/me"),
         Option("base_url", str, "the API's address", default=DEFAULT_BASE_URL),
@@ -115,13 +147,74 @@ class XChannel(Channel):
     def token_env(self) -> str:
         return str(self.settings.get("token_env") or "token_env")
 
+    def oauth1_app(self) -> OAuth1App | None:
+        """X's OAuth 1.0a (user context, tokens that do not expire) for the app's API key and
+        secret; None when the config names neither."""
+        if not self.settings.get("api_key_env") or not self.settings.get("api_secret_env"):
+            return None
+        base = str(self.settings.get("oauth_base_url") or self.base_url).rstrip("/")
+        return OAuth1App(
+            service=f"x ({self.settings.name})",
+            api_url=base,
+            authorize_url=str(self.settings.get("oauth1_authorize_url") or OAUTH1_AUTHORIZE_URL),
+            consumer_key=self.settings.secret("api_key_env"),
+            consumer_secret=self.settings.secret("api_secret_env"),
+        )
+
     def _client(self) -> HttpClient:
         try:
             token = self.settings.secret("token_env")
+            token_secret = self._token_secret()
+            app = self.oauth1_app() if token_secret else None
         except ConfigError as exc:
             raise AuthError(f"x: {exc}") from None
-        self._scrub = Scrubber([token])
-        return bearer_client(self, token)
+        if token_secret is None:
+            self._scrub = Scrubber([token])
+            return bearer_client(self, token)
+        if app is None:
+            raise AuthError(
+                f"x ({self.settings.name}): an OAuth 1.0a token needs the app's api_key_env and "
+                "api_secret_env to sign with"
+            )
+        self._scrub = Scrubber([token, token_secret, app.consumer_secret])
+        http = HttpClient(
+            self.base_url,
+            service=f"x ({self.settings.name})",
+            auth_env=self.token_env,
+            secrets=[token, token_secret, app.consumer_key, app.consumer_secret],
+            timeout=(min(5.0, self.timeout), self.timeout),
+        )
+        http.session.auth = user_signer(app, token, token_secret)
+        return http
+
+    def _token_secret(self) -> str | None:
+        """An OAuth 1.0a token's secret: stored by connect --oauth1, or from token_secret_env."""
+        try:
+            return self.settings.secret("token_secret_env")
+        except ConfigError:
+            if self.settings.get("token_secret_env"):
+                raise
+            return None
+
+    def oauth_app(self) -> OAuthApp | None:
+        """X's OAuth 2.0 authorisation code flow with PKCE; a confidential client
+        authenticates with HTTP Basic, a public one sends its id in the form."""
+        client_id = str(self.settings.get("client_id") or "")
+        if not client_id:
+            return None
+        secret = None
+        if self.settings.get("client_secret_env"):
+            secret = self.settings.secret("client_secret_env")
+        base = str(self.settings.get("oauth_base_url") or self.base_url).rstrip("/")
+        return OAuthApp(
+            service=f"x ({self.settings.name})",
+            authorize_url=str(self.settings.get("authorize_url") or AUTHORIZE_URL),
+            token_url=base + TOKEN_PATH,
+            client_id=client_id,
+            client_secret=secret,
+            scopes=tuple(self.settings.get("scopes") or SCOPES),
+            client_auth="basic",
+        )
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -276,7 +369,8 @@ class XChannel(Channel):
             return DuplicateContentError(say, status=403)
         if status == 401:
             return AuthError(
-                say + f" (renew the token in ${self.token_env}; OAuth 2.0 user tokens expire)",
+                say + f" (OAuth 2.0 user tokens expire: connect with `comms channels connect "
+                f"{self.settings.name}`, or renew the token in ${self.token_env})",
                 status=status,
             )
         if status == 403:

@@ -136,14 +136,17 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
     from comms.channels.base import CheckResult
     from comms.channels.registry import create_channel
     from comms.errors import CommsError
+    from comms.publishing.credentials import StoredTokens
     from comms.store.models import utcnow
 
     settings = app.settings
+    app.ready_database()
+    stored = StoredTokens(settings)  # a connected channel is checked with its stored token
     selected = [settings.channel(n) for n in names] or list(settings.channels.values())
     rows, failed = [], 0
     for channel in selected:
         try:
-            result = create_channel(channel).check()
+            result = create_channel(channel.with_tokens(stored)).check()
         except CommsError as exc:
             result = CheckResult(False, str(exc))
         failed += not result.ok
@@ -206,7 +209,9 @@ def reconcile_command(
             queue.resolve_unknown(session, post_id, mark, actor=current_actor(), url=url)
         click.echo(f"post {post_id}: {mark}")
         return
-    results = reconcile_all(app.settings, only=post_id)
+    from comms.publishing.credentials import StoredTokens
+
+    results = reconcile_all(app.settings, only=post_id, tokens=StoredTokens(app.settings))
     for line in results:
         click.echo(line)
     if not results:
@@ -246,5 +251,8 @@ def metrics_collect(app: AppContext, collect_all: bool) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from comms.cli import credentials
+
+    credentials.register(channels_group)
     for command in (init_command, db_group, channels_group, reconcile_command, metrics_group):
         cli.add_command(command)

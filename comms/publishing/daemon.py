@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from comms.channels.registry import build_adapters
 from comms.config import Settings
 from comms.errors import CommsError
+from comms.publishing.credentials import StoredTokens
 from comms.publishing.notify import Notifier, feed_notice, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
@@ -83,7 +84,9 @@ class Daemon:
         self.stopping = threading.Event()
         self._last_look: tuple[datetime, float] | None = None  # (wall, monotonic) of last pass
         self._pass_lock = threading.Lock()
-        self.adapters, missing = build_adapters(settings.channels.values())
+        self.tokens = StoredTokens(settings)
+        # connected channels' adapters use their stored tokens
+        self.adapters, missing = build_adapters(self.tokens.channels())
         for name, unset in missing.items():
             log.warning(
                 "channel %s (type %s): $%s is not set; its posts stay queued",
@@ -231,6 +234,9 @@ class Daemon:
             )
         with session_scope(self.url) as session:
             channels = set(self.adapters) - queue.paused_channels(session)
+        # tokens about to run out are refreshed before the channel's posts are claimed; a
+        # channel whose refresh was refused is paused, and the others go on
+        channels -= self.tokens.refresh_due(channels)
         # calls to different channels overlap, within each channel's limits (publisher.py)
         result.states = self.publisher.drain(channels, clock=clock)
         for _ in range(LINK_ROUNDS):

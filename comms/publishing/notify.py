@@ -99,9 +99,11 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
                 "channel-paused",
                 key,
                 f"comms: channel {state.name} is paused",
-                f"Channel {state.name} was paused: {state.paused_reason}\n\nRenew its credentials, "
-                f"check with `comms channels check {state.name}`, then `comms channels resume "
-                f"{state.name}`. Its posts wait in the queue meanwhile.",
+                f"Channel {state.name} was paused: {state.paused_reason}\n\nRenew its credentials "
+                f"(connect it again: `comms channels connect {state.name}`, or renew the token "
+                f"in its environment variable), check with `comms channels check {state.name}`, "
+                f"then `comms channels resume {state.name}`. Its posts wait in the queue "
+                "meanwhile.",
             )
         )
     return notices + crisis_notices(session, since=since, zone=zone)
@@ -166,7 +168,9 @@ def send_now(settings: Settings) -> int:
     name = settings.notify_channel
     if not name or name not in settings.channels:
         return 0
-    adapters, _missing = build_adapters([settings.channels[name]])
+    from comms.publishing.credentials import StoredTokens
+
+    adapters, _missing = build_adapters([StoredTokens(settings).channel(name)])
     try:
         return Notifier(settings, adapters.get(name)).send_pending()
     except CommsError as exc:

@@ -34,9 +34,10 @@ from sqlmodel import Session
 
 from comms.channels.answers import checked_receipt
 from comms.channels.base import Channel, OutgoingPost, Receipt
+from comms.channels.oauth import RefreshRefused
 from comms.channels.scrub import Scrubber, channel_secrets
 from comms.config import DaemonSettings, UtmSettings
-from comms.errors import ConfigError, MalformedAnswer, RateLimitedError
+from comms.errors import AuthError, ConfigError, MalformedAnswer, RateLimitedError, TransientError
 from comms.publishing.faults import kill_point
 from comms.publishing.ratelimit import TokenBucket
 from comms.queue import transitions as queue
@@ -143,7 +144,7 @@ class Publisher:
             self._db.release()
             self._local.holds_db = False
         try:
-            return adapter.publish(post)
+            return _with_fresh_token(adapter, post)
         except RateLimitedError as exc:
             bucket = self.buckets.get(post.channel)
             if bucket is not None and exc.retry_after:
@@ -341,6 +342,27 @@ class Publisher:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _with_fresh_token(adapter: Channel, post: OutgoingPost) -> Receipt:
+    """The adapter's publish; a 401 on a stored token refreshes it once and tries once more
+    (401 means the service did nothing). A refresh the service refused has already paused the
+    channel: the post was not sent, so it waits (a transient failure), not fails."""
+    source = adapter.settings.tokens
+    try:
+        try:
+            return adapter.publish(post)
+        except AuthError as exc:
+            if exc.status != 401 or isinstance(exc, RefreshRefused) or source is None:
+                raise
+            if not source.refresh_rejected(post.channel):
+                raise
+            log.info(
+                "channel %s: 401 on its stored token; refreshed, trying once more", post.channel
+            )
+            return adapter.publish(post)
+    except RefreshRefused as exc:
+        raise TransientError(f"{exc} (not sent; the channel is paused)") from None
 
 
 def _trusted(receipt: Receipt, adapter: Channel, scrub: Scrubber) -> Receipt:

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from comms.channels.answers import checked_receipt
 from comms.channels.base import Channel
+from comms.channels.credentials import TokenSource
 from comms.channels.registry import create_channel, missing_secrets
 from comms.config import Settings
 from comms.errors import MalformedAnswer, QueueError
@@ -20,8 +21,11 @@ from comms.store.db import session_scope
 from comms.store.models import Post, PostState
 
 
-def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
-    """Try every unknown post (or just `only`); return one line per post saying what happened."""
+def reconcile_all(
+    settings: Settings, *, only: int | None = None, tokens: TokenSource | None = None
+) -> list[str]:
+    """Try every unknown post (or just `only`); return one line per post saying what happened.
+    `tokens`: where connected channels' stored tokens come from (the caller's token store)."""
     lines: list[str] = []
     with session_scope(settings.database_url) as session:
         query = select(Post).where(Post.state == PostState.UNKNOWN)
@@ -32,6 +36,8 @@ def reconcile_all(settings: Settings, *, only: int | None = None) -> list[str]:
     for post in posts:
         assert post.id is not None  # read from the database
         channel = settings.channels.get(post.channel)
+        if channel is not None:
+            channel = channel.with_tokens(tokens)
         if channel is None:
             lines.append(
                 f"post {post.id}: channel {post.channel} cannot be asked; "

@@ -254,6 +254,27 @@ class ChannelState(SQLModel, table=True):
     paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ChannelToken(SQLModel, table=True):
+    """A channel's stored credentials: everything secret sealed in `sealed` (comms/store/sealed.py),
+    beside only the facts a person or the refresher may read without the key.
+
+    `version` grows by one with every write, so a refresh that lost a race is seen (a
+    compare-and-set) and a rotated refresh token is never overwritten by a stale one."""
+
+    __tablename__ = "channel_token"
+
+    channel: str = Field(primary_key=True, max_length=100)
+    kind: str = Field(max_length=30)  # oauth2, oauth1, session, static
+    sealed: str = Field(sa_type=sa.Text)
+    key_id: str = Field(max_length=20)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    connected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    connected_by: str = Field(max_length=200)
+    version: int = 1
+    last_error: str | None = Field(default=None, sa_type=sa.Text)  # scrubbed, for the page
+
+
 class Notice(SQLModel, table=True):
     """A notice sent (failed post, paused channel, unknown post, expiring token, posts awaiting
     approval, a rejected or expired post).

@@ -23,12 +23,34 @@ from comms.channels.registry import channel_class, create_channel
 from comms.channels.scrub import Scrubber, channel_secrets
 from comms.channels.settings import ChannelSettings
 from comms.errors import CommsError
+from comms.publishing.credentials import StoredTokens
 from comms.queue import transitions as queue
 from comms.report.render import TYPE_NAMES
+from comms.store import tokens
 from comms.store.models import ChannelState, Post, PostState
 from comms.web.context import Ctx, Refused, page
 
-NOTICES = {"resumed": "Kanalen er genoptaget; dens opslag sendes igen."}
+NOTICES = {
+    "resumed": "Kanalen er genoptaget; dens opslag sendes igen.",
+    "connected": "Kanalen er forbundet; comms gemmer adgangen krypteret og fornyer den selv.",
+}
+KIND_NAMES = {
+    "oauth2": "OAuth 2.0",
+    "oauth1": "OAuth 1.0a",
+    "session": "session",
+}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What the token store holds for a channel, in the clear columns only (never a token)."""
+
+    kind: str
+    expires_at: datetime | None
+    refreshed_at: datetime | None
+    connected_at: datetime
+    connected_by: str
+    last_error: str | None
 
 
 def routes() -> list[Route]:
@@ -68,6 +90,8 @@ class Row:
     secrets: list[Secret]
     last_published: datetime | None
     checked: Checked | None = None
+    connection: Connection | None = None
+    connects_with: str | None = None  # "oauth", "password", or None: no flow configured
 
 
 def secrets_of(channel: ChannelSettings) -> list[Secret]:
@@ -85,8 +109,9 @@ def blank_secrets(channel: ChannelSettings, text: str) -> str:
 
 def run_check(ctx: Ctx, channel: ChannelSettings) -> Checked:
     """The adapter's check(), as `comms channels check` runs it; an unreachable service fails."""
+    stored = StoredTokens(ctx.settings)  # a connected channel is checked with its stored token
     try:
-        result = create_channel(channel).check()
+        result = create_channel(channel.with_tokens(stored)).check()
     except CommsError as exc:
         result = CheckResult(False, str(exc))
     except Exception as exc:  # an adapter's bug must not show its text (it may hold a secret)
@@ -105,6 +130,17 @@ def rows(ctx: Ctx, checked: dict[str, Checked] | None = None) -> list[Row]:
             .group_by(col(Post.channel))
         ).all()
     )
+    stored = {
+        t.channel: Connection(
+            KIND_NAMES.get(t.kind, t.kind),
+            t.expires_at,
+            t.refreshed_at,
+            t.connected_at,
+            t.connected_by,
+            t.last_error,
+        )
+        for t in tokens.rows(ctx.db)
+    }
     found = []
     for name, channel in sorted(ctx.settings.channels.items()):
         state = states.get(name)
@@ -120,9 +156,23 @@ def rows(ctx: Ctx, checked: dict[str, Checked] | None = None) -> list[Row]:
                 secrets=secrets_of(channel),
                 last_published=last.get(name),
                 checked=(checked or {}).get(name),
+                connection=stored.get(name),
+                connects_with=_connects_with(channel),
             )
         )
     return found
+
+
+def _connects_with(channel: ChannelSettings) -> str | None:
+    """How the page can connect this channel: a consent page, an app password, or not at all
+    (a type without a flow, or an OAuth flow without its client id in the config)."""
+    kind = channel_class(channel.type).connects_with
+    if kind == "oauth" and not channel.get("client_id") and channel.type != "mastodon":
+        return None
+    return kind if channel.type in CONNECTABLE else None
+
+
+CONNECTABLE = frozenset({"x", "linkedin", "facebook", "instagram", "mastodon", "bluesky"})
 
 
 def _channel(ctx: Ctx, name: str) -> ChannelSettings:

@@ -12,9 +12,12 @@ ranges outside the text are refused, so an offset bug fails loudly.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import json
 import re
+import secrets
 import time
 from typing import Any
 
@@ -33,7 +36,16 @@ def _error(status: int, name: str, message: str) -> Response:
 class FakeBluesky(FakeServer):
     """One account's repository; `records` maps rkey -> {"uri", "cid", "value"}."""
 
-    def __init__(self, handle: str = "tryg.test", password: str = "app-pass-word") -> None:
+    def __init__(
+        self,
+        handle: str = "tryg.test",
+        password: str = "app-pass-word",
+        *,
+        access_life: float | None = None,
+    ) -> None:
+        # access_life: sessions as a real PDS gives them: JWTs whose `exp` is access_life
+        # seconds away (then ExpiredToken), and a refresh JWT that is spent once used
+        self.access_life = access_life
         super().__init__()
         self.handle = handle
         self.password = password
@@ -60,6 +72,9 @@ class FakeBluesky(FakeServer):
         self.refresh: set[str] = set()
         self.expired: set[str] = set()
         self.sessions_created = 0
+        self.refreshes = 0
+        self.reused: list[str] = []  # refresh JWTs used a second time (must stay empty)
+        self._expires: dict[str, float] = {}
         self.counts: dict[str, dict[str, int]] = {}  # uri -> likeCount, repostCount, ...
         self.appview = True
         self.throttle = 0
@@ -99,6 +114,8 @@ class FakeBluesky(FakeServer):
         if not header.startswith("Bearer "):
             return _error(401, "AuthMissing", "Authentication Required")
         token = header.removeprefix("Bearer ")
+        if token in self._expires and time.time() >= self._expires[token]:
+            return self.expired_response()
         if token in self.expired:
             return self.expired_response()
         if token not in valid:
@@ -111,6 +128,11 @@ class FakeBluesky(FakeServer):
     def _new_session(self) -> dict[str, Any]:
         n = next(self._tokens)
         access, refresh = f"fake-access-{n}-{self.did}", f"fake-refresh-{n}-{self.did}"
+        if self.access_life is not None:
+            exp = time.time() + self.access_life
+            access = _jwt({"scope": "com.atproto.access", "exp": exp, "n": n})
+            refresh = _jwt({"scope": "com.atproto.refresh", "n": n})
+            self._expires[access] = exp
         self.access.add(access)
         self.refresh.add(refresh)
         return {
@@ -131,7 +153,16 @@ class FakeBluesky(FakeServer):
         return Response(200, self._new_session())
 
     def refresh_session(self, request: Request) -> Response:
-        return self._token(request, self.refresh) or Response(200, self._new_session())
+        refused = self._token(request, self.refresh)
+        if refused is not None:
+            token = (request.header("authorization") or "").removeprefix("Bearer ")
+            if token in self.refresh:
+                self.reused.append(token)
+            return refused
+        if self.access_life is not None:  # the refresh JWT is rotated: the old one is spent
+            self.expired.add((request.header("authorization") or "").removeprefix("Bearer "))
+        self.refreshes += 1
+        return Response(200, self._new_session())
 
     def get_session(self, request: Request) -> Response:
         return Response(200, {"handle": self.handle, "did": self.did, "active": True})
@@ -228,6 +259,19 @@ class FakeBluesky(FakeServer):
                     {"uri": uri, "cid": record["cid"], "record": record["value"], **counts}
                 )
         return Response(200, {"posts": posts})
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    """A token shaped as a JWT (header.claims.signature), as a PDS issues; its "signature"
+    carries the marker the tests grep for."""
+
+    def part(value: dict[str, Any]) -> str:
+        raw = json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return (
+        f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.TOKMARK{secrets.token_urlsafe(16)}"
+    )
 
 
 def _tid_now() -> str:

@@ -12,12 +12,14 @@ Everything posted is kept (`posts`, `containers`, `media`) so tests can read it 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from tests.fakes.server import FakeServer, Request, Response
 
@@ -103,6 +105,13 @@ class GraphFake(FakeServer):
         r("GET", f"{V}/(?P<user>[^/]+)/content_publishing_limit", self.publishing_limit)
         r("GET", f"{V}/(?P<id>[^/]+)/insights", self.read_insights)
         r("GET", f"{V}/(?P<id>[^/]+)", self.read_object)
+        # Facebook Login: the dialog and the token exchanges, before the catch-all object route
+        login = FacebookLogin(self)
+        self.login = login
+        self.routes[:0] = [
+            ("GET", re.compile(f"^{V}/dialog/oauth$"), login.dialog),
+            ("GET", re.compile(f"^{V}/oauth/access_token$"), login.access_token),
+        ]
 
     def reset(self) -> None:
         """Forget everything posted, recorded and scripted (one fake can serve many tests)."""
@@ -170,7 +179,12 @@ class GraphFake(FakeServer):
     # --- auth -------------------------------------------------------------------------------
 
     def check_auth(self, request: Request) -> Response | None:
+        if request.path.endswith(("/dialog/oauth", "/oauth/access_token")):
+            return None  # the login checks the app's id and secret itself
         token = _token_of(request)
+        page_token = self.login.page_token_for(request, token)
+        if page_token is not None:
+            return page_token
         if not token:
             return graph_error(104, "An access token is required to request this resource.")
         if token != self.token and not (self.app_token and token == self.app_token):
@@ -499,6 +513,65 @@ class GraphFake(FakeServer):
     def _next_id(self, base: int) -> str:
         self._ids += 1
         return str(base + self._ids)
+
+
+class FacebookLogin:
+    """Facebook Login as Graph enforces it: the app's id and secret, the code once and with its
+    redirect_uri, `fb_exchange_token` only for a valid short-lived user token, and a Page token
+    that never expires only when read with a long-lived user token (read with a short-lived
+    one it dies in an hour, as a real one does). The Page token issued becomes the fake's
+    `token`, and `/debug_token` reports its expiry."""
+
+    def __init__(
+        self, fake: GraphFake, app_id: str = "4242", app_secret: str = "app-SECMARK"
+    ) -> None:
+        self.fake, self.app_id, self.app_secret = fake, app_id, app_secret
+        self.codes: dict[str, str] = {}  # code -> redirect_uri
+        self.short: set[str] = set()
+        self.long: set[str] = set()
+        self.exchanges = 0
+
+    def dialog(self, request: Request) -> Response:
+        q = {k: v[0] for k, v in request.query.items()}
+        if q.get("client_id") != self.app_id or not q.get("redirect_uri") or not q.get("state"):
+            return graph_error(191, "Invalid app id, redirect_uri or state")
+        code = f"fbcode-{secrets.token_urlsafe(10)}"
+        self.codes[code] = q["redirect_uri"]
+        target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
+        return Response(302, b"", {"Location": target})
+
+    def access_token(self, request: Request) -> Response:
+        q = {k: v[0] for k, v in request.query.items()}
+        if q.get("client_id") != self.app_id or q.get("client_secret") != self.app_secret:
+            return graph_error(1, "Error validating application. Invalid application ID.")
+        if q.get("grant_type") == "fb_exchange_token":
+            if q.get("fb_exchange_token") not in self.short:
+                return graph_error(190, "Invalid OAuth access token.")
+            self.exchanges += 1
+            token = f"EAAlong-TOKMARK-{secrets.token_urlsafe(10)}"
+            self.long.add(token)
+            return Response(
+                200, {"access_token": token, "token_type": "bearer", "expires_in": 5183944}
+            )
+        code = q.get("code", "")
+        if self.codes.pop(code, None) != q.get("redirect_uri"):
+            return graph_error(100, "Invalid verification code format.", subcode=36007)
+        token = f"EAAshort-TOKMARK-{secrets.token_urlsafe(10)}"
+        self.short.add(token)
+        return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": 5400})
+
+    def page_token_for(self, request: Request, token: str | None) -> Response | None:
+        """`GET /{page_id}?fields=access_token` with a user token: the Page's token."""
+        fields = request.query.get("fields", [""])[0]
+        if fields != "access_token" or token not in self.short | self.long:
+            return None
+        page = f"EAApage-TOKMARK-{secrets.token_urlsafe(10)}"
+        self.fake.token = page
+        self.fake.app_token = f"{self.app_id}|{self.app_secret}"
+        never = token in self.long
+        stamp = 0 if never else int(datetime.now(UTC).timestamp()) + 3600
+        self.fake.info = TokenInfo(expires_at=stamp, data_access_expires_at=0)
+        return Response(200, {"id": self.fake.page_id, "access_token": page})
 
 
 def _fields(request: Request) -> dict[str, str]:

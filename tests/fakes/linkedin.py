@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.oauth import OAuth2Provider
 from tests.fakes.server import FakeServer, Request, Response
 
 ACTIVE_VERSIONS = frozenset({"202601", "202603", "202605", "202607", "202609", "202611"})
@@ -118,6 +119,18 @@ class FakeLinkedin(FakeServer):
         self.token = token
         self.organization = f"urn:li:organization:{organization_id}"
         self.client_id, self.client_secret = client_id, client_secret
+        # 3-legged OAuth on www.linkedin.com: the client in the form, no PKCE for a web app,
+        # refresh tokens (for apps that have them) that are not rotated
+        self.oauth = OAuth2Provider(
+            client_id=client_id,
+            client_secret=client_secret,
+            access_life=2.0,
+            authorize_path="/oauth/v2/authorization",
+            token_path="/oauth/v2/accessToken",
+            require_pkce=False,
+            rotate=False,
+        )
+        self.oauth.install(self)
         self._ids = itertools.count(7_100_000_000_000_000_001)
         self.reset()
         self.route("POST", "/rest/posts", self.create_post)
@@ -165,7 +178,9 @@ class FakeLinkedin(FakeServer):
             return self.canned.popleft()
         if request.path.startswith("/oauth/"):
             return None  # introspection authenticates with client id and secret
-        if request.header("authorization") != f"Bearer {self.token}":
+        header = request.header("authorization") or ""
+        stored = header.startswith("Bearer ") and self.oauth.access_state(header[7:]) == "ok"
+        if header != f"Bearer {self.token}" and not stored:
             return error(
                 401,
                 "Invalid access token",

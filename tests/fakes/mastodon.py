@@ -16,6 +16,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.oauth import OAuth2Provider
 from tests.fakes.server import FakeServer, Request, Response
 
 URL = re.compile(r"https?://\S+")
@@ -49,6 +50,17 @@ class FakeMastodon(FakeServer):
         self.route("GET", "/api/v1/accounts/verify_credentials", self.verify_credentials)
         self.route("GET", r"/api/v1/accounts/(?P<id>\d+)/statuses", self.account_statuses)
         self.route("GET", "/api/v2/instance", self.instance)
+        # an instance registers any app (POST /api/v1/apps) and is its authorisation server
+        self.oauth = OAuth2Provider(
+            client_id="",
+            client_secret=None,
+            access_life=None,
+            authorize_path="/oauth/authorize",
+            token_path="/oauth/token",
+        )
+        self.oauth.install(self)
+        self.apps: list[dict[str, Any]] = []
+        self.route("POST", "/api/v1/apps", self.register_app)
 
     def reset(self) -> None:
         """Forget everything posted and every pending fault (one server serves many tests)."""
@@ -76,9 +88,31 @@ class FakeMastodon(FakeServer):
                     ),
                 },
             )
-        if request.header("authorization") != f"Bearer {self.token}":
-            return self.expired_response()
-        return None
+        if request.path in ("/api/v1/apps", self.oauth.authorize_path, self.oauth.token_path):
+            return None  # open to any client, or checked by the authorisation server
+        header = request.header("authorization") or ""
+        if header == f"Bearer {self.token}":
+            return None
+        if header.startswith("Bearer ") and self.oauth.access_state(header[7:]) == "ok":
+            return None
+        return self.expired_response()
+
+    def register_app(self, request: Request) -> Response:
+        """Mastodon's app registration: client credentials for one redirect address."""
+        fields = {k: v[0] for k, v in _fields(request).items() if v}
+        if not fields.get("client_name") or not fields.get("redirect_uris"):
+            return Response(422, {"error": "Validation failed: client_name, redirect_uris"})
+        app = {
+            "id": str(len(self.apps) + 1),
+            "name": fields["client_name"],
+            "redirect_uri": fields["redirect_uris"],
+            "client_id": f"mastodon-client-{len(self.apps) + 1}",
+            "client_secret": f"mastodon-secret-SECMARK-{len(self.apps) + 1}",
+            "scopes": fields.get("scopes", "read").split(),
+        }
+        self.apps.append(app)
+        self.oauth.client_id, self.oauth.client_secret = app["client_id"], app["client_secret"]
+        return Response(200, app)
 
     def expired_response(self) -> Response:
         return Response(401, {"error": "The access token is invalid"})

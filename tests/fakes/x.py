@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from comms.content.lint import text_length
+from tests.fakes.oauth import OAuth2Provider
+from tests.fakes.oauth1 import OAuth1Provider
 from tests.fakes.server import FakeServer, Request, Response
 
 _URL = re.compile(r"https?://\S+")
@@ -104,6 +106,10 @@ class FakeX(FakeServer):
     ) -> None:
         super().__init__()
         self.token = token
+        self.oauth = OAuth2Provider()
+        self.oauth.install(self)
+        self.oauth1 = OAuth1Provider()
+        self.oauth1.install(self)
         self.user = {"id": user_id, "name": "Tryg Aalborg", "username": username}
         self._ids = itertools.count(1_860_000_000_000_000_001)
         self.reset()
@@ -149,9 +155,20 @@ class FakeX(FakeServer):
     def check_auth(self, request: Request) -> Response | None:
         if self.canned:
             return self.canned.popleft()
-        if request.header("authorization") != f"Bearer {self.token}":
+        if request.path in (self.oauth.authorize_path, self.oauth.token_path) or (
+            request.path.startswith("/oauth/")
+        ):
+            return None  # the authorisation servers check their own credentials
+        header = request.header("authorization") or ""
+        if header.startswith("OAuth "):
+            if self.oauth1.valid_call(request):
+                return None
             return problem(401, "Unauthorized", "Unauthorized")
-        return None
+        if header == f"Bearer {self.token}":
+            return None
+        if header.startswith("Bearer ") and self.oauth.access_state(header[7:]) == "ok":
+            return None
+        return problem(401, "Unauthorized", "Unauthorized")
 
     def expired_response(self) -> Response:
         return problem(401, "Unauthorized", "Unauthorized")

@@ -1,0 +1,211 @@
+"""Keeping connected channels connected: stored tokens handed to the adapters, refreshed before
+they run out, and a channel paused (once, with a notice) when its refresh is refused for good.
+
+**Exactly one refresher.** X rotates the refresh token on every use: a refresh token used twice
+is refused, and a new one received but not saved is lost for good (the channel must be connected
+again by a person). So a refresh is done holding the token row's lock, from reading the refresh
+token to writing its successor: `SELECT … FOR UPDATE` on PostgreSQL, the database's write lock
+(`BEGIN IMMEDIATE`) on SQLite. A second daemon that wants the same row waits, then reads the
+winner's fresh token and uses it instead of refreshing again. This is the one place comms holds
+a transaction across an HTTP call, on purpose: the alternative (a lease, the call outside any
+transaction, a compare-and-set afterwards) loses the rotated pair whenever the write after the
+call fails, and the call is bounded (5 s to connect, 20 s for the answer). The write itself is
+also a compare-and-set on the row's `version`, so even without the lock a stale writer could
+never overwrite a newer pair.
+
+**When.** Before each use, a token whose remaining life is under a quarter of its life (at most
+five minutes) is refreshed; the daemon's pass also refreshes every channel due before it
+publishes, so a channel's posts do not wait on it. A 401 on a stored token refreshes once and
+the call is tried once more (`refresh_rejected`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from comms.channels.oauth import RefreshRefused
+from comms.channels.registry import create_channel
+from comms.channels.scrub import Scrubber, remember_secrets
+from comms.channels.settings import ChannelSettings
+from comms.config import Settings
+from comms.errors import CommsError, TransientError
+from comms.queue import transitions as queue
+from comms.store import tokens
+from comms.store.db import session_scope
+from comms.store.models import ChannelState, utcnow
+from comms.store.sealed import Sealer, sealer_from_env
+from comms.store.tokens import StoredToken
+
+log = logging.getLogger("comms.publishing.credentials")
+MAX_MARGIN = timedelta(minutes=5)
+# besides the access token: OAuth 1.0a's token secret, a Bluesky session's account
+ABSENT_SECONDS = 10.0  # how soon a channel connected while a daemon runs is noticed
+STORED_SECRETS = frozenset({"token_secret", "did"})
+
+
+def needs_refresh(token: StoredToken, now: datetime) -> bool:
+    """True when the token's remaining life is under a quarter of its life (at most 5 min)."""
+    if token.expires_at is None:
+        return False
+    born = token.refreshed_at or token.connected_at
+    margin = min(MAX_MARGIN, max(timedelta(0), (token.expires_at - born) / 4))
+    return token.expires_at - now <= margin
+
+
+def reconnect_hint(channel: str) -> str:
+    return f"connect it again: comms channels connect {channel}"
+
+
+class StoredTokens:
+    """The token store as the adapters' `TokenSource` (comms/channels/credentials.py)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.database_url
+        self._sealer: Sealer | None = None
+        self._handed = threading.local()  # the token last given to this thread, per channel
+        # channels seen without a stored token, and when: asked again after ABSENT_SECONDS, so
+        # a channel on its environment variable costs no database read on every call
+        self._absent: dict[str, float] = {}
+
+    @property
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            self._sealer = sealer_from_env()
+        return self._sealer
+
+    def channels(self) -> list[ChannelSettings]:
+        """Every configured channel's settings, with this store as its token source."""
+        return [channel.with_tokens(self) for channel in self.settings.channels.values()]
+
+    def channel(self, name: str) -> ChannelSettings:
+        return self.settings.channel(name).with_tokens(self)
+
+    # --- TokenSource ----------------------------------------------------------------------
+
+    def access_token(self, channel: str) -> str | None:
+        token = self._current(channel)
+        if token is None:
+            return None
+        if needs_refresh(token, utcnow()):
+            token = self._refresh(channel, rejected=None) or token
+        self._hand(channel, token.access_token)
+        return token.access_token or None
+
+    def secret(self, channel: str, name: str) -> str | None:
+        if name not in STORED_SECRETS:
+            return None  # a client secret is the config's, never the store's
+        token = self._current(channel)
+        value = token.secrets.get(name) if token is not None else None
+        return str(value) if isinstance(value, str) and value else None
+
+    def refresh_rejected(self, channel: str) -> bool:
+        rejected = self._handed.__dict__.get(channel)
+        if not rejected or self._current(channel) is None:
+            return False
+        fresh = self._refresh(channel, rejected=rejected)
+        return fresh is not None and fresh.access_token != rejected
+
+    def secrets(self, channel: str) -> list[str]:
+        token = self._current(channel)
+        return token.secret_values() if token is not None else []
+
+    # --- the daemon's pass ------------------------------------------------------------------
+
+    def refresh_due(self, channels: set[str]) -> set[str]:
+        """Refresh every channel of `channels` whose stored token is about to run out; the
+        channels that cannot publish now (refused: paused; no answer and expired: this pass)."""
+        blocked: set[str] = set()
+        for channel in sorted(channels):
+            try:
+                token = self._current(channel)
+                if token is None or not needs_refresh(token, utcnow()):
+                    continue
+                self._refresh(channel, rejected=None)
+            except RefreshRefused:
+                blocked.add(channel)  # paused by _refresh, with its notice pending
+            except CommsError as exc:
+                log.warning("channel %s: its token could not be refreshed now: %s", channel, exc)
+                current = self._current(channel)
+                if current is None or (current.expires_at and current.expires_at <= utcnow()):
+                    blocked.add(channel)
+        return blocked
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _hand(self, channel: str, value: str) -> None:
+        self._handed.__dict__[channel] = value
+
+    def _current(self, channel: str) -> StoredToken | None:
+        seen = self._absent.get(channel)
+        if seen is not None and time.monotonic() - seen < ABSENT_SECONDS:
+            return None
+        with session_scope(self.url) as session:
+            if not tokens.has_token(session, channel):
+                self._absent[channel] = time.monotonic()
+                return None
+            token = tokens.load(session, self.sealer, channel)
+        self._absent.pop(channel, None)
+        if token is not None:
+            remember_secrets(token.secret_values())
+        return token
+
+    def _refresh(self, channel: str, *, rejected: str | None) -> StoredToken | None:
+        """Refresh under the row's lock, unless the row shows another process already did."""
+        adapter_settings = self.settings.channels.get(channel)
+        if adapter_settings is None:
+            return None
+        try:
+            with session_scope(self.url) as session:
+                token = tokens.load(session, self.sealer, channel, for_update=True)
+                if token is None:
+                    return None
+                now = utcnow()
+                if rejected is not None and token.access_token != rejected:
+                    return token  # refreshed meanwhile: the winner's token
+                if rejected is None and not needs_refresh(token, now):
+                    return token  # another daemon refreshed while this one waited for the lock
+                adapter = create_channel(adapter_settings)
+                grant = adapter.refresh_credentials(dict(token.secrets), now=now)
+                remember_secrets(tokens.credential_values(grant.secrets))
+                merged = {**token.secrets, **grant.secrets}
+                if not tokens.replace(
+                    session,
+                    self.sealer,
+                    token,
+                    secrets=merged,
+                    expires_at=grant.expires_at,
+                    now=now,
+                ):
+                    raise TransientError(f"{channel}: the token row changed under its lock")
+                log.info("channel %s: token refreshed (version %d)", channel, token.version + 1)
+                return StoredToken(
+                    channel=channel,
+                    kind=token.kind,
+                    secrets=merged,
+                    expires_at=grant.expires_at,
+                    refreshed_at=now,
+                    connected_at=token.connected_at,
+                    version=token.version + 1,
+                )
+        except RefreshRefused as exc:
+            self._give_up(channel, str(exc))
+            raise
+
+    def _give_up(self, channel: str, reason: str) -> None:
+        """Pause the channel (its notice is the paused channel's, sent once) and remember why."""
+        message = Scrubber()(reason)
+        log.error("channel %s: token refresh refused: %s; paused", channel, message)
+        with session_scope(self.url) as session:
+            tokens.note_failure(session, channel, message)
+            state = session.get(ChannelState, channel)
+            if state is None or not state.paused:
+                queue.pause_channel(
+                    session,
+                    channel,
+                    f"the refresh of its stored token was refused ({message}); "
+                    + reconnect_hint(channel),
+                )
