@@ -38,19 +38,22 @@ def run_migrations_online() -> None:
         if sqlite:
             _foreign_keys(connection, enforced=False)
         try:
-            context.configure(
-                connection=connection, target_metadata=target_metadata, render_as_batch=True
-            )
-            with context.begin_transaction():
-                if sqlite:
-                    context.run_migrations()
-                    _check_foreign_keys(connection)
-                else:
-                    # one migrator at a time: hosts that all run `comms db upgrade` as their
-                    # daemon starts would otherwise apply the same migration side by side
+            # One transaction for the version read and every migration, begun here: alembic runs
+            # SQLite's migrations (no transactional DDL, to its mind) each committed on its own,
+            # after reading the version outside any lock, so two upgrades at once both applied
+            # the next one. Begun by us, the transaction is SQLite's BEGIN IMMEDIATE (db.py):
+            # the second upgrade waits, then reads the version the first left.
+            with connection.begin():
+                if not sqlite:
+                    # the same on PostgreSQL: one migrator at a time, hosts that all run
+                    # `comms db upgrade` as their daemons start
                     connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-                    context.run_migrations()
-            connection.commit()
+                context.configure(
+                    connection=connection, target_metadata=target_metadata, render_as_batch=True
+                )
+                context.run_migrations()
+                if sqlite:
+                    _check_foreign_keys(connection)
         finally:
             if sqlite:
                 _foreign_keys(connection, enforced=True)
