@@ -166,3 +166,36 @@ def test_one_rule_for_a_channel_without_its_secret(tmp_path, monkeypatch):
     adapters, missing = build_adapters(channels)
     assert sorted(adapters) == ["a"]
     assert missing == {"b": ["COMMS_TEST_UNSET_TOKEN"]}
+
+
+def test_a_look_up_that_fails_leaves_that_post_unknown_and_reconcile_goes_on(
+    make_settings, monkeypatch
+):
+    """A service failing one look-up (503, timeout) must not stop the others being settled."""
+    from tests.fakes.mastodon import FakeMastodon
+
+    monkeypatch.setenv("COMMS_TEST_MASTODON", "reconcile-token")
+    with FakeMastodon(token="reconcile-token") as fake:
+        settings = make_settings(
+            channels=f"""
+            [channels.mastodon]
+            type = "mastodon"
+            token_env = "COMMS_TEST_MASTODON"
+            base_url = "{fake.url}"
+            timeout_seconds = 1
+            """
+        )
+        url = settings.database_url
+        first = add_post(url, channel="mastodon", state=PostState.UNKNOWN, text="Refleks først")
+        second = add_post(url, channel="mastodon", state=PostState.UNKNOWN, text="Refleks så")
+        adapter = create_channel(settings.channels["mastodon"])
+        for post_id in (first, second):  # both reached the service before the daemon knew
+            adapter.publish(outgoing_of(get_post(url, post_id)))
+        fake.fail_next("503")  # the first look-up fails
+        output = run(settings, "reconcile")
+        assert f"post {first}: mastodon could not be asked" in output
+        assert "left unknown" in output
+        assert f"post {second}: found on mastodon -> published" in output
+        assert get_post(url, first).state == PostState.UNKNOWN
+        assert get_post(url, second).state == PostState.PUBLISHED
+        assert f"post {first}: found on mastodon -> published" in run(settings, "reconcile")
