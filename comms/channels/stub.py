@@ -1,6 +1,8 @@
 """A channel for tests and dry runs that are not about HTTP: it appends each post to a file.
 
-Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call), and
+Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call),
+`fsync` (false: the line is written but not forced to disk, a service that answers at once, for
+measuring the queue rather than the disk), and
 `fail` (a list of error kinds to raise on successive calls before succeeding: "transient",
 "unsure", "rate-limited", "auth", "rejected", "lost-reply" (stored, then a 503), "crash" (stored,
 then an exception no adapter classifies, as a bug reading the answer would raise)), so queue
@@ -54,6 +56,7 @@ class StubChannel(Channel):
         Option("fail", list, "errors to raise first, one per attempt", default=[]),
         Option("reach", int, "the reach metrics() reports"),
         Option("delay_seconds", float, "how long each publish takes", default=0),
+        Option("fsync", bool, "force each delivery line to disk before answering", default=True),
         Option("token_expires_in_days", float, "what check() says of the token's expiry"),
         Option(
             "token_env",
@@ -112,7 +115,8 @@ class StubChannel(Channel):
             with log.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
                 handle.flush()
-                os.fsync(handle.fileno())
+                if self.settings.get("fsync", True):
+                    os.fsync(handle.fileno())
             if failure == "lost-reply":  # the service took the post, but its answer was lost
                 raise TransientError("stub: 503 after accepting", status=503)
             if failure == "crash":
