@@ -95,10 +95,7 @@ class StubChannel(Channel):
         failures = list(self.settings.get("fail", []))
         with open(str(log) + ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            counter = Path(str(log) + ".calls")
-            calls = int(counter.read_text() or 0) if counter.exists() else 0
-            counter.write_text(str(calls + 1))
-            failure = failures[calls] if calls < len(failures) else None
+            failure = _next_failure(Path(str(log) + ".calls"), failures) if failures else None
             if failure is not None and failure not in ("lost-reply", "crash"):
                 raise _ERRORS[failure]()
             line = json.dumps(
@@ -122,3 +119,11 @@ class StubChannel(Channel):
             if failure == "crash":
                 raise KeyError("id")  # the post is stored; reading the answer failed
         return Receipt(external_id=f"stub-{post.post_id}", url=None)
+
+
+def _next_failure(counter: Path, failures: list[str]) -> str | None:
+    """The failure this call is told to raise, counting calls in a file that outlives restarts
+    (kept only when failures are asked for: a stub that never fails needs no count)."""
+    calls = int(counter.read_text() or 0) if counter.exists() else 0
+    counter.write_text(str(calls + 1))
+    return failures[calls] if calls < len(failures) else None
