@@ -109,7 +109,7 @@ def calendar_entries(
             ),
         ),
     )
-    with session_scope(url) as session:
+    with session_scope(url, read_only=True) as session:
         posts = session.execute(query).all()
     entries = [_entry(post) for post in posts]
     return sorted(entries, key=lambda e: (e.start, e.title, e.channel, e.id))
@@ -166,7 +166,7 @@ def month_days(
         .join_from(Post, numbered, col(Post.id) == numbered.c.id)
         .where(numbered.c.place <= per_day)
     )
-    with session_scope(url) as session:
+    with session_scope(url, read_only=True) as session:
         rows = session.execute(query).all()
     shown: dict[date, list[CalendarEntry]] = {}
     counts: dict[date, int] = {}
