@@ -110,7 +110,8 @@ def claims_of(url: str, pid: int) -> tuple[int, int]:
     return held, sending
 
 
-def write_config(folder: Path, url: str, args: argparse.Namespace) -> Path:
+def write_config(folder: Path, url: str, args: argparse.Namespace, *, fsync: bool = True) -> Path:
+    """The daemons' config; `fsync=False` makes the stub answer at once (no disk flush)."""
     config = folder / "comms.toml"
     config.write_text(
         f"""timezone = "Europe/Copenhagen"
@@ -126,6 +127,7 @@ lease_seconds = {args.lease}
 [channels.stub]
 type = "stub"
 path = "{folder / "deliveries.jsonl"}"
+fsync = {"true" if fsync else "false"}
 """,
         encoding="utf-8",
     )

@@ -39,6 +39,7 @@ from comms.store.models import LoginAttempt, User, UTCDateTime, WebSession, utcn
 __all__ = [
     "AccountError",
     "LoginThrottled",
+    "MustWrite",
     "PasswordRejected",
     "add_user",
     "authenticate",
@@ -380,12 +381,25 @@ def start_session(
     return token, row
 
 
+class MustWrite(Exception):
+    """resume_session(write=False) found it has a change to write: call it again with write."""
+
+
 def resume_session(
-    session: Session, token: str, *, now: datetime | None = None, idle: timedelta
+    session: Session,
+    token: str,
+    *,
+    now: datetime | None = None,
+    idle: timedelta,
+    touch_every: timedelta = timedelta(0),
+    write: bool = True,
 ) -> tuple[User, WebSession] | None:
     """The user and session behind a cookie, or None when it is unknown, ended or expired.
 
-    A session found expired, idle too long or of a disabled user is ended on the spot.
+    A session found expired, idle too long or of a disabled user is ended on the spot. Its
+    last-seen time is moved on when it is `touch_every` old or more (so a page shown every few
+    seconds does not write each time; the idle limit is then exact to `touch_every`). With
+    `write=False` nothing is written: when something would be, MustWrite is raised instead.
     """
     now = now or utcnow()
     if not token or len(token) > 200:
@@ -395,10 +409,16 @@ def resume_session(
         return None
     row, user = found
     if user.disabled or now >= row.expires_at or now - row.last_seen_at > idle:
+        if not write:
+            raise MustWrite
         row.ended_at = now
         session.add(row)
         session.flush()
         return None
+    if now - row.last_seen_at < touch_every:
+        return user, row
+    if not write:
+        raise MustWrite
     row.last_seen_at = now
     session.add(row)
     session.flush()

@@ -190,3 +190,39 @@ def test_a_retry_first_looks_for_the_post(make_settings, tmp_path):
     assert daemon.run_once(now + timedelta(seconds=5)).published == 1
     assert get_post(url, post_id).state == PostState.PUBLISHED
     assert len(deliveries(tmp_path / "stub.jsonl")) == 1
+
+
+def test_a_channel_with_more_to_send_commits_once_per_post(make_settings, tmp_path):
+    """Each success is recorded in the same commit as the channel's next sending mark, and the
+    last one alone once the channel has nothing left: every post published, audited and
+    delivered once, and each post more in a pass costs about one commit (plus its share of a
+    claim: three posts a claim on a channel of one call at a time), not two."""
+    import sqlalchemy as sa
+
+    from comms.store.db import get_engine
+    from comms.store.models import AuditEvent
+
+    settings = make_settings()
+    url = settings.database_url
+    commits: list[int] = []
+    sa.event.listen(get_engine(url), "commit", lambda _connection: commits.append(1))
+    daemon = Daemon(settings)
+
+    def commits_of_a_pass(count: int) -> tuple[list[int], int]:
+        posts = [add_post(url, text=f"Opslag {n}") for n in range(count)]
+        commits.clear()
+        assert daemon.run_once().published == count
+        return posts, len(commits)
+
+    one, alone = commits_of_a_pass(1)
+    many, together = commits_of_a_pass(13)
+    posts = one + many
+    assert sorted(d["post_id"] for d in deliveries(tmp_path / "stub.jsonl")) == posts
+    assert {get_post(url, p).state for p in posts} == {PostState.PUBLISHED}
+    with session_scope(url) as session:
+        audited = session.scalars(
+            sa.select(AuditEvent.post_id).where(AuditEvent.action == "publish")
+        ).all()
+    assert sorted(audited) == posts
+    per_post = (together - alone) / 12
+    assert per_post <= 1.5, (alone, together)  # two commits a post would be 2.33

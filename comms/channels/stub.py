@@ -1,6 +1,8 @@
 """A channel for tests and dry runs that are not about HTTP: it appends each post to a file.
 
-Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call), and
+Options: `path` (a JSON-lines file, one line per delivery), `delay_seconds` (a slow call),
+`fsync` (false: the line is written but not forced to disk, a service that answers at once, for
+measuring the queue rather than the disk), and
 `fail` (a list of error kinds to raise on successive calls before succeeding: "transient",
 "unsure", "rate-limited", "auth", "rejected", "lost-reply" (stored, then a 503), "crash" (stored,
 then an exception no adapter classifies, as a bug reading the answer would raise)), so queue
@@ -54,6 +56,7 @@ class StubChannel(Channel):
         Option("fail", list, "errors to raise first, one per attempt", default=[]),
         Option("reach", int, "the reach metrics() reports"),
         Option("delay_seconds", float, "how long each publish takes", default=0),
+        Option("fsync", bool, "force each delivery line to disk before answering", default=True),
         Option("token_expires_in_days", float, "what check() says of the token's expiry"),
         Option(
             "token_env",
@@ -92,10 +95,7 @@ class StubChannel(Channel):
         failures = list(self.settings.get("fail", []))
         with open(str(log) + ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            counter = Path(str(log) + ".calls")
-            calls = int(counter.read_text() or 0) if counter.exists() else 0
-            counter.write_text(str(calls + 1))
-            failure = failures[calls] if calls < len(failures) else None
+            failure = _next_failure(Path(str(log) + ".calls"), failures) if failures else None
             if failure is not None and failure not in ("lost-reply", "crash"):
                 raise _ERRORS[failure]()
             line = json.dumps(
@@ -112,9 +112,18 @@ class StubChannel(Channel):
             with log.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
                 handle.flush()
-                os.fsync(handle.fileno())
+                if self.settings.get("fsync", True):
+                    os.fsync(handle.fileno())
             if failure == "lost-reply":  # the service took the post, but its answer was lost
                 raise TransientError("stub: 503 after accepting", status=503)
             if failure == "crash":
                 raise KeyError("id")  # the post is stored; reading the answer failed
         return Receipt(external_id=f"stub-{post.post_id}", url=None)
+
+
+def _next_failure(counter: Path, failures: list[str]) -> str | None:
+    """The failure this call is told to raise, counting calls in a file that outlives restarts
+    (kept only when failures are asked for: a stub that never fails needs no count)."""
+    calls = int(counter.read_text() or 0) if counter.exists() else 0
+    counter.write_text(str(calls + 1))
+    return failures[calls] if calls < len(failures) else None

@@ -17,6 +17,14 @@ concurrency plus two, refilled in batches), so a slow or rate-limited channel ne
 leases and never holds up the others. A worker waits for its token before `mark_sending`, so
 a claim whose lease ran out while waiting is not sent (mark_sending refuses it). On stop,
 workers that have not started sending give their claims back; calls in flight finish.
+
+One commit per post where it can: the success of a call is recorded in the same transaction that
+marks the channel's next claim sending (the commit that has to come before that next call
+anyway), so a post costs one commit, not two, while its channel has more to send. Nothing waits
+for it: the record is carried only to a claim that is about to start (on a channel without a
+rate to wait for), and is written alone as soon as its channel has no claim left, when the next
+claim is given back, or when the joint transaction fails. Each of the two stays its own
+compare-and-set, and the sending mark still reads the pauses under the lock.
 """
 
 from __future__ import annotations
@@ -54,6 +62,15 @@ BACKLOG_EXTRA = 2  # … plus these
 # record is a compare-and-set on the attempt, so a late record is as safe as a prompt one
 RECORD_PATIENCE_SECONDS = 120.0
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """A call the channel answered with a receipt, whose record waits for its channel's next
+    sending mark (one commit for both)."""
+
+    claim: Claim
+    receipt: Receipt
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,8 @@ class Publisher:
         # and retries (naps of up to 100 ms), which made the turns slower than the calls.
         self._db = threading.Lock()
         self._local = threading.local()
+        # per channel, at most one success to record with its next sending mark (under _db)
+        self._carry: dict[str, _Carried] = {}
 
     def call(self, adapter: Channel, post: OutgoingPost) -> Receipt:
         """The adapter's publish; a 429 also holds the channel's bucket as long as asked."""
@@ -186,9 +205,10 @@ class Publisher:
                         drained.add(name)
                     for item in claims:
                         held[name] += 1
-                        future = self._pool.submit(self._one, item, clock, paused)
+                        future = self._pool.submit(self._one, item, clock, paused, states)
                         pending[future] = item
             if not pending:
+                self._flush(set(self._carry), clock, states)
                 if unavailable is not None:
                     raise unavailable  # the daemon's tick reports the outage, once
                 return states
@@ -198,15 +218,27 @@ class Publisher:
                 name = item.outgoing.channel
                 held[name] -= 1
                 state = future.result()
-                if state in ("released", "database-unavailable"):
+                if state in ("released", "database-unavailable", "carried"):
                     continue
                 states[item.post_id] = state
+            # a channel with nothing left in hand records its carried success now
+            self._flush({name for name in self._carry if not held.get(name)}, clock, states)
 
-    def _one(self, item: Claim, clock: Clock, paused: set[str]) -> str:
+    def _flush(self, channels: set[str], clock: Clock, states: dict[int, str]) -> None:
+        """Record the carried successes of `channels` alone."""
+        for name in channels:
+            with self._db:
+                carried = self._carry.pop(name, None)
+                if carried is not None:
+                    self._settle(carried, clock, states)
+
+    def _one(self, item: Claim, clock: Clock, paused: set[str], states: dict[int, str]) -> str:
         """One claim on a worker thread: wait for a slot and a token, then publish.
 
         A failure that paused the channel is noted before the slot is given back, so the
-        channel's next claim is released rather than sent.
+        channel's next claim is released rather than sent. Returns the claim's state, or
+        "carried" when its success is recorded with the channel's next sending mark (and put
+        into `states` then).
         """
         name = item.outgoing.channel
         try:
@@ -217,9 +249,12 @@ class Publisher:
                     self._local.holds_db = True
                     try:
                         if not ready or self.stopping.is_set() or name in paused:
+                            carried = self._carry.pop(name, None)
+                            if carried is not None:
+                                self._settle(carried, clock, states)
                             self._release(item, clock)
                             return "released"
-                        state = self._publish(item, clock)
+                        state = self._publish(item, clock, states)
                         if state == "failed" and self._is_paused(name):
                             paused.add(name)
                         return state
@@ -254,8 +289,63 @@ class Publisher:
         with session_scope(self.url) as session:
             return channel in queue.paused_channels(session)
 
-    def _publish(self, claim: Claim, clock: Clock) -> str:
-        """Mark sending, call the channel, record the outcome: the state the post ended in."""
+    def _start(self, claim: Claim, clock: Clock, states: dict[int, str]) -> queue.SendStart:
+        """Mark the claim sending, in one transaction with its channel's carried success."""
+        carried = self._carry.pop(claim.outgoing.channel, None)
+        if carried is None:
+            with session_scope(self.url) as session:
+                return queue.start_sending(session, claim, now=clock())
+        try:
+            with session_scope(self.url) as session:
+                recorded = queue.record_success(
+                    session, carried.claim, carried.receipt, now=clock()
+                )
+                start = queue.start_sending(session, claim, now=clock())
+        except Exception as exc:
+            # neither was committed: the answered call is recorded alone, patiently; once that
+            # is in, the database is back, and the claim (not sent, still ours) may start now
+            self._settle(carried, clock, states)
+            if not is_database_unavailable(exc):
+                raise
+            with session_scope(self.url) as session:
+                return queue.start_sending(session, claim, now=clock())
+        states[carried.claim.post_id] = self._recorded(carried, recorded)
+        return start
+
+    def _settle(self, carried: _Carried, clock: Clock, states: dict[int, str]) -> None:
+        """Record a carried success in a transaction of its own, waiting out an outage."""
+        claim, receipt = carried.claim, carried.receipt
+        ok = self._record(
+            lambda session: queue.record_success(session, claim, receipt, now=clock())
+        )
+        states[claim.post_id] = self._recorded(carried, ok)
+
+    def _recorded(self, carried: _Carried, ok: bool) -> str:
+        """Log a recorded success; the state the post ended in."""
+        claim, receipt = carried.claim, carried.receipt
+        extra = {
+            "post_id": claim.post_id,
+            "channel": claim.outgoing.channel,
+            "campaign": claim.outgoing.campaign,
+            "worker": self.worker,
+        }
+        if ok:
+            log.info(
+                "post %d published on %s: %s",
+                claim.post_id,
+                claim.outgoing.channel,
+                receipt.url or receipt.external_id,
+                extra={**extra, "state": "published"},
+            )
+            return "published"
+        log.warning(
+            "post %d: published but another worker had taken it over", claim.post_id, extra=extra
+        )
+        return "lost-lease"
+
+    def _publish(self, claim: Claim, clock: Clock, states: dict[int, str]) -> str:
+        """Mark sending, call the channel, record the outcome: the state the post ended in
+        ("carried" when the record waits for the channel's next sending mark)."""
         adapter = self.adapters[claim.outgoing.channel]
         extra = {
             "post_id": claim.post_id,
@@ -264,8 +354,7 @@ class Publisher:
             "worker": self.worker,
         }
         kill_point("after_claim")
-        with session_scope(self.url) as session:
-            start = queue.start_sending(session, claim, now=clock())
+        start = self._start(claim, clock, states)
         if start is queue.SendStart.HELD:
             log.warning(
                 "post %d: a crisis pause covers %s; held, not sent",
@@ -308,22 +397,15 @@ class Publisher:
             )
             return state
         kill_point("after_call")  # the service has the post; the database does not know yet
+        carried = _Carried(claim, receipt)
+        name = claim.outgoing.channel
+        if name not in self._carry and name not in self.buckets and not self.stopping.is_set():
+            self._carry[name] = carried  # recorded with the next sending mark, or flushed
+            return "carried"
         ok = self._record(
             lambda session: queue.record_success(session, claim, receipt, now=clock())
         )
-        if ok:
-            log.info(
-                "post %d published on %s: %s",
-                claim.post_id,
-                claim.outgoing.channel,
-                receipt.url or receipt.external_id,
-                extra={**extra, "state": "published"},
-            )
-            return "published"
-        log.warning(
-            "post %d: published but another worker had taken it over", claim.post_id, extra=extra
-        )
-        return "lost-lease"
+        return self._recorded(carried, ok)
 
     def _record(self, write: Callable[[Session], T]) -> T:
         """Record what the channel answered, waiting out a database outage: a post the service

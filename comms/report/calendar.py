@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -86,11 +87,20 @@ class CalendarEntry:
         return STATES.get(self.state, (self.state, ""))[0]
 
 
-def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEntry]:
-    """Every post of `year` (local calendar) that is not cancelled, in time order."""
-    begin, stop = local_day_bounds(date(year, 1, 1), date(year, 12, 31), zone)
+def calendar_entries(
+    url: str,
+    *,
+    year: int,
+    zone: ZoneInfo,
+    first: date | None = None,
+    last: date | None = None,
+) -> list[CalendarEntry]:
+    """Every post of `year` (local calendar) that is not cancelled, in time order; with `first`
+    and `last`, only those of the local days `first`..`last` (a month, a week), read as such
+    (the indexes on both times find them), not sifted from the year."""
+    begin, stop = local_day_bounds(first or date(year, 1, 1), last or date(year, 12, 31), zone)
     published = sa.and_(col(Post.state) == PostState.PUBLISHED, col(Post.published_at).is_not(None))
-    query = sa.select(Post).where(
+    query = sa.select(*_ENTRY_COLUMNS).where(
         col(Post.state) != PostState.CANCELLED,
         sa.or_(
             sa.and_(published, col(Post.published_at) >= begin, col(Post.published_at) < stop),
@@ -99,28 +109,112 @@ def calendar_entries(url: str, *, year: int, zone: ZoneInfo) -> list[CalendarEnt
             ),
         ),
     )
-    with session_scope(url) as session:
-        posts = session.execute(query).scalars().all()
-        entries = [
-            CalendarEntry(
-                id=int(post.id or 0),
-                key=post.idempotency_key,
-                campaign=post.campaign,
-                title=post.title or _first_words(describe(post.text)),
-                text=describe(post.text),  # a page address not out yet, in words
-                channel=post.channel,
-                audience=post.audience,
-                state=post.state,
-                link=safe_link(post.external_url)
-                or (None if has_placeholder(post.link) else safe_link(post.link)),
-                start=post.published_at
-                if post.state == PostState.PUBLISHED and post.published_at
-                else post.scheduled_at,
-                updated_at=post.updated_at,
-            )
-            for post in posts
-        ]
+    with session_scope(url, read_only=True) as session:
+        posts = session.execute(query).all()
+    entries = [_entry(post) for post in posts]
     return sorted(entries, key=lambda e: (e.start, e.title, e.channel, e.id))
+
+
+def month_days(
+    url: str, *, year: int, month: int, zone: ZoneInfo, per_day: int
+) -> tuple[dict[date, list[CalendarEntry]], dict[date, int]]:
+    """A month as its day cells show it: the first `per_day` entries of each local day, in time
+    order, and how many posts each day has in all (cancelled ones left out, as everywhere).
+
+    One query: the database finds the month's posts through the indexes on both times, numbers
+    each day's in time order and counts them (window functions), and only what the cells show
+    is read, not every post of a busy month. The days are told apart by their UTC bounds,
+    worked out here for the zone (a day may have 23 or 25 hours)."""
+    days = [date(year, month, n) for n in range(1, stdcal.monthrange(year, month)[1] + 1)]
+    bounds = [local_day_bounds(day, day, zone) for day in days]
+    published = sa.and_(col(Post.state) == PostState.PUBLISHED, col(Post.published_at).is_not(None))
+    begin, stop = bounds[0][0], bounds[-1][1]
+    timed = (
+        sa.select(
+            col(Post.id).label("id"),
+            sa.case((published, col(Post.published_at)), else_=col(Post.scheduled_at)).label(
+                "start"
+            ),
+        )
+        .where(
+            col(Post.state) != PostState.CANCELLED,
+            sa.or_(
+                sa.and_(published, col(Post.published_at) >= begin, col(Post.published_at) < stop),
+                sa.and_(
+                    sa.not_(published),
+                    col(Post.scheduled_at) >= begin,
+                    col(Post.scheduled_at) < stop,
+                ),
+            ),
+        )
+        .subquery()
+    )
+    day_number = sa.case(
+        *((timed.c.start < end, index) for index, (_, end) in enumerate(bounds)), else_=len(days)
+    )
+    dated = sa.select(timed.c.id, timed.c.start, day_number.label("day_number")).subquery()
+    numbered = sa.select(
+        dated.c.id,
+        dated.c.day_number,
+        sa.func.row_number()
+        .over(partition_by=dated.c.day_number, order_by=(dated.c.start, dated.c.id))
+        .label("place"),
+        sa.func.count().over(partition_by=dated.c.day_number).label("day_count"),
+    ).subquery()
+    query = (
+        sa.select(*_ENTRY_COLUMNS, numbered.c.day_number, numbered.c.day_count)
+        .join_from(Post, numbered, col(Post.id) == numbered.c.id)
+        .where(numbered.c.place <= per_day)
+    )
+    with session_scope(url, read_only=True) as session:
+        rows = session.execute(query).all()
+    shown: dict[date, list[CalendarEntry]] = {}
+    counts: dict[date, int] = {}
+    for row in rows:
+        day = days[row.day_number]
+        shown.setdefault(day, []).append(_entry(row))
+        counts[day] = row.day_count
+    for entries in shown.values():
+        entries.sort(key=lambda e: (e.start, e.title, e.channel, e.id))
+    return shown, counts
+
+
+def _entry(post: Any) -> CalendarEntry:
+    """A post (or a row of _ENTRY_COLUMNS) as the calendar shows it."""
+    return CalendarEntry(
+        id=int(post.id or 0),
+        key=post.idempotency_key,
+        campaign=post.campaign,
+        title=post.title or _first_words(describe(post.text)),
+        text=describe(post.text),  # a page address not out yet, in words
+        channel=post.channel,
+        audience=post.audience,
+        state=post.state,
+        link=safe_link(post.external_url)
+        or (None if has_placeholder(post.link) else safe_link(post.link)),
+        start=post.published_at
+        if post.state == PostState.PUBLISHED and post.published_at
+        else post.scheduled_at,
+        updated_at=post.updated_at,
+    )
+
+
+# what an entry is made of: the columns alone, not whole posts
+_ENTRY_COLUMNS = (
+    col(Post.id),
+    col(Post.idempotency_key),
+    col(Post.campaign),
+    col(Post.title),
+    col(Post.text),
+    col(Post.channel),
+    col(Post.audience),
+    col(Post.state),
+    col(Post.external_url),
+    col(Post.link),
+    col(Post.published_at),
+    col(Post.scheduled_at),
+    col(Post.updated_at),
+)
 
 
 def _first_words(text: str, limit: int = 60) -> str:

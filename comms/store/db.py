@@ -115,15 +115,36 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # a reader takes no write lock: in WAL mode readers run side by side with the writer
+        reading = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        if reading:  # and it keeps its word: a write in it fails at once, loudly
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: sa.Connection) -> None:
+        if connection.get_execution_options().get(_READ_ONLY, False):
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
 
     return engine
 
 
+_READ_ONLY = "comms_read_only"
+
+
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error; objects stay usable after."""
-    session = Session(get_engine(url), expire_on_commit=False)
+def session_scope(url: str, *, read_only: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error; objects stay usable after.
+
+    `read_only`: for work that only reads (a page shown). On SQLite its transaction begins
+    without taking the write lock, so many readers run at once instead of one after another;
+    what it reads is still one consistent snapshot. It must not write (SQLite could refuse the
+    write when another writer came first); elsewhere the flag changes nothing.
+    """
+    engine = get_engine(url)
+    bind = engine.execution_options(**{_READ_ONLY: True}) if read_only else engine
+    session = Session(bind, expire_on_commit=False)
     try:
         yield session
         session.commit()

@@ -96,6 +96,7 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_scheduled_at_id", "scheduled_at", "id"),  # the queue page's order
         sa.Index("ix_post_link_from_post_id", "link_from_post_id"),  # the posts a page releases
         sa.Index("ix_post_channel_external_id", "channel", "external_id"),  # import's matching
+        sa.Index("ix_post_state_published", "state", "published_at"),  # the calendar's months
     )
 
     id: int | None = Field(default=None, primary_key=True)

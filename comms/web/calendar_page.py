@@ -16,7 +16,14 @@ from starlette.routing import Route
 
 from comms.access import Action
 from comms.content.danish import format_time
-from comms.report.calendar import MONTH_NAMES, WEEKDAYS, CalendarEntry, calendar_entries, to_ics
+from comms.report.calendar import (
+    MONTH_NAMES,
+    WEEKDAYS,
+    CalendarEntry,
+    calendar_entries,
+    month_days,
+    to_ics,
+)
 from comms.store.models import Post, PostState
 from comms.web.calendar_feed import active_feed
 from comms.web.context import Ctx, Refused, page
@@ -26,6 +33,8 @@ from comms.web.render import today_in
 # a held post moved on the calendar is queued again at its new time
 MOVABLE = (PostState.DRAFT, PostState.QUEUED, "rejected", PostState.HELD)
 COLOURS = 8  # campaign colours in comms.css: .camp-0 … .camp-7
+# posts a month's day cell shows; the rest are counted, with a link to the week that lists all
+DAY_LIMIT = 8
 
 
 def campaign_colours(entries: list[CalendarEntry]) -> dict[str, int]:
@@ -66,14 +75,10 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
     """GET /calendar/YEAR/MONTH: the month's weeks, posts in their day cells."""
     _check(year, month)
     zone = ctx.settings.zone
-    entries = [
-        e
-        for e in calendar_entries(ctx.settings.database_url, year=year, zone=zone)
-        if e.start.astimezone(zone).month == month
-    ]
-    by_day: dict[date, list[CalendarEntry]] = {}
-    for entry in entries:
-        by_day.setdefault(entry.start.astimezone(zone).date(), []).append(entry)
+    by_day, counts = month_days(
+        ctx.settings.database_url, year=year, month=month, zone=zone, per_day=DAY_LIMIT
+    )
+    shown = [e for day_entries in by_day.values() for e in day_entries]
     weeks = [
         {
             "number": days[0].isocalendar().week,
@@ -94,6 +99,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
                     "entries": [
                         (e, format_time(e.start.astimezone(zone))) for e in by_day.get(day, [])
                     ],
+                    "more": counts.get(day, 0) - len(by_day.get(day, [])),
                 }
                 for day in days
             ],
@@ -113,7 +119,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         weekdays=WEEKDAYS,
         before=before,
         after=after,
-        **_shown(ctx, entries),
+        **_shown(ctx, shown, count=sum(counts.values())),
     )
 
 
@@ -130,8 +136,13 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
     entries = [
         e
         for y in sorted({d.year for d in days})
-        for e in calendar_entries(ctx.settings.database_url, year=y, zone=zone)
-        if e.start.astimezone(zone).date() in days
+        for e in calendar_entries(
+            ctx.settings.database_url,
+            year=y,
+            zone=zone,
+            first=max(days[0], date(y, 1, 1)),
+            last=min(days[-1], date(y, 12, 31)),
+        )
     ]
     columns = [
         {
@@ -160,12 +171,13 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
     )
 
 
-def _shown(ctx: Ctx, entries: list[Any]) -> dict[str, Any]:
-    """What the month and the week view both show of their posts: counts, colours, the move
-    form's posts (for those who may move them) and the person's calendar feed."""
+def _shown(ctx: Ctx, entries: list[Any], *, count: int | None = None) -> dict[str, Any]:
+    """What the month and the week view both show of their posts: how many there are (`count`,
+    when not all are shown), colours, the move form's posts (for those who may move them) and
+    the person's calendar feed."""
     movable = [e for e in entries if e.state in MOVABLE] if ctx.may(Action.RESCHEDULE) else []
     return {
-        "count": len(entries),
+        "count": len(entries) if count is None else count,
         "zone": ctx.settings.zone.key,
         "movable": movable,
         "movable_ids": {e.id for e in movable},

@@ -181,22 +181,21 @@ def page(fn: Callable[..., Response]) -> Callable[[Request], Any]:
 
 
 def _run(request: Request, form: FormData | None, fn: Callable[..., Response]) -> Response:
-    from comms import accounts
 
     settings: Settings = request.app.state.settings
     token = request.cookies.get(SESSION_COOKIE, "")
     idle = timedelta(minutes=settings.web.session_idle_minutes)
     now = utcnow()
-    with session_scope(settings.database_url) as db:  # committed before the page runs
-        found = accounts.resume_session(db, token, now=now, idle=idle) if token else None
+    found = _resumed(settings.database_url, token, now=now, idle=idle) if token else None
     if found is None:
         return sign_in_first(request)
     user, websession = found
     if form is not None and not tokens_match(_text(form.get("csrf_token")), websession.csrf_token):
         raise Refused(403, "Formularen var forældet eller manglede sit sikkerhedsfelt. Prøv igen.")
     # the page's own session begins at its first query; pages that read through functions
-    # with their own session (calendar, report) do so before touching ctx.db
-    with session_scope(settings.database_url) as db:
+    # with their own session (calendar, report) do so before touching ctx.db. A page shown
+    # (GET) only reads, so many are shown at once; an action (POST) takes its turn to write.
+    with session_scope(settings.database_url, read_only=request.method == "GET") as db:
         ctx = Ctx(request, settings, db, user, websession, form, now)
         try:
             _check_ids(request.path_params)
@@ -207,6 +206,22 @@ def _run(request: Request, form: FormData | None, fn: Callable[..., Response]) -
             return ctx.page("error.html", exc.status, title=title, message=exc.message)
 
 
+def _resumed(url: str, token: str, *, now: datetime, idle: timedelta) -> Any:
+    """The signed-in user and session, read without the write lock unless a change is due
+    (the last-seen time, once a minute; an ended session), committed before the page runs."""
+    from comms import accounts
+
+    try:
+        with session_scope(url, read_only=True) as db:
+            return accounts.resume_session(
+                db, token, now=now, idle=idle, touch_every=TOUCH_EVERY, write=False
+            )
+    except accounts.MustWrite:
+        with session_scope(url) as db:
+            return accounts.resume_session(db, token, now=now, idle=idle, touch_every=TOUCH_EVERY)
+
+
+TOUCH_EVERY = timedelta(minutes=1)  # how often a session's last-seen time is written
 NUL_MESSAGE = (
     "Teksten indeholder et NUL-tegn (\\x00), som ikke kan gemmes. Fjern det, og prøv igen."
 )

@@ -273,6 +273,35 @@ def test_the_queue_stays_fast_at_100000_posts(client, site: Settings):
     assert took < 2.0, took
 
 
+def test_a_busy_calendar_day_shows_its_first_posts_and_counts_the_rest(client, site: Settings):
+    """A day with more posts than its cell holds shows the first ones in time order, says how
+    many more there are and links to the week that lists them all; the month's count is all of
+    them. A published post stands where it went out, not where it was planned."""
+    morning = datetime(2031, 3, 12, 6, 0, tzinfo=UTC)  # 07:00 in Copenhagen
+    ids = [
+        add_post(site, scheduled_at=morning + timedelta(minutes=n), title=f"Opslag nummer {n}")
+        for n in range(11)
+    ]
+    late = add_post(
+        site,
+        scheduled_at=datetime(2031, 3, 20, 8, 0, tzinfo=UTC),
+        published_at=morning - timedelta(minutes=1),  # went out on the 12th, first of all
+        state="published",
+        title="Gik ud tidligt",
+    )
+    add_post(site, scheduled_at=morning, state="cancelled", title="Aflyst")
+    page = client("anna").get("/calendar/2031/3").text
+    shown = [i for i in [late, *ids] if f'href="/posts/{i}"' in page]
+    assert shown == [late, *ids[:7]]
+    assert page.index(f'href="/posts/{late}"') < page.index(f'href="/posts/{ids[0]}"')
+    assert "+ 4 flere" in page
+    assert 'class="more" href="/calendar/2031/uge/11"' in page
+    assert "12 opslag, planlagte og udgivne" in page
+    assert "Aflyst" not in page
+    week = client("anna").get("/calendar/2031/uge/11").text
+    assert all(f'href="/posts/{i}"' in week for i in [late, *ids])
+
+
 def test_calendar_month_and_move(client, site: Settings):
     when = datetime(2031, 3, 10, 8, 0, tzinfo=UTC)
     post_id = add_post(site, scheduled_at=when, title="Marts-opslaget")
