@@ -124,7 +124,10 @@ def fill(url: str, revision: str) -> dict[str, list[dict[str, Any]]]:
                 continue
             unique = _unique_columns(table)
             rows = [
-                {c.name: _value(c, n, c.name in unique, parents) for c in table.columns}
+                {
+                    c.name: _value(c, n, c.name in unique or c.primary_key, parents)
+                    for c in table.columns
+                }
                 for n in range(ROWS)
             ]
             # SQLite's reflected DATETIME keeps no zone: comms stores UTC there without one
