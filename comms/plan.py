@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -167,6 +168,8 @@ def build_year(
     posts = result.posts
     problems: list[str] = []
     brand = settings.brand
+    images: dict[Path, str | None] = {}  # each image file is checked once a run
+    moments: dict[tuple[date, time], _When] = {}  # and each local time resolved once
     for number, spec in enumerate(selected, start=1):
         if progress:
             progress(f"rendering {spec.slug} {year}", number, len(selected))
@@ -176,7 +179,7 @@ def build_year(
             result.undated.append(Undated(spec.slug, year, exc))
             continue
         for step in spec.steps:
-            _check_image(settings, spec, step)
+            _check_image(settings, spec, step, images)
         per_step = {
             step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
             for step in spec.steps
@@ -184,7 +187,7 @@ def build_year(
         problems += link_from_problems(settings, spec)
         for occurrence, step in schedule:
             targets = per_step[step.name]
-            when = _when(settings, step, occurrence)
+            when = _when(settings, step, occurrence, moments)
             for target in targets:
                 post = _build_one(renderer, spec, step, target, year, occurrence, when)
                 found = lint_post(
@@ -301,10 +304,19 @@ class _StepChannel:
         )
 
 
-def _check_image(settings: Settings, spec: CampaignSpec, step: StepSpec) -> None:
-    """Refuse a step whose image would publish something that is not a picture of the folder."""
+def _check_image(
+    settings: Settings, spec: CampaignSpec, step: StepSpec, checked: dict[Path, str | None]
+) -> None:
+    """Refuse a step whose image would publish something that is not a picture of the folder.
+
+    `checked` holds the problems of the files checked already in this run (None: none).
+    """
     image = spec.image_path(step)
-    if image is not None and (problem := image_problem(image, settings.campaigns_dir)):
+    if image is None:
+        return
+    if image not in checked:
+        checked[image] = image_problem(image, settings.campaigns_dir)
+    if problem := checked[image]:
         raise CampaignError(
             problem, path=spec.path, line=step.line, hint="see docs/campaigns.md, Images"
         )
@@ -321,18 +333,33 @@ class _When:
     local_time: str
 
 
-def _when(settings: Settings, step: StepSpec, occurrence: Occurrence) -> _When:
+def _when(
+    settings: Settings,
+    step: StepSpec,
+    occurrence: Occurrence,
+    resolved_before: dict[tuple[date, time], _When],
+) -> _When:
+    """When the step of this occurrence goes out; `resolved_before` keeps each day and time
+    worked out in this run (the same for every campaign with a step then)."""
     anchor = occurrence.end if step.anchor == "end" else occurrence.start
     day = anchor + timedelta(days=step.offset_days)
     if step.align is not None:
         day = step.align.apply(day)
-    resolved = local_to_utc(day, step.time, settings.zone)
+    key = (day, step.time)
+    found = resolved_before.get(key)
+    if found is None:
+        found = resolved_before[key] = _resolve_when(settings, day, step.time)
+    return found
+
+
+def _resolve_when(settings: Settings, day: date, at: time) -> _When:
+    resolved = local_to_utc(day, at, settings.zone)
     return _When(
         day=day,
         utc=resolved.utc,
         local=resolved.utc.astimezone(settings.zone),
         dst_adjusted=resolved.dst_adjusted,
-        local_time=f"{day.isoformat()} {step.time.strftime('%H:%M')}",
+        local_time=f"{day.isoformat()} {at.strftime('%H:%M')}",
     )
 
 

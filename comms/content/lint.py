@@ -178,15 +178,25 @@ def _any_wrong_re(wrongs: tuple[str, ...]) -> regex.Pattern[str] | None:
 
 
 def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
-    problems: list[LintProblem] = []
     if not brand:
-        return problems
-    prepared = (("text", _brand_text(text)), ("title", _brand_text(title or "")))
+        return []
+    return list(
+        _brand_problems_of(_brand_text(text), _brand_text(title or ""), tuple(brand.items()))
+    )
+
+
+@functools.lru_cache(maxsize=1024)  # one step's posts on several channels differ in links only
+def _brand_problems_of(
+    text: str, title: str, brand: tuple[tuple[str, str], ...]
+) -> tuple[LintProblem, ...]:
+    """The brand problems of a text and title prepared by `_brand_text` (links masked)."""
+    problems: list[LintProblem] = []
+    prepared = (("text", text), ("title", title))
     # exact shortcut: where no wrong spelling matches at all, there is nothing to report
-    anywhere = _any_wrong_re(tuple(brand))
+    anywhere = _any_wrong_re(tuple(wrong for wrong, _ in brand))
     if anywhere is None or not any(anywhere.search(content) for _, content in prepared):
-        return problems
-    for wrong, right in brand.items():
+        return ()
+    for wrong, right in brand:
         places = [where for where, content in prepared if _wrong_in(content, wrong, right)]
         if places:
             problems.append(
@@ -195,7 +205,7 @@ def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> l
                     f'write "{right}", not "{wrong}" (found in the {" and ".join(places)})',
                 )
             )
-    return problems
+    return tuple(problems)
 
 
 def lint_post(

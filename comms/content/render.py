@@ -136,12 +136,14 @@ class TemplateRenderer:
         name = self.resolve(
             template, channel_name=channel_name, channel_type=channel_type, audience=audience
         )
-        path = self.templates_dir / name
         try:
             compiled = _compiled(self._files, name, self.env.get_template)
-            return _cleaned(self.env.render(compiled, context).strip(), path)
+            text = self.env.render(compiled, context).strip()
         except _RENDER_FAILURES as exc:
-            raise self._located(exc, default_path=path) from exc
+            raise self._located(exc, default_path=self.templates_dir / name) from exc
+        if has_nul(text):  # the file's path is made for the error only
+            return _cleaned(text, self.templates_dir / name)
+        return strip_controls(text)
 
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
