@@ -79,6 +79,7 @@ def find_hashtags(text: str) -> list[str]:
 
 
 _mask_urls = text_mod.mask_urls
+_DEFAULT_READABILITY = ReadabilitySettings()
 
 
 _NON_WORD_RE = regex.compile(r"[\W_]+")
@@ -177,12 +178,14 @@ def _any_wrong_re(wrongs: tuple[str, ...]) -> regex.Pattern[str] | None:
     return regex.compile("|".join(f"(?:{p})" for p in parts), regex.IGNORECASE) if parts else None
 
 
-def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
+def _brand_problems(
+    text: str, title: str | None, brand: Mapping[str, str], *, masked: str | None = None
+) -> list[LintProblem]:
+    """The brand problems of a post; `masked`: its text with the links masked, if known."""
     if not brand:
         return []
-    return list(
-        _brand_problems_of(_brand_text(text), _brand_text(title or ""), tuple(brand.items()))
-    )
+    prepared = _brand_text(text) if masked is None else unicodedata.normalize("NFC", masked)
+    return list(_brand_problems_of(prepared, _brand_text(title or ""), tuple(brand.items())))
 
 
 @functools.lru_cache(maxsize=1024)  # one step's posts on several channels differ in links only
@@ -247,8 +250,9 @@ def lint_post(
                     f"shorten it by {size - rule.max_bytes} bytes",
                 )
             )
+    masked = _mask_urls(text)  # once: hashtags, brand names and readability skip the links
     if rule.max_hashtags is not None:
-        count = len(find_hashtags(text))
+        count = len(_HASHTAG_RE.findall(masked))
         if count > rule.max_hashtags:
             problems.append(
                 LintProblem(
@@ -266,11 +270,11 @@ def lint_post(
         )
     alt_problems = _alt_problems(image, alt)
     problems.extend(alt_problems)
-    problems.extend(_brand_problems(text, title, brand))
-    rules = readability or ReadabilitySettings()
+    problems.extend(_brand_problems(text, title, brand, masked=masked))
+    rules = readability or _DEFAULT_READABILITY
     # an alt text already refused (missing, the file name) is not judged again
     judged = None if alt_problems else image
-    for code, message in readability_findings(text, judged, alt, rules):
+    for code, message in readability_findings(text, judged, alt, rules, masked=masked):
         problems.append(LintProblem(code, message, warning=CHECK_OF_CODE[code] not in rules.errors))
     return problems
 

@@ -225,17 +225,30 @@ def alt_problem(alt: str, text: str) -> tuple[str, str] | None:
 
 
 def findings(
-    text: str, image: str | None, alt: str | None, rules: ReadabilitySettings
+    text: str,
+    image: str | None,
+    alt: str | None,
+    rules: ReadabilitySettings,
+    *,
+    masked: str | None = None,
 ) -> list[tuple[str, str]]:
-    """Every readability finding of a post as (code, Danish message), in a fixed order."""
-    return list(_findings(text, bool(image and image.strip()), alt or "", rules))
+    """Every readability finding of a post as (code, Danish message), in a fixed order.
+
+    `masked` is the text with its links masked (text.mask_urls), when the caller has it.
+    """
+    if masked is None:
+        masked = text_mod.mask_urls(text)
+    found = list(_prose_findings(masked, rules))
+    found += _text_findings(text, bool(image and image.strip()), alt or "", rules)
+    return found
 
 
 @functools.lru_cache(maxsize=2048)  # a plan checks the same few texts for many posts
-def _findings(
+def _text_findings(
     text: str, has_image: bool, alt: str, rules: ReadabilitySettings
 ) -> tuple[tuple[str, str], ...]:
-    found = list(_prose_findings(text_mod.mask_urls(text), rules))
+    """The findings that read the whole text, links included: emoji, and the alt text."""
+    found: list[tuple[str, str]] = []
     emoji = count_emoji(text)
     if emoji > rules.max_emoji:
         found.append(

@@ -59,6 +59,10 @@ class TemplateRenderer:
             # once, not stat-ed again on every render (jinja2's auto_reload checks the file's
             # mtime each time a template is looked up)
             auto_reload=False,
+            # and every template of the folder stays compiled for the run: jinja2's bounded
+            # cache (400) would compile a big folder's again and again, and each hit in it
+            # costs a search of its queue of names; unbounded, it is a plain dict
+            cache_size=-1,
         )
         self.env.filters.update(FILTERS)
         # a plan renders thousands of posts from a few templates and titles: compile each
