@@ -31,8 +31,8 @@ from comms.content.render import TemplateRenderer
 from comms.errors import CampaignError, DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan, set_link_sources
 from comms.store import audit
-from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
-from comms.store.models import EDITABLE_STATES, Post, PostState, table_of, utcnow
+from comms.store.bulk import insert_sql, raw_cursor, sqlite_time, sqlite_time_or_none
+from comms.store.models import EDITABLE_STATES, Post, PostState, new_keys, table_of, utcnow
 from comms.timeutil import local_to_utc
 
 
@@ -500,9 +500,10 @@ class PlanWork:
     """What a plan run would write: the changes to report and the rows behind them."""
 
     changes: PlanChanges
-    new_rows: list[dict]
+    new_posts: list[PlannedPost]  # each inserted with the values in `new_values`
     updates: list[tuple[Post, dict, str]]  # (post, new values, campaign)
     removals: list[Post]
+    new_values: dict[str, Any] = field(default_factory=dict)  # what every new post has
 
 
 def diff(
@@ -520,29 +521,25 @@ def diff(
     """
     existing = dict(existing)
     changes = PlanChanges()
-    work = PlanWork(changes, [], [], [])
     now = utcnow()
     initial_state = PostState.DRAFT if require_approval else PostState.QUEUED
+    new_values = {
+        "source": "plan",
+        "state": initial_state,
+        "created_at": now,
+        "updated_at": now,
+        "approved_by": None if require_approval else actor,
+        "approved_at": None if require_approval else now,
+    }
+    work = PlanWork(changes, [], [], [], new_values)
     for item in planned:
         current = existing.pop(item.plan_key, None)
-        fields = _fields(item)
         if current is None:
-            work.new_rows.append(
-                {
-                    **fields,
-                    "plan_key": item.plan_key,
-                    "source": "plan",
-                    "state": initial_state,
-                    "created_at": now,
-                    "updated_at": now,
-                    "approved_by": None if require_approval else actor,
-                    "approved_at": None if require_approval else now,
-                    "idempotency_key": _new_key(),
-                }
-            )
+            work.new_posts.append(item)
             changes.added.append(item.plan_key)
             continue
-        same = current.content_hash == item.content_hash
+        fields = _fields(item)
+        same = current.content_hash == fields["content_hash"]
         if current.state == PostState.CANCELLED and current.last_error != REMOVED_NOTE:
             if same:
                 changes.unchanged += 1
@@ -589,14 +586,20 @@ def _apply(session: Session, work: PlanWork, actor: str) -> None:
         events.append(
             {"actor": actor, "action": "plan:remove", "post_id": post.id, "campaign": post.campaign}
         )
-    new_rows = work.new_rows
-    if new_rows:
+    new_posts = work.new_posts
+    if new_posts:
         connection = session.connection()
+        idempotency_keys = new_keys(len(new_posts))
         if connection.dialect.name == "sqlite":
-            added = _insert_sqlite(connection, new_rows)
+            added = _insert_sqlite(connection, new_posts, work.new_values, idempotency_keys)
         else:
-            session.execute(sa.insert(Post), new_rows)
-            keys = [row["plan_key"] for row in new_rows]
+            rows = [
+                {**_fields(item), **work.new_values, "plan_key": item.plan_key}
+                | {"idempotency_key": key}
+                for item, key in zip(new_posts, idempotency_keys, strict=True)
+            ]
+            session.execute(sa.insert(Post), rows)
+            keys = [item.plan_key for item in new_posts]
             added = []
             for start in range(0, len(keys), 500):  # stay under the bound-parameter limit
                 added += session.execute(
@@ -641,48 +644,67 @@ _NEW_POST_COLUMNS = (
 )
 
 
-def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[int, str]]:
+def _insert_sqlite(
+    connection: sa.Connection,
+    posts: list[PlannedPost],
+    shared: dict[str, Any],
+    idempotency_keys: list[str],
+) -> list[tuple[int, str]]:
     """Insert new posts with the DB-API executemany; (id, campaign) of each.
 
     SQLAlchemy's per-value type conversion would be most of `sync` for a large plan. This
     writes on the session's own connection, so in the same transaction,
     with the values in the form SQLAlchemy's SQLite types store: naive UTC datetimes as
     "YYYY-MM-DD HH:MM:SS.ffffff" (models.UTCDateTime), dates as "YYYY-MM-DD", booleans 0/1.
+    `shared` holds what every new post has (`PlanWork.new_values`), converted once; a time
+    shared by several posts (one step on several channels) is converted once too.
     Our transaction holds SQLite's write lock (BEGIN IMMEDIATE), so every id above the largest
     one before the insert is one of ours: one range query finds them all.
     """
     table = table_of(Post)
     columns = [table.c[name].name for name in _NEW_POST_COLUMNS]  # fails loudly on a rename
     sql = insert_sql(table, dict.fromkeys(columns, "?"))
+    source, state, approved_by = shared["source"], shared["state"], shared["approved_by"]
+    approved_at = sqlite_time_or_none(shared["approved_at"])
+    created_at = sqlite_time_or_none(shared["created_at"])
+    updated_at = sqlite_time_or_none(shared["updated_at"])
+    stamps: dict[datetime, str] = {}
+    days: dict[date, str] = {}
     values = []
-    for row in rows:
+    for item, key in zip(posts, idempotency_keys, strict=True):
+        scheduled = stamps.get(item.scheduled_at)
+        if scheduled is None:
+            scheduled = stamps[item.scheduled_at] = sqlite_time(item.scheduled_at)
+        day = days.get(item.occurrence)
+        if day is None:
+            day = days[item.occurrence] = item.occurrence.isoformat()
         values.append(
             (
-                row["plan_key"],
-                row["source"],
-                row["campaign"],
-                row["focus_area"],
-                row["year"],
-                row["occurrence"].isoformat(),
-                row["step"],
-                row["audience"],
-                row["channel"],
-                row["title"],
-                row["text"],
-                row["link"],
-                row["image_path"],
-                row["image_alt"],
-                row["content_hash"],
-                sqlite_time_or_none(row["scheduled_at"]),
-                row["local_time"],
-                1 if row["dst_adjusted"] else 0,
-                row["state"],
-                row["approved_by"],
-                sqlite_time_or_none(row["approved_at"]),
-                row["idempotency_key"],
+                item.plan_key,
+                source,
+                item.campaign,
+                item.focus_area,
+                item.year,
+                day,
+                item.step,
+                item.audience,
+                item.channel,
+                item.title,
+                item.text,
+                item.link,
+                item.image_path,
+                item.image_alt,
+                item.content_hash,
+                scheduled,
+                item.local_time,
+                1 if item.dst_adjusted else 0,
+                state,
+                approved_by,
+                approved_at,
+                key,
                 0,
-                sqlite_time_or_none(row["created_at"]),
-                sqlite_time_or_none(row["updated_at"]),
+                created_at,
+                updated_at,
             )
         )
     with raw_cursor(connection) as cursor:
@@ -712,9 +734,3 @@ def _fields(item: PlannedPost) -> dict:
         "dst_adjusted": item.dst_adjusted,
         "content_hash": item.content_hash,
     }
-
-
-def _new_key() -> str:
-    from comms.store.models import new_key
-
-    return new_key()
