@@ -20,7 +20,7 @@ def link_problem(url: str) -> str | None:
     """Why `url` may not be written as a link (English, for located errors), or None."""
     if len(url) > MAX_LINK:
         return f"the address is {len(url)} characters long (at most {MAX_LINK})"
-    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
+    if _has_space_or_control(url):
         return "the address contains spaces or control characters"
     try:
         parts = urlsplit(url)
@@ -37,6 +37,13 @@ def link_problem(url: str) -> str | None:
     if "\\" in url:
         return "the address contains a backslash"
     return None
+
+
+def _has_space_or_control(url: str) -> bool:
+    if url.isascii():  # the usual case, without a look at each character: in ASCII the
+        # spaces and controls are the space and what isprintable() refuses (C0, DEL)
+        return " " in url or not url.isprintable()
+    return any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url)
 
 
 def safe_link(url: str | None) -> str | None:
