@@ -109,7 +109,7 @@ def sqlite_copy_seconds(
     """Seconds SQLite alone takes to write `tables`' rows of one database into a fresh one.
 
     The floor of writing these rows. Untimed: a new database `into` with comms' schema and its
-    indexes (WAL, synchronous=NORMAL, a 16 MiB page cache, as comms opens it for an import), and
+    indexes (WAL, synchronous=NORMAL, a 64 MiB page cache, as comms opens it for an import), and
     the rows (every column as stored, ids included, so a figure keeps its post) copied into an
     attached in-memory database. Timed: one `INSERT INTO t (columns) SELECT columns FROM memory`
     per table in one transaction, and the commit. The values reach SQLite without a Python call
@@ -131,7 +131,7 @@ def sqlite_copy_seconds(
                 connection.execute(f"DROP INDEX {name}")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA cache_size=-16384")  # 16 MiB, as comms' import has
+        connection.execute("PRAGMA cache_size=-65536")  # 64 MiB, as comms' import has
         connection.execute("ATTACH DATABASE ':memory:' AS memory")
         connection.execute("ATTACH DATABASE ? AS source", (str(rows_from),))
         statements = []

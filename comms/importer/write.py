@@ -50,7 +50,7 @@ from comms.store.models import (
 
 _INSERT_CHUNK = 5000  # rows per batch (checked, looked up and inserted together)
 _LOOKUP_CHUNK = 500  # keys per IN (...) query
-_IMPORT_CACHE_KIB = 16 * 1024  # SQLite page cache while inserting (default: 2 MiB)
+_IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while inserting (default: 2 MiB)
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
 _POSTS = table_of(Post)
@@ -417,8 +417,7 @@ def _import_cache(connection: Any) -> Iterator[None]:
 
     The unique plan_key index takes random keys: with the default 2 MiB SQLite spills index
     pages halfway through the transaction and every later batch rereads them. The cache is
-    bounded (`_IMPORT_CACHE_KIB`), so the import's memory still does not grow with the file;
-    16 MiB keeps a whole import of a million rows near 100 MB of memory.
+    bounded (`_IMPORT_CACHE_KIB`), so the import's memory still does not grow with the file.
     """
     if connection.dialect.name != "sqlite":
         yield
