@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -30,8 +31,8 @@ from comms.content.render import TemplateRenderer
 from comms.errors import CampaignError, DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan, set_link_sources
 from comms.store import audit
-from comms.store.bulk import insert_sql, raw_cursor, sqlite_time_or_none
-from comms.store.models import EDITABLE_STATES, Post, PostState, table_of, utcnow
+from comms.store.bulk import insert_sql, raw_cursor, sqlite_time, sqlite_time_or_none
+from comms.store.models import EDITABLE_STATES, Post, PostState, new_keys, table_of, utcnow
 from comms.timeutil import local_to_utc
 
 
@@ -167,6 +168,8 @@ def build_year(
     posts = result.posts
     problems: list[str] = []
     brand = settings.brand
+    images: dict[Path, str | None] = {}  # each image file is checked once a run
+    moments: dict[tuple[date, time], _When] = {}  # and each local time resolved once
     for number, spec in enumerate(selected, start=1):
         if progress:
             progress(f"rendering {spec.slug} {year}", number, len(selected))
@@ -176,7 +179,7 @@ def build_year(
             result.undated.append(Undated(spec.slug, year, exc))
             continue
         for step in spec.steps:
-            _check_image(settings, spec, step)
+            _check_image(settings, spec, step, images)
         per_step = {
             step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
             for step in spec.steps
@@ -184,7 +187,7 @@ def build_year(
         problems += link_from_problems(settings, spec)
         for occurrence, step in schedule:
             targets = per_step[step.name]
-            when = _when(settings, step, occurrence)
+            when = _when(settings, step, occurrence, moments)
             for target in targets:
                 post = _build_one(renderer, spec, step, target, year, occurrence, when)
                 found = lint_post(
@@ -301,10 +304,19 @@ class _StepChannel:
         )
 
 
-def _check_image(settings: Settings, spec: CampaignSpec, step: StepSpec) -> None:
-    """Refuse a step whose image would publish something that is not a picture of the folder."""
+def _check_image(
+    settings: Settings, spec: CampaignSpec, step: StepSpec, checked: dict[Path, str | None]
+) -> None:
+    """Refuse a step whose image would publish something that is not a picture of the folder.
+
+    `checked` holds the problems of the files checked already in this run (None: none).
+    """
     image = spec.image_path(step)
-    if image is not None and (problem := image_problem(image, settings.campaigns_dir)):
+    if image is None:
+        return
+    if image not in checked:
+        checked[image] = image_problem(image, settings.campaigns_dir)
+    if problem := checked[image]:
         raise CampaignError(
             problem, path=spec.path, line=step.line, hint="see docs/campaigns.md, Images"
         )
@@ -321,18 +333,33 @@ class _When:
     local_time: str
 
 
-def _when(settings: Settings, step: StepSpec, occurrence: Occurrence) -> _When:
+def _when(
+    settings: Settings,
+    step: StepSpec,
+    occurrence: Occurrence,
+    resolved_before: dict[tuple[date, time], _When],
+) -> _When:
+    """When the step of this occurrence goes out; `resolved_before` keeps each day and time
+    worked out in this run (the same for every campaign with a step then)."""
     anchor = occurrence.end if step.anchor == "end" else occurrence.start
     day = anchor + timedelta(days=step.offset_days)
     if step.align is not None:
         day = step.align.apply(day)
-    resolved = local_to_utc(day, step.time, settings.zone)
+    key = (day, step.time)
+    found = resolved_before.get(key)
+    if found is None:
+        found = resolved_before[key] = _resolve_when(settings, day, step.time)
+    return found
+
+
+def _resolve_when(settings: Settings, day: date, at: time) -> _When:
+    resolved = local_to_utc(day, at, settings.zone)
     return _When(
         day=day,
         utc=resolved.utc,
         local=resolved.utc.astimezone(settings.zone),
         dst_adjusted=resolved.dst_adjusted,
-        local_time=f"{day.isoformat()} {step.time.strftime('%H:%M')}",
+        local_time=f"{day.isoformat()} {at.strftime('%H:%M')}",
     )
 
 
@@ -473,9 +500,10 @@ class PlanWork:
     """What a plan run would write: the changes to report and the rows behind them."""
 
     changes: PlanChanges
-    new_rows: list[dict]
+    new_posts: list[PlannedPost]  # each inserted with the values in `new_values`
     updates: list[tuple[Post, dict, str]]  # (post, new values, campaign)
     removals: list[Post]
+    new_values: dict[str, Any] = field(default_factory=dict)  # what every new post has
 
 
 def diff(
@@ -493,29 +521,25 @@ def diff(
     """
     existing = dict(existing)
     changes = PlanChanges()
-    work = PlanWork(changes, [], [], [])
     now = utcnow()
     initial_state = PostState.DRAFT if require_approval else PostState.QUEUED
+    new_values = {
+        "source": "plan",
+        "state": initial_state,
+        "created_at": now,
+        "updated_at": now,
+        "approved_by": None if require_approval else actor,
+        "approved_at": None if require_approval else now,
+    }
+    work = PlanWork(changes, [], [], [], new_values)
     for item in planned:
         current = existing.pop(item.plan_key, None)
-        fields = _fields(item)
         if current is None:
-            work.new_rows.append(
-                {
-                    **fields,
-                    "plan_key": item.plan_key,
-                    "source": "plan",
-                    "state": initial_state,
-                    "created_at": now,
-                    "updated_at": now,
-                    "approved_by": None if require_approval else actor,
-                    "approved_at": None if require_approval else now,
-                    "idempotency_key": _new_key(),
-                }
-            )
+            work.new_posts.append(item)
             changes.added.append(item.plan_key)
             continue
-        same = current.content_hash == item.content_hash
+        fields = _fields(item)
+        same = current.content_hash == fields["content_hash"]
         if current.state == PostState.CANCELLED and current.last_error != REMOVED_NOTE:
             if same:
                 changes.unchanged += 1
@@ -562,14 +586,20 @@ def _apply(session: Session, work: PlanWork, actor: str) -> None:
         events.append(
             {"actor": actor, "action": "plan:remove", "post_id": post.id, "campaign": post.campaign}
         )
-    new_rows = work.new_rows
-    if new_rows:
+    new_posts = work.new_posts
+    if new_posts:
         connection = session.connection()
+        idempotency_keys = new_keys(len(new_posts))
         if connection.dialect.name == "sqlite":
-            added = _insert_sqlite(connection, new_rows)
+            added = _insert_sqlite(connection, new_posts, work.new_values, idempotency_keys)
         else:
-            session.execute(sa.insert(Post), new_rows)
-            keys = [row["plan_key"] for row in new_rows]
+            rows = [
+                {**_fields(item), **work.new_values, "plan_key": item.plan_key}
+                | {"idempotency_key": key}
+                for item, key in zip(new_posts, idempotency_keys, strict=True)
+            ]
+            session.execute(sa.insert(Post), rows)
+            keys = [item.plan_key for item in new_posts]
             added = []
             for start in range(0, len(keys), 500):  # stay under the bound-parameter limit
                 added += session.execute(
@@ -614,48 +644,67 @@ _NEW_POST_COLUMNS = (
 )
 
 
-def _insert_sqlite(connection: sa.Connection, rows: list[dict]) -> list[tuple[int, str]]:
+def _insert_sqlite(
+    connection: sa.Connection,
+    posts: list[PlannedPost],
+    shared: dict[str, Any],
+    idempotency_keys: list[str],
+) -> list[tuple[int, str]]:
     """Insert new posts with the DB-API executemany; (id, campaign) of each.
 
     SQLAlchemy's per-value type conversion would be most of `sync` for a large plan. This
     writes on the session's own connection, so in the same transaction,
     with the values in the form SQLAlchemy's SQLite types store: naive UTC datetimes as
     "YYYY-MM-DD HH:MM:SS.ffffff" (models.UTCDateTime), dates as "YYYY-MM-DD", booleans 0/1.
+    `shared` holds what every new post has (`PlanWork.new_values`), converted once; a time
+    shared by several posts (one step on several channels) is converted once too.
     Our transaction holds SQLite's write lock (BEGIN IMMEDIATE), so every id above the largest
     one before the insert is one of ours: one range query finds them all.
     """
     table = table_of(Post)
     columns = [table.c[name].name for name in _NEW_POST_COLUMNS]  # fails loudly on a rename
     sql = insert_sql(table, dict.fromkeys(columns, "?"))
+    source, state, approved_by = shared["source"], shared["state"], shared["approved_by"]
+    approved_at = sqlite_time_or_none(shared["approved_at"])
+    created_at = sqlite_time_or_none(shared["created_at"])
+    updated_at = sqlite_time_or_none(shared["updated_at"])
+    stamps: dict[datetime, str] = {}
+    days: dict[date, str] = {}
     values = []
-    for row in rows:
+    for item, key in zip(posts, idempotency_keys, strict=True):
+        scheduled = stamps.get(item.scheduled_at)
+        if scheduled is None:
+            scheduled = stamps[item.scheduled_at] = sqlite_time(item.scheduled_at)
+        day = days.get(item.occurrence)
+        if day is None:
+            day = days[item.occurrence] = item.occurrence.isoformat()
         values.append(
             (
-                row["plan_key"],
-                row["source"],
-                row["campaign"],
-                row["focus_area"],
-                row["year"],
-                row["occurrence"].isoformat(),
-                row["step"],
-                row["audience"],
-                row["channel"],
-                row["title"],
-                row["text"],
-                row["link"],
-                row["image_path"],
-                row["image_alt"],
-                row["content_hash"],
-                sqlite_time_or_none(row["scheduled_at"]),
-                row["local_time"],
-                1 if row["dst_adjusted"] else 0,
-                row["state"],
-                row["approved_by"],
-                sqlite_time_or_none(row["approved_at"]),
-                row["idempotency_key"],
+                item.plan_key,
+                source,
+                item.campaign,
+                item.focus_area,
+                item.year,
+                day,
+                item.step,
+                item.audience,
+                item.channel,
+                item.title,
+                item.text,
+                item.link,
+                item.image_path,
+                item.image_alt,
+                item.content_hash,
+                scheduled,
+                item.local_time,
+                1 if item.dst_adjusted else 0,
+                state,
+                approved_by,
+                approved_at,
+                key,
                 0,
-                sqlite_time_or_none(row["created_at"]),
-                sqlite_time_or_none(row["updated_at"]),
+                created_at,
+                updated_at,
             )
         )
     with raw_cursor(connection) as cursor:
@@ -685,9 +734,3 @@ def _fields(item: PlannedPost) -> dict:
         "dst_adjusted": item.dst_adjusted,
         "content_hash": item.content_hash,
     }
-
-
-def _new_key() -> str:
-    from comms.store.models import new_key
-
-    return new_key()

@@ -31,8 +31,9 @@ SCRIPTS = (
     "web",
 )
 ON_POSTGRESQL = ("queue_vs_procrastinate",)
+# extra figures may follow the value: `rss_mb=95`, `growth=9.8`, `comms_per_s=45`
 RESULT_RE = re.compile(
-    r"^RESULT ([\w-]+) value=(\S+)(?: [\w-]+=\S+)* target=(\S+) ok=(true|false)$"
+    r"^RESULT ([\w-]+) value=(\S+)((?: (?!target=)[\w-]+=\S+)*) target=(\S+) ok=(true|false)$"
 )
 
 
@@ -77,6 +78,13 @@ def test_quick_run_ends_with_a_result_line(outputs, name):
     assert match, lines[-1]
     assert match.group(1).replace("-", "_") == name
     float(match.group(2))  # the figure is a number
+    for extra in match.group(3).split():
+        float(extra.split("=", 1)[1])  # and so is every extra figure
+
+
+def test_import_reports_its_peak_memory(outputs):
+    assert " rss_mb=" in outputs["import"].stdout.strip().splitlines()[-1]
+    assert "peak RSS" in outputs["import"].stdout
 
 
 def test_every_script_is_executable_with_a_shebang():

@@ -25,7 +25,7 @@ from comms.importer.rows import read_rows
 from comms.importer.write import import_csv
 from comms.store.bulk import sqlite_time
 from comms.store.db import session_scope, sqlite_path
-from comms.store.models import Post
+from comms.store.models import Post, new_keys
 from tests.test_importer import counts, write_csv
 
 
@@ -96,7 +96,7 @@ def test_naive_times_convert_as_zoneinfo_does(
 def test_stored_times_and_idempotency_keys_are_as_the_orm_writes_them():
     moment = datetime(2019, 1, 14, 20, 59, 1, 5, tzinfo=ZoneInfo("Europe/Copenhagen"))
     assert sqlite_time(moment) == "2019-01-14 19:59:01.000005"
-    keys = importer._idempotency_keys(1000)
+    keys = new_keys(1000)
     assert {(str(uuid.UUID(key)), uuid.UUID(key).version) for key in keys} == {
         (key, 4) for key in keys
     }
@@ -128,8 +128,8 @@ def test_a_failing_bulk_import_leaves_the_rows_as_they_were(
     import_csv(settings, measured_rows(tmp_path, 0, 2), actor="a")
     monkeypatch.setattr(importer, "_INSERT_CHUNK", 2)  # new rows 10-15 go in three chunks
     if fault == "in python":  # the second chunk fails, the first one is in
-        keys = [importer._idempotency_keys(2), RuntimeError("fault injected by the test")]
-        monkeypatch.setattr(importer, "_idempotency_keys", mock.Mock(side_effect=keys))
+        keys = [new_keys(2), RuntimeError("fault injected by the test")]
+        monkeypatch.setattr(importer, "new_keys", mock.Mock(side_effect=keys))
     else:  # SQLite itself refuses the figures of the second chunk
         path = sqlite_path(settings.database_url)
         assert path is not None

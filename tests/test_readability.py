@@ -265,3 +265,51 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), "white").save(out, "PNG")
     return out.getvalue()
+
+
+# --- counting emoji line by line, with shortcuts, counts what the whole text holds -----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from comms.content import readability  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "æ",
+                " ",
+                "\n",
+                "\r\n",
+                "🎉",
+                "👍🏽",
+                "1",
+                "\ufe0f",
+                "\u20e3",
+                "🇩",
+                "🇰",
+                "❤",
+                "\u200d",
+                "©",
+                "#",
+                "Tryg Aalborg. ",
+            ]
+        ),
+        max_size=20,
+    ).map("".join)
+)
+def test_emoji_are_counted_as_in_the_whole_text(source):
+    whole = sum(
+        1
+        for cluster in readability._GRAPHEME_RE.findall(source)
+        if readability._EMOJI_RE.search(cluster)
+    )
+    assert count_emoji(source) == whole
+
+
+def test_no_ascii_character_can_start_an_emoji():
+    assert not any(readability._EMOJI_CHAR_RE.search(chr(code)) for code in range(128))

@@ -128,3 +128,83 @@ def test_bluesky_counts_graphemes_of_the_nfc_text():
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     assert text.length(family + " a\u030a", rule) == 3  # family, space, å decomposed
     assert text.graphemes("🇩🇰") == 1
+
+
+# --- the shortcuts of the link search change nothing it finds --------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(
+    [
+        "https://tryg.aalborg.dk/karneval",
+        "http://x.com/これ",
+        "aalborg.dk",
+        "www.AALBORG.DK/side?a=(1)",
+        "xn--bcher-kva.de",
+        "t.co/abc",
+        "Aftalt.",
+        "kl. 9",
+        "114.",
+        "a.b",
+        "рф",
+        "пример.рф",
+        ".",
+        "/",
+        "-",
+        "@",
+        "#",
+        " ",
+        "\n",
+        "\u200f",
+        "é",
+        "Æ",
+        "x",
+        "?utm_source=x",
+    ]
+)
+
+
+def _reference_spans(source: str, bare: bool) -> tuple[tuple[int, int], ...]:
+    """The search as it was written before its shortcuts: every word with a dot, in full."""
+    import regex
+
+    lowered = source.translate(
+        str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    )
+    tlds = sorted(text.top_level_domains())
+    pattern = regex.compile(
+        text._url_re().pattern.replace(text._one_of(text.top_level_domains()), r"\L<tlds>"),
+        regex.VERSION0,
+        tlds=tlds,
+    )
+    assert r"\L<tlds>" in pattern.pattern  # the named list, as before the tree
+    words = regex.compile(f"[^{text._SPACES}]+")
+    found, last_end = [], 0
+    for word in words.finditer(lowered):
+        if "." not in word.group():
+            continue
+        pos, end = word.span()
+        while (match := pattern.search(lowered, pos, end)) is not None:
+            if match.start() and match.start() == last_end:
+                pos = match.start() + 1
+                continue
+            found.append(match)
+            pos = last_end = match.end()
+    spans: list[tuple[int, int]] = []
+    for match in found:
+        if match.group("scheme"):
+            span = text._with_scheme(match)
+            if span:
+                spans.append(span)
+        elif bare:
+            spans.extend(text._without_scheme(source, match))
+    return tuple(spans)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join), st.booleans())
+def test_the_links_found_are_those_of_the_plain_search(source, bare):
+    if "." not in source or (not bare and "://" not in source):
+        return
+    assert text._url_spans.__wrapped__(source, bare) == _reference_spans(source, bare)

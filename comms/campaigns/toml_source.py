@@ -33,6 +33,10 @@ def line_of(line: Line) -> int | None:
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([\w.\-\"' ]+?)\s*\]\]?\s*(?:#.*)?$")
 _SYNTAX_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _SYNTAX_END = re.compile(r"\s*\(at end of document\)\s*$")
+# compiled once: re keeps the last 512 patterns given to it as text, and the key patterns
+# (one per key name) and everything else compiled while loading push these out of it
+_TRIPLE_QUOTES = re.compile(r'"""|\'\'\'')
+_DOTTED = re.compile(r"\s*\.\s*")
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class TomlSource:
         code, inside = [], None
         for line in self.lines:
             code.append(inside is None)
-            for quote in re.findall(r'"""|\'\'\'', line):
+            for quote in _TRIPLE_QUOTES.findall(line):
                 if inside is None:
                     inside = quote
                 elif inside == quote:
@@ -90,7 +94,7 @@ class TomlSource:
                 continue
             match = _HEADER.match(line)
             if match:
-                name = re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', "").replace("'", "")
+                name = _DOTTED.sub(".", match.group(2)).replace('"', "").replace("'", "")
                 yield i, Header(name, match.group(1) == "[[", i + 1)
 
     def region(self, section: str | None = None, index: int | None = None) -> range | None:

@@ -8,7 +8,6 @@ is written unless every channel's post passes lint; warnings are shown and do no
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -243,6 +242,8 @@ def _check_channels(settings: Settings, wanted: OneOff) -> None:
             raise PostFileError(f"{wanted.channels_where}: kanalen {name} står to gange")
         seen.append(name)
         if name not in settings.channels:
+            import difflib  # here: `comms --help` does not need it
+
             close = difflib.get_close_matches(name, known, n=1)
             guess = f"mente du {close[0]!r}? " if close else ""
             raise PostFileError(

@@ -55,7 +55,7 @@ def link_problem(url: str, *, danish: bool = False) -> str | None:
 def _reason(url: str) -> str | None:
     if len(url) > MAX_LINK:
         return "long"
-    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
+    if _has_space_or_control(url):
         return "spaces"
     try:
         parts = urlsplit(url)
@@ -72,6 +72,13 @@ def _reason(url: str) -> str | None:
     if "\\" in url:
         return "backslash"
     return None
+
+
+def _has_space_or_control(url: str) -> bool:
+    if url.isascii():  # the usual case, without a look at each character: in ASCII the
+        # spaces and controls are the space and what isprintable() refuses (C0, DEL)
+        return " " in url or not url.isprintable()
+    return any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url)
 
 
 def safe_link(url: str | None) -> str | None:

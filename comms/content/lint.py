@@ -79,6 +79,7 @@ def find_hashtags(text: str) -> list[str]:
 
 
 _mask_urls = text_mod.mask_urls
+_DEFAULT_READABILITY = ReadabilitySettings()
 
 
 _NON_WORD_RE = regex.compile(r"[\W_]+")
@@ -177,16 +178,28 @@ def _any_wrong_re(wrongs: tuple[str, ...]) -> regex.Pattern[str] | None:
     return regex.compile("|".join(f"(?:{p})" for p in parts), regex.IGNORECASE) if parts else None
 
 
-def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> list[LintProblem]:
-    problems: list[LintProblem] = []
+def _brand_problems(
+    text: str, title: str | None, brand: Mapping[str, str], *, masked: str | None = None
+) -> list[LintProblem]:
+    """The brand problems of a post; `masked`: its text with the links masked, if known."""
     if not brand:
-        return problems
-    prepared = (("text", _brand_text(text)), ("title", _brand_text(title or "")))
+        return []
+    prepared = _brand_text(text) if masked is None else unicodedata.normalize("NFC", masked)
+    return list(_brand_problems_of(prepared, _brand_text(title or ""), tuple(brand.items())))
+
+
+@functools.lru_cache(maxsize=1024)  # one step's posts on several channels differ in links only
+def _brand_problems_of(
+    text: str, title: str, brand: tuple[tuple[str, str], ...]
+) -> tuple[LintProblem, ...]:
+    """The brand problems of a text and title prepared by `_brand_text` (links masked)."""
+    problems: list[LintProblem] = []
+    prepared = (("text", text), ("title", title))
     # exact shortcut: where no wrong spelling matches at all, there is nothing to report
-    anywhere = _any_wrong_re(tuple(brand))
+    anywhere = _any_wrong_re(tuple(wrong for wrong, _ in brand))
     if anywhere is None or not any(anywhere.search(content) for _, content in prepared):
-        return problems
-    for wrong, right in brand.items():
+        return ()
+    for wrong, right in brand:
         places = [where for where, content in prepared if _wrong_in(content, wrong, right)]
         if places:
             problems.append(
@@ -195,7 +208,7 @@ def _brand_problems(text: str, title: str | None, brand: Mapping[str, str]) -> l
                     f'write "{right}", not "{wrong}" (found in the {" and ".join(places)})',
                 )
             )
-    return problems
+    return tuple(problems)
 
 
 def lint_post(
@@ -237,8 +250,9 @@ def lint_post(
                     f"shorten it by {size - rule.max_bytes} bytes",
                 )
             )
+    masked = _mask_urls(text)  # once: hashtags, brand names and readability skip the links
     if rule.max_hashtags is not None:
-        count = len(find_hashtags(text))
+        count = len(_HASHTAG_RE.findall(masked))
         if count > rule.max_hashtags:
             problems.append(
                 LintProblem(
@@ -256,11 +270,11 @@ def lint_post(
         )
     alt_problems = _alt_problems(image, alt)
     problems.extend(alt_problems)
-    problems.extend(_brand_problems(text, title, brand))
-    rules = readability or ReadabilitySettings()
+    problems.extend(_brand_problems(text, title, brand, masked=masked))
+    rules = readability or _DEFAULT_READABILITY
     # an alt text already refused (missing, the file name) is not judged again
     judged = None if alt_problems else image
-    for code, message in readability_findings(text, judged, alt, rules):
+    for code, message in readability_findings(text, judged, alt, rules, masked=masked):
         problems.append(LintProblem(code, message, warning=CHECK_OF_CODE[code] not in rules.errors))
     return problems
 

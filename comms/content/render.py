@@ -59,6 +59,10 @@ class TemplateRenderer:
             # once, not stat-ed again on every render (jinja2's auto_reload checks the file's
             # mtime each time a template is looked up)
             auto_reload=False,
+            # and every template of the folder stays compiled for the run: jinja2's bounded
+            # cache (400) would compile a big folder's again and again, and each hit in it
+            # costs a search of its queue of names; unbounded, it is a plain dict
+            cache_size=-1,
         )
         self.env.filters.update(FILTERS)
         # a plan renders thousands of posts from a few templates and titles: compile each
@@ -136,12 +140,14 @@ class TemplateRenderer:
         name = self.resolve(
             template, channel_name=channel_name, channel_type=channel_type, audience=audience
         )
-        path = self.templates_dir / name
         try:
             compiled = _compiled(self._files, name, self.env.get_template)
-            return _cleaned(self.env.render(compiled, context).strip(), path)
+            text = self.env.render(compiled, context).strip()
         except _RENDER_FAILURES as exc:
-            raise self._located(exc, default_path=path) from exc
+            raise self._located(exc, default_path=self.templates_dir / name) from exc
+        if has_nul(text):  # the file's path is made for the error only
+            return _cleaned(text, self.templates_dir / name)
+        return strip_controls(text)
 
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""

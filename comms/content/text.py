@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -63,11 +64,44 @@ def top_level_domains() -> frozenset[str]:
 
 
 _DOMAIN_CHAR = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
-_TLD = r"(?:\L<tlds>(?=[^0-9a-z@+\-]|$)|xn--[\-0-9a-z]+)"
-_DOMAIN = (
-    rf"(?:(?:{_DOMAIN_CHAR}(?:[_\-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)*"  # subdomains
-    rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)" + _TLD  # the name
-)
+
+
+@functools.cache
+def _tld() -> str:
+    """A top-level domain, ending where no further letter, digit, @, + or - follows."""
+    return rf"(?:{_one_of(top_level_domains())}(?=[^0-9a-z@+\-]|$)|xn--[\-0-9a-z]+)"
+
+
+def _one_of(words: frozenset[str]) -> str:
+    """A pattern matching any of `words`, the longest that fits first (as a regex named list
+    `\\L<name>` matches, backtracking to shorter ones), written as a tree of their common
+    beginnings: `co(?:m|op)?` tries `com` and `coop` before `co`. regex weighs every entry of a
+    named list wherever a host may end; the tree rules out all but a few at the first letter."""
+    tree: dict[str, dict] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict[str, dict]) -> str:
+        branches = [regex.escape(char) + pattern(child) for char, child in sorted(node.items())]
+        branches = [branch for branch in branches if branch]
+        if not branches:
+            return ""
+        either = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{either})?" if "" in node else either
+
+    return pattern(tree)
+
+
+def _domain() -> str:
+    return (
+        rf"(?:(?:{_DOMAIN_CHAR}(?:[_\-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)*"  # subdomains
+        rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.){_tld()}"  # the name
+    )
+
+
 # exact shortcut: a host has a dot after its first run of name characters; a word without one
 # fails here at once instead of after every way of splitting it into labels
 _HAS_DOT = rf"(?=(?:{_DOMAIN_CHAR}|[_\-])++\.)"
@@ -83,19 +117,17 @@ _QUERY = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*(?:[a-z0-9\-_&=#/]|(?<=\?[^\s()
 def _url_re() -> regex.Pattern[str]:
     return regex.compile(
         r"(?<![a-z0-9@＠$#＃" + _INVALID + "])"
-        rf"(?P<scheme>https?://)?{_HAS_DOT}(?P<domain>{_DOMAIN})(?::[0-9]+)?"
+        rf"(?P<scheme>https?://)?{_HAS_DOT}(?P<domain>{_domain()})(?::[0-9]+)?"
         rf"(?P<path>/{_PATH_PART}*)?(?P<query>{_QUERY})?",
         regex.VERSION0,  # searched in ASCII-lowered text (_lowered): much faster than IGNORECASE
-        tlds=sorted(top_level_domains()),
     )
 
 
 @functools.cache
 def _ascii_domain_re() -> regex.Pattern[str]:
     return regex.compile(
-        rf"(?:[\-a-z0-9{_LATIN}]+\.)+{_TLD}",
+        rf"(?:[\-a-z0-9{_LATIN}]+\.)+{_tld()}",
         regex.VERSION0,  # run on lowered text, as _url_re
-        tlds=sorted(top_level_domains()),
     )
 
 
@@ -152,30 +184,61 @@ def _without_scheme(text: str, match: regex.Match[str]) -> list[tuple[int, int]]
     return spans
 
 
-_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_WORD_RE = regex.compile(f"[^{_SPACES}]+")  # no link has a space in it
+@functools.cache
+def _host_dot_re() -> regex.Pattern[str]:
+    """A dot and then a character a top-level domain can start with (or the x of `xn--`), in
+    either case: it is searched in the text as written."""
+    first = {tld[0] for tld in top_level_domains()} | {"x"}
+    first |= {char.upper() for char in first if char.isascii()}
+    return regex.compile(rf"\.[{regex.escape(''.join(sorted(first)))}]", regex.VERSION0)
 
 
-def _matches(text: str) -> list[regex.Match[str]]:
-    """Every grammar match, each needing a character of its own before it (none at the start).
+_SPACE_RE = regex.compile(f"[{_SPACES}]")
+_SPACE_BEFORE_RE = regex.compile(f"(?r)[{_SPACES}]")  # searched backwards: the nearest before
+
+
+def _candidate_words(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each word (a run without spaces) holding a `_host_dot_re` match.
+
+    Every link lies in such a word: no link spans a space, and a host ends in `.` and its
+    top-level domain (or `.xn--`). Found from the dots, so the rest of the text is skipped: a
+    sentence's final `aftalt.` or `kl. 9` holds no link, and most words have no dot at all.
+    """
+    end = -1
+    for dot in _host_dot_re().finditer(text):
+        at = dot.start()
+        if at < end:
+            continue  # another dot of the word just yielded
+        before = _SPACE_BEFORE_RE.search(text, 0, at)
+        after = _SPACE_RE.search(text, at)
+        end = after.start() if after else len(text)
+        yield (before.end() if before else 0), end
+
+
+def _ascii_lowered(text: str) -> str:
+    """`text` with A-Z made a-z and every other character as it is (the same length and
+    positions): bytes.lower() changes ASCII letters only, and no byte of a UTF-8 multi-byte
+    character is ASCII. (str.lower would change other letters too; str.translate is slower.)"""
+    if text.isascii():
+        return text.lower()
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+def _matches(word: str) -> list[regex.Match[str]]:
+    """Every grammar match in one word, ASCII-lowered, each needing a character of its own
+    before it (none at the start).
 
     The character before a link is part of twitter-text's match, so a match cannot lean on the
     last character of the one before it (`http://x.com/これ` then `これ…` starts one later).
-    Only words with a dot are searched: no link spans a space, and every host has a dot.
     """
     found: list[regex.Match[str]] = []
-    pattern, last_end = _url_re(), 0
-    text = text.translate(_LOWER)
-    for word in _WORD_RE.finditer(text):
-        if "." not in word.group():
+    pattern, pos, last_end = _url_re(), 0, 0
+    while (match := pattern.search(word, pos)) is not None:
+        if match.start() and match.start() == last_end:
+            pos = match.start() + 1
             continue
-        pos, end = word.span()
-        while (match := pattern.search(text, pos, end)) is not None:
-            if match.start() and match.start() == last_end:
-                pos = match.start() + 1
-                continue
-            found.append(match)
-            pos = last_end = match.end()
+        found.append(match)
+        pos = last_end = match.end()
     return found
 
 
@@ -188,14 +251,30 @@ def url_spans(text: str, *, bare: bool = False) -> tuple[tuple[int, int], ...]:
 
 @functools.lru_cache(maxsize=256)  # lint, UTM tagging and brand checks scan the same text
 def _url_spans(text: str, bare: bool) -> tuple[tuple[int, int], ...]:
+    """The links of each word that can hold one, placed in the text.
+
+    What the grammar finds in a word depends on that word alone: a word starts after a space
+    (or at the text's start), which no link leans on, and the match before it ended before
+    that space. So each word's links are worked out once (`_word_spans`): a plan's posts
+    repeat the same few links in every text.
+    """
     spans: list[tuple[int, int]] = []
-    for match in _matches(text):
+    for start, end in _candidate_words(text):
+        spans += [(start + s, start + e) for s, e in _word_spans(text[start:end], bare)]
+    return tuple(spans)
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_spans(word: str, bare: bool) -> tuple[tuple[int, int], ...]:
+    """(start, end) of the links in one word (`_url_spans`), relative to it."""
+    spans: list[tuple[int, int]] = []
+    for match in _matches(_ascii_lowered(word)):
         if match.group("scheme"):
             span = _with_scheme(match)
             if span:
                 spans.append(span)
         elif bare:
-            spans.extend(_without_scheme(text, match))
+            spans.extend(_without_scheme(word, match))
     return tuple(spans)
 
 

@@ -20,7 +20,6 @@ elsewhere through SQLAlchemy Core.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from comms.store.models import (
     Post,
     PostState,
     new_key,
+    new_keys,
     table_of,
     utcnow,
 )
@@ -361,28 +361,6 @@ def _samples_sql(stamp: str) -> str:
     )
 
 
-# byte 6 of a version 4 UUID is 0100xxxx, byte 8 (the RFC 4122 variant) 10xxxxxx
-_UUID_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
-_UUID_VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
-
-
-def _idempotency_keys(count: int) -> list[str]:
-    """`count` random (version 4) UUID strings, as models.new_key makes them, from one read.
-
-    The version and variant bits are set for all keys at once (bytes.translate over every 16th
-    byte) and the hex is made once, instead of an int and a format per key.
-    """
-    data = bytearray(os.urandom(16 * count))
-    data[6::16] = data[6::16].translate(_UUID_VERSION_4)
-    data[8::16] = data[8::16].translate(_UUID_VARIANT)
-    hexed = data.hex()
-    keys = []
-    for start in range(0, 32 * count, 32):
-        k = hexed[start : start + 32]
-        keys.append(f"{k[:8]}-{k[8:12]}-{k[12:16]}-{k[16:20]}-{k[20:]}")
-    return keys
-
-
 def _own_link(row: Row) -> str | None:
     """The link in the post: comms' own CSV's url is both; an export's is the post's address."""
     return row.url if row.external_id is None else None
@@ -397,7 +375,7 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
         id_column = _POSTS.c.id.name
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
-            keys = _idempotency_keys(len(chunk))
+            keys = new_keys(len(chunk))
             values = [
                 (
                     row.plan_key,
