@@ -124,8 +124,10 @@ def test_sqlite_out_of_space_the_daemon_waits_and_the_file_stays_whole(tmp_path)
     config = tmp_path / "comms.toml"
     database = tmp_path / "comms.db"
     config.write_text(
+        # a short lease: a claim whose sending mark failed in the outage was not sent, and
+        # comes back when its lease runs out
         f'[database]\nurl = "sqlite:///{database}"\n[daemon]\ntick_seconds = 0.2\n'
-        + channel_table("stub", "stub", path=str(deliveries)),
+        "lease_seconds = 3\n" + channel_table("stub", "stub", path=str(deliveries)),
         encoding="utf-8",
     )
     url = f"sqlite:///{database}"

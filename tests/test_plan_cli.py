@@ -286,7 +286,8 @@ def test_init_example_works_in_an_empty_folder(tmp_path, monkeypatch):
     first = comms("init")
     assert "wrote comms.toml" in first.stdout
     validated = comms("campaigns", "validate")
-    assert validated.stdout.startswith("ok: 1 campaign(s), 1 template(s), 2 post(s)")
+    # the example campaign's template and the news feed's two
+    assert validated.stdout.startswith("ok: 1 campaign(s), 3 template(s), 2 post(s)")
     # an officer's own folders are never overwritten
     (tmp_path / "campaigns" / "eksempel.toml").write_text("# mine\n", encoding="utf-8")
     again = comms("init")
