@@ -36,7 +36,7 @@ when a post has no due time).
 from __future__ import annotations
 
 import mimetypes
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,23 +45,21 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Pre
 from comms.channels.graph import (
     GRAPH_OPTIONS,
     GraphApi,
+    MetaLogin,
     graph_code,
     graph_time,
-    login_app,
     number,
-    page_token_grant,
     same_text,
 )
 from comms.channels.images import alt_text, image_path
 from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, found_or_raise, look_first, look_since
-from comms.channels.oauth import Grant, OAuthApp, Pkce
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule
 from comms.errors import AuthError, RejectedError, TransientError
 
 
-class FacebookChannel(Channel):
+class FacebookChannel(MetaLogin, Channel):
     """A Facebook Page: link posts, photos with alt text, insights, token expiry."""
 
     name = "facebook"
@@ -113,17 +111,6 @@ class FacebookChannel(Channel):
         "pages_show_list",
         "read_insights",
     )
-
-    def oauth_app(self) -> OAuthApp | None:
-        """Facebook Login for the configured Meta app (comms channels connect)."""
-        return login_app(self.settings, service=self.api.service, scopes=self.login_scopes)
-
-    def finish_oauth(
-        self, app: OAuthApp, *, code: str, redirect_uri: str, pkce: Pkce | None, now: datetime
-    ) -> Grant:
-        """Trade the code up to a Page token that does not expire (graph.page_token_grant)."""
-        page = str(self.settings.get("page_id") or "") or None
-        return page_token_grant(self.api, app, code=code, redirect_uri=redirect_uri, page_id=page)
 
     # -- the contract -----------------------------------------------------------------------
 

@@ -22,13 +22,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
 from comms.channels.http import HttpClient, parse_retry_after
 from comms.channels.lookup import flat
-from comms.channels.oauth import Grant, OAuthApp
+from comms.channels.oauth import Grant, OAuthApp, Pkce
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.errors import (
@@ -475,3 +475,24 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None and value != "" else None
     except (TypeError, ValueError):
         return None
+
+
+class MetaLogin:
+    """Connecting a Facebook Page or an Instagram account: both go through Facebook Login for
+    the configured Meta app and end with a Page token that does not expire. A mixin for the
+    two adapters, which each hold a GraphApi as `api` and declare their `login_scopes`."""
+
+    api: GraphApi
+    settings: ChannelSettings
+    login_scopes: ClassVar[tuple[str, ...]] = ()
+
+    def oauth_app(self) -> OAuthApp | None:
+        """Facebook Login for the configured Meta app (comms channels connect)."""
+        return login_app(self.settings, service=self.api.service, scopes=self.login_scopes)
+
+    def finish_oauth(
+        self, app: OAuthApp, *, code: str, redirect_uri: str, pkce: Pkce | None, now: datetime
+    ) -> Grant:
+        """Trade the code up to a Page token that does not expire (page_token_grant)."""
+        page = str(self.settings.get("page_id") or "") or None
+        return page_token_grant(self.api, app, code=code, redirect_uri=redirect_uri, page_id=page)

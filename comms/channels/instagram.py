@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -54,15 +54,13 @@ from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, Pre
 from comms.channels.graph import (
     GRAPH_OPTIONS,
     GraphApi,
+    MetaLogin,
     graph_time,
-    login_app,
     number,
-    page_token_grant,
     same_text,
 )
 from comms.channels.images import checked_image
 from comms.channels.lookup import DUE_MARGIN, LOOKUP_OPTIONS, look_first, look_since
-from comms.channels.oauth import Grant, OAuthApp, Pkce
 from comms.channels.options import ID, Option
 from comms.channels.settings import ChannelSettings
 from comms.content.text import TextRule
@@ -71,7 +69,7 @@ from comms.errors import AuthError, ChannelError, RejectedError, TransientError
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
 
 
-class InstagramChannel(Channel):
+class InstagramChannel(MetaLogin, Channel):
     """An Instagram professional account: image + caption + alt text, reach and views."""
 
     name = "instagram"
@@ -130,17 +128,6 @@ class InstagramChannel(Channel):
         "pages_show_list",
         "pages_read_engagement",
     )
-
-    def oauth_app(self) -> OAuthApp | None:
-        """Facebook Login for the configured Meta app (comms channels connect)."""
-        return login_app(self.settings, service=self.api.service, scopes=self.login_scopes)
-
-    def finish_oauth(
-        self, app: OAuthApp, *, code: str, redirect_uri: str, pkce: Pkce | None, now: datetime
-    ) -> Grant:
-        """Trade the code up to a Page token that does not expire (graph.page_token_grant)."""
-        page = str(self.settings.get("page_id") or "") or None
-        return page_token_grant(self.api, app, code=code, redirect_uri=redirect_uri, page_id=page)
 
     # -- the contract -----------------------------------------------------------------------
 
