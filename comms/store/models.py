@@ -416,3 +416,25 @@ class FeedEntry(SQLModel, table=True):
     title: str | None = Field(default=None, max_length=500)
     story: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PendingAuthorisation(SQLModel, table=True):
+    """A sign-in or channel connection sent to a service and not yet back (comms/store/pending.py).
+
+    Kept in the database rather than one process's memory, so the callback may land on any
+    workspace process or server, or on one restarted in between. `id` is a hash of the key the
+    browser brings back (never the key); `payload` is sealed."""
+
+    __tablename__ = "pending_authorisation"
+    __table_args__ = (
+        sa.Index("ix_pending_authorisation_kind_created", "kind", "created_at"),
+        sa.Index("ix_pending_authorisation_expires_at", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)  # SHA-256 hex of the state / cookie id
+    kind: str = Field(max_length=20)  # oidc, channel
+    channel: str | None = Field(default=None, max_length=100)
+    username: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    payload: str = Field(sa_type=sa.Text)

@@ -1,8 +1,9 @@
 """Single sign-on with OpenID Connect ([web.oidc], e.g. Entra ID): /login/oidc and its callback.
 
 The authorization code flow with PKCE (S256), through authlib's client. The state, nonce and
-code verifier of a sign-in that has begun stay on the server, keyed by a random id in a
-short-lived HttpOnly cookie, and are used once. The callback exchanges the code, checks the ID
+code verifier of a sign-in that has begun stay on the server (in the database, so any workspace
+process may receive the callback), keyed by a random id in a short-lived HttpOnly cookie, and
+are used once. The callback exchanges the code, checks the ID
 token (signature against the provider's JWKS, issuer, audience = our client id, nonce, expiry),
 maps its roles and organisation claims to a comms role (`role_map`), then creates or updates the
 account (comms.accounts.upsert_oidc_user) and starts the same server-side session as a password
@@ -11,13 +12,14 @@ sign-in. Whatever is refused gets a Danish page that shows no token, secret or e
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import secrets
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -36,8 +38,10 @@ from starlette.routing import Route
 from comms.access import Role
 from comms.config import OidcSettings, Settings
 from comms.errors import CommsError
+from comms.store import pending as store
 from comms.store.db import session_scope
 from comms.store.models import utcnow
+from comms.store.sealed import Sealer
 from comms.web.auth import safe_next, secure_cookie, signed_in, start_session
 from comms.web.context import Refused
 
@@ -266,44 +270,63 @@ class Pending:
     verifier: str
     next: str
     redirect_uri: str
-    began: float
 
 
 class PendingSignIns:
-    """Begun sign-ins by cookie id: each is taken once, and none outlives PENDING_SECONDS."""
+    """Begun sign-ins by cookie id, in the database (comms.store.pending): each is taken once,
+    by whichever workspace process the provider's redirect reaches, and none outlives
+    PENDING_SECONDS.
 
-    def __init__(self, lifetime: float = PENDING_SECONDS, limit: int = MAX_PENDING) -> None:
+    Single sign-on works without COMMS_SECRET_KEY (that key is for channels' tokens), so the
+    row is sealed with a key derived from the cookie's random id instead: the browser holds the
+    id, the table holds a hash of it and the ciphertext. Neither alone gives the verifier or
+    nonce, and the cookie alone is no use without the row, which the first callback deletes.
+    """
+
+    KIND = "oidc"
+
+    def __init__(
+        self, database_url: str, lifetime: float = PENDING_SECONDS, limit: int = MAX_PENDING
+    ) -> None:
+        self.database_url = database_url
         self.lifetime = lifetime
         self.limit = limit
-        self._items: OrderedDict[str, Pending] = OrderedDict()
-        self._lock = threading.Lock()
 
     def put(self, pending: Pending) -> str:
+        """Remember `pending`; the cookie value that takes it back."""
         key = secrets.token_urlsafe(32)
-        with self._lock:
-            self._drop_old(pending.began)
-            self._items[key] = pending
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
+        with session_scope(self.database_url) as db:
+            store.put(
+                db,
+                _cookie_sealer(key),
+                kind=self.KIND,
+                key=key,
+                payload=json.dumps(asdict(pending)),
+                lifetime=self.lifetime,
+                limit=self.limit,
+            )
         return key
 
-    def take(self, key: str | None, *, now: float | None = None) -> Pending | None:
-        """The sign-in behind `key`, removed so it can never be used again; None if unknown."""
+    def take(self, key: str | None, *, now: datetime | None = None) -> Pending | None:
+        """The sign-in behind `key`, removed so it can never be used again; None if unknown
+        or out of time."""
         if not key:
             return None
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            pending = self._items.pop(key, None)
-        if pending is None or now - pending.began > self.lifetime:
+        with session_scope(self.database_url) as db:
+            taken = store.take(db, _cookie_sealer(key), kind=self.KIND, key=key, now=now)
+        if taken is None:
             return None
-        return pending
+        try:
+            return Pending(**json.loads(taken.payload))
+        except (TypeError, ValueError):
+            return None
 
-    def _drop_old(self, now: float) -> None:
-        while self._items:
-            key, first = next(iter(self._items.items()))
-            if now - first.began <= self.lifetime:
-                return
-            del self._items[key]
+
+def _cookie_sealer(key: str) -> Sealer:
+    """The sealer for one sign-in's row: its key is a hash of the cookie's id, under another
+    label than the row's id (comms.store.pending.row_id), so the id does not give the key."""
+    derived = hashlib.sha256(b"comms-oidc-pending-seal:" + key.encode()).digest()
+    return Sealer(base64.urlsafe_b64encode(derived).decode())
 
 
 # --- the two pages ------------------------------------------------------------------------------
@@ -316,7 +339,7 @@ class OidcLogin:
         self.settings = settings
         self.oidc = oidc
         self.provider = ProviderInfo(oidc)
-        self.pending = PendingSignIns()
+        self.pending = PendingSignIns(settings.database_url)
 
     def client(self, redirect_uri: str) -> OAuth2Session:
         metadata = self.provider.metadata()
@@ -363,7 +386,6 @@ class OidcLogin:
             verifier=secrets.token_urlsafe(64),
             next=safe_next(request.query_params.get("next")),
             redirect_uri=redirect_uri,
-            began=time.monotonic(),
         )
         url, _ = client.create_authorization_url(
             endpoint, state=pending.state, nonce=pending.nonce, code_verifier=pending.verifier

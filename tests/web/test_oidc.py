@@ -15,6 +15,7 @@ import re
 import secrets
 import textwrap
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
@@ -28,7 +29,7 @@ from comms import accounts
 from comms.access import Role
 from comms.config import OidcSettings, Settings
 from comms.store.db import session_scope
-from comms.store.models import AuditEvent, User, WebSession
+from comms.store.models import AuditEvent, User, WebSession, utcnow
 from comms.web import create_app
 from comms.web.context import SESSION_COOKIE
 from comms.web.oidc import (
@@ -153,15 +154,18 @@ def test_a_token_without_subject_is_refused() -> None:
         map_claims({"comms_roles": ["kommunikation-admin"]}, settings_for())
 
 
-def test_a_begun_sign_in_is_given_out_once_and_not_after_its_lifetime() -> None:
-    store = PendingSignIns(lifetime=600)
-    pending = Pending("s", "n", "v", "/", "http://localhost/cb", began=1000.0)
+def test_a_begun_sign_in_is_given_out_once_and_not_after_its_lifetime(
+    make_settings: Callable[..., Settings],
+) -> None:
+    url = make_settings(channels=CHANNELS).database_url
+    store = PendingSignIns(url, lifetime=600)
+    pending = Pending("s", "n", "v", "/", "http://localhost/cb")
     key = store.put(pending)
-    assert store.take(key, now=1001.0) == pending
-    assert store.take(key, now=1001.0) is None
+    assert store.take(key) == pending
+    assert store.take(key) is None
     late = store.put(pending)
-    assert store.take(late, now=1000.0 + 601) is None
-    assert store.take("guessed", now=1001.0) is None
+    assert store.take(late, now=utcnow() + timedelta(seconds=601)) is None
+    assert store.take("guessed") is None
 
 
 # --- helpers for the real provider --------------------------------------------------------------
