@@ -1,9 +1,13 @@
 """The workspace served for real (uvicorn on 127.0.0.1, a free port, in a thread), for the browser
-tests and scripts/screenshots.py."""
+tests and scripts/screenshots.py; or as a `comms serve` process of its own, for a second
+workspace process on the same database."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -49,6 +53,38 @@ def serving(settings: Settings, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def comms_serve(settings: Settings) -> Iterator[str]:
+    """`comms serve` in a process of its own (this process's environment) on a free port, until
+    the block ends; yields its base URL."""
+    assert settings.path is not None
+    port = free_port()
+    command = [sys.executable, "-m", "comms", "--config", str(settings.path), "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COMMS_CONFIG": str(settings.path)},
+        cwd=settings.path.parent,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read() if process.stderr else "serve ended")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("comms serve did not start listening") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def sign_in(page: Any, base: str, username: str, password: str | None = None) -> Any:

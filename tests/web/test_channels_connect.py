@@ -1,25 +1,34 @@
 """Connecting a channel from the workspace's Channels page: an admin's button runs the same
 OAuth 2.0 flow as `comms channels connect` (PKCE and state checked by the fake X), the redirect
 lands on the workspace, and the page then shows the connection, its expiry and last refresh,
-never a token. A callback with another state, or for another admin, is refused."""
+never a token. A callback with another state, or for another admin, is refused; one that comes
+back to another workspace process is taken there, once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import sqlalchemy as sa
+from sqlmodel import select
 
 from comms import accounts
 from comms.config import Settings
-from comms.store import tokens
-from comms.store.db import session_scope
+from comms.store import pending, tokens
+from comms.store.db import session_scope, sqlite_path
+from comms.store.models import PendingAuthorisation, utcnow
 from comms.store.sealed import new_key, sealer_from_env
+from comms.web.connect_page import LIFETIME, NOT_YOURS
+from comms.web.context import SESSION_COOKIE
 from tests.factories import channel_table
 from tests.fakes.oauth import MARKER
 from tests.fakes.x import FakeX
 from tests.web.conftest import PASSWORD, Client
+from tests.web.live import comms_serve
 
 
 @pytest.fixture
@@ -100,3 +109,69 @@ def test_a_callback_with_another_state_or_admin_is_refused(site: Settings):
     assert other.get(callback).status_code == 400  # someone else's authorisation
     with session_scope(site.database_url) as session:
         assert tokens.rows(session) == []
+
+
+def _database_bytes(settings: Settings) -> bytes:
+    """The SQLite file and its write-ahead log, as a reader of the disk sees them."""
+    path = sqlite_path(settings.database_url)
+    assert path is not None
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_a_second_workspace_process_takes_the_callback_once(site: Settings, fake_x: FakeX):
+    """Behind a load balancer (or after a restart) the service's redirect reaches another
+    `comms serve` than the one the admin pressed »Forbind« on: it connects the channel, and a
+    replay of the same redirect is refused by either."""
+    admin = signed_in(site, "admin")
+    callback = _consent(admin)
+    cookies = {SESSION_COOKIE: admin.http.cookies[SESSION_COOKIE]}
+    with comms_serve(site) as other:
+        done = requests.get(other + callback, cookies=cookies, allow_redirects=False, timeout=30)
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == "/channels?ok=connected"
+        replay = requests.get(other + callback, cookies=cookies, allow_redirects=False, timeout=30)
+        assert replay.status_code == 400
+        assert NOT_YOURS in replay.text
+    again = admin.get(callback)
+    assert again.status_code == 400
+    assert NOT_YOURS in again.text
+    with session_scope(site.database_url) as session:
+        stored = tokens.load(session, sealer_from_env(), "x")
+    assert stored is not None
+    assert stored.access_token in fake_x.oauth.issued_tokens()
+
+
+def test_an_authorisation_that_took_too_long_is_refused(site: Settings):
+    admin = signed_in(site, "admin")
+    callback = _consent(admin)
+    with session_scope(site.database_url) as session:  # eleven minutes at the service
+        later = utcnow() - timedelta(seconds=LIFETIME + 60)
+        session.execute(
+            sa.update(PendingAuthorisation).values(
+                created_at=later, expires_at=later + timedelta(seconds=LIFETIME)
+            )
+        )
+    late = admin.get(callback)
+    assert late.status_code == 400
+    assert NOT_YOURS in late.text
+    with session_scope(site.database_url) as session:
+        assert tokens.rows(session) == []
+        assert session.exec(select(PendingAuthorisation)).all() == []
+
+
+def test_the_database_holds_no_state_verifier_or_client_secret_of_a_begun_connect(
+    site: Settings, fake_x: FakeX
+):
+    admin = signed_in(site, "admin")
+    callback = _consent(admin)
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    on_disk = _database_bytes(site)
+    with session_scope(site.database_url) as session:
+        taken = pending.take(session, sealer_from_env(), kind="channel", key=state)
+    assert taken is not None
+    begun = json.loads(taken.payload)
+    secrets = [state, begun["pkce"]["verifier"], str(fake_x.oauth.client_secret)]
+    assert all(len(secret) > 20 for secret in secrets)
+    for secret in secrets:
+        assert secret.encode() not in on_disk

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
+import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey
 from sqlmodel import select
@@ -28,13 +29,14 @@ from starlette.testclient import TestClient
 from comms import accounts
 from comms.access import Role
 from comms.config import OidcSettings, Settings
-from comms.store.db import session_scope
-from comms.store.models import AuditEvent, User, WebSession, utcnow
+from comms.store.db import session_scope, sqlite_path
+from comms.store.models import AuditEvent, PendingAuthorisation, User, WebSession, utcnow
 from comms.web import create_app
 from comms.web.context import SESSION_COOKIE
 from comms.web.oidc import (
     CLOCK_LEEWAY,
     PENDING_COOKIE,
+    PENDING_SECONDS,
     Pending,
     PendingSignIns,
     SignOnRefused,
@@ -51,7 +53,7 @@ from tests.peers.oidc import (
     oidc_peer,  # noqa: F401 - the fixture
 )
 from tests.web.conftest import CHANNELS
-from tests.web.live import serving
+from tests.web.live import comms_serve, serving
 
 SECRET_ENV = "COMMS_TEST_OIDC_SECRET"
 ORIGIN = "http://localhost"
@@ -557,6 +559,76 @@ def test_a_refusal_at_the_provider_is_refused_here(
     )
     assert response.status_code == 403
     assert sessions(sso_site) == []
+
+
+@pytest.mark.slow
+def test_a_second_workspace_process_completes_the_sign_in_and_refuses_a_replay(
+    sso_site: Settings,
+    oidc_peer: OidcPeer,  # noqa: F811
+) -> None:
+    """Behind a load balancer (or after a restart) the provider's redirect reaches another
+    `comms serve` than the one that began the sign-in: it signs the user in, once."""
+    app = browser(sso_site)
+    start = app.get("/login/oidc?next=/queue")
+    cookie = {PENDING_COOKIE: start.cookies[PENDING_COOKIE]}
+    callback = provider_sign_in(
+        start.headers["location"], oidc_peer.issuer, "anna", oidc_peer.passwords["anna"]
+    )
+    parts = urlsplit(callback)
+    with comms_serve(sso_site) as other:
+        there = f"{other}{parts.path}?{parts.query}"
+        done = requests.get(there, cookies=cookie, allow_redirects=False, timeout=30)
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == "/queue"
+        assert f"{SESSION_COOKIE}=" in done.headers["set-cookie"]
+        replay = requests.get(there, cookies=cookie, allow_redirects=False, timeout=30)
+        assert replay.status_code == 400
+        assert "udløbet eller allerede brugt" in replay.text
+    assert back_to_comms(app, callback).status_code == 400  # nor where it began
+    assert [row.ended_at for row in sessions(sso_site)] == [None]
+    anna = user(sso_site, "anna")
+    assert anna is not None
+    assert anna.role == "approver"
+
+
+@pytest.mark.slow
+def test_a_sign_in_that_took_too_long_is_refused(
+    sso_site: Settings,
+    oidc_peer: OidcPeer,  # noqa: F811
+) -> None:
+    app, callback = at_provider(sso_site, oidc_peer, "anna")
+    with session_scope(sso_site.database_url) as db:  # as if eleven minutes had passed
+        later = utcnow() - timedelta(seconds=PENDING_SECONDS + 60)
+        db.execute(
+            sa.update(PendingAuthorisation).values(
+                created_at=later, expires_at=later + timedelta(seconds=PENDING_SECONDS)
+            )
+        )
+    response = back_to_comms(app, callback)
+    assert response.status_code == 400
+    assert "udløbet eller allerede brugt" in response.text
+    assert sessions(sso_site) == []
+    with session_scope(sso_site.database_url) as db:
+        assert db.exec(select(PendingAuthorisation)).all() == []
+
+
+@pytest.mark.slow
+def test_the_database_holds_no_state_nonce_verifier_or_cookie_of_a_begun_sign_in(
+    sso_site: Settings,
+) -> None:
+    start = browser(sso_site).get("/login/oidc")
+    cookie = start.cookies[PENDING_COOKIE]
+    path = sqlite_path(sso_site.database_url)
+    assert path is not None
+    wal = path.with_name(path.name + "-wal")
+    on_disk = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    begun = PendingSignIns(sso_site.database_url).take(cookie)
+    assert begun is not None
+    query = parse_qs(urlsplit(start.headers["location"]).query)
+    assert query["state"] == [begun.state]
+    for secret in (begun.state, begun.nonce, begun.verifier, cookie):
+        assert len(secret) > 20
+        assert secret.encode() not in on_disk
 
 
 # --- the ID token check, on real tokens from the provider ---------------------------------------
