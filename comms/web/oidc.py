@@ -3,11 +3,11 @@
 The authorization code flow with PKCE (S256), through authlib's client. The state, nonce and
 code verifier of a sign-in that has begun stay on the server (in the database, so any workspace
 process may receive the callback), keyed by a random id in a short-lived HttpOnly cookie, and
-are used once. The callback exchanges the code, checks the ID
-token (signature against the provider's JWKS, issuer, audience = our client id, nonce, expiry),
-maps its roles and organisation claims to a comms role (`role_map`), then creates or updates the
-account (comms.accounts.upsert_oidc_user) and starts the same server-side session as a password
-sign-in. Whatever is refused gets a Danish page that shows no token, secret or exception text.
+are used once. The callback exchanges the code, checks the ID token (signature against the
+provider's JWKS, issuer, audience = our client id, nonce, expiry), maps its roles and
+organisation claims to a comms role (`role_map`), then creates or updates the account
+(comms.accounts.upsert_oidc_user) and starts the same server-side session as a password sign-in.
+Whatever is refused gets a Danish page that shows no token, secret or exception text.
 """
 
 from __future__ import annotations
