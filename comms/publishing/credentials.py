@@ -56,7 +56,7 @@ def needs_refresh(token: StoredToken, now: datetime) -> bool:
 
 
 def reconnect_hint(channel: str) -> str:
-    return f"connect it again: comms channels connect {channel}"
+    return f"forbind den igen: comms channels connect {channel}"
 
 
 class StoredTokens:
@@ -102,10 +102,12 @@ class StoredTokens:
         value = token.secrets.get(name) if token is not None else None
         return str(value) if isinstance(value, str) and value else None
 
-    def refresh_rejected(self, channel: str) -> bool:
+    def refresh_rejected(self, channel: str, *, revoked: str | None = None) -> bool:
         rejected = self._handed.__dict__.get(channel)
         if not rejected or self._current(channel) is None:
             return False
+        if revoked is not None:
+            return self._revoked(channel, rejected, revoked)
         fresh = self._refresh(channel, rejected=rejected)
         return fresh is not None and fresh.access_token != rejected
 
@@ -195,17 +197,34 @@ class StoredTokens:
             self._give_up(channel, str(exc))
             raise
 
-    def _give_up(self, channel: str, reason: str) -> None:
+    def _revoked(self, channel: str, rejected: str, reason: str) -> bool:
+        """The service said the token is revoked: True when the row already holds another
+        (a person connected it again, or another daemon refreshed it); else pause."""
+        with session_scope(self.url) as session:
+            token = tokens.load(session, self.sealer, channel)
+        if token is not None and token.access_token != rejected:
+            return True
+        self._give_up(channel, reason, revoked=True)
+        raise RefreshRefused(f"{channel}: the service revoked its stored token", status=401)
+
+    def _give_up(self, channel: str, reason: str, *, revoked: bool = False) -> None:
         """Pause the channel (its notice is the paused channel's, sent once) and remember why."""
         message = Scrubber()(reason)
-        log.error("channel %s: token refresh refused: %s; paused", channel, message)
+        what = (
+            "tjenesten afviste dens gemte token som tilbagekaldt eller ugyldigt"
+            if revoked
+            else "fornyelsen af dens gemte token blev afvist"
+        )
+        log.error(
+            "channel %s: %s: %s; paused",
+            channel,
+            "stored token revoked" if revoked else "token refresh refused",
+            message,
+        )
         with session_scope(self.url) as session:
             tokens.note_failure(session, channel, message)
             state = session.get(ChannelState, channel)
             if state is None or not state.paused:
                 queue.pause_channel(
-                    session,
-                    channel,
-                    f"the refresh of its stored token was refused ({message}); "
-                    + reconnect_hint(channel),
+                    session, channel, f"{what} ({message}); " + reconnect_hint(channel)
                 )

@@ -162,7 +162,9 @@ class Daemon:
                     name,
                     zoned_text(result.expires_at, self.settings.zone),
                 )
-                notices.append(token_notice(name, result.expires_at, now=now))
+                notices.append(
+                    token_notice(name, result.expires_at, now=now, zone=self.settings.zone)
+                )
         return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 
     def poll_feed(self, name: str, now: datetime | None = None) -> None:
