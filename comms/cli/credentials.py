@@ -94,15 +94,7 @@ def channels_connect(
             webbrowser.open(pending.url)
         if listener is None:
             pasted = click.prompt("Indsæt adressen, browseren endte på (eller koden)")
-            params = connect.params_of_pasted(pasted)
-            if isinstance(pending, connect.PendingOAuth1):
-                if "code" in params:  # a bare verifier
-                    params = {
-                        "oauth_token": pending.request.token,
-                        "oauth_verifier": params["code"],
-                    }
-            elif "state" not in params:
-                params["state"] = pending.state  # a bare code: the person vouches for it
+            params = connect.params_of_paste(pending, pasted)
         else:
             params = listener.wait(timeout).params
             listener = None

@@ -97,10 +97,26 @@ def params_of_pasted(text: str) -> dict[str, str]:
     """What a person pasted: the whole address the browser ended on (checked like a redirect),
     or the bare code (only the person's word, so it is used as the state too)."""
     text = text.strip()
-    if "?" in text or text.startswith("http"):
-        query = urlsplit(text).query
+    if _is_address(text):
+        query = urlsplit(text[:8192]).query
         return {k: v[0] for k, v in parse_qs(query).items() if v}
-    return {"code": text}
+    return {"code": text[:2048]}
+
+
+def params_of_paste(pending: PendingConnect | PendingOAuth1, text: str) -> dict[str, str]:
+    """The redirect's parameters from what was pasted. A whole address must carry its own
+    `state` (or oauth_token), checked like a redirect's; only a bare code, which has none, is
+    taken on the person's word for this authorisation."""
+    params = params_of_pasted(text)
+    if _is_address(text.strip()):
+        return params
+    if isinstance(pending, PendingOAuth1):
+        return {"oauth_token": pending.request.token, "oauth_verifier": params["code"]}
+    return {**params, "state": pending.state}
+
+
+def _is_address(text: str) -> bool:
+    return "?" in text or text.startswith("http")
 
 
 @dataclass(frozen=True)

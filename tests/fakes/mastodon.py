@@ -281,5 +281,7 @@ def _invalid(message: str) -> Response:
 
 def _bearer_error(description: str) -> Response:
     """Doorkeeper's 401: the RFC 6750 challenge, and the description as the JSON error."""
-    challenge = f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{description}"'
+    challenge = (
+        f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{description}"'
+    )
     return Response(401, {"error": description}, {"WWW-Authenticate": challenge})
