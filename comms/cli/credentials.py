@@ -3,20 +3,15 @@ rotate-key, disconnect (docs/credentials.md)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import webbrowser
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import click
 
 from comms.cli.common import AppContext, current_actor, pass_app
 from comms.cli.output import print_table
 from comms.content.danish import format_date_short, format_number, format_time
-
-if TYPE_CHECKING:
-    from comms.store.sealed import Sealer
 
 
 @click.command("connect")
@@ -152,11 +147,12 @@ def channels_tokens(app: AppContext) -> None:
     """
     from comms.store import tokens
     from comms.store.db import session_scope
+    from comms.store.sealed import sealer_if_set
 
     zone = app.settings.zone
     with session_scope(app.ready_database()) as session:
         rows = tokens.rows(session)
-        refresh_ends = tokens.refresh_expiries(session, _sealer_if_set())
+        refresh_ends = tokens.refresh_expiries(session, sealer_if_set())
 
     def when(value: datetime | None) -> str:
         if value is None:
@@ -189,13 +185,6 @@ def channels_tokens(app: AppContext) -> None:
             for r in rows
         ],
     )
-
-
-def _sealer_if_set() -> Sealer | None:
-    """The key, when it is set: without it the listing still shows what lies in the clear."""
-    from comms.store.sealed import KEY_ENV, sealer_from_env
-
-    return sealer_from_env() if os.environ.get(KEY_ENV, "").strip() else None
 
 
 @click.command("new-key")

@@ -149,8 +149,12 @@ class Daemon:
         """Warn the team well before a channel's token expires (where the service tells)."""
         now = now or self.clock()
         horizon = timedelta(days=self.settings.token_warning_days)
-        notices = []
+        # a connected channel: the store knows its expiry, and whether comms renews it
+        notices = self.tokens.reconnect_notices(set(self.adapters), now=now, horizon=horizon)
+        connected = self.tokens.connected()
         for name, adapter in self.adapters.items():
+            if name in connected:
+                continue
             try:
                 result = adapter.check()
             except CommsError as exc:

@@ -77,6 +77,12 @@ class Sealer:
         return plain.decode()
 
 
+def sealer_if_set(env: str = KEY_ENV) -> Sealer | None:
+    """The sealer when the key is set, else None: for listings that show what lies in the
+    clear without it, and more with it."""
+    return sealer_from_env(env) if os.environ.get(env, "").strip() else None
+
+
 def sealer_from_env(env: str = KEY_ENV) -> Sealer:
     """The sealer for the key in `env`; a clear refusal when it is not set."""
     value = os.environ.get(env, "")
