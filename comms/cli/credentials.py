@@ -3,6 +3,7 @@ rotate-key, disconnect (docs/credentials.md)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 from datetime import datetime
