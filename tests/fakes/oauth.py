@@ -50,6 +50,7 @@ class OAuth2Provider:
     # the person connected (refreshing does not extend it); None: the field is not sent
     refresh_life: float | None = None
     refresh_attempts: int = 0  # refresh grants asked for, granted or not
+    issue_refresh: bool = True  # False: an app without refresh tokens (LinkedIn's default)
     _codes: dict[str, _Code] = field(default_factory=dict)
     _access: dict[str, float] = field(default_factory=dict)  # token -> expires (monotonic)
     _refresh: dict[str, bool] = field(default_factory=dict)  # token -> used
@@ -186,7 +187,7 @@ class OAuth2Provider:
         }
         if life is not None:
             body["expires_in"] = life
-        if refresh and life is not None:
+        if refresh and life is not None and self.issue_refresh:
             rt = f"{MARKER}-refresh-{n}-{secrets.token_urlsafe(8)}"
             self._refresh[rt] = False
             body["refresh_token"] = rt
