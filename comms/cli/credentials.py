@@ -219,9 +219,8 @@ def channels_rotate_key(app: AppContext) -> None:
     with session_scope(app.ready_database()) as session:
         done, already = tokens.rotate(session, old, new, actor=current_actor())
     click.echo(
-        f"{format_number(done)} token krypteret igen med den nye nøgle"
-        + (f"; {format_number(already)} var allerede det" if already else "")
-        + "."
+        f"{format_number(done)} {'token' if done == 1 else 'tokens'} krypteret igen med den "
+        "nye nøgle" + (f"; {format_number(already)} var allerede det" if already else "") + "."
     )
     click.echo(
         f"Sæt nu {KEY_ENV} til værdien af {NEW_KEY_ENV} overalt, hvor comms kører "

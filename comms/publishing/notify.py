@@ -216,12 +216,13 @@ def reconnect_notice(
 ) -> PendingNotice:
     """The notice, some days ahead, for a connected channel whose token (or refresh token)
     runs out and cannot be renewed by comms: only a person connecting it again can. Keyed by
-    channel and expiry, so it goes out once per connection however many daemons look."""
+    channel and expiry day, as `token_notice` is (the overview lists both), so it goes out once
+    per connection however many daemons look."""
     days = max(0, (expires_at - now).days)
     day = format_date(expires_at.astimezone(zone))
     return PendingNotice(
-        "token-reconnect",
-        f"{channel}:{expires_at:%Y%m%dT%H%M%S}",
+        "token-expiring",
+        f"{channel}:{expires_at.astimezone(zone):%Y-%m-%d}",
         f"comms: kanalen {channel} skal forbindes igen inden {day}",
         f"{what[:1].upper()}{what[1:]} for kanalen {channel} udløber "
         f"{format_datetime(expires_at, zone)} "

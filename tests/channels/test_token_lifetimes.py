@@ -11,19 +11,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
 
 from comms.config import Settings, load_settings
 from comms.publishing.daemon import Daemon
 from comms.queue import transitions as queue
 from comms.store import tokens
 from comms.store.db import session_scope
-from comms.store.models import ChannelState, PostState, utcnow
+from comms.store.models import ChannelState, ChannelToken, Notice, PostState, utcnow
 from comms.store.sealed import sealer_from_env
 from tests.channels.oauth_setup import assert_no_marker, connect_channel, oauth_env, write_config
 from tests.cli import run_comms
 from tests.factories import add_post, get_post, stub_channel
 from tests.fakes.linkedin import FakeLinkedin
-from tests.timing import wait_until
 
 SECRET_ENV = "COMMS_TEST_LI_CLIENT_SECRET"
 
@@ -92,6 +93,9 @@ def test_linkedin_refresh_token_expiry_is_stored_shown_and_noticed_once(
     assert "(om 9 dage)" in notice
     assert "comms channels connect linkedin" in notice
     assert_no_marker(notice)
+    with session_scope(settings.database_url) as session:
+        keys = session.exec(select(Notice.key).where(Notice.kind == "token-expiring")).all()
+    assert keys == [f"linkedin:{local:%Y-%m-%d}"]  # what the overview lists as expiring
     post = add_post(settings.database_url, channel="linkedin", due=utcnow(), text="Stadig her")
     daemon.run_once()
     assert get_post(settings.database_url, post).state == PostState.PUBLISHED  # not paused
@@ -109,10 +113,12 @@ def test_a_token_comms_cannot_refresh_is_used_to_its_end_and_only_then_pauses(
     tmp_path, linkedin, monkeypatch
 ):
     linkedin.oauth.issue_refresh = False  # an app without refresh tokens
-    linkedin.oauth.access_life = 6  # well inside the five minutes comms refreshes ahead
+    linkedin.oauth.access_life = 3600
     settings, out, _env = _connected(tmp_path, linkedin, monkeypatch, warning_days=1)
     assert "det kan ikke fornyes." in out
     url = settings.database_url
+    # a minute left: well inside the five minutes before the end when comms refreshes a token
+    _expires_in(url, timedelta(minutes=1))
     daemon = Daemon(settings)
     assert daemon.check_tokens() == 1
     first = add_post(url, channel="linkedin", due=utcnow(), text="Før udløb")
@@ -120,11 +126,8 @@ def test_a_token_comms_cannot_refresh_is_used_to_its_end_and_only_then_pauses(
     assert get_post(url, first).state == PostState.PUBLISHED  # not paused ahead of time
     with session_scope(url) as session:
         assert queue.paused_channels(session) == set()
-        stored = tokens.load(session, sealer_from_env(), "linkedin")
-    assert stored is not None
-    assert stored.expires_at is not None
-    expires_at = stored.expires_at
-    wait_until(lambda: utcnow() > expires_at, 15)
+    linkedin.oauth.expire_now()  # and now it has run out, at the service and in the store
+    _expires_in(url, timedelta(seconds=-1))
     second = add_post(url, channel="linkedin", due=utcnow(), text="Efter udløb")
     daemon.run_once()
     daemon.run_once()
@@ -142,3 +145,14 @@ def test_a_token_comms_cannot_refresh_is_used_to_its_end_and_only_then_pauses(
     assert "Kanalen linkedin blev sat på pause" in notices[1]
     assert all("comms channels connect linkedin" in n for n in notices)
     assert_no_marker(*notices)
+
+
+def _expires_in(url: str, left: timedelta) -> None:
+    """Move the stored token's end (the clear columns the refresher reads) to `left` from now,
+    as for a token connected an hour ago."""
+    with session_scope(url) as session:
+        session.execute(
+            sa.update(ChannelToken)
+            .where(col(ChannelToken.channel) == "linkedin")
+            .values(expires_at=utcnow() + left, connected_at=utcnow() - timedelta(hours=1))
+        )
