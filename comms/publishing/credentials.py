@@ -16,7 +16,12 @@ never overwrite a newer pair.
 **When.** Before each use, a token whose remaining life is under a quarter of its life (at most
 five minutes) is refreshed; the daemon's pass also refreshes every channel due before it
 publishes, so a channel's posts do not wait on it. A 401 on a stored token refreshes once and
-the call is tried once more (`refresh_rejected`).
+the call is tried once more (`refresh_rejected`), unless the service said the token was revoked
+(comms/channels/token_answer.py): a refresh cannot help then, so the channel pauses at once.
+
+**Tokens comms cannot renew** (no refresh token, or one past its own end, such as LinkedIn's
+after about a year) are used until they run out, not paused five minutes early; the team is told
+`token_warning_days` ahead (`reconnect_notices`), and the channel pauses when the token ends.
 """
 
 from __future__ import annotations
@@ -80,9 +85,9 @@ def reconnect_deadline(token: StoredToken, now: datetime) -> tuple[datetime, str
     """When a person must connect the channel again at the latest, and what runs out then;
     None while comms can keep it connected on its own (or the token never runs out)."""
     ends = token.refresh_expires_at
-    if token.secrets.get("refresh_token") and ends is not None:
-        return ends, "fornyelsestokenet"
-    if token.expires_at is not None and not can_refresh(token, now):
+    if can_refresh(token, now):
+        return (ends, "fornyelsestokenet") if ends is not None else None
+    if token.expires_at is not None:
         return token.expires_at, "adgangstokenet"
     return None
 
@@ -292,7 +297,7 @@ class StoredTokens:
     ) -> None:
         """Pause the channel (its notice is the paused channel's, sent once) and remember why."""
         message = Scrubber()(reason)
-        log.error("channel %s: stored token unusable (%s): %s; paused", channel, what, message)
+        log.error("channel %s: its stored token cannot be used: %s; paused", channel, message)
         with session_scope(self.url) as session:
             tokens.note_failure(session, channel, message)
             state = session.get(ChannelState, channel)

@@ -47,14 +47,14 @@ def fake_x() -> Iterator[FakeX]:
 
 
 def connect_pasting(
-    config: Path, env: dict[str, str], name: str, paste: Callable[[str], str]
+    config: Path, env: dict[str, str], name: str, paste: Callable[[str], str], *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """Run the command, play the browser up to the redirect it cannot follow, and paste what
     `paste` makes of the address the browser ended on."""
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "comms", "--config", str(config)),
-            *("channels", "connect", name, "--paste", "--no-browser"),
+            *("channels", "connect", name, "--paste", "--no-browser", *extra),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -155,3 +155,43 @@ def test_a_pasted_address_with_a_foreign_state_is_refused(tmp_path, fake_x, stat
     settings = load_settings(path)
     with session_scope(settings.database_url) as session:
         assert tokens.rows(session) == []
+
+
+def test_x_oauth1_pasting_only_the_verifier_stores_the_token_and_publishes_signed(
+    tmp_path, monkeypatch
+):
+    fake = FakeX(token="not-the-stored-one")
+    fake.start()
+    try:
+        path = write_config(
+            tmp_path,
+            f'[channels.x]\ntype = "x"\nbase_url = "{fake.url}"\n'
+            f'oauth1_authorize_url = "{fake.url}/oauth/authorize"\n'
+            'api_key_env = "COMMS_TEST_X_KEY"\napi_secret_env = "COMMS_TEST_X_SECRET"\n'
+            f'user_id = "{fake.user["id"]}"\n',
+        )
+        env = {
+            **oauth_env(),
+            "COMMS_TEST_X_KEY": fake.oauth1.consumer_key,
+            "COMMS_TEST_X_SECRET": fake.oauth1.consumer_secret,
+        }
+        done = connect_pasting(
+            path,
+            env,
+            "x",
+            lambda address: parse_qs(urlsplit(address).query)["oauth_verifier"][0],
+            "--oauth1",
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Kanalen x er forbundet med OAuth 1.0a; tokenet udløber ikke." in done.stdout
+        for key in ("COMMS_SECRET_KEY", "COMMS_TEST_X_KEY", "COMMS_TEST_X_SECRET"):
+            monkeypatch.setenv(key, env[key])
+        settings = load_settings(path)
+        post = add_post(settings.database_url, channel="x", due=utcnow(), text="Signeret")
+        Daemon(settings).run_once()
+        assert get_post(settings.database_url, post).state == PostState.PUBLISHED
+        assert fake.texts() == ["Signeret"]
+        # the request token is in the authorisation address by design; nothing after it
+        assert_no_marker(done.stdout.splitlines()[-1], done.stderr)
+    finally:
+        fake.stop()
