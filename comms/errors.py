@@ -136,7 +136,15 @@ class RateLimitedError(ChannelError):
 
 
 class AuthError(ChannelError):
-    """Credentials expired or revoked: the channel is paused until the named env var is renewed."""
+    """Credentials expired or revoked: the channel is paused until the named env var is renewed.
+
+    `token` is what the service's answer said of the token, where it said: "expired" (a
+    refresh helps) or "revoked" (revoked, invalid, password changed: only connecting the
+    channel again does); None when it did not say (comms/channels/token_answer.py)."""
+
+    def __init__(self, message: str, *, status: int | None = None, token: str | None = None):
+        self.token = token
+        super().__init__(message, status=status)
 
 
 class RejectedError(ChannelError):

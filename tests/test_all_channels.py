@@ -264,7 +264,7 @@ def test_a_campaign_through_every_adapter_and_no_secret_anywhere(services, tmp_p
     assert [entry.title for entry in feed.entries] == ["Refleksdag"]
 
     services["x"].fail_next("expired")
-    assert "FAILED" in run("channels", "check", "x", code=1)  # and the check says so
+    assert "FEJL" in run("channels", "check", "x", code=1)  # and the check says so
     run("report", "--from", "2000-01-01", "--to", "2099-12-31", "--format", "json")
     run("report", "--from", "2000-01-01", "--to", "2099-12-31", "--format", "md")
     run("queue", "list", "--state", "failed")

@@ -51,7 +51,15 @@ def test_paused_channel_and_unknown_post_are_noticed_once(make_settings, tmp_pat
     texts = [n["text"] for n in notices(tmp_path / "team.jsonl")]
     assert len(texts) == 3
     assert sum("comms reconcile" in t for t in texts) == 1
-    assert sum("was paused" in t and "comms channels resume stub" in t for t in texts) == 1
+    assert (
+        sum(
+            "Kanalen stub blev sat på pause" in t
+            and "comms channels resume stub" in t
+            and "comms channels connect stub" in t
+            for t in texts
+        )
+        == 1
+    )
 
 
 def test_notice_that_could_not_be_sent_is_tried_again(make_settings, tmp_path):
@@ -71,8 +79,9 @@ def test_expiring_token_is_noticed_well_before_once(make_settings, tmp_path):
     assert daemon.check_tokens() == 1
     assert daemon.check_tokens() == 0
     [notice] = notices(tmp_path / "team.jsonl")
-    assert "expires in" in notice["text"] or "expires on" in notice["text"]
-    assert "channel stub" in notice["text"]
+    assert "udløber" in notice["text"]
+    assert "(om 10 dage)" in notice["text"]
+    assert "kanalen stub" in notice["text"]
 
 
 def test_far_expiry_is_not_noticed(make_settings, tmp_path):

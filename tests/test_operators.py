@@ -61,7 +61,7 @@ def test_channels_check_and_resume(make_settings, tmp_path):
     assert "writes to" in output
     with session_scope(settings.database_url) as session:
         pause_channel(session, "stub", "401")
-    assert "resumed" in run(settings, "channels", "resume", "stub")
+    assert "Kanalen stub kører igen." in run(settings, "channels", "resume", "stub")
     run(settings, "channels", "check", "nope", code=1)
 
 

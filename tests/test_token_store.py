@@ -74,14 +74,14 @@ def test_rotate_key_reseals_every_row_in_one_go(make_settings, tmp_path):
     env = {**os.environ, "COMMS_SECRET_KEY": old, "COMMS_NEW_SECRET_KEY": new}
     result = run_comms("--config", str(settings.path), "channels", "rotate-key", env=env)
     assert result.returncode == 0, result.stderr
-    assert "2 token(s) re-encrypted" in result.stdout
+    assert "2 tokens krypteret igen med den nye nøgle." in result.stdout
     assert "COMMS_SECRET_KEY" in result.stdout
     with session_scope(settings.database_url) as session:
         assert tokens.load(session, Sealer(new), "x").access_token == SECRET  # type: ignore[union-attr]
         with pytest.raises(SealError):
             tokens.load(session, Sealer(old), "x2")
     again = run_comms("--config", str(settings.path), "channels", "rotate-key", env=env)
-    assert "0 token(s) re-encrypted, 2 already under the new key" in again.stdout
+    assert "0 tokens krypteret igen med den nye nøgle; 2 var allerede det." in again.stdout
     listing = run_comms("--config", str(settings.path), "channels", "tokens", env=env)
     assert "x2" in listing.stdout
     assert "TOKMARK" not in listing.stdout + listing.stderr

@@ -52,6 +52,7 @@ from typing import Any
 import regex
 import requests
 
+from comms.channels import token_answer
 from comms.channels.answers import id_value, str_field
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient
@@ -247,13 +248,14 @@ class BlueskyChannel(Channel):
             raise RefreshRefused(str(exc), status=exc.status) from None
         return _grant(session, what=what)
 
-    def _stored_session(self, *, renew: bool) -> dict[str, Any] | None:
-        """The session from the token store when the channel is connected, else None."""
+    def _stored_session(self, *, renew: bool, revoked: str | None = None) -> dict[str, Any] | None:
+        """The session from the token store when the channel is connected, else None. A
+        session the PDS called invalid (`revoked`) is not refreshed: the channel pauses."""
         source = self.settings.tokens
         if source is None:
             return None
         name = self.settings.name
-        if renew and not source.refresh_rejected(name):
+        if renew and not source.refresh_rejected(name, revoked=revoked):
             return None
         access = source.access_token(name)
         if not access:
@@ -284,9 +286,9 @@ class BlueskyChannel(Channel):
             reset_headers=["ratelimit-reset"],
         )
 
-    def _session(self, *, renew: bool = False) -> dict[str, Any]:
+    def _session(self, *, renew: bool = False, revoked: str | None = None) -> dict[str, Any]:
         """The process's session for this account: created once, refreshed when it expires."""
-        stored = self._stored_session(renew=renew)
+        stored = self._stored_session(renew=renew, revoked=revoked)
         if stored is not None:
             return stored
         key = (self.base_url, self.handle)
@@ -321,12 +323,14 @@ class BlueskyChannel(Channel):
 
     def _call(self, method: str, nsid: str, **kwargs: Any) -> Any:
         """One XRPC call with the session; an expired token renews it and repeats once."""
+        revoked: str | None = None
         for attempt in (1, 2):
-            session = self._session(renew=attempt == 2)
+            session = self._session(renew=attempt == 2, revoked=revoked)
             http = self._client(token=session["accessJwt"])
             try:
                 return http.json(method, f"/xrpc/{nsid}", classify=_classify, **kwargs)
             except SessionExpired as exc:
+                revoked = str(exc) if exc.token == token_answer.REVOKED else None
                 if attempt == 2:
                     raise AuthError(
                         f"{exc} (after renewing the session; check the app password in "
@@ -421,7 +425,9 @@ def _classify(response: requests.Response) -> ChannelError | None:
         return None
     name = body.get("error") if isinstance(body, dict) else None
     if name in ("ExpiredToken", "InvalidToken"):
-        return SessionExpired(f"bluesky: {name}", status=response.status_code)
+        return SessionExpired(
+            f"bluesky: {name}", status=response.status_code, token=token_answer.bluesky(name)
+        )
     if name == "RecordNotFound":
         return RecordNotFound(f"bluesky: {body.get('message')}", status=response.status_code)
     return None

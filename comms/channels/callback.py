@@ -78,8 +78,9 @@ class CallbackListener:
             self._server = HTTPServer(("127.0.0.1", port), _Handler)
         except OSError as exc:
             raise ConfigError(
-                f"cannot listen on 127.0.0.1:{port} for the redirect: {exc.strerror}",
-                hint="choose another --port (the one registered with the service) or use --paste",
+                f"kan ikke lytte på 127.0.0.1:{port} efter tilbagesendelsen: {exc.strerror}",
+                hint="vælg en anden --port (den, der er registreret hos tjenesten), eller brug "
+                "--paste",
             ) from None
         self._server.timeout = 0.2
 
@@ -95,9 +96,9 @@ class CallbackListener:
         try:
             if not self._done.wait(timeout):
                 raise ConfigError(
-                    f"no redirect arrived within {timeout:g} s",
-                    hint="run the command again, or use --paste where the browser cannot "
-                    "reach this machine",
+                    f"ingen tilbagesendelse kom inden for {timeout:g} s",
+                    hint="kør kommandoen igen, eller brug --paste, hvis browseren ikke kan nå "
+                    "denne maskine",
                 )
         finally:
             self._stop.set()

@@ -23,9 +23,12 @@ class TokenSource(Protocol):
     def secret(self, channel: str, name: str) -> str | None:
         """Another stored secret of the channel (an OAuth 1.0a token secret), or None."""
 
-    def refresh_rejected(self, channel: str) -> bool:
+    def refresh_rejected(self, channel: str, *, revoked: str | None = None) -> bool:
         """The service refused the token this thread was last given for `channel` (a 401):
-        refresh once, unless another process already did; True when a new token is there."""
+        refresh once, unless another process already did; True when a new token is there.
+        With `revoked` (the service's words: revoked, invalid, password changed) no refresh
+        is tried: unless the token was replaced meanwhile, the channel pauses with a notice
+        and RefreshRefused is raised."""
 
     def secrets(self, channel: str) -> list[str]:
         """Every stored secret of the channel, for scrubbing."""

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import requests
 
+from comms.channels import token_answer
 from comms.channels.http import HttpClient, parse_retry_after
 from comms.channels.lookup import flat
 from comms.channels.oauth import Grant, OAuthApp, Pkce
@@ -157,7 +158,8 @@ def _classify(
     text = f"{service}: HTTP {status}: {error.describe()}"
     sent = response.request is None or response.request.method != "GET"
     if code in AUTH_CODES or (code is None and error.type == "OAuthException"):
-        return AuthError(f"{text} (renew the token in ${auth_env})", status=status)
+        verdict = token_answer.graph(code, error.subcode, error.message)
+        return AuthError(f"{text} (renew the token in ${auth_env})", status=status, token=verdict)
     if code == 10 and "viewers" in error.message.lower():
         # Instagram's "(#10) Not enough viewers for the media to show insights": no figure yet
         return RejectedError(text, status=status)

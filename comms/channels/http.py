@@ -36,6 +36,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from comms.channels import token_answer
 from comms.channels.deadline import CallDeadline, DeadlineAdapter
 from comms.channels.scrub import Scrubber
 from comms.channels.settings import ChannelSettings
@@ -340,7 +341,8 @@ class HttpClient:
             return RateLimitedError(text, retry_after=self.retry_after(response), status=status)
         if status in (401, 403):
             renew = f" (renew the token in ${self.auth_env})" if self.auth_env else ""
-            return AuthError(text + renew, status=status)
+            verdict = token_answer.bearer(response) if status == 401 else None
+            return AuthError(text + renew, status=status, token=verdict)
         if status == 503:
             return TransientError(text, status=status)
         if status >= 500:

@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 import requests
 
+from comms.channels import token_answer
 from comms.channels.answers import id_value
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import HttpClient, Scrubber, bearer_client, error_reason, parse_retry_after
@@ -445,7 +446,11 @@ class LinkedinChannel(Channel):
                 wait = _until_utc_midnight(self.clock())
             return RateLimitedError(say + " (daily limit; resets at 00:00 UTC)", retry_after=wait)
         if status == 401:
-            return AuthError(say + f" (renew the token in ${self.token_env})", status=status)
+            return AuthError(
+                say + f" (renew the token in ${self.token_env})",
+                status=status,
+                token=token_answer.linkedin(response),
+            )
         if status == 403:
             return AuthError(
                 say + " (the token needs w_organization_social and a page role of ADMINISTRATOR,"

@@ -31,6 +31,9 @@ from comms.channels.http import HttpClient, error_reason
 from comms.errors import AuthError, ChannelError, MalformedAnswer, RateLimitedError, TransientError
 
 TOKEN_TIMEOUT = (5.0, 20.0)
+# when the refresh token itself runs out (LinkedIn's `refresh_token_expires_in`), among the
+# grant's secrets as an ISO 8601 instant; the token store reads it by this name
+REFRESH_EXPIRES = "refresh_expires_at"
 
 
 class RefreshRefused(AuthError):
@@ -138,7 +141,11 @@ def _token_call(app: OAuthApp, form: dict[str, str], *, now: datetime, hide: lis
         raise RefreshRefused(f"{exc}; the token may be spent: connect the channel again") from None
     if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
         raise RefreshRefused(f"{app.service}: the token endpoint answered without access_token")
-    return Grant(_secrets_of(answer), _expiry(answer, now))
+    found = _secrets_of(answer)
+    refresh_ends = _expiry(answer, now, key="refresh_token_expires_in")
+    if refresh_ends is not None and found.get("refresh_token"):
+        found[REFRESH_EXPIRES] = refresh_ends.isoformat()
+    return Grant(found, _expiry(answer, now))
 
 
 def _classify(http: HttpClient) -> Any:
@@ -160,10 +167,10 @@ def _secrets_of(answer: dict[str, Any]) -> dict[str, Any]:
     return {key: answer[key] for key in keep if isinstance(answer.get(key), str)}
 
 
-def _expiry(answer: dict[str, Any], now: datetime) -> datetime | None:
-    life = answer.get("expires_in")
-    if isinstance(life, int | float) and not isinstance(life, bool) and life > 0:
+def _expiry(answer: dict[str, Any], now: datetime, *, key: str = "expires_in") -> datetime | None:
+    life = answer.get(key)
+    if isinstance(life, int | float) and not isinstance(life, bool) and 0 < life < 10**11:
         return now + timedelta(seconds=float(life))
-    if isinstance(life, str) and life.isdigit():
+    if isinstance(life, str) and life.isdigit() and len(life) <= 12:
         return now + timedelta(seconds=int(life))
     return None

@@ -39,6 +39,7 @@ from typing import Any
 
 import requests
 
+from comms.channels import token_answer
 from comms.channels.answers import id_field, obj
 from comms.channels.base import Channel, CheckResult, Figures, OutgoingPost, PreviewCard, Receipt
 from comms.channels.http import (
@@ -372,6 +373,7 @@ class XChannel(Channel):
                 say + f" (OAuth 2.0 user tokens expire: connect with `comms channels connect "
                 f"{self.settings.name}`, or renew the token in ${self.token_env})",
                 status=status,
+                token=token_answer.x(response),
             )
         if status == 403:
             return AuthError(

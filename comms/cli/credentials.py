@@ -3,13 +3,16 @@ rotate-key, disconnect (docs/credentials.md)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
+from datetime import datetime
 
 import click
 
 from comms.cli.common import AppContext, current_actor, pass_app
 from comms.cli.output import print_table
+from comms.content.danish import format_date_short, format_number, format_time
 
 
 @click.command("connect")
@@ -80,22 +83,14 @@ def channels_connect(
             pending = connect.begin_oauth1(settings, name, redirect_uri=redirect_uri)
         else:
             pending = connect.begin(settings, name, redirect_uri=redirect_uri)
-        click.echo("Open this address and give comms access:")
+        click.echo("Åbn denne adresse, og giv comms adgang:")
         click.echo(pending.url)
         sys.stdout.flush()
         if not no_browser and not paste:
             webbrowser.open(pending.url)
         if listener is None:
-            pasted = click.prompt("Paste the address the browser ended on (or the code)")
-            params = connect.params_of_pasted(pasted)
-            if isinstance(pending, connect.PendingOAuth1):
-                if "code" in params:  # a bare verifier
-                    params = {
-                        "oauth_token": pending.request.token,
-                        "oauth_verifier": params["code"],
-                    }
-            elif "state" not in params:
-                params["state"] = pending.state  # a bare code: the person vouches for it
+            pasted = click.prompt("Indsæt adressen, browseren endte på (eller koden)")
+            params = connect.params_of_paste(pending, pasted)
         else:
             params = listener.wait(timeout).params
             listener = None
@@ -104,37 +99,42 @@ def channels_connect(
             listener.close()
     if isinstance(pending, connect.PendingOAuth1):
         done = connect.finish_oauth1(settings, pending, params, actor=current_actor())
-        click.echo(f"channel {name} connected with OAuth 1.0a; the token does not expire")
-        if done.resumed:
-            click.echo(f"channel {name} was paused and is resumed")
+        click.echo(f"Kanalen {name} er forbundet med OAuth 1.0a; tokenet udløber ikke.")
+        _resumed(name, done.resumed)
         return
     code = connect.code_from(pending, params)
     done = connect.finish(settings, pending, code, actor=current_actor())
     click.echo(
-        f"channel {name} connected; the token runs until {done.expires_at_text}"
-        + ("; comms refreshes it" if done.refreshable else "; it cannot be refreshed")
+        f"Kanalen {name} er forbundet; tokenet gælder til {done.expires_at_text}"
+        + ("; comms fornyer det selv." if done.refreshable else "; det kan ikke fornyes.")
     )
-    if done.resumed:
-        click.echo(f"channel {name} was paused and is resumed")
+    if done.refresh_expires_at_text:
+        click.echo(
+            f"Fornyelsen gælder til {done.refresh_expires_at_text}; derefter skal kanalen "
+            f"forbindes igen: comms channels connect {name}"
+        )
+    _resumed(name, done.resumed)
+
+
+def _resumed(name: str, resumed: bool) -> None:
+    if resumed:
+        click.echo(f"Kanalen {name} var sat på pause og kører nu igen.")
 
 
 def _connect_with_password(app: AppContext, name: str) -> None:
     """An app password, from the channel's password_env if set, else asked for (not shown)."""
-    import os
-
     from comms.publishing import connect
 
     var = app.settings.channel(name).get("password_env")
     password = os.environ.get(str(var)) if var else None
     if not password:
-        password = click.prompt("App password", hide_input=True)
+        password = click.prompt("App-adgangskode", hide_input=True)
     done = connect.connect_with_password(app.settings, name, password, actor=current_actor())
     click.echo(
-        f"channel {name} connected; the session runs until {done.expires_at_text}; comms "
-        "renews it (the app password is not stored)"
+        f"Kanalen {name} er forbundet; sessionen gælder til {done.expires_at_text}; comms "
+        "fornyer den selv (app-adgangskoden gemmes ikke)."
     )
-    if done.resumed:
-        click.echo(f"channel {name} was paused and is resumed")
+    _resumed(name, done.resumed)
 
 
 @click.command("tokens")
@@ -148,21 +148,36 @@ def channels_tokens(app: AppContext) -> None:
     """
     from comms.store import tokens
     from comms.store.db import session_scope
+    from comms.store.sealed import sealer_if_set
 
     zone = app.settings.zone
     with session_scope(app.ready_database()) as session:
         rows = tokens.rows(session)
+        refresh_ends = tokens.refresh_expiries(session, sealer_if_set())
 
-    def when(value: object) -> str:
-        return f"{value.astimezone(zone):%Y-%m-%d %H:%M}" if value is not None else "-"  # type: ignore[attr-defined]
+    def when(value: datetime | None) -> str:
+        if value is None:
+            return "-"
+        local = value.astimezone(zone)
+        return f"{format_date_short(local)} {format_time(local)}"
 
     print_table(
-        ["channel", "kind", "expires", "refreshed", "connected", "by", "last error"],
+        [
+            "kanal",
+            "slags",
+            "udløber",
+            "fornyelse udløber",
+            "fornyet",
+            "forbundet",
+            "af",
+            "seneste fejl",
+        ],
         [
             [
                 r.channel,
                 r.kind,
-                when(r.expires_at),
+                when(r.expires_at) if r.expires_at else "aldrig",
+                when(refresh_ends.get(r.channel)),
                 when(r.refreshed_at),
                 when(r.connected_at),
                 r.connected_by,
@@ -204,13 +219,12 @@ def channels_rotate_key(app: AppContext) -> None:
     with session_scope(app.ready_database()) as session:
         done, already = tokens.rotate(session, old, new, actor=current_actor())
     click.echo(
-        f"{done} token(s) re-encrypted"
-        + (f", {already} already under the new key" if already else "")
+        f"{format_number(done)} {'token' if done == 1 else 'tokens'} krypteret igen med den "
+        "nye nøgle" + (f"; {format_number(already)} var allerede det" if already else "") + "."
     )
     click.echo(
-        f"now set {KEY_ENV} to the value of {NEW_KEY_ENV} wherever comms runs "
-        "(daemons too), and unset "
-        f"{NEW_KEY_ENV}"
+        f"Sæt nu {KEY_ENV} til værdien af {NEW_KEY_ENV} overalt, hvor comms kører "
+        f"(også dæmonerne), og fjern {NEW_KEY_ENV}."
     )
 
 
@@ -230,7 +244,9 @@ def channels_disconnect(app: AppContext, name: str) -> None:
     with session_scope(app.ready_database()) as session:
         gone = tokens.forget(session, name, actor=current_actor())
     click.echo(
-        f"channel {name}: stored token forgotten" if gone else f"channel {name} has no stored token"
+        f"Kanalen {name}: det gemte token er slettet."
+        if gone
+        else f"Kanalen {name} har intet gemt token."
     )
 
 

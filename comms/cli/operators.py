@@ -135,6 +135,7 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
     """
     from comms.channels.base import CheckResult
     from comms.channels.registry import create_channel
+    from comms.content.danish import format_date_short
     from comms.errors import CommsError
     from comms.publishing.credentials import StoredTokens
     from comms.store.models import utcnow
@@ -153,13 +154,14 @@ def channels_check(app: AppContext, names: tuple[str, ...]) -> None:
         expires = ""
         if result.expires_at is not None:
             days = (result.expires_at - utcnow()).days
-            expires = f"{result.expires_at.astimezone(settings.zone):%Y-%m-%d} ({days} days)"
+            local = result.expires_at.astimezone(settings.zone)
+            expires = f"{format_date_short(local)} (om {days} dage)"
         rows.append(
-            [channel.name, channel.type, "ok" if result.ok else "FAILED", result.message, expires]
+            [channel.name, channel.type, "ok" if result.ok else "FEJL", result.message, expires]
         )
-    print_table(["channel", "type", "status", "detail", "token expires"], rows)
+    print_table(["kanal", "type", "status", "detaljer", "tokenet udløber"], rows)
     if failed:
-        raise click.ClickException(f"{failed} channel(s) failed the check")
+        raise click.ClickException(f"{failed} kanal(er) bestod ikke tjekket")
 
 
 @channels_group.command("resume")
@@ -178,7 +180,7 @@ def channels_resume(app: AppContext, name: str) -> None:
     app.settings.channel(name)
     with session_scope(app.ready_database()) as session:
         queue.resume_channel(session, name, actor=current_actor())
-    click.echo(f"channel {name} resumed")
+    click.echo(f"Kanalen {name} kører igen.")
 
 
 @click.command("reconcile")

@@ -23,6 +23,7 @@ from comms.channels.oauth1 import OAuth1App, RequestToken, access_token, request
 from comms.channels.registry import create_channel
 from comms.channels.scrub import remember_secrets
 from comms.config import Settings
+from comms.content.danish import format_datetime
 from comms.errors import ConfigError
 from comms.queue import transitions as queue
 from comms.store import tokens
@@ -49,6 +50,7 @@ class Connected:
     expires_at_text: str
     resumed: bool
     refreshable: bool
+    refresh_expires_at_text: str | None = None  # the refresh token runs out (LinkedIn)
 
 
 def oauth_app_of(settings: Settings, name: str, redirect_uri: str) -> OAuthApp:
@@ -56,9 +58,9 @@ def oauth_app_of(settings: Settings, name: str, redirect_uri: str) -> OAuthApp:
     app = create_channel(channel).prepare_oauth(redirect_uri)
     if app is None:
         raise ConfigError(
-            f"channel {name!r} ({channel.type}) has no OAuth client configured",
-            hint=f'add client_id = "..." (and client_secret_env = "COMMS_...") to '
-            f"[channels.{name}]; see docs/credentials.md",
+            f"kanalen {name!r} ({channel.type}) har ingen OAuth-klient i konfigurationen",
+            hint=f'tilføj client_id = "..." (og client_secret_env = "COMMS_...") i '
+            f"[channels.{name}]; se docs/credentials.md",
         )
     return app
 
@@ -77,17 +79,17 @@ def code_from(pending: PendingConnect, params: dict[str, str]) -> str:
     """The code of a redirect, after checking its state (a forged redirect is refused)."""
     if params.get("error"):
         raise ConfigError(
-            f"the service did not grant access: {params.get('error')}",
-            hint="run the command again and accept",
+            f"tjenesten gav ikke adgang: {str(params.get('error'))[:100]}",
+            hint="kør kommandoen igen, og giv adgang",
         )
     if not _same_state(pending.state, params.get("state")):
         raise ConfigError(
-            "the redirect's state does not match this authorisation: refused",
-            hint="run the command again; use the address it prints, once",
+            "adressens state passer ikke til denne godkendelse: afvist, intet er gemt",
+            hint="kør kommandoen igen, og brug den adresse, den skriver, én gang",
         )
     code = params.get("code")
     if not code:
-        raise ConfigError("the redirect carried no code", hint="run the command again")
+        raise ConfigError("adressen havde ingen kode", hint="kør kommandoen igen")
     return code
 
 
@@ -95,10 +97,26 @@ def params_of_pasted(text: str) -> dict[str, str]:
     """What a person pasted: the whole address the browser ended on (checked like a redirect),
     or the bare code (only the person's word, so it is used as the state too)."""
     text = text.strip()
-    if "?" in text or text.startswith("http"):
-        query = urlsplit(text).query
+    if _is_address(text):
+        query = urlsplit(text[:8192]).query
         return {k: v[0] for k, v in parse_qs(query).items() if v}
-    return {"code": text}
+    return {"code": text[:2048]}
+
+
+def params_of_paste(pending: PendingConnect | PendingOAuth1, text: str) -> dict[str, str]:
+    """The redirect's parameters from what was pasted. A whole address must carry its own
+    `state` (or oauth_token), checked like a redirect's; only a bare code, which has none, is
+    taken on the person's word for this authorisation."""
+    params = params_of_pasted(text)
+    if _is_address(text.strip()):
+        return params
+    if isinstance(pending, PendingOAuth1):
+        return {"oauth_token": pending.request.token, "oauth_verifier": params["code"]}
+    return {**params, "state": pending.state}
+
+
+def _is_address(text: str) -> bool:
+    return "?" in text or text.startswith("http")
 
 
 @dataclass(frozen=True)
@@ -122,9 +140,9 @@ def begin_oauth1(settings: Settings, name: str, *, redirect_uri: str) -> Pending
     app = oauth1_app() if oauth1_app is not None else None
     if app is None:
         raise ConfigError(
-            f"channel {name!r} has no OAuth 1.0a app configured",
-            hint=f'add api_key_env = "COMMS_..." and api_secret_env = "COMMS_..." to '
-            f"[channels.{name}]; see docs/credentials.md",
+            f"kanalen {name!r} har ingen OAuth 1.0a-app i konfigurationen",
+            hint=f'tilføj api_key_env = "COMMS_..." og api_secret_env = "COMMS_..." i '
+            f"[channels.{name}]; se docs/credentials.md",
         )
     remember_secrets([app.consumer_key, app.consumer_secret])
     request = request_token(app, callback=redirect_uri)
@@ -137,15 +155,15 @@ def finish_oauth1(
 ) -> Connected:
     """The redirect's verifier for the lasting user token (after checking its oauth_token)."""
     if params.get("denied"):
-        raise ConfigError("X did not grant access", hint="run the command again and accept")
+        raise ConfigError("X gav ikke adgang", hint="kør kommandoen igen, og giv adgang")
     if not same_token(pending.request.token, params.get("oauth_token")):
         raise ConfigError(
-            "the redirect's oauth_token is not this authorisation's: refused",
-            hint="run the command again; use the address it prints, once",
+            "adressens oauth_token hører ikke til denne godkendelse: afvist, intet er gemt",
+            hint="kør kommandoen igen, og brug den adresse, den skriver, én gang",
         )
     verifier = params.get("oauth_verifier")
     if not verifier:
-        raise ConfigError("the redirect carried no oauth_verifier", hint="run the command again")
+        raise ConfigError("adressen havde ingen oauth_verifier", hint="kør kommandoen igen")
     found = access_token(pending.app, pending.request, verifier=verifier)
     return _store(settings, pending.channel, "oauth1", Grant(found, None), actor=actor)
 
@@ -156,7 +174,7 @@ def connect_with_password(settings: Settings, name: str, password: str, *, actor
     adapter = create_channel(settings.channel(name))
     open_session = getattr(adapter, "open_session", None)
     if adapter.connects_with != "password" or open_session is None:
-        raise ConfigError(f"channel {name!r} does not connect with a password")
+        raise ConfigError(f"kanalen {name!r} forbindes ikke med en adgangskode")
     grant = open_session(password, now=utcnow())
     return _store(settings, name, "session", grant, actor=actor)
 
@@ -191,9 +209,12 @@ def _store(settings: Settings, name: str, kind: str, grant: Grant, *, actor: str
         if state is not None and state.paused:
             queue.resume_channel(session, name, actor=actor)
             resumed = True
-    expiry = (
-        f"{grant.expires_at.astimezone(settings.zone):%Y-%m-%d %H:%M}"
-        if grant.expires_at
-        else "never"
+    expiry = format_datetime(grant.expires_at, settings.zone) if grant.expires_at else "aldrig"
+    refresh_ends = tokens.refresh_expiry(grant.secrets)
+    return Connected(
+        name,
+        expiry,
+        resumed,
+        bool(grant.secrets.get("refresh_token")),
+        format_datetime(refresh_ends, settings.zone) if refresh_ends else None,
     )
-    return Connected(name, expiry, resumed, bool(grant.secrets.get("refresh_token")))

@@ -16,7 +16,12 @@ never overwrite a newer pair.
 **When.** Before each use, a token whose remaining life is under a quarter of its life (at most
 five minutes) is refreshed; the daemon's pass also refreshes every channel due before it
 publishes, so a channel's posts do not wait on it. A 401 on a stored token refreshes once and
-the call is tried once more (`refresh_rejected`).
+the call is tried once more (`refresh_rejected`), unless the service said the token was revoked
+(comms/channels/token_answer.py): a refresh cannot help then, so the channel pauses at once.
+
+**Tokens comms cannot renew** (no refresh token, or one past its own end, such as LinkedIn's
+after about a year) are used until they run out, not paused five minutes early; the team is told
+`token_warning_days` ahead (`reconnect_notices`), and the channel pauses when the token ends.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from comms.channels.registry import create_channel
 from comms.channels.scrub import Scrubber, remember_secrets
 from comms.channels.settings import ChannelSettings
 from comms.config import Settings
+from comms.content.danish import format_datetime
 from comms.errors import CommsError, TransientError
+from comms.publishing.notify import PendingNotice, reconnect_notice
 from comms.queue import transitions as queue
 from comms.store import tokens
 from comms.store.db import session_scope
@@ -46,9 +53,19 @@ ABSENT_SECONDS = 10.0  # how soon a channel connected while a daemon runs is not
 STORED_SECRETS = frozenset({"token_secret", "did"})
 
 
+def can_refresh(token: StoredToken, now: datetime) -> bool:
+    """Whether comms can renew the token itself: it has a refresh token that has not run out
+    (LinkedIn's last about a year; the service says when)."""
+    if not token.secrets.get("refresh_token"):
+        return False
+    ends = token.refresh_expires_at
+    return ends is None or ends > now
+
+
 def needs_refresh(token: StoredToken, now: datetime) -> bool:
-    """True when the token's remaining life is under a quarter of its life (at most 5 min)."""
-    if token.expires_at is None:
+    """True when the token's remaining life is under a quarter of its life (at most 5 min)
+    and comms can refresh it; a token it cannot refresh is used until it runs out."""
+    if token.expires_at is None or not can_refresh(token, now):
         return False
     born = token.refreshed_at or token.connected_at
     margin = min(MAX_MARGIN, max(timedelta(0), (token.expires_at - born) / 4))
@@ -56,7 +73,23 @@ def needs_refresh(token: StoredToken, now: datetime) -> bool:
 
 
 def reconnect_hint(channel: str) -> str:
-    return f"connect it again: comms channels connect {channel}"
+    return f"forbind den igen: comms channels connect {channel}"
+
+
+def expired_for_good(token: StoredToken, now: datetime) -> bool:
+    """The token ran out and comms cannot renew it: only connecting again helps."""
+    return token.expires_at is not None and token.expires_at <= now and not can_refresh(token, now)
+
+
+def reconnect_deadline(token: StoredToken, now: datetime) -> tuple[datetime, str] | None:
+    """When a person must connect the channel again at the latest, and what runs out then;
+    None while comms can keep it connected on its own (or the token never runs out)."""
+    ends = token.refresh_expires_at
+    if can_refresh(token, now):
+        return (ends, "fornyelsestokenet") if ends is not None else None
+    if token.expires_at is not None:
+        return token.expires_at, "adgangstokenet"
+    return None
 
 
 class StoredTokens:
@@ -90,7 +123,10 @@ class StoredTokens:
         token = self._current(channel)
         if token is None:
             return None
-        if needs_refresh(token, utcnow()):
+        now = utcnow()
+        if expired_for_good(token, now):
+            self._ran_out(channel, token)
+        if needs_refresh(token, now):
             token = self._refresh(channel, rejected=None) or token
         self._hand(channel, token.access_token)
         return token.access_token or None
@@ -102,10 +138,12 @@ class StoredTokens:
         value = token.secrets.get(name) if token is not None else None
         return str(value) if isinstance(value, str) and value else None
 
-    def refresh_rejected(self, channel: str) -> bool:
+    def refresh_rejected(self, channel: str, *, revoked: str | None = None) -> bool:
         rejected = self._handed.__dict__.get(channel)
         if not rejected or self._current(channel) is None:
             return False
+        if revoked is not None:
+            return self._revoked(channel, rejected, revoked)
         fresh = self._refresh(channel, rejected=rejected)
         return fresh is not None and fresh.access_token != rejected
 
@@ -122,6 +160,8 @@ class StoredTokens:
         for channel in sorted(channels):
             try:
                 token = self._current(channel)
+                if token is not None and expired_for_good(token, utcnow()):
+                    self._ran_out(channel, token)
                 if token is None or not needs_refresh(token, utcnow()):
                     continue
                 self._refresh(channel, rejected=None)
@@ -134,7 +174,46 @@ class StoredTokens:
                     blocked.add(channel)
         return blocked
 
+    def connected(self) -> set[str]:
+        """The channels with a stored token."""
+        with session_scope(self.url) as session:
+            return {row.channel for row in tokens.rows(session)}
+
+    def reconnect_notices(
+        self, channels: set[str], *, now: datetime, horizon: timedelta
+    ) -> list[PendingNotice]:
+        """A notice for each channel whose stored token (or refresh token) runs out within
+        `horizon` and cannot be renewed by comms: one per channel and deadline (the notice
+        table keeps it to one however often this is asked)."""
+        found = []
+        for channel in sorted(channels):
+            try:
+                token = self._current(channel)
+            except CommsError as exc:  # no key, or another key: the daemon says so elsewhere
+                log.warning("channel %s: its stored token could not be read: %s", channel, exc)
+                continue
+            deadline = reconnect_deadline(token, now) if token is not None else None
+            if deadline is None:
+                continue
+            ends, what = deadline
+            if now < ends <= now + horizon:
+                found.append(
+                    reconnect_notice(channel, ends, what=what, now=now, zone=self.settings.zone)
+                )
+        return found
+
     # --- inside -----------------------------------------------------------------------------
+
+    def _ran_out(self, channel: str, token: StoredToken) -> None:
+        """Pause a channel whose token ran out for good (when it did, not before)."""
+        assert token.expires_at is not None
+        when = format_datetime(token.expires_at, self.settings.zone)
+        self._give_up(
+            channel,
+            f"udløb {when}, og comms kan ikke forny det",
+            what="dens gemte token er udløbet",
+        )
+        raise RefreshRefused(f"{channel}: its stored token ran out and cannot be renewed")
 
     def _hand(self, channel: str, value: str) -> None:
         self._handed.__dict__[channel] = value
@@ -195,17 +274,34 @@ class StoredTokens:
             self._give_up(channel, str(exc))
             raise
 
-    def _give_up(self, channel: str, reason: str) -> None:
+    def _revoked(self, channel: str, rejected: str, reason: str) -> bool:
+        """The service said the token is revoked: True when the row already holds another
+        (a person connected it again, or another daemon refreshed it); else pause."""
+        with session_scope(self.url) as session:
+            token = tokens.load(session, self.sealer, channel)
+        if token is not None and token.access_token != rejected:
+            return True
+        self._give_up(
+            channel,
+            reason,
+            what="tjenesten afviste dens gemte token som tilbagekaldt eller ugyldigt",
+        )
+        raise RefreshRefused(f"{channel}: the service revoked its stored token", status=401)
+
+    def _give_up(
+        self,
+        channel: str,
+        reason: str,
+        *,
+        what: str = "fornyelsen af dens gemte token blev afvist",
+    ) -> None:
         """Pause the channel (its notice is the paused channel's, sent once) and remember why."""
         message = Scrubber()(reason)
-        log.error("channel %s: token refresh refused: %s; paused", channel, message)
+        log.error("channel %s: its stored token cannot be used: %s; paused", channel, message)
         with session_scope(self.url) as session:
             tokens.note_failure(session, channel, message)
             state = session.get(ChannelState, channel)
             if state is None or not state.paused:
                 queue.pause_channel(
-                    session,
-                    channel,
-                    f"the refresh of its stored token was refused ({message}); "
-                    + reconnect_hint(channel),
+                    session, channel, f"{what} ({message}); " + reconnect_hint(channel)
                 )

@@ -149,8 +149,12 @@ class Daemon:
         """Warn the team well before a channel's token expires (where the service tells)."""
         now = now or self.clock()
         horizon = timedelta(days=self.settings.token_warning_days)
-        notices = []
+        # a connected channel: the store knows its expiry, and whether comms renews it
+        notices = self.tokens.reconnect_notices(set(self.adapters), now=now, horizon=horizon)
+        connected = self.tokens.connected()
         for name, adapter in self.adapters.items():
+            if name in connected:
+                continue
             try:
                 result = adapter.check()
             except CommsError as exc:
@@ -162,7 +166,9 @@ class Daemon:
                     name,
                     zoned_text(result.expires_at, self.settings.zone),
                 )
-                notices.append(token_notice(name, result.expires_at, now=now))
+                notices.append(
+                    token_notice(name, result.expires_at, now=now, zone=self.settings.zone)
+                )
         return self.notifier.send_pending(now=now, extra=notices) if notices else 0
 
     def poll_feed(self, name: str, now: datetime | None = None) -> None:

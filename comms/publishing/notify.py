@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from comms.channels.base import Channel, OutgoingPost
 from comms.config import Settings
-from comms.content.danish import format_datetime
+from comms.content.danish import format_date, format_datetime
 from comms.content.link_from import describe
 from comms.errors import CommsError
 from comms.store.db import session_scope
@@ -94,18 +94,7 @@ def pending_notices(session: Session, *, now: datetime, zone: ZoneInfo) -> list[
         )
     for state in session.exec(select(ChannelState).where(ChannelState.paused)).all():
         key = f"{state.name}:{state.paused_at:%Y%m%dT%H%M%S}" if state.paused_at else state.name
-        notices.append(
-            PendingNotice(
-                "channel-paused",
-                key,
-                f"comms: channel {state.name} is paused",
-                f"Channel {state.name} was paused: {state.paused_reason}\n\nRenew its credentials "
-                f"(connect it again: `comms channels connect {state.name}`, or renew the token "
-                f"in its environment variable), check with `comms channels check {state.name}`, "
-                f"then `comms channels resume {state.name}`. Its posts wait in the queue "
-                "meanwhile.",
-            )
-        )
+        notices.append(paused_notice(state, key, zone=zone))
     return notices + crisis_notices(session, since=since, zone=zone)
 
 
@@ -190,15 +179,56 @@ def _not_sent(session: Session, candidates: list[PendingNotice]) -> list[Pending
     return [n for n in candidates if (n.kind, n.key) not in sent]
 
 
-def token_notice(channel: str, expires_at: datetime, *, now: datetime) -> PendingNotice:
+def paused_notice(state: ChannelState, key: str, *, zone: ZoneInfo) -> PendingNotice:
+    """The notice for a paused channel, in Danish: why, and the commands that bring it back
+    (connecting it again resumes it by itself)."""
+    name = state.name
+    when = f" {format_datetime(state.paused_at, zone)}" if state.paused_at else ""
+    return PendingNotice(
+        "channel-paused",
+        key,
+        f"comms: kanalen {name} er sat på pause",
+        f"Kanalen {name} blev sat på pause{when}: {state.paused_reason}\n\n"
+        f"Forbind den igen med `comms channels connect {name}` (så kører den igen af sig "
+        "selv), eller forny tokenet i dens miljøvariabel, tjek den med "
+        f"`comms channels check {name}` og genoptag den med `comms channels resume {name}`. "
+        "Dens opslag venter i køen så længe.",
+    )
+
+
+def token_notice(
+    channel: str, expires_at: datetime, *, now: datetime, zone: ZoneInfo | None = None
+) -> PendingNotice:
     """The notice for a token that expires soon (one per channel and expiry date)."""
     days = max(0, (expires_at - now).days)
+    when = format_datetime(expires_at, zone or ZoneInfo("Europe/Copenhagen"))
     return PendingNotice(
         "token-expiring",
         f"{channel}:{expires_at:%Y-%m-%d}",
-        f"comms: the token of channel {channel} expires in {days} days",
-        f"The access token of channel {channel} expires on {expires_at:%Y-%m-%d %H:%M} UTC "
-        f"({days} days). Renew it before then, or its posts will stop.",
+        f"comms: tokenet for kanalen {channel} udløber om {days} dage",
+        f"Adgangstokenet for kanalen {channel} udløber {when} (om {days} dage). Forny det "
+        "inden da, ellers holder kanalens opslag op med at blive udgivet.",
+    )
+
+
+def reconnect_notice(
+    channel: str, expires_at: datetime, *, what: str, now: datetime, zone: ZoneInfo
+) -> PendingNotice:
+    """The notice, some days ahead, for a connected channel whose token (or refresh token)
+    runs out and cannot be renewed by comms: only a person connecting it again can. Keyed by
+    channel and expiry day, as `token_notice` is (the overview lists both), so it goes out once
+    per connection however many daemons look."""
+    days = max(0, (expires_at - now).days)
+    day = format_date(expires_at.astimezone(zone))
+    return PendingNotice(
+        "token-expiring",
+        f"{channel}:{expires_at.astimezone(zone):%Y-%m-%d}",
+        f"comms: kanalen {channel} skal forbindes igen inden {day}",
+        f"{what[:1].upper()}{what[1:]} for kanalen {channel} udløber "
+        f"{format_datetime(expires_at, zone)} "
+        f"(om {days} dage), og comms kan ikke forny det selv. Forbind kanalen igen inden da:\n\n"
+        f"    comms channels connect {channel}\n\n"
+        "Ellers sættes kanalen på pause, når det udløber, og dens opslag venter i køen.",
     )
 
 

@@ -40,6 +40,7 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
+from comms.channels import token_answer
 from comms.channels.answers import checked_receipt
 from comms.channels.base import Channel, OutgoingPost, Receipt
 from comms.channels.oauth import RefreshRefused
@@ -428,16 +429,21 @@ class Publisher:
 
 def _with_fresh_token(adapter: Channel, post: OutgoingPost) -> Receipt:
     """The adapter's publish; a 401 on a stored token refreshes it once and tries once more
-    (401 means the service did nothing). A refresh the service refused has already paused the
-    channel: the post was not sent, so it waits (a transient failure), not fails."""
+    (401 means the service did nothing), unless the service said the token is revoked: then
+    the channel pauses for a person to connect it again, and its refresh token is not spent.
+    A refresh the service refused has already paused the channel: the post was not sent, so
+    it waits (a transient failure), not fails."""
     source = adapter.settings.tokens
     try:
         try:
             return adapter.publish(post)
         except AuthError as exc:
-            if exc.status != 401 or isinstance(exc, RefreshRefused) or source is None:
+            if isinstance(exc, RefreshRefused) or source is None:
                 raise
-            if not source.refresh_rejected(post.channel):
+            if exc.status != 401 and exc.token is None:
+                raise  # a missing permission, not a token that ran out
+            revoked = str(exc) if exc.token == token_answer.REVOKED else None
+            if not source.refresh_rejected(post.channel, revoked=revoked):
                 raise
             log.info(
                 "channel %s: 401 on its stored token; refreshed, trying once more", post.channel

@@ -26,7 +26,7 @@ NEW_KEY_ENV = "COMMS_NEW_SECRET_KEY"
 PREFIX = "v1:"  # the format of a sealed value; a later format gets a new prefix
 NONCE_BYTES = 12
 MAKE_KEY = (
-    'comms channels new-key   (or: python -c "import base64, os; '
+    'comms channels new-key   (eller: python -c "import base64, os; '
     'print(base64.urlsafe_b64encode(os.urandom(32)).decode())")'
 )
 
@@ -51,8 +51,8 @@ class Sealer:
         if len(raw) != 32:
             # the value is not repeated: it may be a real key with a typo
             raise ConfigError(
-                f"${env} is not a key: it must be 32 random bytes in URL-safe base64",
-                hint=f"make one with: {MAKE_KEY}",
+                f"${env} er ikke en nøgle: den skal være 32 tilfældige bytes i URL-sikker base64",
+                hint=f"lav en med: {MAKE_KEY}",
             )
         self._aead = AESGCM(raw)
         self.key_id = hashlib.sha256(b"comms-key-id:" + raw).hexdigest()[:12]
@@ -64,16 +64,23 @@ class Sealer:
 
     def open(self, sealed: str, *, context: str) -> str:
         if not sealed.startswith(PREFIX):
-            raise SealError(f"a stored secret of {context!r} is in an unknown format")
+            raise SealError(f"en gemt hemmelighed for {context!r} har et ukendt format")
         blob = base64.urlsafe_b64decode(sealed[len(PREFIX) :].encode())
         try:
             plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
         except InvalidTag:
             raise SealError(
-                f"the stored token of {context!r} does not open with ${KEY_ENV}",
-                hint="set the key it was stored with, or connect the channel again",
+                f"det gemte token for {context!r} kan ikke åbnes med ${KEY_ENV}",
+                hint=f"sæt den nøgle, det blev gemt med, eller forbind kanalen igen: "
+                f"comms channels connect {context}",
             ) from None
         return plain.decode()
+
+
+def sealer_if_set(env: str = KEY_ENV) -> Sealer | None:
+    """The sealer when the key is set, else None: for listings that show what lies in the
+    clear without it, and more with it."""
+    return sealer_from_env(env) if os.environ.get(env, "").strip() else None
 
 
 def sealer_from_env(env: str = KEY_ENV) -> Sealer:
@@ -81,7 +88,7 @@ def sealer_from_env(env: str = KEY_ENV) -> Sealer:
     value = os.environ.get(env, "")
     if not value.strip():
         raise ConfigError(
-            f"${env} is not set: comms stores tokens only encrypted, with a key from ${env}",
-            hint=f"make one with: {MAKE_KEY}; then export {env}=... wherever comms runs",
+            f"${env} er ikke sat: comms gemmer kun tokens krypteret, med en nøgle fra ${env}",
+            hint=f"lav en med: {MAKE_KEY}; sæt derefter {env}=... overalt, hvor comms kører",
         )
     return Sealer(value, env=env)

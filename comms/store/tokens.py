@@ -17,9 +17,16 @@ from sqlmodel import Session, col, select
 
 from comms.store import audit
 from comms.store.models import ChannelToken, utcnow
-from comms.store.sealed import Sealer
+from comms.store.sealed import Sealer, SealError
 
-NOT_SECRET = frozenset({"did", "handle", "scope", "token_type", "user_id", "screen_name"})
+# When the refresh token itself runs out (LinkedIn's `refresh_token_expires_in`): kept inside
+# the seal as an ISO 8601 instant, beside the credentials it belongs to (the row has no column
+# for it); the same name as comms.channels.oauth.REFRESH_EXPIRES, which the store may not import.
+REFRESH_EXPIRES = "refresh_expires_at"
+
+NOT_SECRET = frozenset(
+    {"did", "handle", "scope", "token_type", "user_id", "screen_name", REFRESH_EXPIRES}
+)
 
 
 def credential_values(secrets: dict[str, Any]) -> list[str]:
@@ -42,6 +49,12 @@ class StoredToken:
     @property
     def access_token(self) -> str:
         return str(self.secrets.get("access_token") or "")
+
+    @property
+    def refresh_expires_at(self) -> datetime | None:
+        """When the refresh token runs out, where the service said so; None: it does not (or
+        there is none)."""
+        return refresh_expiry(self.secrets)
 
     def secret_values(self) -> list[str]:
         """Every credential inside the seal: what must never be shown anywhere. Facts kept
@@ -171,6 +184,32 @@ def rotate(session: Session, old: Sealer, new: Sealer, *, actor: str) -> tuple[i
         done += 1
     audit.record(session, actor=actor, action="rotate-key", detail=f"{done} token(s)")
     return done, already
+
+
+def refresh_expiry(secrets: dict[str, Any]) -> datetime | None:
+    value = secrets.get(REFRESH_EXPIRES)
+    if not isinstance(value, str) or not secrets.get("refresh_token"):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def refresh_expiries(session: Session, sealer: Sealer | None) -> dict[str, datetime]:
+    """Each channel's refresh-token expiry, where one is known and the key opens its row."""
+    found: dict[str, datetime] = {}
+    if sealer is None:
+        return found
+    for row in rows(session):
+        try:
+            when = _opened(row, sealer).refresh_expires_at
+        except SealError:
+            continue  # under another key: the listing says what it can
+        if when is not None:
+            found[row.channel] = when
+    return found
 
 
 def _opened(row: ChannelToken, sealer: Sealer) -> StoredToken:

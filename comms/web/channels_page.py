@@ -28,6 +28,7 @@ from comms.queue import transitions as queue
 from comms.report.render import TYPE_NAMES
 from comms.store import tokens
 from comms.store.models import ChannelState, Post, PostState
+from comms.store.sealed import sealer_if_set
 from comms.web.context import Ctx, Refused, page
 
 NOTICES = {
@@ -51,6 +52,7 @@ class Connection:
     connected_at: datetime
     connected_by: str
     last_error: str | None
+    refresh_expires_at: datetime | None = None  # the refresh token runs out (LinkedIn)
 
 
 def routes() -> list[Route]:
@@ -130,6 +132,10 @@ def rows(ctx: Ctx, checked: dict[str, Checked] | None = None) -> list[Row]:
             .group_by(col(Post.channel))
         ).all()
     )
+    try:
+        refresh_ends = tokens.refresh_expiries(ctx.db, sealer_if_set())
+    except CommsError:  # a key that is no key: the page shows what lies in the clear
+        refresh_ends = {}
     stored = {
         t.channel: Connection(
             KIND_NAMES.get(t.kind, t.kind),
@@ -138,6 +144,7 @@ def rows(ctx: Ctx, checked: dict[str, Checked] | None = None) -> list[Row]:
             t.connected_at,
             t.connected_by,
             t.last_error,
+            refresh_ends.get(t.channel),
         )
         for t in tokens.rows(ctx.db)
     }

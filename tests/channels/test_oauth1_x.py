@@ -84,7 +84,7 @@ def test_connect_with_oauth1_and_publish_signed(tmp_path, fake_x, monkeypatch):
     assert page.status_code == 200
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
-    assert "connected with OAuth 1.0a; the token does not expire" in out
+    assert "forbundet med OAuth 1.0a; tokenet udløber ikke" in out
     for name in ("COMMS_SECRET_KEY", "COMMS_TEST_X_KEY", "COMMS_TEST_X_SECRET"):
         monkeypatch.setenv(name, env[name])
     settings = load_settings(path)
@@ -114,5 +114,5 @@ def test_a_redirect_for_another_request_token_is_refused(tmp_path, fake_x):
     requests.get(redirect, params={"oauth_token": "someoneelse", "oauth_verifier": "v"}, timeout=10)
     _out, err = process.communicate(timeout=30)
     assert process.returncode != 0
-    assert "oauth_token is not this authorisation's" in err
+    assert "oauth_token hører ikke til denne godkendelse" in err
     assert url  # the address was printed, and never used

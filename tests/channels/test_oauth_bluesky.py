@@ -51,7 +51,7 @@ def test_a_connected_session_is_refreshed_by_the_daemon_across_lifetimes(tmp_pat
     env = oauth_env()
     connected = _connect(path, env)
     assert connected.returncode == 0, connected.stderr
-    assert "channel bsky connected" in connected.stdout
+    assert "Kanalen bsky er forbundet; sessionen gælder til " in connected.stdout
     assert fake_bluesky.sessions_created == 1
     settings = load_settings(path)
     log = tmp_path / "daemon.log"

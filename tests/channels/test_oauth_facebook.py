@@ -52,7 +52,7 @@ def test_facebook_connects_to_a_page_token_that_does_not_expire_and_posts(
     path = write_config(tmp_path, _table(graph, "facebook", "facebook", 'page_id = "1001"\n'))
     env = {**oauth_env(), SECRET_ENV: graph.login.app_secret}
     out, err = connect_channel(path, env, "facebook")
-    assert "channel facebook connected; the token runs until never" in out
+    assert "Kanalen facebook er forbundet; tokenet gælder til aldrig" in out
     assert graph.login.exchanges == 1  # the short-lived token was exchanged before the Page's
     for name in ("COMMS_SECRET_KEY", SECRET_ENV):
         monkeypatch.setenv(name, env[name])
@@ -80,7 +80,7 @@ def test_instagram_connects_through_its_linked_page(tmp_path, graph, monkeypatch
     path = write_config(tmp_path, _table(graph, "instagram", "instagram", extra))
     env = {**oauth_env(), SECRET_ENV: graph.login.app_secret}
     out, _err = connect_channel(path, env, "instagram")
-    assert "channel instagram connected; the token runs until never" in out
+    assert "Kanalen instagram er forbundet; tokenet gælder til aldrig" in out
     check = run_comms("--config", str(path), "channels", "check", "instagram", env=env)
     assert "@trygaalborg" in check.stdout  # the stored Page token reads the account
     assert_no_marker(out, check.stdout, check.stderr)

@@ -47,7 +47,7 @@ def test_connect_then_publish_across_a_refresh(tmp_path, fake_linkedin, monkeypa
     )
     env = {**oauth_env(), SECRET_ENV: fake_linkedin.client_secret}
     out, err = connect_channel(path, env, "linkedin")
-    assert "channel linkedin connected" in out
+    assert "Kanalen linkedin er forbundet" in out
     for name in ("COMMS_SECRET_KEY", SECRET_ENV):
         monkeypatch.setenv(name, env[name])
     settings = load_settings(path)

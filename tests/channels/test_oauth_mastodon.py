@@ -45,7 +45,7 @@ def test_connect_registers_the_app_and_the_daemon_posts_with_the_stored_token(
     )
     env = oauth_env()
     out, err = connect_channel(path, env, "mastodon")
-    assert "channel mastodon connected; the token runs until never" in out
+    assert "Kanalen mastodon er forbundet; tokenet gælder til aldrig" in out
     assert len(fake_mastodon.apps) == 1
     assert fake_mastodon.apps[0]["redirect_uri"].startswith("http://127.0.0.1:")
     monkeypatch.setenv("COMMS_SECRET_KEY", env["COMMS_SECRET_KEY"])

@@ -62,8 +62,8 @@ def test_connect_runs_pkce_through_the_local_listener_and_stores_the_token_seale
     settings = _config(tmp_path, fake_x)
     env = oauth_env(fake_x)
     out, err = connect_x(settings.path, env)
-    assert "channel x connected" in out
-    assert "comms refreshes it" in out
+    assert "Kanalen x er forbundet; tokenet gælder til " in out
+    assert "comms fornyer det selv." in out
     assert_no_marker(out, err)
     token_calls = [r for r in fake_x.requests if r.path == fake_x.oauth.token_path]
     assert len(token_calls) == 1  # the code, traded once, with its verifier
@@ -114,7 +114,7 @@ def test_a_forged_redirect_is_refused(tmp_path, fake_x):
     requests.get(redirect, params={"code": "stolen", "state": "not-ours"}, timeout=10)
     _, err = process.communicate(timeout=30)
     assert process.returncode != 0
-    assert "state does not match" in err
+    assert "state passer ikke til denne godkendelse" in err
     with session_scope(settings.database_url) as session:
         assert tokens.rows(session) == []
 

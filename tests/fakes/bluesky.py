@@ -73,6 +73,7 @@ class FakeBluesky(FakeServer):
         self.expired: set[str] = set()
         self.sessions_created = 0
         self.refreshes = 0
+        self.refresh_attempts = 0  # refreshSession calls, answered or refused
         self.reused: list[str] = []  # refresh JWTs used a second time (must stay empty)
         self._expires: dict[str, float] = {}
         self.counts: dict[str, dict[str, int]] = {}  # uri -> likeCount, repostCount, ...
@@ -125,6 +126,13 @@ class FakeBluesky(FakeServer):
     def expired_response(self) -> Response:
         return _error(400, "ExpiredToken", "Token has expired")
 
+    def revoke_all(self) -> None:
+        """The app password was revoked: every session's tokens are unknown from now on
+        (InvalidToken), refresh JWTs included."""
+        with self._lock:
+            self.access.clear()
+            self.refresh.clear()
+
     def _new_session(self) -> dict[str, Any]:
         n = next(self._tokens)
         access, refresh = f"fake-access-{n}-{self.did}", f"fake-refresh-{n}-{self.did}"
@@ -153,6 +161,7 @@ class FakeBluesky(FakeServer):
         return Response(200, self._new_session())
 
     def refresh_session(self, request: Request) -> Response:
+        self.refresh_attempts += 1
         refused = self._token(request, self.refresh)
         if refused is not None:
             token = (request.header("authorization") or "").removeprefix("Bearer ")

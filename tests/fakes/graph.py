@@ -35,6 +35,14 @@ IG_METRICS = {"reach", "views", "likes", "comments", "saved", "shares", "total_i
 IG_IMAGE_UNSUPPORTED = {"shares"}  # "(#100) The metric ... is not supported for this media type"
 
 
+REVOKED_MESSAGES = {
+    458: "Error validating access token: The user has not authorized application 4242.",
+    460: "Error validating access token: The session has been invalidated because the user "
+    "changed their password or Facebook has changed the session for security reasons.",
+    467: "Error validating access token: The session is invalid because the user logged out.",
+}
+
+
 def graph_error(
     code: int,
     message: str,
@@ -119,6 +127,7 @@ class GraphFake(FakeServer):
         self.app_token: str | None = None  # also accepted, as an app token for /debug_token
         self.info = TokenInfo()
         self.expired = False
+        self.revoked_subcode: int | None = None  # 458, 460, 467: the token was invalidated
         self.posts: list[dict[str, Any]] = []  # Page posts, oldest first
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: list[dict[str, Any]] = []  # Instagram media, oldest first
@@ -193,6 +202,12 @@ class GraphFake(FakeServer):
             )
         if self.expired:
             return self.expired_response()
+        if self.revoked_subcode is not None:
+            return graph_error(
+                190,
+                REVOKED_MESSAGES.get(self.revoked_subcode, "Error validating access token"),
+                subcode=self.revoked_subcode,
+            )
         return None
 
     def _route(self, request: Request) -> Response:

@@ -179,8 +179,17 @@ class FakeLinkedin(FakeServer):
         if request.path.startswith("/oauth/"):
             return None  # introspection authenticates with client id and secret
         header = request.header("authorization") or ""
-        stored = header.startswith("Bearer ") and self.oauth.access_state(header[7:]) == "ok"
-        if header != f"Bearer {self.token}" and not stored:
+        state = self.oauth.access_state(header[7:]) if header.startswith("Bearer ") else ""
+        if header != f"Bearer {self.token}" and state != "ok":
+            if state == "expired":
+                return self.expired_response()
+            if state == "revoked":
+                return error(
+                    401,
+                    "The token used in the request has been revoked by the user",
+                    serviceErrorCode=65601,
+                    code="REVOKED_ACCESS_TOKEN",
+                )
             return error(
                 401,
                 "Invalid access token",
@@ -205,7 +214,7 @@ class FakeLinkedin(FakeServer):
         return error(
             401,
             "The token used in the request has expired",
-            serviceErrorCode=65601,
+            serviceErrorCode=65602,
             code="EXPIRED_ACCESS_TOKEN",
         )
 

@@ -93,8 +93,13 @@ class FakeMastodon(FakeServer):
         header = request.header("authorization") or ""
         if header == f"Bearer {self.token}":
             return None
-        if header.startswith("Bearer ") and self.oauth.access_state(header[7:]) == "ok":
+        state = self.oauth.access_state(header[7:]) if header.startswith("Bearer ") else ""
+        if state == "ok":
             return None
+        if state == "expired":  # an instance that gives tokens a life (Mastodon 4.3+)
+            return _bearer_error("The access token expired")
+        if state == "revoked":
+            return _bearer_error("The access token was revoked")
         return self.expired_response()
 
     def register_app(self, request: Request) -> Response:
@@ -115,7 +120,7 @@ class FakeMastodon(FakeServer):
         return Response(200, app)
 
     def expired_response(self) -> Response:
-        return Response(401, {"error": "The access token is invalid"})
+        return _bearer_error("The access token is invalid")
 
     # -- statuses ---------------------------------------------------------------------------
 
@@ -272,3 +277,11 @@ def _content(text: str) -> str:
 
 def _invalid(message: str) -> Response:
     return Response(422, {"error": message})
+
+
+def _bearer_error(description: str) -> Response:
+    """Doorkeeper's 401: the RFC 6750 challenge, and the description as the JSON error."""
+    challenge = (
+        f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{description}"'
+    )
+    return Response(401, {"error": description}, {"WWW-Authenticate": challenge})

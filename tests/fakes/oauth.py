@@ -46,9 +46,16 @@ class OAuth2Provider:
     refreshes: int = 0
     reused: list[str] = field(default_factory=list)
     refused_refresh: bool = False  # every refresh answers 400 invalid_grant (revoked)
+    # LinkedIn's `refresh_token_expires_in`: a refresh token that dies this many seconds after
+    # the person connected (refreshing does not extend it); None: the field is not sent
+    refresh_life: float | None = None
+    refresh_attempts: int = 0  # refresh grants asked for, granted or not
+    issue_refresh: bool = True  # False: an app without refresh tokens (LinkedIn's default)
     _codes: dict[str, _Code] = field(default_factory=dict)
     _access: dict[str, float] = field(default_factory=dict)  # token -> expires (monotonic)
     _refresh: dict[str, bool] = field(default_factory=dict)  # token -> used
+    _refresh_ends: dict[str, float] = field(default_factory=dict)  # token -> dies (monotonic)
+    _revoked: set[str] = field(default_factory=set)  # access tokens the person revoked
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -62,8 +69,11 @@ class OAuth2Provider:
         """ "ok", "expired" or "unknown" for a bearer token."""
         with self._lock:
             expires = self._access.get(token)
+            revoked = token in self._revoked
         if expires is None:
             return "unknown"
+        if revoked:
+            return "revoked"
         return "ok" if time.monotonic() < expires else "expired"
 
     def expire_now(self) -> None:
@@ -71,6 +81,13 @@ class OAuth2Provider:
         with self._lock:
             for token in self._access:
                 self._access[token] = 0.0
+
+    def revoke_all(self) -> None:
+        """The person revoked comms' access at the service: every access token is refused as
+        revoked and every refresh token is dead (the grant is gone)."""
+        with self._lock:
+            self._revoked |= set(self._access)
+            self._refresh.clear()
 
     def issued_tokens(self) -> list[str]:
         with self._lock:
@@ -135,10 +152,17 @@ class OAuth2Provider:
     def _by_refresh(self, form: dict[str, str]) -> Response:
         token = form.get("refresh_token", "")
         with self._lock:
+            self.refresh_attempts += 1
             if self.refused_refresh:
                 return Response(400, {"error": "invalid_grant", "error_description": "revoked"})
             if token not in self._refresh:
                 return Response(400, {"error": "invalid_grant"})
+            ends = self._refresh_ends.get(token)
+            if ends is not None and time.monotonic() >= ends:
+                return Response(
+                    400,
+                    {"error": "invalid_grant", "error_description": "refresh token expired"},
+                )
             if self._refresh[token]:
                 self.reused.append(token)
                 return Response(400, {"error": "invalid_grant", "error_description": "used"})
@@ -146,6 +170,9 @@ class OAuth2Provider:
                 self._refresh[token] = True
             self.refreshes += 1
             answer = self._issue("", refresh=self.rotate)
+            if ends is not None and isinstance(answer.body, dict):
+                # LinkedIn: the same refresh token, and the time it has left
+                answer.body["refresh_token_expires_in"] = max(0, int(ends - time.monotonic()))
             return answer
 
     def _issue(self, scope: str, *, refresh: bool = True) -> Response:
@@ -160,8 +187,11 @@ class OAuth2Provider:
         }
         if life is not None:
             body["expires_in"] = life
-        if refresh and life is not None:
+        if refresh and life is not None and self.issue_refresh:
             rt = f"{MARKER}-refresh-{n}-{secrets.token_urlsafe(8)}"
             self._refresh[rt] = False
             body["refresh_token"] = rt
+            if self.refresh_life is not None:
+                self._refresh_ends[rt] = time.monotonic() + self.refresh_life
+                body["refresh_token_expires_in"] = int(self.refresh_life)
         return Response(200, body)

@@ -253,3 +253,38 @@ def test_the_page_masks_a_relay_url_even_if_an_adapter_echoes_it(hook_site: Sett
     assert DEAD_SIG not in shown
     assert "webhookb2" not in shown
     assert shown.startswith("POST ")
+
+
+def test_a_connected_channel_shows_when_its_refresh_token_runs_out(
+    admin_site: Settings, monkeypatch
+):
+    """LinkedIn's refresh token ends (refresh_token_expires_in): the page says when, in
+    Copenhagen time, beside the access token's expiry, and never shows a token."""
+    from comms.store import tokens
+    from comms.store.sealed import new_key, sealer_from_env
+
+    monkeypatch.setenv("COMMS_SECRET_KEY", new_key())
+    ends = datetime(2027, 11, 30, 23, 30, tzinfo=UTC)  # 1 December 2027 at 00.30 in Denmark
+    secrets = {
+        "access_token": "access-marker-never-shown",
+        "refresh_token": "refresh-marker-never-shown",
+        "refresh_expires_at": ends.isoformat(),
+    }
+    with session_scope(admin_site.database_url) as session:
+        tokens.save(
+            session,
+            sealer_from_env(),
+            "kommune-x",
+            kind="oauth2",
+            secrets=secrets,
+            expires_at=ends - timedelta(days=300),
+            actor="admin",
+        )
+    page = signed_in(admin_site, "admin").get("/channels").text
+    x_row = row(page, "kommune-x")
+    assert "Fornyelsen udløber: 1. december 2027 kl. 0.30" in x_row
+    assert "marker-never-shown" not in page
+    monkeypatch.delenv("COMMS_SECRET_KEY")  # without the key: the rest still shows
+    page = signed_in(admin_site, "admin").get("/channels").text
+    assert "Fornyelsen udløber" not in row(page, "kommune-x")
+    assert "Udløber:" in row(page, "kommune-x")
