@@ -48,9 +48,9 @@ from comms.store.models import (
     utcnow,
 )
 
-_INSERT_CHUNK = 5000  # rows per batch (checked, looked up and inserted together)
+_INSERT_CHUNK = 1000  # rows per batch (checked, looked up and inserted together)
 _LOOKUP_CHUNK = 500  # keys per IN (...) query
-_IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while inserting (default: 2 MiB)
+_IMPORT_CACHE_KIB = 16 * 1024  # SQLite page cache while inserting (default: 2 MiB)
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
 _POSTS = table_of(Post)
