@@ -48,9 +48,9 @@ from comms.store.models import (
     utcnow,
 )
 
-_INSERT_CHUNK = 5000  # rows per batch (checked, looked up and inserted together)
+_INSERT_CHUNK = 1000  # rows per batch (checked, looked up and inserted together)
 _LOOKUP_CHUNK = 500  # keys per IN (...) query
-_IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while inserting (default: 2 MiB)
+_IMPORT_CACHE_KIB = 16 * 1024  # SQLite page cache while inserting (default: 2 MiB)
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
 _POSTS = table_of(Post)
@@ -415,9 +415,12 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
 def _import_cache(connection: Any) -> Iterator[None]:
     """A bigger SQLite page cache for this connection while one import runs.
 
-    The unique plan_key index takes random keys: with the default 2 MiB SQLite spills index
-    pages halfway through the transaction and every later batch rereads them. The cache is
-    bounded (`_IMPORT_CACHE_KIB`), so the import's memory still does not grow with the file.
+    The unique plan_key index takes random keys: a batch looks its keys up and then inserts
+    them, and with the default 2 MiB the leaves the lookup read are gone again by the insert.
+    16 MiB holds one batch's leaves (and a file of 100,000 rows' whole index); a bigger file's
+    index does not fit in any cache we would allow, so beyond that each batch rereads its
+    leaves from the WAL (the operating system's cache). The cache is bounded
+    (`_IMPORT_CACHE_KIB`), so the import's memory does not grow with the file.
     """
     if connection.dialect.name != "sqlite":
         yield
