@@ -109,15 +109,16 @@ def sqlite_copy_seconds(
     """Seconds SQLite alone takes to write `tables`' rows of one database into a fresh one.
 
     The floor of writing these rows. Untimed: a new database `into` with comms' schema and its
-    indexes (WAL, synchronous=NORMAL, a 64 MiB page cache, as comms opens it for an import), and
-    the rows (every column as stored, ids included, so a figure keeps its post) copied into an
-    attached in-memory database. Timed: one `INSERT INTO t (columns) SELECT columns FROM memory`
-    per table in one transaction, and the commit. The values reach SQLite without a Python call
-    per row or value, so no writer of these rows, in any language, through any driver, can be
-    faster with this schema. (The columns are named, so SQLite cannot use its table-to-table
-    transfer shortcut, which copies stored records without building them; no writer of new
-    rows has that.) With `indexes=False` the schema's secondary indexes are dropped first (the
-    primary keys and the unique plan_key stay): the floor of any schema storing the same values.
+    indexes (WAL, synchronous=NORMAL, a 64 MiB page cache: four times what comms' import takes, so
+    the floor errs fast), and the rows (every column as stored, ids included, so a figure keeps its
+    post) copied into an attached in-memory database. Timed: one `INSERT INTO t (columns) SELECT
+    columns FROM memory` per table in one transaction, and the commit. The values reach SQLite
+    without a Python call per row or value, so no writer of these rows, in any language, through any
+    driver, can be faster with this schema. (The columns are named, so SQLite cannot use its
+    table-to-table transfer shortcut, which copies stored records without building them; no writer
+    of new rows has that.) With `indexes=False` the schema's secondary indexes are dropped first
+    (the primary keys and the unique plan_key stay): the floor of any schema storing the same
+    values.
     """
     from comms.store.db import dispose_all, ensure_schema
 
@@ -131,7 +132,7 @@ def sqlite_copy_seconds(
                 connection.execute(f"DROP INDEX {name}")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA cache_size=-65536")  # 64 MiB, as comms' import has
+        connection.execute("PRAGMA cache_size=-65536")  # 64 MiB
         connection.execute("ATTACH DATABASE ':memory:' AS memory")
         connection.execute("ATTACH DATABASE ? AS source", (str(rows_from),))
         statements = []
