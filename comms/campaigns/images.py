@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from PIL import Image, UnidentifiedImageError
-
 MAX_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 SUFFIXES = {
@@ -68,6 +66,8 @@ def picture_problem(path: Path, *, shown: Path | None = None) -> str | None:
     expected = SUFFIXES.get(path.suffix.lower())
     if expected is None:
         return f"image {name} must be .png, .jpg, .gif or .webp"
+    from PIL import Image, UnidentifiedImageError  # only when there is a picture to read
+
     try:
         with Image.open(path) as probe:
             kind, pixels = probe.format, probe.width * probe.height

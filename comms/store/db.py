@@ -208,6 +208,10 @@ def downgrade(url: str, revision: str) -> None:
 
 def ensure_schema(url: str, *, create_if_empty: bool = True) -> None:
     """Refuse to work on an old schema; a database with no tables at all is created."""
+    from comms.store.revision import is_current
+
+    if is_current(get_engine(url), MIGRATIONS_DIR / "versions"):
+        return
     current = current_revision(url)
     head = head_revision()
     if current == head:

@@ -16,9 +16,6 @@ import hashlib
 import os
 import secrets
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from comms.errors import ConfigError
 
 KEY_ENV = "COMMS_SECRET_KEY"
@@ -54,6 +51,10 @@ class Sealer:
                 f"${env} er ikke en nøgle: den skal være 32 tilfældige bytes i URL-sikker base64",
                 hint=f"lav en med: {MAKE_KEY}",
             )
+        # imported here: the cipher's bindings are several MB that a process which never opens
+        # a stored token (a daemon with only token-less channels) should not carry
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aead = AESGCM(raw)
         self.key_id = hashlib.sha256(b"comms-key-id:" + raw).hexdigest()[:12]
 
@@ -65,6 +66,8 @@ class Sealer:
     def open(self, sealed: str, *, context: str) -> str:
         if not sealed.startswith(PREFIX):
             raise SealError(f"en gemt hemmelighed for {context!r} har et ukendt format")
+        from cryptography.exceptions import InvalidTag
+
         blob = base64.urlsafe_b64decode(sealed[len(PREFIX) :].encode())
         try:
             plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
