@@ -59,7 +59,7 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = sa.create_engine(url, pool_size=5, max_overflow=5)
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     _engines[url] = engine
     return engine
