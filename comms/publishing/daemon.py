@@ -38,7 +38,7 @@ from comms.publishing.notify import Notifier, feed_notice, token_notice
 from comms.publishing.publisher import Publisher
 from comms.queue import transitions as queue
 from comms.store.clock import DatabaseClock
-from comms.store.db import ensure_schema, session_scope
+from comms.store.db import ensure_schema, ping_before_use, session_scope
 from comms.store.in_use import held_while_running
 from comms.store.outage import Outage, is_database_unavailable
 from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
@@ -409,6 +409,7 @@ class Daemon:
 
 def start(settings: Settings, *, once: bool = False) -> PassResult | None:
     """Check the schema, then run one pass (`--once`) or serve until stopped."""
+    ping_before_use(False)  # a dropped connection is an outage the daemon rides out
     with held_while_running(settings.database_url):  # a restore waits until it stops
         ensure_schema(settings.database_url)
         daemon = Daemon(settings)
