@@ -228,3 +228,36 @@ def test_a_stopped_publisher_releases_its_claims_instead_of_waiting_for_tokens(
         post = get_post(url, post_id)
         assert (post.state, post.lease_owner) == (PostState.QUEUED, None)
     assert [post_id for _c, post_id, _at in sent] == [ids[0]]
+
+
+def test_claims_held_grow_with_a_fast_channel_and_stay_within_the_lease() -> None:
+    """A channel measured to answer fast is claimed in bigger batches, never more than it sends
+    in a quarter of the lease nor MAX_BATCH; a rated channel only what its bucket lets out then."""
+    from comms.publishing.publisher import MAX_BATCH
+
+    adapters = {
+        "fast": _stub("fast"),
+        "wide": _stub("wide", max_concurrency=3),
+        "rated": _stub("rated", rate_per_minute=6),
+        "often": _stub("often", rate_per_minute=600),
+    }
+    publisher = Publisher(
+        adapters,
+        threading.Event(),
+        url="sqlite://",
+        worker="test-worker",
+        settings=DaemonSettings(lease_seconds=20),
+    )
+    assert publisher.backlog("fast") == 4  # nothing measured yet: twice its concurrency plus two
+    assert publisher.backlog("wide") == 8
+    assert publisher.backlog("rated") == 1  # one token now, the next after 10 s: past 5 s
+    assert publisher.backlog("often") == 4  # 51 tokens in 5 s, but no more than a slow channel
+    publisher._paced("fast", 0.5)  # 5 s of the lease: 10 posts
+    assert publisher.backlog("fast") == 10
+    publisher._paced("wide", 0.5)  # three at a time
+    assert publisher.backlog("wide") == MAX_BATCH
+    for _ in range(50):
+        publisher._paced("fast", 4.0)  # it slowed down: back to the least
+    assert publisher.backlog("fast") == 4
+    publisher._paced("fast", 0.001)  # one fast call moves the pace a fifth of the way only
+    assert publisher.backlog("fast") == 4
