@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -261,3 +262,28 @@ def test_claims_held_grow_with_a_fast_channel_and_stay_within_the_lease() -> Non
     assert publisher.backlog("fast") == 4
     publisher._paced("fast", 0.001)  # one fast call moves the pace a fifth of the way only
     assert publisher.backlog("fast") == 4
+
+
+def test_a_channel_claimed_in_a_big_batch_leaves_the_other_channels_their_threads(
+    make_settings,
+) -> None:
+    """25 claims of a fast channel in hand do not queue another channel's call behind them:
+    each channel takes at most its own share of the worker threads."""
+    url = make_settings().database_url
+    clock, sent = FakeClock(), []
+    fast = Recording("fast", clock, sent)
+    fast.then = lambda: time.sleep(0.01)  # a call takes a moment: the others could overtake
+    adapters = {"fast": fast, "other": Recording("other", clock, sent)}
+    many = [add_post(url, channel="fast", text=f"Opslag {n}") for n in range(30)]
+    other = add_post(url, channel="other")
+    publisher = _publisher(url, adapters, threading.Event(), clock)
+    publisher._paced("fast", 0.001)  # measured fast: claimed 25 at a time
+    assert publisher.backlog("fast") == 25
+    try:
+        states = publisher.drain({"fast", "other"}, clock=system_clock)
+    finally:
+        publisher.close()
+    assert states == dict.fromkeys([*many, other], "published")
+    order = [post_id for _channel, post_id, _at in sent]
+    assert sorted(order) == sorted([*many, other])
+    assert order.index(other) < 10, order  # not after the fast channel's whole batch

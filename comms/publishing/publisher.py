@@ -33,6 +33,7 @@ statement as the mark while no pause is in force anywhere).
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -139,16 +140,7 @@ class Publisher:
             for name, limit in self.limits.items()
             if limit.rate_per_minute
         }
-        self.workers = max(
-            1,
-            min(
-                MAX_WORKERS,
-                sum(
-                    BACKLOG_FACTOR * limit.max_concurrency + BACKLOG_EXTRA
-                    for limit in self.limits.values()
-                ),
-            ),
-        )
+        self.workers = max(1, min(MAX_WORKERS, sum(map(self._threads_of, self.limits))))
         self._slots = {
             name: threading.BoundedSemaphore(limit.max_concurrency)
             for name, limit in self.limits.items()
@@ -205,12 +197,26 @@ class Publisher:
         """Publish everything due on `channels` now; post id -> the state each post ended in."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="comms-publish")
+        pool = self._pool
         states: dict[int, str] = {}
         pending: dict[Future[str], Claim] = {}
-        held = dict.fromkeys(channels, 0)
+        held = dict.fromkeys(channels, 0)  # claims in hand: in the pool or waiting for it
+        # claims beyond a channel's share of the worker threads wait here, so a channel claimed
+        # in a big batch never takes the threads the other channels' calls need
+        waiting: dict[str, collections.deque[Claim]] = {n: collections.deque() for n in channels}
+        in_pool = dict.fromkeys(channels, 0)
         drained: set[str] = set()
         paused: set[str] = set()
         unavailable: Exception | None = None
+
+        def submit(name: str) -> None:
+            room = self._threads_of(name) - in_pool[name]
+            while room > 0 and waiting[name]:
+                item = waiting[name].popleft()
+                pending[pool.submit(self._one, item, clock, paused, states)] = item
+                in_pool[name] += 1
+                room -= 1
+
         while True:
             if not self.stopping.is_set():
                 for name in sorted(channels - drained - paused):
@@ -230,10 +236,9 @@ class Publisher:
                         break
                     if len(claims) < want:
                         drained.add(name)
-                    for item in claims:
-                        held[name] += 1
-                        future = self._pool.submit(self._one, item, clock, paused, states)
-                        pending[future] = item
+                    held[name] += len(claims)
+                    waiting[name].extend(claims)
+                    submit(name)
             if not pending:
                 self._flush(set(self._carry), clock, states)
                 if unavailable is not None:
@@ -244,12 +249,18 @@ class Publisher:
                 item = pending.pop(future)
                 name = item.outgoing.channel
                 held[name] -= 1
+                in_pool[name] -= 1
+                submit(name)  # a claim still waiting (given back by _one after a stop or pause)
                 state = future.result()
                 if state in ("released", "database-unavailable", "carried"):
                     continue
                 states[item.post_id] = state
             # a channel with nothing left in hand records its carried success now
             self._flush({name for name in self._carry if not held.get(name)}, clock, states)
+
+    def _threads_of(self, name: str) -> int:
+        """The worker threads channel `name` may take at once (the pool has them all)."""
+        return BACKLOG_FACTOR * self.limits[name].max_concurrency + BACKLOG_EXTRA
 
     def _flush(self, channels: set[str], clock: Clock, states: dict[int, str]) -> None:
         """Record the carried successes of `channels` alone."""
