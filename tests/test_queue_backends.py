@@ -128,6 +128,57 @@ def test_claim_takes_a_due_post_once_under_a_lease(db_url):
     assert post.scheduled_at.tzinfo is not None  # aware UTC on both backends
 
 
+def test_a_batch_claim_takes_at_most_its_limit_in_due_order(db_url):
+    """One statement claims the batch: never more than asked (PostgreSQL may re-run an
+    `IN (subquery)` per updated row), the earliest due first, each with its own attempt."""
+    now = utcnow()
+    ids = [
+        add_post(db_url, text=f"post {i}", due=now - timedelta(seconds=60 - i)) for i in range(30)
+    ]
+    first = claim(db_url, now=now, limit=4)
+    assert [c.post_id for c in first] == ids[:4]
+    assert [c.attempt for c in first] == [1, 1, 1, 1]
+    second = claim(db_url, worker="w2", now=now, limit=4)
+    assert [c.post_id for c in second] == ids[4:8]
+    claims = first + second
+    assert len({c.attempt_id for c in claims}) == 8
+    with session_scope(db_url) as session:
+        attempts = dict(session.exec(select(Attempt.attempt_id, Attempt.post_id)).all())
+        states = dict(session.exec(select(Post.id, Post.state)).all())
+    assert attempts == {c.attempt_id: c.post_id for c in claims}
+    assert [states[i] for i in ids] == [PostState.PUBLISHING] * 8 + [PostState.QUEUED] * 22
+    for c in claims:
+        post = get_post(db_url, c.post_id)
+        assert (post.attempt_id, post.lease_owner) == (
+            c.attempt_id,
+            "w1" if c in first else "w2",
+        )
+
+
+def test_a_success_is_audited_and_finishes_its_attempt_only_when_it_changed_the_post(db_url):
+    from comms.store.models import AuditEvent
+
+    post_id = add_post(db_url, campaign="sommer")
+    [c] = claim(db_url)
+    with session_scope(db_url) as session:
+        assert queue.mark_sending(session, c, now=utcnow())
+    with session_scope(db_url) as session:
+        assert queue.record_success(session, c, Receipt("x1", "https://e/1"), now=utcnow())
+    with session_scope(db_url) as session:
+        assert not queue.record_success(session, c, Receipt("x2"), now=utcnow())
+    with session_scope(db_url) as session:
+        events = session.exec(
+            select(AuditEvent.action, AuditEvent.post_id, AuditEvent.campaign, AuditEvent.detail)
+        ).all()
+        attempt = session.exec(select(Attempt).where(Attempt.attempt_id == c.attempt_id)).one()
+    assert [e for e in events if e[0] == "publish"] == [
+        ("publish", post_id, "sommer", "https://e/1")
+    ]
+    assert (attempt.outcome, attempt.finished_at is not None) == ("published", True)
+    post = get_post(db_url, post_id)
+    assert (post.state, post.external_id, post.lease_owner) == (PostState.PUBLISHED, "x1", None)
+
+
 def test_every_change_is_compare_and_set(db_url):
     first, second = add_post(db_url), add_post(db_url)
     [c1, c2] = claim(db_url)

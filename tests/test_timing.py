@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -228,3 +229,61 @@ def test_a_stopped_publisher_releases_its_claims_instead_of_waiting_for_tokens(
         post = get_post(url, post_id)
         assert (post.state, post.lease_owner) == (PostState.QUEUED, None)
     assert [post_id for _c, post_id, _at in sent] == [ids[0]]
+
+
+def test_claims_held_grow_with_a_fast_channel_and_stay_within_the_lease() -> None:
+    """A channel measured to answer fast is claimed in bigger batches, never more than it sends
+    in a quarter of the lease nor MAX_BATCH; a rated channel only what its bucket lets out then."""
+    from comms.publishing.publisher import MAX_BATCH
+
+    adapters = {
+        "fast": _stub("fast"),
+        "wide": _stub("wide", max_concurrency=3),
+        "rated": _stub("rated", rate_per_minute=6),
+        "often": _stub("often", rate_per_minute=600),
+    }
+    publisher = Publisher(
+        adapters,
+        threading.Event(),
+        url="sqlite://",
+        worker="test-worker",
+        settings=DaemonSettings(lease_seconds=20),
+    )
+    assert publisher.backlog("fast") == 4  # nothing measured yet: twice its concurrency plus two
+    assert publisher.backlog("wide") == 8
+    assert publisher.backlog("rated") == 1  # one token now, the next after 10 s: past 5 s
+    assert publisher.backlog("often") == 4  # 51 tokens in 5 s, but no more than a slow channel
+    publisher._paced("fast", 0.5)  # 5 s of the lease: 10 posts
+    assert publisher.backlog("fast") == 10
+    publisher._paced("wide", 0.5)  # three at a time
+    assert publisher.backlog("wide") == MAX_BATCH
+    for _ in range(50):
+        publisher._paced("fast", 4.0)  # it slowed down: back to the least
+    assert publisher.backlog("fast") == 4
+    publisher._paced("fast", 0.001)  # one fast call moves the pace a fifth of the way only
+    assert publisher.backlog("fast") == 4
+
+
+def test_a_channel_claimed_in_a_big_batch_leaves_the_other_channels_their_threads(
+    make_settings,
+) -> None:
+    """25 claims of a fast channel in hand do not queue another channel's call behind them:
+    each channel takes at most its own share of the worker threads."""
+    url = make_settings().database_url
+    clock, sent = FakeClock(), []
+    fast = Recording("fast", clock, sent)
+    fast.then = lambda: time.sleep(0.01)  # a call takes a moment: the others could overtake
+    adapters = {"fast": fast, "other": Recording("other", clock, sent)}
+    many = [add_post(url, channel="fast", text=f"Opslag {n}") for n in range(30)]
+    other = add_post(url, channel="other")
+    publisher = _publisher(url, adapters, threading.Event(), clock)
+    publisher._paced("fast", 0.001)  # measured fast: claimed 25 at a time
+    assert publisher.backlog("fast") == 25
+    try:
+        states = publisher.drain({"fast", "other"}, clock=system_clock)
+    finally:
+        publisher.close()
+    assert states == dict.fromkeys([*many, other], "published")
+    order = [post_id for _channel, post_id, _at in sent]
+    assert sorted(order) == sorted([*many, other])
+    assert order.index(other) < 10, order  # not after the fast channel's whole batch

@@ -31,12 +31,15 @@ def daemon_command(app: AppContext, once: bool, log_level: str, log_format: str)
       comms daemon
       comms daemon --once --log-format json
     """
+    from comms.publishing.signals import note_stop_signals
+
+    asked_to_stop = None if once else note_stop_signals()  # before the daemon's slow imports
     from comms.logs import setup_logging
     from comms.publishing import daemon
 
     settings = app.settings
     setup_logging(settings, level=log_level, fmt=log_format)
-    result = daemon.start(settings, once=once)
+    result = daemon.start(settings, once=once, asked_to_stop=asked_to_stop)
     if once and result is not None:
         click.echo(
             f"published {result.published}, retrying {result.retrying}, failed "

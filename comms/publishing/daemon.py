@@ -36,9 +36,10 @@ from comms.errors import CommsError
 from comms.publishing.credentials import StoredTokens
 from comms.publishing.notify import Notifier, feed_notice, token_notice
 from comms.publishing.publisher import Publisher
+from comms.publishing.signals import note_stop_signals
 from comms.queue import transitions as queue
 from comms.store.clock import DatabaseClock
-from comms.store.db import ensure_schema, session_scope
+from comms.store.db import ensure_schema, ping_before_use, session_scope
 from comms.store.in_use import held_while_running
 from comms.store.outage import Outage, is_database_unavailable
 from comms.timeutil import Clock, fixed_clock, system_clock, zoned_text
@@ -336,6 +337,8 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if self.stopping.is_set():  # asked to stop while starting (see start)
+            done.set()
         scheduler.add_job(
             tick,
             "interval",
@@ -413,11 +416,22 @@ class Daemon:
         return instant
 
 
-def start(settings: Settings, *, once: bool = False) -> PassResult | None:
-    """Check the schema, then run one pass (`--once`) or serve until stopped."""
+def start(
+    settings: Settings, *, once: bool = False, asked_to_stop: threading.Event | None = None
+) -> PassResult | None:
+    """Check the schema, then run one pass (`--once`) or serve until stopped (at once if
+    `asked_to_stop`, from signals.note_stop_signals, was set while starting)."""
+    ping_before_use(False)  # a dropped connection is an outage the daemon rides out
+    if not once and asked_to_stop is None:
+        asked_to_stop = note_stop_signals()
     with held_while_running(settings.database_url):  # a restore waits until it stops
         ensure_schema(settings.database_url)
         daemon = Daemon(settings)
+        if not once:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda _signum, _frame: daemon.stopping.set())
+        if asked_to_stop is not None and asked_to_stop.is_set():
+            daemon.stopping.set()
         if once:
             for name in sorted(settings.feeds):
                 daemon.poll_feed(name)

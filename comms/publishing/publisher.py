@@ -12,11 +12,14 @@ committed, called, and recorded with compare-and-set through the queue's functio
 its own short transaction on the worker thread (no transaction spans a call). Only the calls
 overlap. Marking sending is also where a crisis pause is last checked: a claim it covers is
 held there, never sent (comms/queue/pauses.py says why that commit is the one to check).
-Claims are taken per channel and only as many as the channel can work on soon (twice its
-concurrency plus two, refilled in batches), so a slow or rate-limited channel never holds many
-leases and never holds up the others. A worker waits for its token before `mark_sending`, so
-a claim whose lease ran out while waiting is not sent (mark_sending refuses it). On stop,
-workers that have not started sending give their claims back; calls in flight finish.
+Claims are taken per channel, in one statement a batch, and only as many as the channel can work
+on soon: twice its concurrency plus two, more for a channel measured to answer fast (as many as
+it sends in a quarter of the lease, at most MAX_BATCH), fewer for a rated channel whose bucket
+would not let them all out within that quarter. So a slow or rate-limited channel never holds
+many leases and never holds up the others, and a claim is sent well inside its lease. A worker
+waits for its token before `mark_sending`, so a claim whose lease ran out while waiting is not
+sent (mark_sending refuses it). On stop, workers that have not started sending give their claims
+back; calls in flight finish.
 
 One commit per post where it can: the success of a call is recorded in the same transaction that
 marks the channel's next claim sending (the commit that has to come before that next call
@@ -24,11 +27,13 @@ anyway), so a post costs one commit, not two, while its channel has more to send
 for it: the record is carried only to a claim that is about to start (on a channel without a
 rate to wait for), and is written alone as soon as its channel has no claim left, when the next
 claim is given back, or when the joint transaction fails. Each of the two stays its own
-compare-and-set, and the sending mark still reads the pauses under the lock.
+compare-and-set, and the sending mark still reads the pauses under the lock (in the same
+statement as the mark while no pause is in force anywhere).
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -59,6 +64,9 @@ log = logging.getLogger("comms.publishing.publisher")
 MAX_WORKERS = 64  # threads in all; each waits on the network most of the time
 BACKLOG_FACTOR = 2  # claims held per channel, in multiples of its concurrency …
 BACKLOG_EXTRA = 2  # … plus these
+MAX_BATCH = 25  # claims of one channel held at once, however fast it answers
+LEASE_SHARE = 0.25  # the share of a lease the claims held of a channel may take to send
+PACE_WEIGHT = 0.2  # the weight of the newest call in a channel's smoothed pace
 # how long the outcome of a call the channel answered waits for the database to come back; the
 # record is a compare-and-set on the attempt, so a late record is as safe as a prompt one
 RECORD_PATIENCE_SECONDS = 120.0
@@ -133,16 +141,7 @@ class Publisher:
             for name, limit in self.limits.items()
             if limit.rate_per_minute
         }
-        self.workers = max(
-            1,
-            min(
-                MAX_WORKERS,
-                sum(
-                    BACKLOG_FACTOR * limit.max_concurrency + BACKLOG_EXTRA
-                    for limit in self.limits.values()
-                ),
-            ),
-        )
+        self.workers = max(1, min(MAX_WORKERS, sum(map(self._threads_of, self.limits))))
         self._slots = {
             name: threading.BoundedSemaphore(limit.max_concurrency)
             for name, limit in self.limits.items()
@@ -156,6 +155,26 @@ class Publisher:
         self._local = threading.local()
         # per channel, at most one success to record with its next sending mark (under _db)
         self._carry: dict[str, _Carried] = {}
+        # per channel, the smoothed seconds one post takes from its sending mark on (under _db)
+        self._pace: dict[str, float] = {}
+
+    def backlog(self, name: str) -> int:
+        """How many claims of channel `name` to hold: enough to keep its slots busy and to
+        claim in batches, no more than it can send within LEASE_SHARE of the lease."""
+        limit = self.limits[name]
+        base = BACKLOG_FACTOR * limit.max_concurrency + BACKLOG_EXTRA
+        span = self.settings.lease_seconds * LEASE_SHARE
+        if limit.rate_per_minute:
+            # the bucket holds one token and refills at the rate: what it lets out in the span
+            return max(1, min(base, 1 + int(limit.rate_per_minute / 60 * span)))
+        pace = self._pace.get(name)
+        if pace is None:
+            return base
+        return max(base, min(MAX_BATCH, int(span * limit.max_concurrency / max(pace, 1e-6))))
+
+    def _paced(self, name: str, seconds: float) -> None:
+        last = self._pace.get(name)
+        self._pace[name] = seconds if last is None else last + PACE_WEIGHT * (seconds - last)
 
     def call(self, adapter: Channel, post: OutgoingPost) -> Receipt:
         """The adapter's publish; a 429 also holds the channel's bucket as long as asked."""
@@ -179,19 +198,33 @@ class Publisher:
         """Publish everything due on `channels` now; post id -> the state each post ended in."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="comms-publish")
+        pool = self._pool
         states: dict[int, str] = {}
         pending: dict[Future[str], Claim] = {}
-        held = dict.fromkeys(channels, 0)
+        held = dict.fromkeys(channels, 0)  # claims in hand: in the pool or waiting for it
+        # claims beyond a channel's share of the worker threads wait here, so a channel claimed
+        # in a big batch never takes the threads the other channels' calls need
+        waiting: dict[str, collections.deque[Claim]] = {n: collections.deque() for n in channels}
+        in_pool = dict.fromkeys(channels, 0)
         drained: set[str] = set()
         paused: set[str] = set()
         unavailable: Exception | None = None
+
+        def submit(name: str) -> None:
+            room = self._threads_of(name) - in_pool[name]
+            while room > 0 and waiting[name]:
+                item = waiting[name].popleft()
+                pending[pool.submit(self._one, item, clock, paused, states)] = item
+                in_pool[name] += 1
+                room -= 1
+
         while True:
             if not self.stopping.is_set():
                 for name in sorted(channels - drained - paused):
                     concurrency = self.limits[name].max_concurrency
                     if held[name] > concurrency:
                         continue  # refill in batches: one claim transaction for several posts
-                    want = BACKLOG_FACTOR * concurrency + BACKLOG_EXTRA - held[name]
+                    want = self.backlog(name) - held[name]
                     try:
                         with self._db:
                             claims = self._claim(name, want, clock)
@@ -204,10 +237,9 @@ class Publisher:
                         break
                     if len(claims) < want:
                         drained.add(name)
-                    for item in claims:
-                        held[name] += 1
-                        future = self._pool.submit(self._one, item, clock, paused, states)
-                        pending[future] = item
+                    held[name] += len(claims)
+                    waiting[name].extend(claims)
+                    submit(name)
             if not pending:
                 self._flush(set(self._carry), clock, states)
                 if unavailable is not None:
@@ -218,12 +250,18 @@ class Publisher:
                 item = pending.pop(future)
                 name = item.outgoing.channel
                 held[name] -= 1
+                in_pool[name] -= 1
+                submit(name)  # a claim still waiting (given back by _one after a stop or pause)
                 state = future.result()
                 if state in ("released", "database-unavailable", "carried"):
                     continue
                 states[item.post_id] = state
             # a channel with nothing left in hand records its carried success now
             self._flush({name for name in self._carry if not held.get(name)}, clock, states)
+
+    def _threads_of(self, name: str) -> int:
+        """The worker threads channel `name` may take at once (the pool has them all)."""
+        return BACKLOG_FACTOR * self.limits[name].max_concurrency + BACKLOG_EXTRA
 
     def _flush(self, channels: set[str], clock: Clock, states: dict[int, str]) -> None:
         """Record the carried successes of `channels` alone."""
@@ -255,7 +293,9 @@ class Publisher:
                                 self._settle(carried, clock, states)
                             self._release(item, clock)
                             return "released"
+                        began = time.monotonic()
                         state = self._publish(item, clock, states)
+                        self._paced(name, time.monotonic() - began)
                         if state == "failed" and self._is_paused(name):
                             paused.add(name)
                         return state

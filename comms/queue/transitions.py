@@ -40,6 +40,7 @@ from comms.queue.policy import decide
 from comms.store import audit
 from comms.store.models import (
     Attempt,
+    AuditEvent,
     ChannelState,
     CrisisPause,
     Post,
@@ -76,24 +77,17 @@ _HOLDING = (  # this attempt still holds the post
     _POSTS.c.state == PostState.PUBLISHING,
 )
 
-_CLAIM = (
-    sa.update(_POSTS)
-    .where(_POSTS.c.id == _POST_ID, _POSTS.c.state == PostState.QUEUED)
-    .values(
-        state=PostState.PUBLISHING,
-        attempt_id=_ATTEMPT_ID,
-        lease_owner=sa.bindparam("p_worker", type_=sa.String()),
-        lease_expires_at=sa.bindparam("p_expires", type_=UTCDateTime()),
-        sending_at=None,
-        attempts=_POSTS.c.attempts + 1,
-        updated_at=_AT,
-    )
-)
 _MARK_SENDING = (
     sa.update(_POSTS)
     .where(*_HOLDING, _POSTS.c.lease_expires_at > _AT)
     .values(sending_at=_AT, updated_at=_AT)
 )
+# the sending mark of the usual case, with no pause in force anywhere: the pause read and the
+# mark in one statement (which must still come after the pause lock: its snapshot then holds
+# every pause committed before it). It changes nothing while any pause is in force, and the
+# caller then reads the pauses and decides which case it is.
+_PAUSES = table_of(CrisisPause)
+_MARK_SENDING_UNPAUSED = _MARK_SENDING.where(~sa.exists().where(_PAUSES.c.resumed_at.is_(None)))
 _PUBLISHED = (
     sa.update(_POSTS)
     .where(*_HOLDING)
@@ -120,6 +114,29 @@ _FINISH_ATTEMPT = (
         error=sa.bindparam("p_error", type_=sa.Text()),
     )
 )
+
+
+def _published_at_once() -> sa.Insert:
+    """A success recorded in one statement on PostgreSQL: the post's compare-and-set, its
+    attempt finished, and the audit event of the change, written only if the post changed
+    (data-modifying WITH clauses; SQLite has none and runs the three statements)."""
+    changed = _PUBLISHED.returning(_POSTS.c.id, _POSTS.c.campaign).cte("changed")
+    finished = _FINISH_ATTEMPT.cte("finished")
+    events = table_of(AuditEvent)
+    event = sa.select(
+        sa.bindparam("p_event_at", type_=UTCDateTime()),
+        sa.literal(DAEMON_ACTOR),
+        sa.literal("publish"),
+        changed.c.id,
+        changed.c.campaign,
+        sa.bindparam("p_detail", type_=sa.Text()),
+    )
+    return (
+        sa.insert(events)
+        .from_select(["at", "actor", "action", "post_id", "campaign", "detail"], event)
+        .add_cte(finished)
+        .returning(events.c.post_id)
+    )
 
 
 # --- posts that link to an earlier post's page (a campaign step's `link_from`) ---------------
@@ -165,8 +182,9 @@ _FILL_LINK = (
     )
 )
 
-# what a claim reads of a post: its OutgoingPost, attempts and due time
+# what a claim reads of a post: its OutgoingPost, attempts, due time and attempt id
 _CLAIMED_COLUMNS = (
+    _POSTS.c.attempt_id,
     _POSTS.c.id,
     _POSTS.c.attempts,
     _POSTS.c.scheduled_at,
@@ -180,7 +198,6 @@ _CLAIMED_COLUMNS = (
     _POSTS.c.campaign,
     _POSTS.c.audience,
     _POSTS.c.link_from_post_id,
-    _SOURCE_URL.label("source_url"),
 )
 
 
@@ -750,10 +767,10 @@ def claim_due(
     # a pause committed before this read is seen here; one committed later is caught when
     # the claim is marked sending (start_sending), the last commit before any request
     channels = channels - pauses.covered(pauses.active(session), channels)
-    if not channels:
+    if not channels or limit < 1:
         return []
-    query = (
-        sa.select(*_CLAIMED_COLUMNS)
+    due = (
+        sa.select(_POSTS.c.id)
         .where(
             _POSTS.c.state == PostState.QUEUED,
             _POSTS.c.scheduled_at <= now,
@@ -764,48 +781,79 @@ def claim_due(
         .order_by(_POSTS.c.scheduled_at, _POSTS.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        # computed once, before the update: PostgreSQL may re-run an `IN (subquery)` for
+        # every row it updates and take more than `limit`
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
-    candidates = session.execute(query).all()
-    claims: list[Claim] = []
-    attempts: list[dict[str, object]] = []
-    expires = now + lease
-    for post in candidates:
-        attempt_id = uuid.uuid4().hex
-        changed = session.exec(
-            _CLAIM,
-            params={
-                "p_post_id": post.id,
-                "p_attempt_id": attempt_id,
-                "p_worker": worker,
-                "p_expires": expires,
-                "p_at": now,
-            },
-        ).rowcount
-        if changed != 1:
-            continue
-        attempts.append(
-            {"post_id": post.id, "attempt_id": attempt_id, "worker": worker, "started_at": now}
+    # one statement takes the whole batch: the state guard is the compare-and-set, and each
+    # post's attempt id is this batch's token and its post id (unique, and unguessable to a
+    # worker that did not make it)
+    batch = uuid.uuid4().hex
+    attempt_id = sa.literal(batch + "-") + sa.cast(_POSTS.c.id, sa.String())
+    returned = session.execute(
+        sa.update(_POSTS)
+        .where(_POSTS.c.id.in_(sa.select(due.c.id)), _POSTS.c.state == PostState.QUEUED)
+        .values(
+            state=PostState.PUBLISHING,
+            attempt_id=attempt_id,
+            lease_owner=worker,
+            lease_expires_at=now + lease,
+            sending_at=None,
+            attempts=_POSTS.c.attempts + 1,
+            updated_at=now,
         )
-        outgoing = outgoing_of(post)
-        if post.link_from_post_id is not None:
-            outgoing = _fill_link(session, post, outgoing, attempt_id, now=now, utm=utm)
+        .returning(*_CLAIMED_COLUMNS)
+    ).all()
+    if not returned:
+        return []
+    rows = sorted(returned, key=lambda row: (row.scheduled_at, row.id))  # RETURNING has no order
+    session.execute(
+        sa.insert(_ATTEMPTS),
+        [
+            {"post_id": row.id, "attempt_id": row.attempt_id, "worker": worker, "started_at": now}
+            for row in rows
+        ],
+    )
+    linked = [row.id for row in rows if row.link_from_post_id is not None]
+    sources = (
+        dict(
+            session.execute(
+                sa.select(_POSTS.c.id, _SOURCE_URL).where(_POSTS.c.id.in_(linked))
+            ).all()
+        )
+        if linked
+        else {}
+    )
+    claims: list[Claim] = []
+    for row in rows:
+        outgoing = outgoing_of(row)
+        if row.link_from_post_id is not None:
+            outgoing = _fill_link(
+                session,
+                row,
+                str(sources[row.id]),
+                outgoing,
+                row.attempt_id,
+                now=now,
+                utm=utm,
+            )
         claims.append(
             Claim(
-                post_id=post.id,
-                attempt_id=attempt_id,
-                attempt=post.attempts + 1,
-                scheduled_at=post.scheduled_at,
+                post_id=row.id,
+                attempt_id=row.attempt_id,
+                attempt=row.attempts,
+                scheduled_at=row.scheduled_at,
                 outgoing=outgoing,
             )
         )
-    if attempts:
-        session.execute(sa.insert(_ATTEMPTS), attempts)
     return claims
 
 
 def _fill_link(
     session: Session,
     post: sa.Row[Any],
+    source_url: str,
     outgoing: OutgoingPost,
     attempt_id: str,
     *,
@@ -817,7 +865,7 @@ def _fill_link(
     Kept on the post (and audited), so the queue shows what went out; the approved content hash
     is left as it was: the approver saw that the link is that page's, only its address is new.
     """
-    url = str(post.source_url)
+    url = source_url
     if utm is not None:
         url = tag_url(
             url,
@@ -888,8 +936,12 @@ def start_sending(session: Session, claim: Claim, *, now: datetime) -> SendStart
     transaction (comms/queue/pauses.py), so nothing is sent after a pause has committed.
     """
     pauses.lock_for_sending(session)
-    pause = pauses.covering(pauses.active(session), claim.outgoing.channel)
     parameters = {"p_post_id": claim.post_id, "p_attempt_id": claim.attempt_id, "p_at": now}
+    if session.exec(_MARK_SENDING_UNPAUSED, params=parameters).rowcount == 1:
+        return SendStart.SENDING
+    # a pause is in force somewhere, or the lease was lost: which, for this channel? (still
+    # under the lock, so no pause can have committed since the statement above)
+    pause = pauses.covering(pauses.active(session), claim.outgoing.channel)
     if pause is None:
         changed = session.exec(_MARK_SENDING, params=parameters).rowcount
         return SendStart.SENDING if changed == 1 else SendStart.LOST
@@ -923,6 +975,20 @@ def start_sending(session: Session, claim: Claim, *, now: datetime) -> SendStart
 
 def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: datetime) -> bool:
     """Published: store the channel's id and URL. False if another worker took the post over."""
+    if session.get_bind().dialect.name == "postgresql":
+        parameters = {
+            "p_post_id": claim.post_id,
+            "p_attempt_id": claim.attempt_id,
+            "p_external_id": receipt.external_id,
+            "p_external_url": safe_link(receipt.url),
+            "p_at": now,
+            "p_outcome": "published",
+            "p_status": None,
+            "p_error": None,
+            "p_event_at": utcnow(),
+            "p_detail": safe_link(receipt.url) or receipt.external_id,
+        }
+        return session.execute(_PUBLISHED_AT_ONCE, parameters).first() is not None
     changed = _set_audited(
         session,
         _PUBLISHED,
@@ -941,6 +1007,9 @@ def record_success(session: Session, claim: Claim, receipt: Receipt, *, now: dat
     )
     _finish_attempt(session, claim, outcome="published", now=now)
     return changed
+
+
+_PUBLISHED_AT_ONCE = _published_at_once()
 
 
 def record_failure(

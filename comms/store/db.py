@@ -33,6 +33,18 @@ BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _engines: dict[str, Engine] = {}
+_pre_ping = True
+
+
+def ping_before_use(enabled: bool) -> None:
+    """Whether PostgreSQL engines made from now on test a pooled connection before handing it
+    out (one round trip per checkout). On by default: a command or page after a server restart
+    then gets a fresh connection instead of an error. The daemon turns it off: it checks out a
+    connection for every step of every post, and rides out a dropped connection itself
+    (comms/store/outage.py: the step fails as an outage, the pool is renewed, the step or its
+    pass runs again)."""
+    global _pre_ping
+    _pre_ping = enabled
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -59,7 +71,7 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = sa.create_engine(url, pool_pre_ping=_pre_ping, pool_size=5, max_overflow=5)
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     _engines[url] = engine
     return engine
