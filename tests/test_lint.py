@@ -298,6 +298,39 @@ def test_tag_url_leaves_other_hosts(url):
     assert tag_url(url, **UTM) == url
 
 
+TAGS = "utm_source=x&utm_medium=social&utm_campaign=karneval"
+
+
+@pytest.mark.parametrize(
+    ("url", "tagged"),
+    [
+        # every key named as written: nothing to add, on our host or another
+        ("https://aalborg.dk/?utm_source=a&utm_medium=b&utm_campaign=c", None),
+        ("https://other.dk/?utm_campaign=c&utm_source=a&utm_medium=b#x", None),
+        ("https://aalborg.dk/?utm_source&utm_medium=&utm_campaign=c", None),
+        # a name written encoded is the same name
+        ("https://aalborg.dk/?utm%5Fsource=a&utm_medium=b&utm_campaign=c", None),
+        # names in the fragment are not in the query
+        (
+            "https://aalborg.dk/x#?utm_source=a&utm_medium=b&utm_campaign=c",
+            f"https://aalborg.dk/x?{TAGS}#?utm_source=a&utm_medium=b&utm_campaign=c",
+        ),
+        # `;` does not separate parameters; a longer name is another name
+        (
+            "https://aalborg.dk/?utm_source=a;utm_medium=b&utm_campaign=c",
+            "https://aalborg.dk/?utm_source=a;utm_medium=b&utm_campaign=c&utm_medium=social",
+        ),
+        (
+            "https://aalborg.dk/?utm_sourcex=a&utm_medium=b&utm_campaign=c",
+            "https://aalborg.dk/?utm_sourcex=a&utm_medium=b&utm_campaign=c&utm_source=x",
+        ),
+    ],
+)
+def test_tag_url_adds_only_missing_keys(url, tagged):
+    assert tag_url(url, **UTM) == (tagged or url)
+    assert tag_url(tagged or url, **UTM) == (tagged or url)  # idempotent
+
+
 def test_tag_url_encodes_values():
     tagged = tag_url(
         "https://aalborg.dk/", domains=["aalborg.dk"], source="unge & ældre", medium="m",

@@ -333,25 +333,53 @@ def tag_url(url: str, *, domains: Sequence[str], source: str, medium: str, campa
 
 @functools.lru_cache(maxsize=4096)  # a plan tags the same few links for every post of a step
 def _tag_url(url: str, domains: tuple[str, ...], source: str, medium: str, campaign: str) -> str:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
+    if _names_every_utm_key(url):
+        return url  # exact: with nothing to add, every branch below gives the url back
+    place = _tag_place(url, domains)
+    if place is None:
         return url
-    if parts.scheme.lower() not in ("http", "https") or not host or not _is_own(host, domains):
-        return url
-    without_fragment, hash_sign, fragment = url.partition("#")
-    base, _, query = without_fragment.partition("?")
-    present = {key for key, _ in parse_qsl(query, keep_blank_values=True)}
+    base, query, present, rest = place
     values = {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}
     added = [f"{key}={quote(values[key], safe='')}" for key in UTM_KEYS if key not in present]
     if not added:
         return url
+    return f"{base}?{query}{'&'.join(added)}{rest}"
+
+
+_UTM_KEY_SET = frozenset(UTM_KEYS)
+
+
+def _names_every_utm_key(url: str) -> bool:
+    """True when the url's query names every UTM key as written (a link tagged before).
+
+    The names are compared raw: one without `%` or `+` is what parse_qsl decodes it to, so
+    a raw match is a match after decoding too (a miss falls through to the full check).
+    """
+    query = url.partition("#")[0].partition("?")[2]
+    if "utm_" not in query:
+        return False
+    return {piece.partition("=")[0] for piece in query.split("&")} >= _UTM_KEY_SET
+
+
+@functools.lru_cache(maxsize=1024)  # per link: the same link is tagged for every channel
+def _tag_place(url: str, domains: tuple[str, ...]) -> tuple[str, str, frozenset[str], str] | None:
+    """Where UTM parameters go in a link to our own sites: (the part before `?`, the query
+    ready for more, the keys it has, `#` and the fragment); None for a link left as it is."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or not _is_own(host, domains):
+        return None
+    without_fragment, hash_sign, fragment = url.partition("#")
+    base, _, query = without_fragment.partition("?")
+    present = frozenset(key for key, _ in parse_qsl(query, keep_blank_values=True))
     if not parts.path:
         base += "/"
     if query and not query.endswith("&"):
         query += "&"
-    return f"{base}?{query}{'&'.join(added)}{hash_sign}{fragment}"
+    return base, query, present, f"{hash_sign}{fragment}"
 
 
 def add_utm(text: str, *, domains: Sequence[str], source: str, medium: str, campaign: str) -> str:
