@@ -421,9 +421,9 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
                 f"SELECT coalesce(max({id_column}), 0) FROM {_POSTS.name}"
             ).fetchone()
             cursor.executemany(_posts_sql(stamp), values)
-            # our write lock is held, so every id above `before` is one of ours; SQLite gives a
-            # new row the largest id plus one, so they are before+1... in the order inserted
-            # (checked: else each id is looked up by its plan key)
+            # SQLite gives a new row the largest id plus one, so (our write lock is held) this
+            # chunk's posts are before+1... in the order inserted; checked, as once the largest
+            # id is taken it picks them at random, and then each is looked up by its plan key
             (last, count) = cursor.execute(
                 f"SELECT max({id_column}), count(*) FROM {_POSTS.name} WHERE {id_column} > ?",
                 (before,),
@@ -435,11 +435,10 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
                     if row.figures != _NO_FIGURES
                 ]
             else:
-                query = (
-                    f"SELECT {_POSTS.c.plan_key.name}, {id_column} FROM {_POSTS.name} "
-                    f"WHERE {id_column} > ?"
-                )
-                ids = dict(cursor.execute(query, (before,)))
+                ids: dict[str, int] = {}
+                for keys_chunk in _chunks([row.plan_key for row in chunk]):
+                    found = cursor.execute(_plan_keys_sql(len(keys_chunk)), keys_chunk)
+                    ids.update((key, post_id) for key, post_id, _ in found)
                 samples = [
                     (ids[row.plan_key], *row.figures, row.raw)
                     for row in chunk
