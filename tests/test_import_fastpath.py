@@ -150,3 +150,34 @@ def test_a_failing_bulk_import_leaves_the_rows_as_they_were(
         with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
             db.execute("DROP TRIGGER refuse_13")
     assert import_csv(settings, measured_rows(tmp_path, 10, 6, "new.csv"), actor="a").added == 6
+
+
+def figures_by_title(settings: Settings) -> dict[str, int | None]:
+    """Each post's title with the reach of its sample, joined by the stored post id."""
+    with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+        return dict(
+            db.execute(
+                "SELECT post.title, metric_sample.reach FROM post "
+                "JOIN metric_sample ON metric_sample.post_id = post.id"
+            )
+        )
+
+
+def test_each_sample_is_its_own_posts_when_ids_run_on_and_when_they_do_not(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(importer, "_INSERT_CHUNK", 3)
+    import_csv(settings, measured_rows(tmp_path, 0, 7), actor="a")
+    assert figures_by_title(settings) == {f"Opslag {n}": n for n in range(7)}
+    # with the largest id taken SQLite picks new ids at random: they are looked up by plan key
+    with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+        (last,) = db.execute("SELECT max(id) FROM post").fetchone()
+        db.execute("UPDATE post SET id = ? WHERE id = ?", (2**63 - 1, last))
+        db.execute("UPDATE metric_sample SET post_id = ? WHERE post_id = ?", (2**63 - 1, last))
+        db.commit()
+    import_csv(settings, measured_rows(tmp_path, 7, 7, "more.csv"), actor="a")
+    assert figures_by_title(settings) == {f"Opslag {n}": n for n in range(14)}
+    with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+        ids = [post_id for (post_id,) in db.execute("SELECT id FROM post ORDER BY id")]
+    assert ids[-1] == 2**63 - 1
+    assert ids[:-1] != list(range(1, 14))  # the second file's posts' ids were not max + 1...

@@ -81,11 +81,12 @@ class Row(NamedTuple):
 def own_plan_key(channel: str, utc: datetime, url: str, title: str) -> str:
     """Stable over re-imports: the same instant written another way (offset, Z) is the same key.
 
-    `utc` is the instant as naive UTC and `url`/`title` are "" when empty. The hashed text is
-    what it always was (keys in existing databases must not change; a test pins one): the parts
-    joined by U+001F, the instant written as the aware UTC datetime's isoformat() writes it.
+    `utc` is the instant as an aware datetime in UTC (the offset is then written +00:00) and
+    `url`/`title` are "" when empty. The hashed text is what it always was (keys in existing
+    databases must not change; a test pins one): the parts joined by U+001F, the instant written
+    as the aware UTC datetime's isoformat() writes it.
     """
-    text = f"{channel}\x1f{utc.isoformat()}+00:00\x1f{url}\x1f{title}"
+    text = f"{channel}\x1f{utc.isoformat()}\x1f{url}\x1f{title}"
     return "import:" + sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -196,8 +197,9 @@ class RowChecker:
             return None
         if len(cells) < self.columns:  # a spreadsheet's row may stop at its last value
             cells = [*cells, *([None] * (self.columns - len(cells)))]
-        before = len(self.problems.lines), self.problems.more_lines
-        add = self.problems.add
+        problems = self.problems
+        before = len(problems.lines), problems.more_lines
+        add = problems.add
         at = self.at
 
         def cell(name: str) -> Any:
@@ -213,11 +215,11 @@ class RowChecker:
                 return value
             return "" if value is None else str(value).strip()
 
-        for name, index in at.items():  # the cells that are kept: an ignored one may hold any
-            value = cells[index]
-            if type(value) is str and has_nul(value):
-                add(line, f"{self.names[name]} {NUL_PROBLEM_DA}", NUL_HINT_DA)
-        if (len(self.problems.lines), self.problems.more_lines) != before:
+        kept = [cells[index] for index in self.raw_at]  # the cells that are kept: an ignored
+        if _any_nul(kept):  # one may hold any
+            for name, value in zip(at, kept, strict=True):
+                if type(value) is str and has_nul(value):
+                    add(line, f"{self.names[name]} {NUL_PROBLEM_DA}", NUL_HINT_DA)
             return None
 
         channel = text("channel") if self.own else (self.defaults.channel or "")
@@ -304,15 +306,17 @@ class RowChecker:
                 f"højst {MAX_FOCUS_AREA} tegn",
             )
 
-        if (len(self.problems.lines), self.problems.more_lines) != before or published_at is None:
+        if (len(problems.lines), problems.more_lines) != before or published_at is None:
             return None
         if external_id is not None:
             plan_key = service_plan_key(channel, external_id)
         else:
-            naive = published_at.replace(tzinfo=None)
-            plan_key = own_plan_key(channel, naive, url or "", title or "")
+            plan_key = own_plan_key(channel, published_at, url or "", title or "")
         raw = self.raw_template % tuple(
-            encode_basestring(_cell_text(cells[i])) for i in self.raw_at
+            [
+                encode_basestring(value if type(value) is str else _cell_text(value))
+                for value in kept
+            ]
         )
         return Row(
             line,
@@ -369,6 +373,14 @@ class RowChecker:
             )
             return None
         return value
+
+
+def _any_nul(values: list[Any]) -> bool:
+    """Whether a text among `values` holds a NUL: one search when all are text, as a CSV's are."""
+    try:
+        return has_nul("".join(values))
+    except TypeError:  # a spreadsheet's numbers, times and empty cells
+        return any(type(value) is str and has_nul(value) for value in values)
 
 
 def _reason(exc: ValueError, default_hint: str) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -164,7 +165,7 @@ class _BatchWriter:
     def write(self, rows: list[Row]) -> None:
         if not rows:
             return
-        existing = _existing_posts(self.session, rows)
+        existing = _existing_posts(self.session, rows, self.now, sqlite=self.sqlite)
         new_rows: list[Row] = []
         old_rows: list[tuple[Row, int]] = []
         labels: list[tuple[int, str | None, str | None]] = []
@@ -179,9 +180,9 @@ class _BatchWriter:
             if found is None:
                 new_rows.append(row)
                 continue
-            post_id, created_at = found
+            post_id, added_now = found
             self.skipped += 1
-            if created_at != self.now:  # a post added earlier in this import: first row counts
+            if not added_now:  # a post added earlier in this import: its first row counts
                 old_rows.append((row, post_id))
                 if row.campaign is not None or row.focus_area is not None:
                     labels.append((post_id, row.campaign, row.focus_area))
@@ -201,16 +202,30 @@ def _identity(row: Row) -> tuple[str, str]:
     return "", row.plan_key
 
 
-def _existing_posts(session: Any, rows: list[Row]) -> dict[tuple[str, str], tuple[int, Any]]:
-    """(post id, created_at) by `_identity`, of the rows' posts already in the post table."""
-    found: dict[tuple[str, str], tuple[int, Any]] = {}
+def _existing_posts(
+    session: Any, rows: list[Row], now: datetime, *, sqlite: bool
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """(post id, whether this import added it) by `_identity`, of the rows' posts already in the
+    post table (this import's posts are the ones created at `now`)."""
+    found: dict[tuple[str, str], tuple[int, bool]] = {}
     own = list(dict.fromkeys(row.plan_key for row in rows if row.external_id is None))
-    for chunk in _chunks(own):
-        query = select(_POSTS.c.plan_key, _POSTS.c.id, _POSTS.c.created_at).where(
-            _POSTS.c.plan_key.in_(chunk)
-        )
-        for key, post_id, created_at in session.execute(query):
-            found[("", key)] = (post_id, created_at)
+    if sqlite:  # the raw cursor, as the inserts (below): created_at compared as stored
+        stamp = sqlite_time(now)
+        cursor = _dbapi(session.connection()).cursor()
+        try:
+            for chunk in _chunks(own):
+                cursor.execute(_plan_keys_sql(len(chunk)), chunk)
+                for key, post_id, created_at in cursor:
+                    found[("", key)] = (post_id, created_at == stamp)
+        finally:
+            cursor.close()
+    else:
+        for chunk in _chunks(own):
+            query = select(_POSTS.c.plan_key, _POSTS.c.id, _POSTS.c.created_at).where(
+                _POSTS.c.plan_key.in_(chunk)
+            )
+            for key, post_id, created_at in session.execute(query):
+                found[("", key)] = (post_id, created_at == now)
     by_channel: dict[str, list[str]] = {}
     for row in rows:
         if row.external_id is not None:
@@ -223,8 +238,18 @@ def _existing_posts(session: Any, rows: list[Row]) -> dict[tuple[str, str], tupl
                 .order_by(_POSTS.c.id.desc())  # several (a post sent twice): the oldest wins
             )
             for external_id, post_id, created_at in session.execute(query):
-                found[(channel, external_id)] = (post_id, created_at)
+                found[(channel, external_id)] = (post_id, created_at == now)
     return found
+
+
+@cache
+def _plan_keys_sql(count: int) -> str:
+    """The posts of `count` plan keys: plan_key, id, created_at (as SQLite stores it)."""
+    c = _POSTS.c
+    return (
+        f"SELECT {c.plan_key.name}, {c.id.name}, {c.created_at.name} FROM {_POSTS.name} "
+        f"WHERE {c.plan_key.name} IN ({', '.join('?' * count)})"
+    )
 
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
@@ -392,19 +417,33 @@ def _insert_sqlite(connection: Any, rows: list[Row], now: datetime) -> None:
                 )
                 for row, key in zip(chunk, keys, strict=True)
             ]
-            (before,) = cursor.execute(f"SELECT coalesce(max({id_column}), 0) FROM {_POSTS.name}")
+            (before,) = cursor.execute(
+                f"SELECT coalesce(max({id_column}), 0) FROM {_POSTS.name}"
+            ).fetchone()
             cursor.executemany(_posts_sql(stamp), values)
-            # our write lock is held, so every id above `before` is one of ours: one range query
-            query = (
-                f"SELECT {_POSTS.c.plan_key.name}, {id_column} FROM {_POSTS.name} "
-                f"WHERE {id_column} > ?"
-            )
-            ids = dict(cursor.execute(query, before))
-            samples = [
-                (ids[row.plan_key], *row.figures, row.raw)
-                for row in chunk
-                if row.figures != _NO_FIGURES
-            ]
+            # SQLite gives a new row the largest id plus one, so (our write lock is held) this
+            # chunk's posts are before+1... in the order inserted; checked, as once the largest
+            # id is taken it picks them at random, and then each is looked up by its plan key
+            (last, count) = cursor.execute(
+                f"SELECT max({id_column}), count(*) FROM {_POSTS.name} WHERE {id_column} > ?",
+                (before,),
+            ).fetchone()
+            if last == before + len(chunk) == before + count:
+                samples = [
+                    (post_id, *row.figures, row.raw)
+                    for post_id, row in enumerate(chunk, start=before + 1)
+                    if row.figures != _NO_FIGURES
+                ]
+            else:
+                ids: dict[str, int] = {}
+                for keys_chunk in _chunks([row.plan_key for row in chunk]):
+                    found = cursor.execute(_plan_keys_sql(len(keys_chunk)), keys_chunk)
+                    ids.update((key, post_id) for key, post_id, _ in found)
+                samples = [
+                    (ids[row.plan_key], *row.figures, row.raw)
+                    for row in chunk
+                    if row.figures != _NO_FIGURES
+                ]
             if samples:
                 cursor.executemany(_samples_sql(stamp), samples)
     finally:
