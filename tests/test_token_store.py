@@ -91,3 +91,11 @@ def test_new_key_prints_a_usable_key():
     result = run_comms("channels", "new-key")
     assert result.returncode == 0
     Sealer(result.stdout.strip())
+
+
+def test_tokens_lists_nothing_connected_in_a_sentence(make_settings):
+    settings = make_settings()
+    empty = run_comms("--config", str(settings.path), "channels", "tokens")
+    assert empty.returncode == 0, empty.stderr
+    assert "Ingen kanal er forbundet endnu" in empty.stdout
+    assert "comms channels connect" in empty.stdout

@@ -154,6 +154,12 @@ def channels_tokens(app: AppContext) -> None:
     with session_scope(app.ready_database()) as session:
         rows = tokens.rows(session)
         refresh_ends = tokens.refresh_expiries(session, sealer_if_set())
+    if not rows:
+        click.echo(
+            "Ingen kanal er forbundet endnu: comms channels connect NAVN "
+            "(kanaler med et token i en miljøvariabel står ikke her)."
+        )
+        return
 
     def when(value: datetime | None) -> str:
         if value is None:
