@@ -107,6 +107,25 @@ def first_allowed(
     return found
 
 
+def latest_in_states(states: tuple[str, ...], limit: int) -> sa.Select[tuple[int]]:
+    """The ids of the `limit` latest posts (by scheduled time, then id) of each of `states`:
+    the latest `limit` of them all are among these. Each state's are read backwards from the
+    (state, scheduled_at) index, where one IN over all states would fetch and sort every post
+    in them."""
+    latest = []
+    for state in states:
+        ids = (
+            sa.select(col(Post.id))
+            .where(col(Post.state) == state)
+            .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc())
+            .limit(limit)
+            .subquery()
+        )
+        latest.append(sa.select(ids.c.id))
+    found = sa.union_all(*latest).subquery()
+    return sa.select(found.c.id)
+
+
 @page
 def overview(ctx: Ctx) -> Response:
     """GET /: awaiting my approval, rejected back to me, trouble, blocked, the coming week."""
@@ -133,7 +152,7 @@ def overview(ctx: Ctx) -> Response:
     trouble = first_allowed(
         db,
         select(Post)
-        .where(col(Post.state).in_(TROUBLE))
+        .where(col(Post.id).in_(latest_in_states(TROUBLE, LIMIT)))
         .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc()),
         visible,
         LIMIT,
