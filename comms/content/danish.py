@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from numbers import Integral, Real
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from babel.core import Locale
 
 LOCALE = "da_DK"
+_LOCALE = Locale.parse(LOCALE)  # parsed once: Babel would parse the name on every call
 
 # Explicit CLDR patterns, so a Babel/CLDR update cannot silently change citizen text.
 _DATE = "d. MMMM y"  # 14. januar 2019
@@ -44,7 +47,13 @@ def _as_date(d: date | datetime) -> date:
 
 
 def _fmt_date(d: date | datetime, pattern: str) -> str:
-    return _plain(babel_dates.format_date(_as_date(d), pattern, locale=LOCALE))
+    return _day_text(_as_date(d), pattern)
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: date, pattern: str) -> str:
+    """A day in a pattern: the same day always reads the same, and a page shows many."""
+    return _plain(babel_dates.format_date(day, pattern, locale=_LOCALE))
 
 
 def format_date(d: date | datetime) -> str:
@@ -88,7 +97,7 @@ def format_time(t: time | datetime) -> str:
         t = t.timetz()
     if not isinstance(t, time):
         raise TypeError(f"expected a time or datetime, got {type(t).__name__}: {t!r}")
-    return _plain(babel_dates.format_time(t.replace(tzinfo=None), _TIME, locale=LOCALE))
+    return f"{t.hour}.{t.minute:02d}"  # _TIME ("H.mm"): Danish digits are ASCII digits
 
 
 def format_datetime(dt: datetime, zone: tzinfo | str) -> str:
@@ -137,4 +146,4 @@ def format_number(x: int | float | Decimal, *, decimals: int | None = None) -> s
     value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if value == 0:
         value = abs(value)  # no '-0'
-    return _plain(babel_numbers.format_decimal(value, pattern, locale=LOCALE))
+    return _plain(babel_numbers.format_decimal(value, pattern, locale=_LOCALE))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 from starlette.responses import Response
 
 from comms.access import Action
@@ -16,8 +19,9 @@ from comms.queue.links import waits
 from comms.store.models import ChannelState, Notice, Post, PostState
 from comms.web.context import Ctx, page
 
-LIMIT = 50  # read at most this many of a kind
+LIMIT = 50  # look at most at this many of a kind
 SHOWN = 10  # show this many; the rest are a link to the queue away
+WANTED = SHOWN + 1  # one more than is shown tells the page to link to the rest
 TROUBLE = ("failed", "unknown", "missed", "expired", "held")
 
 
@@ -82,6 +86,46 @@ def expiring_tokens(ctx: Ctx) -> list[ChannelProblem]:
     ]
 
 
+def first_allowed(
+    db: Session, query: SelectOfScalar[Post], allowed: Callable[[Post], object], scan: int
+) -> list[Post]:
+    """The first WANTED posts of `query` that `allowed` lets through, among its first `scan`.
+
+    The rows are read a few at a time and reading stops once enough are found: the page shows
+    SHOWN of a kind and links to the queue for the rest, so loading the rest is wasted work.
+    """
+    found: list[Post] = []
+    result = db.exec(query.limit(scan).execution_options(yield_per=WANTED))
+    try:
+        for post in result:
+            if allowed(post):
+                found.append(post)
+                if len(found) == WANTED:
+                    break
+    finally:
+        result.close()
+    return found
+
+
+def latest_in_states(states: tuple[str, ...], limit: int) -> sa.Select[tuple[int]]:
+    """The ids of the `limit` latest posts (by scheduled time, then id) of each of `states`:
+    the latest `limit` of them all are among these. Each state's are read backwards from the
+    (state, scheduled_at) index, where one IN over all states would fetch and sort every post
+    in them."""
+    latest = []
+    for state in states:
+        ids = (
+            sa.select(col(Post.id))
+            .where(col(Post.state) == state)
+            .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc())
+            .limit(limit)
+            .subquery()
+        )
+        latest.append(sa.select(ids.c.id))
+    found = sa.union_all(*latest).subquery()
+    return sa.select(found.c.id)
+
+
 @page
 def overview(ctx: Ctx) -> Response:
     """GET /: awaiting my approval, rejected back to me, trouble, blocked, the coming week."""
@@ -92,22 +136,27 @@ def overview(ctx: Ctx) -> Response:
         mine = my_channels(ctx)
         if mine is not None:
             query = query.where(col(Post.channel).in_(mine))
-        candidates = db.exec(
-            query.order_by(col(Post.scheduled_at), col(Post.id)).limit(LIMIT * 4)
-        ).all()
-        awaiting = [p for p in candidates if ctx.may(Action.APPROVE, p)][:LIMIT]
+        awaiting = first_allowed(
+            db,
+            query.order_by(col(Post.scheduled_at), col(Post.id)),
+            lambda p: ctx.may(Action.APPROVE, p),
+            LIMIT * 4,
+        )
     rejected = db.exec(
         select(Post)
         .where(Post.state == "rejected", Post.author == ctx.user.username)
         .order_by(col(Post.updated_at).desc())
-        .limit(LIMIT)
+        .limit(WANTED)
     ).all()
-    trouble = db.exec(
+    visible = lambda p: ctx.may(Action.VIEW, p)  # noqa: E731
+    trouble = first_allowed(
+        db,
         select(Post)
-        .where(col(Post.state).in_(TROUBLE))
-        .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc())
-        .limit(LIMIT)
-    ).all()
+        .where(col(Post.id).in_(latest_in_states(TROUBLE, LIMIT)))
+        .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc()),
+        visible,
+        LIMIT,
+    )
     paused = {
         row.name: row.paused_reason
         for row in db.exec(select(ChannelState).where(ChannelState.paused)).all()
@@ -115,14 +164,18 @@ def overview(ctx: Ctx) -> Response:
     problems = channel_problems(ctx.settings, paused)
     bad = {problem.name: problem.short for problem in problems}
     problems += expiring_tokens(ctx)  # a warning: their posts still go out
-    blocked_query = select(Post).where(Post.state == PostState.QUEUED)
-    blocked_rows = db.exec(
-        blocked_query.where(
-            col(Post.channel).in_(list(bad)) | (col(Post.scheduled_at) < now - timedelta(minutes=5))
-        )
-        .order_by(col(Post.scheduled_at), col(Post.id))
-        .limit(LIMIT)
-    ).all()
+    late = col(Post.scheduled_at) < now - timedelta(minutes=5)
+    # with no channel in trouble only the late ones: an empty IN in the OR would keep the
+    # database from finding them through the (state, scheduled_at) index
+    held_back = sa.or_(col(Post.channel).in_(list(bad)), late) if bad else late
+    blocked_rows = first_allowed(
+        db,
+        select(Post)
+        .where(Post.state == PostState.QUEUED, held_back)
+        .order_by(col(Post.scheduled_at), col(Post.id)),
+        visible,
+        LIMIT,
+    )
     waiting = waits(db, blocked_rows)  # held until the page they link to is out
     blocked = [
         (
@@ -145,7 +198,6 @@ def overview(ctx: Ctx) -> Response:
         .order_by(col(Post.scheduled_at), col(Post.id))
         .limit(200)
     ).all()
-    visible = lambda posts: [p for p in posts if ctx.may(Action.VIEW, p)]  # noqa: E731
     org = f"&organisation={ctx.user.organisation}" if ctx.user.organisation else ""
     return ctx.page(
         "overview.html",
@@ -155,8 +207,8 @@ def overview(ctx: Ctx) -> Response:
         awaiting_href=f"/queue?state=draft&from={org}",
         may_approve=bool(ctx.may(Action.APPROVE)),
         rejected=rejected,
-        trouble=visible(trouble),
+        trouble=trouble,
         problems=problems,
-        blocked=[(p, why) for p, why in blocked if ctx.may(Action.VIEW, p)],
-        coming=visible(coming),
+        blocked=blocked,
+        coming=[p for p in coming if visible(p)],
     )

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 from starlette.responses import Response
 
@@ -102,6 +102,23 @@ def queue_query(
     return query.order_by(col(Post.scheduled_at), col(Post.id)).limit(PAGE_SIZE + 1)
 
 
+def campaign_names(db: Session) -> list[str]:
+    """Every campaign's name in order, for the filter's list.
+
+    A DISTINCT would read the whole campaign index, one entry per post; stepping from each name
+    to the next larger one costs one index look-up per campaign instead.
+    """
+    names = (
+        sa.select(sa.func.min(col(Post.campaign)).label("name"))
+        .where(col(Post.campaign).is_not(None))
+        .cte("names", recursive=True)
+    )
+    after = sa.select(sa.func.min(col(Post.campaign))).where(col(Post.campaign) > names.c.name)
+    names = names.union_all(sa.select(after.scalar_subquery()).where(names.c.name.is_not(None)))
+    query = sa.select(names.c.name).where(names.c.name.is_not(None)).order_by(names.c.name)
+    return list(db.execute(query).scalars())
+
+
 @page
 def queue(ctx: Ctx) -> Response:
     """GET /queue: the filtered posts, PAGE_SIZE at a time."""
@@ -128,12 +145,7 @@ def queue(ctx: Ctx) -> Response:
         next_href = "/queue?" + urlencode(
             {**kept, "after": Cursor(last.scheduled_at, int(last.id or 0)).text()}
         )
-    campaigns = ctx.db.exec(
-        select(col(Post.campaign))
-        .where(col(Post.campaign).is_not(None))
-        .distinct()
-        .order_by(col(Post.campaign))
-    ).all()
+    campaigns = campaign_names(ctx.db)
     return ctx.page(
         "queue.html",
         title="Kø",
