@@ -17,7 +17,6 @@ import calendar as stdcal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -122,49 +121,17 @@ def month_days(
     """A month as its day cells show it: the first `per_day` entries of each local day, in time
     order, and how many posts each day has in all (cancelled ones left out, as everywhere).
 
-    Two queries. The counts: the month's posts found through the indexes on both times, each
-    given its day and counted per day. The entries: for each day, the first `per_day` published
-    posts by publishing time and the first `per_day` others by planned time, each read from its
-    index in order and stopped there; the day's first `per_day` of those are its cells. Only
-    what the cells show is read, not every post of a busy month, and nothing is sorted but the
-    few read. The days are told apart by their UTC bounds, worked out here for the zone (a day
-    may have 23 or 25 hours)."""
+    One query: the database finds the month's posts through the indexes on both times, numbers
+    each day's in time order and counts them (window functions), and only what the cells show
+    is read, not every post of a busy month. The days are told apart by their UTC bounds,
+    worked out here for the zone (a day may have 23 or 25 hours)."""
     days = [date(year, month, n) for n in range(1, stdcal.monthrange(year, month)[1] + 1)]
     bounds = [local_day_bounds(day, day, zone) for day in days]
-    count_query, query = _month_queries(len(days), per_day)
-    params = {
-        f"{side}{i}": at
-        for i, pair in enumerate(bounds)
-        for side, at in zip(LOW_HIGH, pair, strict=True)
-    }
-    with session_scope(url, read_only=True) as session:
-        counted = session.execute(count_query, params).all()
-        rows = session.execute(query, params).all()
-    counts = {days[number]: int(n) for number, n in counted if number < len(days)}
-    candidates: dict[date, list[CalendarEntry]] = {}
-    for row in rows:
-        candidates.setdefault(days[row.day_number], []).append(_entry(row))
-    shown: dict[date, list[CalendarEntry]] = {}
-    for day, entries in candidates.items():
-        entries.sort(key=lambda e: (e.start, e.id))  # the day's first `per_day`, in time order
-        shown[day] = sorted(entries[:per_day], key=lambda e: (e.start, e.title, e.channel, e.id))
-    return shown, counts
-
-
-LOW_HIGH = ("low", "high")
-
-
-@lru_cache(maxsize=8)
-def _month_queries(days: int, per_day: int) -> tuple[Any, Any]:
-    """month_days' two queries for a month of `days` days, its bounds left as parameters
-    (low0, high0, …): they are built once, not for every month shown."""
-    low: list[Any] = [sa.bindparam(f"low{i}") for i in range(days)]
-    high: list[Any] = [sa.bindparam(f"high{i}") for i in range(days)]
     published = sa.and_(col(Post.state) == PostState.PUBLISHED, col(Post.published_at).is_not(None))
-    others = sa.and_(col(Post.state) != PostState.CANCELLED, sa.not_(published))
-    begin, stop = low[0], high[-1]
+    begin, stop = bounds[0][0], bounds[-1][1]
     timed = (
         sa.select(
+            col(Post.id).label("id"),
             sa.case((published, col(Post.published_at)), else_=col(Post.scheduled_at)).label(
                 "start"
             ),
@@ -173,29 +140,41 @@ def _month_queries(days: int, per_day: int) -> tuple[Any, Any]:
             col(Post.state) != PostState.CANCELLED,
             sa.or_(
                 sa.and_(published, col(Post.published_at) >= begin, col(Post.published_at) < stop),
-                sa.and_(others, col(Post.scheduled_at) >= begin, col(Post.scheduled_at) < stop),
+                sa.and_(
+                    sa.not_(published),
+                    col(Post.scheduled_at) >= begin,
+                    col(Post.scheduled_at) < stop,
+                ),
             ),
         )
         .subquery()
     )
-    day_number = _first_before(timed.c.start, high, 0, days)
-    count_query = sa.select(day_number.label("day_number"), sa.func.count()).group_by(day_number)
-    firsts = []
-    for index in range(days):
-        for which, at in ((published, col(Post.published_at)), (others, col(Post.scheduled_at))):
-            first = (
-                sa.select(col(Post.id).label("id"), sa.literal(index).label("day_number"))
-                .where(which, at >= low[index], at < high[index])
-                .order_by(at, col(Post.id))
-                .limit(per_day)
-                .subquery()
-            )
-            firsts.append(sa.select(first.c.id, first.c.day_number))
-    chosen = sa.union_all(*firsts).subquery()
-    query = sa.select(*_ENTRY_COLUMNS, chosen.c.day_number).join_from(
-        Post, chosen, col(Post.id) == chosen.c.id
+    day_number = _first_before(timed.c.start, [end for _, end in bounds], 0, len(days))
+    dated = sa.select(timed.c.id, timed.c.start, day_number.label("day_number")).subquery()
+    numbered = sa.select(
+        dated.c.id,
+        dated.c.day_number,
+        sa.func.row_number()
+        .over(partition_by=dated.c.day_number, order_by=(dated.c.start, dated.c.id))
+        .label("place"),
+        sa.func.count().over(partition_by=dated.c.day_number).label("day_count"),
+    ).subquery()
+    query = (
+        sa.select(*_ENTRY_COLUMNS, numbered.c.day_number, numbered.c.day_count)
+        .join_from(Post, numbered, col(Post.id) == numbered.c.id)
+        .where(numbered.c.place <= per_day)
     )
-    return count_query, query
+    with session_scope(url, read_only=True) as session:
+        rows = session.execute(query).all()
+    shown: dict[date, list[CalendarEntry]] = {}
+    counts: dict[date, int] = {}
+    for row in rows:
+        day = days[row.day_number]
+        shown.setdefault(day, []).append(_entry(row))
+        counts[day] = row.day_count
+    for entries in shown.values():
+        entries.sort(key=lambda e: (e.start, e.title, e.channel, e.id))
+    return shown, counts
 
 
 def _first_before(start: Any, ends: list[Any], low: int, high: int) -> Any:
