@@ -83,21 +83,25 @@ def connect_channel(config: Path, env: dict[str, str], name: str) -> tuple[str, 
         text=True,
         env=env,
     )
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("http"):
-            break
-    else:
-        out, err = process.communicate(timeout=30)
-        raise AssertionError(f"no address printed: {''.join(lines)}{out}{err}")
+    lines = lines_until_address(process)
     page = requests.get(lines[-1].strip(), timeout=10)  # the browser: service, then listener
     assert page.status_code == 200
     assert "adgang" in page.text
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     return "".join(lines) + out, err
+
+
+def lines_until_address(process: subprocess.Popen[str]) -> list[str]:
+    """What `comms channels connect` prints up to and including the authorisation address."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("http"):
+            return lines
+    out, err = process.communicate(timeout=30)
+    raise AssertionError(f"no address printed: {''.join(lines)}{out}{err}")
 
 
 def assert_no_marker(*texts: str) -> None:

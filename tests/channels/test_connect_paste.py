@@ -25,6 +25,7 @@ from tests.channels.oauth_setup import (
     CLIENT_SECRET_ENV,
     assert_file_clean,
     assert_no_marker,
+    lines_until_address,
     oauth_env,
     write_config,
     x_channel,
@@ -62,16 +63,8 @@ def connect_pasting(
         text=True,
         env=env,
     )
-    assert process.stdout is not None
     assert process.stdin is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("http"):
-            break
-    else:
-        out, err = process.communicate(timeout=30)
-        raise AssertionError(f"no address printed: {''.join(lines)}{out}{err}")
+    lines = lines_until_address(process)
     assert "Åbn denne adresse, og giv comms adgang:" in "".join(lines)
     said_yes = requests.get(lines[-1].strip(), allow_redirects=False, timeout=10)
     assert said_yes.status_code == 302
