@@ -56,6 +56,16 @@ def write_config(folder: Path, channels: str, extra: str = "") -> Path:
     return path
 
 
+def connect_command(config: Path, name: str, *extra: str) -> list[str]:
+    """`comms channels connect NAME` as a test runs it: its listener on any free port, no
+    browser, a 30-second wait; `extra` adds options such as --oauth1."""
+    return [
+        *(sys.executable, "-m", "comms", "--config", str(config)),
+        *("channels", "connect", name, *extra),
+        *("--port", "0", "--no-browser", "--timeout", "30"),
+    ]
+
+
 def connect_x(config: Path, env: dict[str, str], name: str = "x") -> tuple[str, str]:
     return connect_channel(config, env, name)
 
@@ -63,21 +73,7 @@ def connect_x(config: Path, env: dict[str, str], name: str = "x") -> tuple[str, 
 def connect_channel(config: Path, env: dict[str, str], name: str) -> tuple[str, str]:
     """`comms channels connect NAME` through its local listener; (stdout, stderr)."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "comms",
-            "--config",
-            str(config),
-            "channels",
-            "connect",
-            name,
-            "--port",
-            "0",
-            "--no-browser",
-            "--timeout",
-            "30",
-        ],
+        connect_command(config, name),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +17,12 @@ from comms.store import tokens
 from comms.store.db import dispose_all, session_scope
 from comms.store.models import PostState, utcnow
 from comms.store.sealed import new_key, sealer_from_env
-from tests.channels.oauth_setup import assert_file_clean, assert_no_marker, write_config
+from tests.channels.oauth_setup import (
+    assert_file_clean,
+    assert_no_marker,
+    connect_command,
+    write_config,
+)
 from tests.factories import add_post, get_post
 from tests.fakes.x import FakeX
 
@@ -52,22 +56,7 @@ def _setup(tmp_path, fake: FakeX):
 
 def _connect(path, env) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "comms",
-            "--config",
-            str(path),
-            "channels",
-            "connect",
-            "x",
-            "--oauth1",
-            "--port",
-            "0",
-            "--no-browser",
-            "--timeout",
-            "30",
-        ],
+        connect_command(path, "x", "--oauth1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

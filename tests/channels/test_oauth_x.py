@@ -21,6 +21,7 @@ from comms.store.sealed import sealer_from_env
 from tests.channels.oauth_setup import (
     assert_file_clean,
     assert_no_marker,
+    connect_command,
     connect_x,
     oauth_env,
     x_channel,
@@ -86,21 +87,7 @@ def test_a_forged_redirect_is_refused(tmp_path, fake_x):
 
     settings = _config(tmp_path, fake_x)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "comms",
-            "--config",
-            str(settings.path),
-            "channels",
-            "connect",
-            "x",
-            "--port",
-            "0",
-            "--no-browser",
-            "--timeout",
-            "30",
-        ],
+        connect_command(settings.path, "x"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -124,19 +111,7 @@ def test_connect_without_a_key_says_how_to_make_one(tmp_path, fake_x):
     env = oauth_env(fake_x)
     del env["COMMS_SECRET_KEY"]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "comms",
-            "--config",
-            str(settings.path),
-            "channels",
-            "connect",
-            "x",
-            "--port",
-            "0",
-            "--no-browser",
-        ],
+        connect_command(settings.path, "x"),
         capture_output=True,
         text=True,
         env=env,
