@@ -102,7 +102,7 @@ def unused_tcp_port() -> int:
 @pytest.mark.slow
 def test_two_restarts_of_the_postgresql_cluster_under_two_daemons():
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--daemons", "2", "--posts", "400", "--timeout", "200"],
+        [sys.executable, str(BENCH), "--daemons", "2", "--posts", "1200", "--timeout", "200"],
         capture_output=True,
         text=True,
         timeout=300,
