@@ -14,6 +14,7 @@ channels.
 from __future__ import annotations
 
 import calendar as stdcal
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ from comms.content.link_from import describe, has_placeholder
 from comms.content.links import safe_link
 from comms.report.html import BASE_CSS, FILE_CSP, document_start
 from comms.store.db import session_scope
-from comms.store.models import Post, PostState
+from comms.store.models import Post, PostState, UTCDateTime
 from comms.timeutil import local_day_bounds
 
 EVENT_MINUTES = 15
@@ -121,72 +122,86 @@ def month_days(
     """A month as its day cells show it: the first `per_day` entries of each local day, in time
     order, and how many posts each day has in all (cancelled ones left out, as everywhere).
 
-    One query: the database finds the month's posts through the indexes on both times, numbers
-    each day's in time order and counts them (window functions), and only what the cells show
-    is read, not every post of a busy month. The days are told apart by their UTC bounds,
-    worked out here for the zone (a day may have 23 or 25 hours)."""
+    A busy month has thousands of posts and a cell shows a few, so each day is asked for its
+    own first few from the time indexes (an index range read that stops after `per_day` rows)
+    and its count (an index range counted), each day bounded by its UTC instants worked out
+    here for the zone (a day may have 23 or 25 hours). A post's time is its publishing time
+    once published, else its scheduled time, so a day's first few are the first of each kind
+    merged. Two statements for the whole month, the same text every month of that length, so
+    the database keeps them prepared."""
     days = [date(year, month, n) for n in range(1, stdcal.monthrange(year, month)[1] + 1)]
-    bounds = [local_day_bounds(day, day, zone) for day in days]
-    published = sa.and_(col(Post.state) == PostState.PUBLISHED, col(Post.published_at).is_not(None))
-    begin, stop = bounds[0][0], bounds[-1][1]
-    timed = (
-        sa.select(
-            col(Post.id).label("id"),
-            sa.case((published, col(Post.published_at)), else_=col(Post.scheduled_at)).label(
-                "start"
-            ),
-        )
-        .where(
-            col(Post.state) != PostState.CANCELLED,
-            sa.or_(
-                sa.and_(published, col(Post.published_at) >= begin, col(Post.published_at) < stop),
-                sa.and_(
-                    sa.not_(published),
-                    col(Post.scheduled_at) >= begin,
-                    col(Post.scheduled_at) < stop,
-                ),
-            ),
-        )
-        .subquery()
-    )
-    day_number = _first_before(timed.c.start, [end for _, end in bounds], 0, len(days))
-    dated = sa.select(timed.c.id, timed.c.start, day_number.label("day_number")).subquery()
-    numbered = sa.select(
-        dated.c.id,
-        dated.c.day_number,
-        sa.func.row_number()
-        .over(partition_by=dated.c.day_number, order_by=(dated.c.start, dated.c.id))
-        .label("place"),
-        sa.func.count().over(partition_by=dated.c.day_number).label("day_count"),
-    ).subquery()
-    query = (
-        sa.select(*_ENTRY_COLUMNS, numbered.c.day_number, numbered.c.day_count)
-        .join_from(Post, numbered, col(Post.id) == numbered.c.id)
-        .where(numbered.c.place <= per_day)
-    )
+    params: dict[str, datetime] = {}
+    for n, day in enumerate(days):
+        params[f"lo{n}"], params[f"hi{n}"] = local_day_bounds(day, day, zone)
     with session_scope(url, read_only=True) as session:
-        rows = session.execute(query).all()
-    shown: dict[date, list[CalendarEntry]] = {}
-    counts: dict[date, int] = {}
+        rows = session.execute(_day_firsts(len(days), per_day), params).all()
+        totals = session.execute(_day_counts(len(days)), params).all()
+    candidates: dict[int, list[CalendarEntry]] = {}
     for row in rows:
-        day = days[row.day_number]
-        shown.setdefault(day, []).append(_entry(row))
-        counts[day] = row.day_count
-    for entries in shown.values():
-        entries.sort(key=lambda e: (e.start, e.title, e.channel, e.id))
+        candidates.setdefault(row.day_number, []).append(_entry(row))
+    shown: dict[date, list[CalendarEntry]] = {}
+    for number, entries in candidates.items():
+        entries.sort(key=lambda e: (e.start, e.id))
+        firsts = entries[:per_day]
+        firsts.sort(key=lambda e: (e.start, e.title, e.channel, e.id))
+        shown[days[number]] = firsts
+    counts = {days[number]: total for number, total in totals if total}
     return shown, counts
 
 
-def _first_before(start: Any, ends: list[Any], low: int, high: int) -> Any:
-    """The first index in [low, high) whose end is after `start` (else `high`), as a CASE that
-    halves the days at each step: a post's day is found in five comparisons, not thirty-one."""
-    if low == high:
-        return sa.literal(low)
-    middle = (low + high) // 2
-    return sa.case(
-        (start < ends[middle], _first_before(start, ends, low, middle)),
-        else_=_first_before(start, ends, middle + 1, high),
-    )
+def _on_its_publishing_time() -> sa.ColumnElement[bool]:
+    """Posts whose calendar time is `published_at` (published, with the time recorded)."""
+    return sa.and_(col(Post.state) == PostState.PUBLISHED, col(Post.published_at).is_not(None))
+
+
+def _on_its_schedule() -> sa.ColumnElement[bool]:
+    """Posts whose calendar time is `scheduled_at`: the rest, cancelled ones left out."""
+    return sa.and_(col(Post.state) != PostState.CANCELLED, sa.not_(_on_its_publishing_time()))
+
+
+@functools.cache
+def _day_firsts(days: int, per_day: int) -> sa.CompoundSelect:
+    """Per day n (bounds :lo{n} and :hi{n}): its first `per_day` posts by publishing time and
+    its first by scheduled time, each read in order from its index; with a `day_number`."""
+    parts = []
+    for n in range(days):
+        lo, hi = (
+            sa.bindparam(f"lo{n}", type_=UTCDateTime),
+            sa.bindparam(f"hi{n}", type_=UTCDateTime),
+        )
+        for moment, kind in (
+            (col(Post.published_at), _on_its_publishing_time()),
+            (col(Post.scheduled_at), _on_its_schedule()),
+        ):
+            first = (
+                sa.select(*_ENTRY_COLUMNS, sa.literal(n).label("day_number"))
+                .where(moment >= lo, moment < hi, kind)
+                .order_by(moment, col(Post.id))
+                .limit(per_day)
+                .subquery()
+            )
+            parts.append(sa.select(first))
+    return sa.union_all(*parts)
+
+
+@functools.cache
+def _day_counts(days: int) -> sa.CompoundSelect:
+    """(day_number, posts that day) for each day n, bounds as in _day_firsts."""
+    parts = []
+    for n in range(days):
+        lo, hi = (
+            sa.bindparam(f"lo{n}", type_=UTCDateTime),
+            sa.bindparam(f"hi{n}", type_=UTCDateTime),
+        )
+        counted = [
+            sa.select(sa.func.count()).where(moment >= lo, moment < hi, kind).scalar_subquery()
+            for moment, kind in (
+                (col(Post.published_at), _on_its_publishing_time()),
+                (col(Post.scheduled_at), _on_its_schedule()),
+            )
+        ]
+        parts.append(sa.select(sa.literal(n), counted[0] + counted[1]))
+    return sa.union_all(*parts)
 
 
 def _entry(post: Any) -> CalendarEntry:
