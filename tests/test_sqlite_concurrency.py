@@ -273,3 +273,41 @@ def test_comms_sessions_hold_the_write_lock_from_their_first_read(tmp_path):
         other.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_read_only_sessions_take_no_lock_refuse_writes_and_keep_their_statements(tmp_path):
+    """A page's session (read_only) reads beside a writer holding the lock, and a write in it
+    fails at once, loudly, however many sessions its pooled connection served before; its
+    connection keeps its prepared statements between sessions (switching `query_only` per
+    session would expire them all), while a normal session still writes."""
+    path = tmp_path / "comms.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    post_id = add_post(url)
+    writer = sqlite3.connect(path, timeout=0, isolation_level=None)
+    prepared_again: list[int] = []
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        for _ in range(3):
+            with session_scope(url, read_only=True) as session:
+                assert session.get(Post, post_id) is not None  # reads do not wait for it
+                raw = session.connection().connection.driver_connection
+                again = "SELECT total(reprep) FROM sqlite_stmt WHERE sql LIKE 'SELECT post.%'"
+                prepared_again.append(raw.execute(again).fetchone()[0])
+        writer.execute("ROLLBACK")
+        for _ in range(2):
+            with session_scope(url, read_only=True) as session:
+                session.add(Post(channel="x", text="skal ikke gemmes", scheduled_at=utcnow()))
+                with pytest.raises(sa.exc.OperationalError, match="readonly"):
+                    session.flush()
+                session.rollback()
+        with session_scope(url) as session:  # the writers' pool is not read-only
+            post = session.get(Post, post_id)
+            assert post is not None
+            post.text = "rettet"
+        with session_scope(url, read_only=True) as session:
+            assert session.get(Post, post_id).text == "rettet"
+            assert session.exec(select(Post)).all() == [session.get(Post, post_id)]
+    finally:
+        writer.close()
+    assert prepared_again == [0, 0, 0]  # the post's SELECT was prepared once, then reused

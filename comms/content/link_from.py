@@ -54,6 +54,8 @@ def _placeholders(text: str) -> list[str]:
 
 def _replace(text: str, replacement: Callable[[str], str]) -> str:
     """`text` with each placeholder replaced by `replacement(placeholder)` (longest first)."""
+    if PLACEHOLDER_ORIGIN not in text:  # nearly every text: shown as it is
+        return text
     for address in sorted(set(_placeholders(text)), key=len, reverse=True):
         text = text.replace(address, replacement(address))
     return text

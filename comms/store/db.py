@@ -33,6 +33,7 @@ BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _engines: dict[str, Engine] = {}
+_readers: dict[str, Engine] = {}  # SQLite: the pool of read-only sessions, per URL
 _pre_ping = True
 
 
@@ -101,7 +102,24 @@ def _refuse_nul(
                 raise InputError(f"a text {NUL_PROBLEM}")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def reading_engine(url: str) -> Engine:
+    """The engine read-only sessions use: on SQLite a pool of its own whose connections are
+    read-only from the moment they open, elsewhere the URL's one engine.
+
+    A connection of its own, not a flag switched on and off around each transaction: switching
+    `PRAGMA query_only` expires every prepared statement of the connection, so each page would
+    prepare all its queries again on every request."""
+    engine = get_engine(url)
+    if engine.dialect.name != "sqlite":
+        return engine
+    if url not in _readers:
+        reader = _sqlite_engine(url, reading=True)
+        event.listen(reader, "before_cursor_execute", _refuse_nul)
+        _readers[url] = reader
+    return _readers[url]
+
+
+def _sqlite_engine(url: str, *, reading: bool = False) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         if not path.parent.exists():
@@ -123,26 +141,16 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if reading:  # a reader keeps its word: a write through it fails at once, loudly
+            cursor.execute("PRAGMA query_only = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         # a reader takes no write lock: in WAL mode readers run side by side with the writer
-        reading = connection.get_execution_options().get(_READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
-        if reading:  # and it keeps its word: a write in it fails at once, loudly
-            connection.exec_driver_sql("PRAGMA query_only = ON")
-
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(connection: sa.Connection) -> None:
-        if connection.get_execution_options().get(_READ_ONLY, False):
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
 
     return engine
-
-
-_READ_ONLY = "comms_read_only"
 
 
 @contextmanager
@@ -154,8 +162,7 @@ def session_scope(url: str, *, read_only: bool = False) -> Iterator[Session]:
     what it reads is still one consistent snapshot. It must not write (SQLite could refuse the
     write when another writer came first); elsewhere the flag changes nothing.
     """
-    engine = get_engine(url)
-    bind = engine.execution_options(**{_READ_ONLY: True}) if read_only else engine
+    bind = reading_engine(url) if read_only else get_engine(url)
     session = Session(bind, expire_on_commit=False)
     try:
         yield session
@@ -169,9 +176,10 @@ def session_scope(url: str, *, read_only: bool = False) -> Iterator[Session]:
 
 def dispose_all() -> None:
     """Close every pooled connection (tests, and before a fork)."""
-    for engine in _engines.values():
+    for engine in (*_engines.values(), *_readers.values()):
         engine.dispose()
     _engines.clear()
+    _readers.clear()
 
 
 # --- schema revisions (alembic) -------------------------------------------------------------

@@ -23,6 +23,9 @@ LIMIT = 50  # look at most at this many of a kind
 SHOWN = 10  # show this many; the rest are a link to the queue away
 WANTED = SHOWN + 1  # one more than is shown tells the page to link to the rest
 TROUBLE = ("failed", "unknown", "missed", "expired", "held")
+# The coming week is shown post by post up to this many (a usual week has a handful); a busier
+# week links to the queue for those seven days instead of growing the overview without end.
+COMING = 50
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,11 @@ def overview(ctx: Ctx) -> Response:
             Post.scheduled_at < now + timedelta(days=7),
         )
         .order_by(col(Post.scheduled_at), col(Post.id))
-        .limit(200)
+        .limit(COMING * 2)  # room for the ones this user may not see
     ).all()
+    today = ctx.now.astimezone(ctx.settings.zone).date()
+    week_href = f"/queue?from={today.isoformat()}&to={(today + timedelta(days=7)).isoformat()}"
+    shown_coming = [p for p in coming if visible(p)]
     org = f"&organisation={ctx.user.organisation}" if ctx.user.organisation else ""
     return ctx.page(
         "overview.html",
@@ -210,5 +216,7 @@ def overview(ctx: Ctx) -> Response:
         trouble=trouble,
         problems=problems,
         blocked=blocked,
-        coming=[p for p in coming if visible(p)],
+        coming=shown_coming[:COMING],
+        more_coming=len(shown_coming) > COMING,
+        week_href=week_href,
     )

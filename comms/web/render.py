@@ -32,6 +32,7 @@ _env.filters["day"] = lambda value: format_date(value) if value else "–"
 _env.filters["web_url"] = lambda value: web_url(value)
 # a page address not out yet (a step's link_from) in words, as people are shown it
 _env.filters["said"] = lambda value: describe(value) if value else value
+_env.filters["headline"] = lambda post: headline(post)
 _env.globals["STATE_NAMES"] = STATE_NAMES
 _env.globals["ROLE_NAMES"] = ROLE_NAMES
 
@@ -39,6 +40,17 @@ _env.globals["ROLE_NAMES"] = ROLE_NAMES
 def web_url(value: str | None) -> str | None:
     """`value` when it may be a link (content.links.safe_link), else None: shown as text."""
     return safe_link(value.strip() if value else None)
+
+
+def headline(post: Any) -> str:
+    """What a list calls a post: its title, else its first 70 characters as people see them
+    (a page address not out yet in words), else "Opslag N"."""
+    if post.title:
+        return str(post.title)
+    said = describe(post.text) if post.text else ""
+    if said:
+        return said[:70] + ("…" if len(said) > 70 else "")
+    return f"Opslag {post.id}"
 
 
 def set_zone(zone: ZoneInfo) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -208,6 +209,37 @@ def test_the_overview_shows_what_needs_me(client, site: Settings, monkeypatch):
     assert "mangler sin hemmelighed" in blocked
     coming = page.split('id="coming"')[1].split("</table>")[0]
     assert f'data-post="{draft}"' in coming
+
+
+def test_a_busy_week_shows_its_first_fifty_and_links_to_the_queue_for_the_rest(
+    client, site: Settings
+):
+    start = datetime.now(UTC) + timedelta(hours=1)
+    ids = [
+        add_post(site, title=f"Uge-opslag {n}", scheduled_at=start + timedelta(minutes=n))
+        for n in range(53)
+    ]
+    page = client("anna").get("/").text
+    coming = page.split('id="coming"')[1].split("</table>")[0]
+    listed = [int(n) for n in re.findall(r'data-post="(\d+)"', coming)]
+    assert listed == ids[:50]  # the first fifty, in time order
+    after = page.split('id="coming"')[1]
+    today = datetime.now(UTC).astimezone(site.zone).date()
+    week = f"/queue?from={today.isoformat()}&amp;to={(today + timedelta(days=7)).isoformat()}"
+    assert f'<a href="{week}">Se alle opslag de næste syv dage i køen</a>' in after
+    anna = client("anna")
+    queue = anna.get(week.replace("&amp;", "&")).text  # the week's posts, a page at a time
+    following = re.search(r'href="([^"]+)" rel="next"', queue)
+    assert following is not None
+    rest = anna.get(following.group(1).replace("&amp;", "&")).text
+    assert re.findall(r'data-post="(\d+)"', rest) == [str(n) for n in ids[50:]]
+    with session_scope(site.database_url) as session:  # three fewer: all of them fit
+        session.execute(sa.update(Post).where(Post.id.in_(ids[:3])).values(state="cancelled"))
+    few = client("anna").get("/").text
+    assert re.findall(r'data-post="(\d+)"', few.split('id="coming"')[1]) == [
+        str(n) for n in ids[3:]
+    ]
+    assert "Se alle opslag de næste syv dage" not in few
 
 
 def test_the_queue_filters_and_pages_by_keyset(client, site: Settings):
