@@ -204,7 +204,8 @@ def _day_counts(days: int) -> sa.CompoundSelect:
             for where in (
                 (col(Post.state) == PostState.PUBLISHED, published >= lo, published < hi),
                 (
-                    col(Post.state).in_(scheduled),
+                    # each state its own bound value: an expanding IN is rebuilt per run
+                    col(Post.state).in_([sa.literal(state) for state in scheduled]),
                     col(Post.scheduled_at) >= lo,
                     col(Post.scheduled_at) < hi,
                 ),
