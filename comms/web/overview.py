@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,26 +91,31 @@ def expiring_tokens(ctx: Ctx) -> list[ChannelProblem]:
 
 
 def first_allowed(
-    db: Session, query: SelectOfScalar[Post], allowed: Callable[[Post], object], scan: int
+    db: Session,
+    query: SelectOfScalar[Post],
+    allowed: Callable[[Post], object],
+    scan: int,
+    wanted: int = WANTED,
 ) -> list[Post]:
-    """The first WANTED posts of `query` that `allowed` lets through, among its first `scan`.
+    """The first `wanted` posts of `query` that `allowed` lets through, among its first `scan`.
 
     The rows are read a few at a time and reading stops once enough are found: the page shows
     SHOWN of a kind and links to the queue for the rest, so loading the rest is wasted work.
     """
     found: list[Post] = []
-    result = db.exec(query.limit(scan).execution_options(yield_per=WANTED))
+    result = db.exec(query.limit(scan).execution_options(yield_per=wanted))
     try:
         for post in result:
             if allowed(post):
                 found.append(post)
-                if len(found) == WANTED:
+                if len(found) == wanted:
                     break
     finally:
         result.close()
     return found
 
 
+@functools.cache  # the same statement on every request: built once
 def latest_in_states(states: tuple[str, ...], limit: int) -> sa.Select[tuple[int]]:
     """The ids of the `limit` latest posts (by scheduled time, then id) of each of `states`:
     the latest `limit` of them all are among these. Each state's are read backwards from the
@@ -191,19 +197,21 @@ def overview(ctx: Ctx) -> Response:
         )
         for post in blocked_rows
     ]
-    coming = db.exec(
+    coming = first_allowed(
+        db,
         select(Post)
         .where(
             col(Post.state).in_([PostState.DRAFT, PostState.QUEUED]),
             Post.scheduled_at >= now,
             Post.scheduled_at < now + timedelta(days=7),
         )
-        .order_by(col(Post.scheduled_at), col(Post.id))
-        .limit(COMING * 2)  # room for the ones this user may not see
-    ).all()
+        .order_by(col(Post.scheduled_at), col(Post.id)),
+        visible,
+        COMING * 4,
+        wanted=COMING + 1,  # one more tells the page to link to the rest
+    )
     today = ctx.now.astimezone(ctx.settings.zone).date()
     week_href = f"/queue?from={today.isoformat()}&to={(today + timedelta(days=7)).isoformat()}"
-    shown_coming = [p for p in coming if visible(p)]
     org = f"&organisation={ctx.user.organisation}" if ctx.user.organisation else ""
     return ctx.page(
         "overview.html",
@@ -216,7 +224,7 @@ def overview(ctx: Ctx) -> Response:
         trouble=trouble,
         problems=problems,
         blocked=blocked,
-        coming=shown_coming[:COMING],
-        more_coming=len(shown_coming) > COMING,
+        coming=coming[:COMING],
+        more_coming=len(coming) > COMING,
         week_href=week_href,
     )
