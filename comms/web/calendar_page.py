@@ -8,9 +8,12 @@ file stays at /calendar/YEAR.ics, and each person may make a secret feed address
 from __future__ import annotations
 
 import calendar as stdcal
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from markupsafe import Markup, escape
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
@@ -41,6 +44,33 @@ def campaign_colours(entries: list[CalendarEntry]) -> dict[str, int]:
     """A colour number per campaign shown, in name order (one-off posts have none)."""
     names = sorted({e.campaign for e in entries if e.campaign})
     return {name: index % COLOURS for index, name in enumerate(names)}
+
+
+def entry_links(
+    entries: Iterable[CalendarEntry], zone: ZoneInfo, shown: dict[str, Any]
+) -> list[Markup]:
+    """Each entry as the link its day cell shows: state and campaign colour, its time, title
+    and channel, and for those who may move it what drag and drop needs. Written here, not in
+    the template: a month shows hundreds, and each is ten values put in and escaped."""
+    colours, movable = shown["colours"], shown["movable_ids"]
+    links = []
+    for e in entries:
+        local = e.start.astimezone(zone)
+        colour = f" camp-{colours[e.campaign]}" if e.campaign in colours else ""
+        move = (
+            f' draggable="true" data-move="{e.id}" data-time="{local.strftime("%H:%M")}"'
+            if e.id in movable
+            else ""
+        )
+        links.append(
+            Markup(
+                f'<a class="entry state-{escape(e.state)}{colour}" href="/posts/{e.id}"'
+                f' title="{escape(e.state_name)}"{move}><span class="time">'
+                f"{format_time(local)}</span> {escape(e.title)}"
+                f' <span class="muted">{escape(e.channel)}</span></a>'
+            )
+        )
+    return links
 
 
 def routes() -> list[Route]:
@@ -79,6 +109,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         ctx.settings.database_url, year=year, month=month, zone=zone, per_day=DAY_LIMIT
     )
     shown = [e for day_entries in by_day.values() for e in day_entries]
+    facts = _shown(ctx, shown, count=sum(counts.values()))
     weeks = [
         {
             "number": days[0].isocalendar().week,
@@ -96,9 +127,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
                         )
                         if on
                     ),
-                    "entries": [
-                        (e, format_time(e.start.astimezone(zone))) for e in by_day.get(day, [])
-                    ],
+                    "entries": entry_links(by_day.get(day, []), zone, facts),
                     "more": counts.get(day, 0) - len(by_day.get(day, [])),
                 }
                 for day in days
@@ -119,7 +148,7 @@ def month_view(ctx: Ctx, year: int, month: int) -> Response:
         weekdays=WEEKDAYS,
         before=before,
         after=after,
-        **_shown(ctx, shown, count=sum(counts.values())),
+        **facts,
     )
 
 
@@ -144,16 +173,15 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
             last=min(days[-1], date(y, 12, 31)),
         )
     ]
+    facts = _shown(ctx, entries)
     columns = [
         {
             "day": day,
             "name": f"{WEEKDAYS[day.weekday()]} {day.day}. {MONTH_NAMES[day.month - 1]}",
             "weekend": day.weekday() >= 5,
-            "entries": [
-                (e, format_time(e.start.astimezone(zone)))
-                for e in entries
-                if e.start.astimezone(zone).date() == day
-            ],
+            "entries": entry_links(
+                (e for e in entries if e.start.astimezone(zone).date() == day), zone, facts
+            ),
         }
         for day in days
     ]
@@ -167,7 +195,7 @@ def week_view(ctx: Ctx, year: int, week: int) -> Response:
         columns=columns,
         before=(before.year, before.week),
         after=(after.year, after.week),
-        **_shown(ctx, entries),
+        **facts,
     )
 
 

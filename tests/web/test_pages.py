@@ -355,6 +355,28 @@ def test_calendar_month_and_move(client, site: Settings):
     assert 'id="move-form"' not in client("vera").get("/calendar/2031/4").text
 
 
+def test_calendar_entries_show_hostile_titles_and_channels_as_text(client, site: Settings):
+    """An entry's link is written in Python (comms/web/calendar_page.py), not by the template's
+    autoescape: what a person or a feed wrote is still text there, in the month and the week."""
+    title = '"><img src=x onerror=alert(1)> & <b>fed</b>'
+    when = datetime(2031, 3, 10, 8, 0, tzinfo=UTC)  # 9.00 in Copenhagen
+    post_id = add_post(site, scheduled_at=when, title=title, campaign="kampagne-<i>")
+    wanted = (
+        '<span class="time">9.00</span> &#34;&gt;&lt;img src=x onerror=alert(1)&gt; &amp;'
+        " &lt;b&gt;fed&lt;/b&gt; "
+    )
+    for person in ("anna", "vera"):  # one may move it, one may not
+        for path in ("/calendar/2031/3", "/calendar/2031/uge/11"):
+            page = client(person).get(path).text
+            assert "<img" not in page, (person, path)
+            assert "<b>fed" not in page, (person, path)
+            assert wanted in page, (person, path)
+            link = re.search(rf'<a class="entry [^>]*href="/posts/{post_id}"[^>]*>', page)
+            assert link is not None
+            moves = f'data-move="{post_id}" data-time="09:00"'
+            assert (moves in link.group(0)) == (person == "anna"), (person, path)
+
+
 def test_the_report_page_and_downloads(client, site: Settings):
     vera = client("vera")
     page = vera.get("/report?from=2026-01-01&to=2026-12-31")
