@@ -18,7 +18,7 @@ from jinja2.sandbox import SecurityError
 
 from comms.content import danish, template_cache
 from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
-from comms.content.sandbox import LimitedEnvironment, TemplateLimitError
+from comms.content.sandbox import MAX_CHARS, LimitedEnvironment, TemplateLimitError
 from comms.errors import RenderError
 
 SUFFIX = ".j2"
@@ -160,6 +160,8 @@ class TemplateRenderer:
 
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
+        if _is_plain(source):  # most titles: jinja2 would give the text back as it is
+            return _cleaned(source.strip(), origin)
         try:
             compiled = _compiled(self._strings, source, self.env.from_string)
             return _cleaned(self.env.render(compiled, context).strip(), origin)
@@ -256,6 +258,13 @@ class TemplateRenderer:
                 continue
             found = (frame.filename, frame.lineno)
         return found
+
+
+def _is_plain(source: str) -> bool:
+    """True when `source` has no tag, variable or comment (each starts with `{`; the
+    environment has no line statements) and no line break jinja2 would rewrite (`\r`), so
+    that rendering it gives back the text itself, within the budget's size."""
+    return "{" not in source and "\r" not in source and len(source) <= MAX_CHARS
 
 
 def _cleaned(text: str, origin: Path | str) -> str:
