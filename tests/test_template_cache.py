@@ -150,6 +150,7 @@ def _limited(**options: object) -> jinja2.Environment:
         lambda: _limited(keep_trailing_newline=True),
         lambda: _limited(finalize=str),
         lambda: _limited(filters={}),
+        lambda: _limited(policies={**_limited().policies, "truncate.leeway": 0}),
     ],
 )
 def test_the_fingerprint_tells_environments_apart(other):

@@ -15,9 +15,9 @@ What is kept is Python code that the sandbox runs, so:
 - an entry is used only for the environment it was compiled for: its name and its header carry
   a fingerprint of everything that shapes the generated code (the environment's class and its
   intercepted operators, the syntax and whitespace options, autoescape, finalize, extensions,
-  which filters and tests exist and how they are called, the versions of Python, jinja2 and the
-  libraries whose filters jinja2 may run while compiling constants, and the source of the
-  modules those filters are in);
+  which filters and tests exist and how they are called, jinja2's policies, the versions of
+  Python, jinja2 and the libraries whose filters jinja2 may run while compiling constants, and
+  the source of the modules those filters are in);
 - an entry is used only for the exact source it was compiled from (jinja2's checksum of the
   template text), so an edited template is compiled again and its entry replaced;
 - a torn, truncated or foreign entry (its own digest does not match, the format or Python
@@ -134,6 +134,8 @@ def fingerprint(env: jinja2.Environment) -> str:
         _describe(env.finalize),
         _describe(env.code_generator_class),
         sorted(f"{k}={_describe(type(v))}" for k, v in env.extensions.items()),
+        # filters given constants run while compiling, with the policies (truncate.leeway ...)
+        sorted((k, _describe(v) if callable(v) else repr(v)) for k, v in env.policies.items()),
         _callables(env.filters),
         _callables(env.tests),
         [(name, _version(name)) for name in _LIBRARIES],
