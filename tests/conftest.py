@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from comms.config import Settings, load_settings
+from comms.content.template_cache import ENV_VAR as TEMPLATE_CACHE_ENV
 from comms.store.db import dispose_all, ensure_schema
 
 # Property tests check behaviour, not speed (bench/ measures speed): on a loaded machine an
@@ -19,6 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 hypothesis_settings.register_profile("comms", deadline=None)
 hypothesis_settings.load_profile("comms")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _template_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Compiled templates go to a folder of the test session, never the user's own cache
+    (commands run as subprocesses inherit it through the environment)."""
+    before = os.environ.get(TEMPLATE_CACHE_ENV)
+    os.environ[TEMPLATE_CACHE_ENV] = str(tmp_path_factory.mktemp("template-cache"))
+    yield
+    if before is None:
+        os.environ.pop(TEMPLATE_CACHE_ENV, None)
+    else:
+        os.environ[TEMPLATE_CACHE_ENV] = before
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,10 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from comms.content.render import TemplateRenderer
+from comms.content.render import TemplateRenderer, _cleaned
 from comms.errors import RenderError
 
 WHO = {"channel_name": "hjemmeside", "channel_type": "x", "audience": "unge"}
@@ -249,3 +251,33 @@ def test_check_syntax(tmp_path):
 
 def test_check_syntax_empty_folder(tmp_path):
     assert TemplateRenderer(tmp_path).check_syntax() == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="{\r"), max_size=60))
+def test_a_title_without_tags_renders_as_jinja2_would(tmp_path_factory, source):
+    """Titles with no `{` skip jinja2: the same text, the same error for a NUL."""
+    renderer = TemplateRenderer(tmp_path_factory.getbasetemp(), cache_folder=None)
+
+    def by_jinja2() -> str:
+        compiled = renderer.env.from_string(source)
+        text = renderer.env.render(compiled, {}).strip()
+        return _cleaned(text, "t")
+
+    try:
+        expected: str | Exception = by_jinja2()
+    except RenderError as exc:
+        expected = exc
+    if isinstance(expected, Exception):
+        with pytest.raises(RenderError) as caught:
+            renderer.render_string(source, {}, origin="t")
+        assert str(caught.value) == str(expected)
+    else:
+        assert renderer.render_string(source, {}, origin="t") == expected
+
+
+def test_a_title_with_a_carriage_return_or_a_tag_still_goes_through_jinja2(tmp_path):
+    renderer = TemplateRenderer(tmp_path, cache_folder=None)
+    assert renderer.render_string("Hej\r\nverden", {}, origin="t") == "Hej\nverden"
+    assert renderer.render_string("Hej {{ '}}' }}", {}, origin="t") == "Hej }}"
+    assert renderer.render_string("a {# b #} c", {}, origin="t") == "a  c"

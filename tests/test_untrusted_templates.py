@@ -13,6 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import jinja2
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -205,3 +206,24 @@ def test_a_symlink_to_a_picture_inside_the_folder_is_fine(project: Path):
     (project / "campaigns" / "images" / "igen.png").symlink_to("karneval.png")
     use_image(project, "images/igen.png")
     validate(0)
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    ["date", "mangler", "items", "keys", "get", "__class__", "__init__", "mro", "copy", "pop"],
+)
+def test_an_attribute_of_a_dict_is_what_the_sandbox_says_it_is(attribute: str):
+    """The shortcut for plain dicts gives what jinja2's sandbox gives: the item, a safe method
+    of the dict (even when a key has its name), or an undefined that refuses to be used."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = TemplateRenderer(Path("."), cache_folder=None).env
+    for value in ({"date": 1, "items": 2}, {}, {"__class__": 3}, {"pop": [1]}):
+        ours = env.getattr(value, attribute)
+        theirs = ImmutableSandboxedEnvironment.getattr(env, value, attribute)
+        assert type(ours) is type(theirs)
+        if isinstance(ours, jinja2.Undefined):
+            assert ours._undefined_hint == theirs._undefined_hint  # type: ignore[attr-defined]
+            assert ours._undefined_name == theirs._undefined_name  # type: ignore[attr-defined]
+        else:
+            assert ours == theirs

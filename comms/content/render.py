@@ -16,9 +16,9 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SecurityError
 
-from comms.content import danish
+from comms.content import danish, template_cache
 from comms.content.clean import NUL_HINT, NUL_PROBLEM, has_nul, strip_controls
-from comms.content.sandbox import LimitedEnvironment, TemplateLimitError
+from comms.content.sandbox import MAX_CHARS, LimitedEnvironment, TemplateLimitError
 from comms.errors import RenderError
 
 SUFFIX = ".j2"
@@ -48,7 +48,11 @@ _RENDER_FAILURES = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError
 class TemplateRenderer:
     """The jinja2 environment of one templates folder, and the rendering of posts from it."""
 
-    def __init__(self, templates_dir: Path | str) -> None:
+    def __init__(
+        self, templates_dir: Path | str, *, cache_folder: Path | str | bool | None = True
+    ) -> None:
+        """`cache_folder`: where compiled templates are kept between runs (content/
+        template_cache.py): True for the user's cache folder, None or False for none."""
         self.templates_dir = Path(templates_dir)
         self.env = LimitedEnvironment(
             loader=jinja2.FileSystemLoader(self.templates_dir),
@@ -65,6 +69,11 @@ class TemplateRenderer:
             cache_size=-1,
         )
         self.env.filters.update(FILTERS)
+        # the fingerprint of the cache's entries is taken of the environment as it now is
+        folder = template_cache.default_folder() if cache_folder is True else cache_folder
+        self.env.bytecode_cache = template_cache.TemplateCache.for_environment(
+            self.env, Path(folder) if folder else None
+        )
         # a plan renders thousands of posts from a few templates and titles: compile each
         # title once and look each variant file up once
         self._strings: dict[str, jinja2.Template] = {}
@@ -151,6 +160,8 @@ class TemplateRenderer:
 
     def render_string(self, source: str, context: dict[str, Any], *, origin: str) -> str:
         """Render a short template written elsewhere (e.g. a title); errors name `origin`."""
+        if _is_plain(source):  # most titles: jinja2 would give the text back as it is
+            return _cleaned(source.strip(), origin)
         try:
             compiled = _compiled(self._strings, source, self.env.from_string)
             return _cleaned(self.env.render(compiled, context).strip(), origin)
@@ -158,18 +169,20 @@ class TemplateRenderer:
             raise self._located(exc, default_path=origin, string_origin=origin) from exc
 
     def check_syntax(self) -> list[RenderError]:
-        """Compile every .j2 file under the folder; one RenderError per broken file."""
+        """Compile every .j2 file under the folder; one RenderError per broken file.
+
+        Through the loader, as a render does: a file compiled before comes from the cache, and
+        one compiled now is there for the renders that follow."""
         problems: list[RenderError] = []
         for path in sorted(self.templates_dir.rglob(f"*{SUFFIX}")):
             if not path.is_file():
                 continue
             name = path.relative_to(self.templates_dir).as_posix()
             try:
-                source = path.read_text(encoding="utf-8")
-                self.env.compile(source, name, str(path))
+                self.env.get_template(name)
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(self._located(exc, default_path=path))
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, jinja2.TemplateNotFound) as exc:
                 problems.append(
                     RenderError(
                         f"cannot read template: {exc}",
@@ -245,6 +258,13 @@ class TemplateRenderer:
                 continue
             found = (frame.filename, frame.lineno)
         return found
+
+
+def _is_plain(source: str) -> bool:
+    """True when `source` has no tag, variable or comment (each starts with `{`; the
+    environment has no line statements) and no line break jinja2 would rewrite (`\r`), so
+    that rendering it gives back the text itself, within the budget's size."""
+    return "{" not in source and "\r" not in source and len(source) <= MAX_CHARS
 
 
 def _cleaned(text: str, origin: Path | str) -> str:

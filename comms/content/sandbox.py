@@ -30,6 +30,7 @@ MAX_CHARS = 100_000  # far beyond any post (a site article is a few thousand cha
 MAX_POWER_BITS = 4096  # `2 ** 4096` is a number; `10 ** 10 ** 9` is an afternoon
 
 _TOO_SLOW = f"rendering took longer than {MAX_SECONDS:g} seconds"
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # every name getattr finds on a dict (its class's)
 
 # built-in filters whose number says how much text or how many pieces to make
 _SIZED_FILTERS = ("center", "indent", "wordwrap", "slice", "batch", "truncate", "format")
@@ -108,6 +109,14 @@ class LimitedEnvironment(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         self.check_time()
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            # what the sandbox's getattr comes to for a plain dict (`event.date`, the values
+            # every template reads), without raising and catching an AttributeError first:
+            # a dict has no attribute but its class's, so the item is the answer, or nothing
+            try:
+                return obj[attribute]
+            except LookupError:
+                pass
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
