@@ -2,22 +2,23 @@
 
 The messages are the product here: an officer editing a file needs
 "karneval.toml:14: unknown key 'chanels' in step 'optakt' (did you mean 'channels'?)". So the
-checks are written out by hand rather than left to a schema library, tomllib's positions are
-kept, and `tomlsource` finds the lines of keys by scanning the text. A file's problems are all
-reported at once (one per section), and so are the problems of every file in a folder: fixing
-them one run at a time is slow.
+checks are written out by hand rather than left to a schema library, the parser's positions
+are kept, and `tomlsource` finds the lines of keys by scanning the text. A file's problems are
+all reported at once (one per section), and so are the problems of every file in a folder:
+fixing them one run at a time is slow.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+
+import tomli
 
 from comms.campaigns.dates import EVENT_PREFIX, SLUG_RE, Align, parse_align
 from comms.campaigns.events import EventSpec, Occurrence, parse_event
@@ -456,8 +457,8 @@ def load_campaign(path: Path) -> CampaignSpec:
     except OSError as exc:
         raise CampaignError(f"cannot read the file: {exc.strerror}", path=path) from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         message, line = syntax_error(exc, text)
         raise CampaignError(
             f"TOML syntax error: {message}",

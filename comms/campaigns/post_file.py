@@ -25,11 +25,12 @@ is not there is an error at its line, with "mente du" for a typo.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import tomli
 
 from comms.campaigns.toml_source import TomlSource, syntax_error
 from comms.errors import PostFileError
@@ -158,8 +159,8 @@ def read_post_file(path: Path) -> PostFile:
             hint=f"skriv nøglerne (channels = [...], at = ...) mellem to linjer {FENCE}",
         )
     try:
-        data = tomllib.loads(toml_text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(toml_text)
+    except tomli.TOMLDecodeError as exc:
         message, line = syntax_error(exc, toml_text)
         raise PostFileError(message, path=path, line=line + offset if line else None) from None
     post = PostFile(path=path, source=TomlSource(toml_text), offset=offset)

@@ -1,9 +1,12 @@
 """Line numbers and key checks for hand-written TOML files, so errors can say where to look.
 
-tomllib returns values but no positions. Campaign files are small and written by people (one key
-a line, plain `[table]` headers), so scanning the raw text finds the line of a key or table well
-enough; when it cannot tell, it returns None rather than a wrong line. The key and value checks
-here are shared by the date rules and the campaign loader, so their messages read alike.
+Campaign and post files are parsed with tomli, the project Python's tomllib was taken from: the
+same parser and the same messages, but installed compiled, about 2.5 times faster, and a plan
+reads every campaign file. It returns values but no positions. Campaign files are small and
+written by people (one key a line, plain `[table]` headers), so scanning the raw text finds the
+line of a key or table well enough; when it cannot tell, it returns None rather than a wrong
+line. The key and value checks here are shared by the date rules and the campaign loader, so
+their messages read alike.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+import tomli
 
 from comms.errors import CampaignError
 
@@ -176,8 +180,8 @@ class TomlSource:
         return None
 
 
-def syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> tuple[str, int | None]:
-    """tomllib's message without its position suffix, and the line it names."""
+def syntax_error(exc: tomli.TOMLDecodeError, text: str) -> tuple[str, int | None]:
+    """The parser's message without its position suffix, and the line it names."""
     message = str(exc)
     match = _SYNTAX_AT.search(message)
     if match:
