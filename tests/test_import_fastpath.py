@@ -10,6 +10,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -20,12 +21,13 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from comms.config import Settings
+from comms.errors import ImportFileError
 from comms.importer import write as importer
 from comms.importer.rows import read_rows
 from comms.importer.write import import_csv
 from comms.store.bulk import sqlite_time
-from comms.store.db import session_scope, sqlite_path
-from comms.store.models import Post, new_keys
+from comms.store.db import ensure_schema, session_scope, sqlite_path
+from comms.store.models import MetricSample, Post, new_keys, table_of
 from tests.test_importer import counts, write_csv
 
 
@@ -181,3 +183,104 @@ def test_each_sample_is_its_own_posts_when_ids_run_on_and_when_they_do_not(
         ids = [post_id for (post_id,) in db.execute("SELECT id FROM post ORDER BY id")]
     assert ids[-1] == 2**63 - 1
     assert ids[:-1] != list(range(1, 14))  # the second file's posts' ids were not max + 1...
+
+
+# --- into an empty post table the secondary indexes are built once, after the rows -----------
+
+
+def indexes(url: str) -> set[tuple[str, str, str | None]]:
+    """The database's indexes as its schema holds them: name, table, CREATE statement."""
+    with contextlib.closing(sqlite3.connect(sqlite_path(url))) as db:
+        return set(db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type='index'"))
+
+
+def fresh_indexes(tmp_path: Path) -> set[tuple[str, str, str | None]]:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    ensure_schema(url)
+    return indexes(url)
+
+
+def spy_on_dropped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The CREATE statements of the indexes each call of drop_secondary_indexes dropped."""
+    calls: list[list[str]] = []
+    real = importer.drop_secondary_indexes
+
+    def spy(*args: Any, **kwargs: Any) -> list[str]:
+        calls.append(real(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(importer, "drop_secondary_indexes", spy)
+    return calls
+
+
+def test_an_import_into_an_empty_table_leaves_the_indexes_of_a_fresh_schema(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(importer, "_INSERT_CHUNK", 3)
+    calls = spy_on_dropped(monkeypatch)
+    import_csv(settings, measured_rows(tmp_path, 0, 10), actor="a")
+
+    dropped = [sql for statements in calls for sql in statements]
+    model_indexes = {
+        index.name for table in (Post, MetricSample) for index in table_of(table).indexes
+    }
+    assert {sql.split()[2] for sql in dropped} == model_indexes - importer._LOOKUP_INDEXES
+    assert model_indexes >= importer._LOOKUP_INDEXES  # the lookups' index is there, and kept
+    assert indexes(settings.database_url) == fresh_indexes(tmp_path)
+    with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # every row indexed
+        by_channel = "SELECT count(*) FROM post INDEXED BY ix_post_channel_published"
+        assert db.execute(f"{by_channel} WHERE channel = 'facebook'").fetchone() == (10,)
+        titles = [title for (title,) in db.execute("SELECT title FROM post ORDER BY id")]
+    assert titles == [f"Opslag {n}" for n in range(10)]  # numbered in file order
+    assert figures_by_title(settings) == {f"Opslag {n}": n for n in range(10)}
+
+
+@pytest.mark.parametrize("fault", ["a bad last row", "in the database", "rebuilding an index"])
+def test_a_failing_import_into_an_empty_table_leaves_it_empty_with_its_indexes(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+):
+    monkeypatch.setattr(importer, "_INSERT_CHUNK", 2)  # four batches are in before the fault
+    calls = spy_on_dropped(monkeypatch)
+    rows = [f"facebook,2019-01-14 10:00,Opslag {n},,{n},," for n in range(9)]
+    if fault == "a bad last row":
+        rows.append("facebook,2019-14-01 10:00,Opslag 9,,9,,")
+        expected: Any = ImportFileError
+    elif fault == "in the database":  # SQLite refuses the last row's figures
+        with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+            db.execute(
+                "CREATE TRIGGER refuse_8 BEFORE INSERT ON metric_sample WHEN NEW.reach = 8 "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        expected = sqlite3.DatabaseError
+    else:  # every row is in when an index cannot be built again
+
+        def unbuildable(*args: Any, **kwargs: Any) -> list[str]:
+            return [*calls_real(*args, **kwargs), "CREATE INDEX ix_broken ON post (no_such_column)"]
+
+        calls_real = importer.drop_secondary_indexes
+        monkeypatch.setattr(importer, "drop_secondary_indexes", unbuildable)
+        expected = sqlite3.OperationalError
+    before = indexes(settings.database_url)
+
+    with pytest.raises(expected):
+        import_csv(settings, write_csv(tmp_path, *rows), actor="a")
+
+    assert calls  # the indexes were dropped, and the rollback brought them back
+    assert counts(settings) == (0, 0, 0)
+    assert indexes(settings.database_url) == before
+    assert {name for name, _, _ in before} >= {"ix_post_due", "ix_metric_sample_post_id"}
+
+
+def test_an_import_into_a_table_with_posts_keeps_its_indexes_throughout(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import_csv(settings, measured_rows(tmp_path, 0, 2), actor="a")
+    calls = spy_on_dropped(monkeypatch)
+    monkeypatch.setattr(importer, "_INSERT_CHUNK", 2)
+    assert import_csv(settings, measured_rows(tmp_path, 2, 5, "more.csv"), actor="a").added == 5
+    assert calls == []  # the posts went in one by one into the indexes there
+    assert indexes(settings.database_url) == fresh_indexes(tmp_path)
+    with contextlib.closing(sqlite3.connect(sqlite_path(settings.database_url))) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert figures_by_title(settings) == {f"Opslag {n}": n for n in range(7)}

@@ -35,7 +35,7 @@ from comms.importer.formats import FIGURES
 from comms.importer.rows import Figures, FileDefaults, Problems, Progress, Row, RowChecker
 from comms.importer.rows import check_defaults as check_file_defaults
 from comms.importer.source import open_source
-from comms.store.bulk import insert_sql, sqlite_time
+from comms.store.bulk import drop_secondary_indexes, insert_sql, sqlite_time
 from comms.store.db import session_scope
 from comms.store.imported import relabel_imported
 from comms.store.models import (
@@ -52,6 +52,8 @@ from comms.store.models import (
 _INSERT_CHUNK = 1000  # rows per batch (checked, looked up and inserted together)
 _LOOKUP_CHUNK = 500  # keys per IN (...) query
 _IMPORT_CACHE_KIB = 16 * 1024  # SQLite page cache while inserting (default: 2 MiB)
+# the index the import's own lookups use (a row of a service's export finds its post by it)
+_LOOKUP_INDEXES = frozenset({"ix_post_channel_external_id"})
 
 # Core tables, not the ORM entities: executemany with every key, one statement per batch
 _POSTS = table_of(Post)
@@ -105,7 +107,11 @@ def import_csv(
         check_file_defaults(settings, source, defaults)
         problems = Problems(source)
         checker = RowChecker(settings, source, defaults, problems)
-        with session_scope(settings.database_url) as session, _import_cache(session.connection()):
+        with (
+            session_scope(settings.database_url) as session,
+            _indexes_built_at_end(session.connection()),
+            _import_cache(session.connection()),
+        ):
             writer = _BatchWriter(session, utcnow())
             batch: list[Row] = []
             rows = 0
@@ -471,6 +477,42 @@ def _import_cache(connection: Any) -> Iterator[None]:
         yield
     finally:
         cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+        cursor.close()
+
+
+@contextmanager
+def _indexes_built_at_end(connection: Any) -> Iterator[None]:
+    """Into an empty post table, SQLite builds the secondary indexes once, after the rows.
+
+    Updating the post table's many indexes is a large part of each row's insert; building an
+    index from the finished table is one sort. So when the import begins on an empty post
+    table (a new database, the usual first import), inside the import's transaction, which
+    holds the write lock from its start, the non-unique indexes of post and metric_sample are
+    dropped and recreated from their own CREATE statements once every row is in. SQLite's DDL
+    is transactional: an import that fails is rolled back with its indexes still there, and
+    other connections never see the table without them. Kept are the unique plan_key index
+    (it finds a post named twice) and the index the lookups of a service's post ids use
+    (`_LOOKUP_INDEXES`); metric_sample's post_id index is read only for posts there before
+    the import, and there are none. A table with posts keeps the indexes and its usual
+    inserts: rebuilding an index of many rows for a few new ones would cost more.
+
+    Enter it before `_import_cache`, so the indexes are built once the page cache is back to
+    its default size: SQLite's sort for CREATE INDEX holds as much in memory as the page cache
+    may, and beside the import's bigger cache that would raise the import's peak memory.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    cursor = _dbapi(connection).cursor()
+    try:
+        statements: list[str] = []
+        if cursor.execute(f"SELECT 1 FROM {_POSTS.name} LIMIT 1").fetchone() is None:
+            statements += drop_secondary_indexes(cursor, _POSTS.name, keep=_LOOKUP_INDEXES)
+            statements += drop_secondary_indexes(cursor, _SAMPLES.name)
+        yield  # an error: the session's rollback brings the dropped indexes back
+        for sql in statements:
+            cursor.execute(sql)
+    finally:
         cursor.close()
 
 

@@ -52,3 +52,31 @@ def raw_cursor(connection: sa.Connection) -> Iterator[Any]:
         yield cursor
     finally:
         cursor.close()
+
+
+def drop_secondary_indexes(
+    cursor: Any, table: str, keep: frozenset[str] = frozenset()
+) -> list[str]:
+    """Drop `table`'s non-unique indexes (but those named in `keep`); their CREATE statements.
+
+    For a bulk load into an empty table: SQLite then updates only the table and the indexes
+    left, and building an index afterwards from the whole table (one sort) is cheaper than
+    inserting each row into it. Run it inside the load's transaction and the statements it
+    returns at the load's end: SQLite's DDL is transactional, so a rollback brings the indexes
+    back as they were. Unique indexes (and those of UNIQUE and PRIMARY KEY
+    constraints) stay: they are what finds a duplicate while loading. The statements are the
+    schema's own text, so the indexes come back exactly as they were defined.
+    """
+    names = [
+        name
+        for _, name, unique, origin, *_ in cursor.execute(f"PRAGMA index_list({table})").fetchall()
+        if not unique and origin == "c" and name not in keep
+    ]
+    statements = []
+    for name in names:
+        (sql,) = cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+        ).fetchone()
+        statements.append(sql)
+        cursor.execute(f'DROP INDEX "{name}"')
+    return statements
