@@ -218,12 +218,13 @@ def _day_counts(days: int) -> sa.CompoundSelect:
 
 def _entry(post: Any) -> CalendarEntry:
     """A post (or a row of _ENTRY_COLUMNS) as the calendar shows it."""
+    text = describe(post.text)  # a page address not out yet, in words
     return CalendarEntry(
         id=int(post.id or 0),
         key=post.idempotency_key,
         campaign=post.campaign,
-        title=post.title or _first_words(describe(post.text)),
-        text=describe(post.text),  # a page address not out yet, in words
+        title=post.title or _first_words(text),
+        text=text,
         channel=post.channel,
         audience=post.audience,
         state=post.state,

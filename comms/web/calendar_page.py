@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from comms.access import Action
-from comms.content.danish import format_time
+from comms.content.danish import format_datetime, format_time
 from comms.report.calendar import (
     MONTH_NAMES,
     WEEKDAYS,
@@ -71,6 +71,17 @@ def entry_links(
             )
         )
     return links
+
+
+def move_options(entries: Iterable[CalendarEntry], zone: ZoneInfo) -> list[Markup]:
+    """The move form's choice of each post that may be moved: when, where and what."""
+    return [
+        Markup(
+            f'<option value="{e.id}">{escape(format_datetime(e.start, zone))} · '
+            f"{escape(e.channel)} · {escape(e.title)}</option>"
+        )
+        for e in entries
+    ]
 
 
 def routes() -> list[Route]:
@@ -208,6 +219,7 @@ def _shown(ctx: Ctx, entries: list[Any], *, count: int | None = None) -> dict[st
         "count": len(entries) if count is None else count,
         "zone": ctx.settings.zone.key,
         "movable": movable,
+        "move_options": move_options(movable, ctx.settings.zone),
         "movable_ids": {e.id for e in movable},
         "states": sorted({e.state for e in entries} | {"draft", "queued", "published"}),
         "colours": campaign_colours(entries),
