@@ -32,6 +32,7 @@ from comms.content.links import safe_link
 from comms.report.html import BASE_CSS, FILE_CSP, document_start
 from comms.store.db import session_scope
 from comms.store.models import Post, PostState, UTCDateTime
+from comms.store.one_step import all_rows
 from comms.timeutil import local_day_bounds
 
 EVENT_MINUTES = 15
@@ -133,9 +134,9 @@ def month_days(
     params: dict[str, datetime] = {}
     for n, day in enumerate(days):
         params[f"lo{n}"], params[f"hi{n}"] = local_day_bounds(day, day, zone)
-    with session_scope(url, read_only=True) as session:
-        rows = session.execute(_day_firsts(len(days), per_day), params).all()
-        totals = session.execute(_day_counts(len(days)), params).all()
+    with session_scope(url, read_only=True) as session:  # each read in one step on SQLite
+        rows = all_rows(session, _day_firsts(len(days), per_day), params)
+        totals = all_rows(session, _day_counts(len(days)), params)
     candidates: dict[int, list[CalendarEntry]] = {}
     for row in rows:
         candidates.setdefault(row.day_number, []).append(_entry(row))
@@ -145,7 +146,7 @@ def month_days(
         firsts = entries[:per_day]
         firsts.sort(key=lambda e: (e.start, e.title, e.channel, e.id))
         shown[days[number]] = firsts
-    counts = {days[number]: total for number, total in totals if total}
+    counts = {days[row.day_number]: row.posts for row in totals if row.posts}
     return shown, counts
 
 
@@ -212,7 +213,8 @@ def _day_counts(days: int) -> sa.CompoundSelect:
                 (col(Post.state) == PostState.PUBLISHED, untimed, timed_at >= lo, timed_at < hi),
             )
         ]
-        parts.append(sa.select(sa.literal(n), counts[0] + counts[1] + counts[2]))
+        total = (counts[0] + counts[1] + counts[2]).label("posts")
+        parts.append(sa.select(sa.literal(n).label("day_number"), total))
     return sa.union_all(*parts)
 
 

@@ -18,6 +18,7 @@ from comms.config import Settings
 from comms.content.danish import format_date
 from comms.queue.links import waits
 from comms.store.models import ChannelState, Notice, Post, PostState
+from comms.store.one_step import all_models
 from comms.web.context import Ctx, page
 
 LIMIT = 50  # look at most at this many of a kind
@@ -96,22 +97,35 @@ def first_allowed(
     allowed: Callable[[Post], object],
     scan: int,
     wanted: int = WANTED,
+    *,
+    newest_first: bool = False,
 ) -> list[Post]:
-    """The first `wanted` posts of `query` that `allowed` lets through, among its first `scan`.
+    """The first `wanted` posts of `query` that `allowed` lets through, among its first `scan`;
+    `query` is ordered by scheduled time and id (`newest_first`: both descending).
 
-    The rows are read a few at a time and reading stops once enough are found: the page shows
-    SHOWN of a kind and links to the queue for the rest, so loading the rest is wasted work.
-    """
+    The page shows SHOWN of a kind and links to the queue for the rest, so the first `wanted`
+    are read first, and the rest of the `scan` only when some of those were not allowed. Each
+    read is one step of the database (comms.store.one_step): a busy server's threads would
+    otherwise wait for the interpreter once per row."""
     found: list[Post] = []
-    result = db.exec(query.limit(scan).execution_options(yield_per=wanted))
-    try:
-        for post in result:
+    offset, batch = 0, wanted
+    while offset < scan:
+        posts = all_models(
+            db,
+            query.offset(offset).limit(min(batch, scan - offset)),
+            Post,
+            lambda post: (post.scheduled_at, post.id),
+            reverse=newest_first,
+        )
+        for post in posts:
             if allowed(post):
                 found.append(post)
                 if len(found) == wanted:
-                    break
-    finally:
-        result.close()
+                    return found
+        if len(posts) < min(batch, scan - offset):
+            break
+        offset += len(posts)
+        batch = scan - offset
     return found
 
 
@@ -165,6 +179,7 @@ def overview(ctx: Ctx) -> Response:
         .order_by(col(Post.scheduled_at).desc(), col(Post.id).desc()),
         visible,
         LIMIT,
+        newest_first=True,
     )
     paused = {
         row.name: row.paused_reason
