@@ -20,6 +20,7 @@ from comms.access import Action
 from comms.config import Settings
 from comms.queue.links import waits
 from comms.store.models import Post
+from comms.store.one_step import all_models
 from comms.timeutil import local_day_bounds
 from comms.web.context import Ctx, Refused, page
 from comms.web.render import today_in
@@ -134,7 +135,7 @@ def queue(ctx: Ctx) -> Response:
     end = parse_day(chosen["to"], "Til")
     cursor = Cursor.parse(params.get("after", ""))
     query = queue_query(settings, chosen, start, end, cursor)
-    rows = ctx.db.exec(query).all()
+    rows = all_models(ctx.db, query, Post, lambda post: (post.scheduled_at, post.id))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     posts = [p for p in rows if ctx.may(Action.VIEW, p)]
