@@ -34,18 +34,22 @@ def all_rows(
     values as the columns' types give them (aware UTC datetimes from UTCDateTime columns)."""
     if session.get_bind().dialect.name != "sqlite":
         return list(session.execute(statement, params).all())
-    columns = list(statement.selected_columns)
-    names = [column.key or f"column_{n}" for n, column in enumerate(columns)]
-    answer = session.execute(_as_one_value(statement), params).scalar_one()
-    Row = _row_type(tuple(names))
-    decoders = [_decoder(column.type) for column in columns]
+    return _read(session, _reading(statement), params)
+
+
+def _read(
+    session: Session, reading: tuple[sa.Select[Any], type, list[Decode | None]], params: Any
+) -> list[Any]:
+    one_value, row_type, decoders = reading
+    answer = session.execute(one_value, params).scalar_one()
     return [
-        Row(*(decode(value) if decode and value is not None else value for decode, value in pairs))
+        row_type(
+            *(decode(value) if decode and value is not None else value for decode, value in pairs)
+        )
         for pairs in (zip(decoders, values, strict=True) for values in json.loads(answer))
     ]
 
 
-@functools.lru_cache(maxsize=64)  # the callers' statements are built once: so is this
 def all_models(
     session: Session,
     statement: SelectOfScalar[M],
@@ -58,24 +62,33 @@ def all_models(
     as plain objects for showing: not attached to the session, so not to be changed."""
     if session.get_bind().dialect.name != "sqlite":
         return list(session.exec(statement).all())
-    rows = all_rows(session, sa.select(*statement.subquery().c), {})
+    rows = _read(session, _plan(statement), {})  # built per request: planned each time
     found = [model.model_construct(**row._asdict()) for row in rows]
     found.sort(key=order, reverse=reverse)
     return found
 
 
-def _as_one_value(statement: sa.Select[Any] | sa.CompoundSelect) -> sa.Select[Any]:
+def _plan(
+    statement: sa.Select[Any] | sa.CompoundSelect,
+) -> tuple[sa.Select[Any], type, list[Decode | None]]:
+    """The statement asking for `statement`'s rows as one JSON array, the type of a row, and
+    each column's decoder. Worked out once per statement: a compound's columns are made anew
+    on every look."""
+    columns = list(statement.selected_columns)
+    names = tuple(column.key or f"column_{n}" for n, column in enumerate(columns))
     rows = statement.subquery()
-    return sa.select(sa.func.json_group_array(sa.func.json_array(*rows.c)))
+    one_value = sa.select(sa.func.json_group_array(sa.func.json_array(*rows.c)))
+    return one_value, _row_type(names), [_decoder(column.type) for column in columns]
 
 
-_row_types: dict[tuple[str, ...], type] = {}
-
-
+@functools.cache
 def _row_type(names: tuple[str, ...]) -> type:
-    if names not in _row_types:
-        _row_types[names] = namedtuple("Row", names, rename=True)
-    return _row_types[names]
+    """A named tuple per set of column names (making one costs as much as a small query)."""
+    return namedtuple("Row", names, rename=True)
+
+
+# all_rows' callers build their statements once, so each is planned once
+_reading = functools.lru_cache(maxsize=64)(_plan)
 
 
 def _decoder(kind: sa.types.TypeEngine[Any]) -> Decode | None:
