@@ -26,7 +26,7 @@ from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.channels.registry import receipt_url_problem
 from comms.config import Settings
 from comms.content import link_from as link_placeholder
-from comms.content.lint import add_utm, errors_of, lint_post, tag_url, warnings_of
+from comms.content.lint import add_utm_and_links, errors_of, lint_post, tag_url, warnings_of
 from comms.content.render import TemplateRenderer
 from comms.errors import CampaignError, DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan, set_link_sources
@@ -189,10 +189,12 @@ def build_year(
             targets = per_step[step.name]
             when = _when(settings, step, occurrence, moments)
             for target in targets:
-                post = _build_one(renderer, spec, step, target, year, occurrence, when)
+                post, links = _build_one(renderer, spec, step, target, year, occurrence, when)
+                # counted with a page address of a usual length for the one not out yet
+                linted = link_placeholder.for_lint(post.text) if post.link_from else post.text
                 found = lint_post(
-                    # counted with a page address of a usual length for the one not out yet
-                    text=link_placeholder.for_lint(post.text) if post.link_from else post.text,
+                    text=linted,
+                    links=links if linted is post.text else None,
                     title=post.title,
                     channel_type=post.channel_type,
                     image=post.image_path,
@@ -371,7 +373,8 @@ def _build_one(
     year: int,
     occurrence: Occurrence,
     when: _When,
-) -> PlannedPost:
+) -> tuple[PlannedPost, tuple[tuple[int, int], ...]]:
+    """The post, and where the links of its text are (text.url_spans)."""
     local_at = when.local
     # fresh dicts per post: a template may not see (or change) another post's values
     context = {
@@ -399,10 +402,10 @@ def _build_one(
         audience=step.audience,
         context=context,
     )
-    text = add_utm(text, **target.utm)
+    text, links = add_utm_and_links(text, **target.utm)
     occurrence_key = f"{spec.slug}/{year}/{occurrence.date.isoformat()}"
     source = step.link_from
-    return PlannedPost(
+    post = PlannedPost(
         plan_key=f"{occurrence_key}/{step.name}/{target.listed}",
         campaign=spec.slug,
         focus_area=spec.focus_area,
@@ -422,6 +425,7 @@ def _build_one(
         dst_adjusted=when.dst_adjusted,
         link_from=f"{occurrence_key}/{source.step}/{source.channel}" if source else None,
     )
+    return post, links
 
 
 REMOVED_NOTE = "removed from the campaign file"  # last_error of a post plan cancelled itself

@@ -220,9 +220,11 @@ def lint_post(
     alt: str | None,
     brand: Mapping[str, str],
     readability: ReadabilitySettings | None = None,
+    links: tuple[tuple[int, int], ...] | None = None,
 ) -> list[LintProblem]:
     """Everything wrong with a rendered post for one channel type, and the readability warnings
     (comms.content.readability, by `readability`: the config's `[lint]`, else its defaults).
+    `links`: where the links of `text` are (text.url_spans), when the caller knows already.
 
     The post may be queued when no problem is an error (`errors_of`); warnings are for the
     officer to see.
@@ -250,7 +252,9 @@ def lint_post(
                     f"shorten it by {size - rule.max_bytes} bytes",
                 )
             )
-    masked = _mask_urls(text)  # once: hashtags, brand names and readability skip the links
+    masked = (
+        _mask_urls(text) if links is None else text_mod.masked(text, links)
+    )  # once: hashtags, brand names and readability skip the links
     if rule.max_hashtags is not None:
         count = len(_HASHTAG_RE.findall(masked))
         if count > rule.max_hashtags:
@@ -387,4 +391,15 @@ def add_utm(text: str, *, domains: Sequence[str], source: str, medium: str, camp
     return text_mod.replace_urls(
         text,
         lambda url: tag_url(url, domains=domains, source=source, medium=medium, campaign=campaign),
+    )
+
+
+def add_utm_and_links(
+    text: str, *, domains: Sequence[str], source: str, medium: str, campaign: str
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """`add_utm`, and where the links of the tagged text are (text.url_spans), for lint_post:
+    a plan tags and then lints every post, and the tagged links are known without a new scan."""
+    domain_tuple = tuple(domains)
+    return text_mod.replace_urls_and_spans(
+        text, lambda url: _tag_url(url, domain_tuple, source, medium, campaign)
     )

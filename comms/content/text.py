@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -259,9 +259,19 @@ def _url_spans(text: str, bare: bool) -> tuple[tuple[int, int], ...]:
     repeat the same few links in every text.
     """
     spans: list[tuple[int, int]] = []
-    for start, end in _candidate_words(text):
-        spans += [(start + s, start + e) for s, e in _word_spans(text[start:end], bare)]
+    for start, _end, word_spans in _linked_words(text, bare):
+        spans += [(start + s, start + e) for s, e in word_spans]
     return tuple(spans)
+
+
+def _linked_words(text: str, bare: bool) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]:
+    """(start, end, the links relative to the word) of each word of text holding a link."""
+    found = []
+    for start, end in _candidate_words(text):
+        word_spans = _word_spans(text[start:end], bare)
+        if word_spans:
+            found.append((start, end, word_spans))
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
@@ -297,6 +307,56 @@ def replace_urls(text: str, replace: object = " ", *, bare: bool = False) -> str
     for start, end in spans:
         url = text[start:end]
         pieces += [text[last:start], replace(url) if callable(replace) else str(replace)]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def replace_urls_and_spans(
+    text: str, replace: Callable[[str], str]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """`replace_urls(text, replace)`, and the `url_spans` of the text it returns (`replace`:
+    a pure function of the link, as it may be called twice for one).
+
+    Found without scanning the new text again where that gives the same spans: when no
+    replacement has a space in it and each changed word still holds a host's dot (a link to
+    our own site given its UTM tags), the new text's words are the old ones, only the words
+    with links changed, and a word's links depend on that word alone (`_url_spans`).
+    """
+    if "." not in text or "://" not in text:
+        return text, ()  # as url_spans: no link, nothing replaced
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    last = shift = 0
+    for start, end, word_spans in _linked_words(text, False):
+        word = text[start:end]
+        parts, at = [], 0
+        for s, e in word_spans:
+            parts += [word[at:s], replace(word[s:e])]
+            at = e
+        parts.append(word[at:])
+        new = "".join(parts)
+        if new != word and (_SPACE_RE.search(new) or not _host_dot_re().search(new)):
+            replaced = replace_urls(text, replace)  # the words change: scan the new text
+            return replaced, url_spans(replaced)
+        pieces += [text[last:start], new]
+        new_start = start + shift
+        spans += [(new_start + s, new_start + e) for s, e in _word_spans(new, False)]
+        shift += len(new) - len(word)
+        last = end
+    if not pieces:
+        return text, ()
+    pieces.append(text[last:])
+    return "".join(pieces), tuple(spans)
+
+
+def masked(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """Text with the links at `spans` (its `url_spans`) replaced by as many spaces."""
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [text[last:start], " " * (end - start)]
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
