@@ -36,9 +36,9 @@ from comms.store.models import EDITABLE_STATES, Post, PostState, new_keys, table
 from comms.timeutil import local_to_utc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedPost:
-    """One post as the campaign files say it should be."""
+    """One post as the campaign files say it should be (slots: a plan holds thousands)."""
 
     plan_key: str
     campaign: str

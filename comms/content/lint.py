@@ -344,13 +344,18 @@ def _tag_url(url: str, domains: tuple[str, ...], source: str, medium: str, campa
         return url
     base, query, present, rest = place
     values = {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}
-    added = [f"{key}={quote(values[key], safe='')}" for key in UTM_KEYS if key not in present]
+    added = [f"{key}={_quoted(values[key])}" for key in UTM_KEYS if key not in present]
     if not added:
         return url
     return f"{base}?{query}{'&'.join(added)}{rest}"
 
 
 _UTM_KEY_SET = frozenset(UTM_KEYS)
+
+
+@functools.lru_cache(maxsize=1024)  # the same few sources, media and campaigns for every link
+def _quoted(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _names_every_utm_key(url: str) -> bool:
