@@ -63,19 +63,19 @@ class PlannedPost:
 
     @property
     def content_hash(self) -> str:
-        parts: tuple[str | None, ...] = (
-            self.title,
-            self.text,
-            self.link,
-            self.image_path,
-            self.image_alt,
+        parts = [
+            self.title or "",
+            self.text or "",
+            self.link or "",
+            self.image_path or "",
+            self.image_alt or "",
             self.scheduled_at.isoformat(),
-            self.audience,
-            self.focus_area,
-        )
+            self.audience or "",
+            self.focus_area or "",
+        ]
         if self.link_from:  # only then: every other post keeps the hash it was approved with
-            parts += (f"link_from:{self.link_from}",)
-        return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+            parts.append(f"link_from:{self.link_from}")
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 @dataclass
@@ -180,10 +180,13 @@ def build_year(
             continue
         for step in spec.steps:
             _check_image(settings, spec, step, images)
-        per_step = {
-            step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
-            for step in spec.steps
-        }
+        per_step = {}
+        for step in spec.steps:
+            image = spec.image_path(step)  # once per step, not per channel
+            shown = str(image) if image else None
+            per_step[step.name] = [
+                _StepChannel.of(settings, spec, step, name, shown) for name in step.channels
+            ]
         problems += link_from_problems(settings, spec)
         for occurrence, step in schedule:
             targets = per_step[step.name]
@@ -268,8 +271,14 @@ class _StepChannel:
 
     @classmethod
     def of(
-        cls, settings: Settings, spec: CampaignSpec, step: StepSpec, channel_name: str
+        cls,
+        settings: Settings,
+        spec: CampaignSpec,
+        step: StepSpec,
+        channel_name: str,
+        image_path: str | None,
     ) -> _StepChannel:
+        """`image_path`: str(spec.image_path(step)), or None for a step without an image."""
         channel = settings.channel(channel_name)
         utm: dict[str, Any] = {
             "domains": settings.utm.domains,
@@ -281,13 +290,12 @@ class _StepChannel:
         link = tag_url(str(raw_link), **utm) if raw_link else None
         if step.link_from is not None:  # the page's address, filled in once it is out
             link = link_placeholder.placeholder(step.link_from.step, step.link_from.channel)
-        image = spec.image_path(step)
         return cls(
             listed=channel_name,
             name=channel.name,
             type=channel.type,
             link=link,
-            image_path=str(image) if image else None,
+            image_path=image_path,
             title_origin=f"{spec.path} ({step.name})",
             campaign={
                 "slug": spec.slug,
