@@ -26,7 +26,7 @@ from comms.campaigns.loader import CampaignSet, CampaignSpec, StepSpec
 from comms.channels.registry import receipt_url_problem
 from comms.config import Settings
 from comms.content import link_from as link_placeholder
-from comms.content.lint import add_utm, errors_of, lint_post, tag_url, warnings_of
+from comms.content.lint import add_utm_and_links, errors_of, lint_post, tag_url, warnings_of
 from comms.content.render import TemplateRenderer
 from comms.errors import CampaignError, DateRuleError, LintError
 from comms.queue.transitions import cancel_removed, replan, set_link_sources
@@ -36,9 +36,9 @@ from comms.store.models import EDITABLE_STATES, Post, PostState, new_keys, table
 from comms.timeutil import local_to_utc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedPost:
-    """One post as the campaign files say it should be."""
+    """One post as the campaign files say it should be (slots: a plan holds thousands)."""
 
     plan_key: str
     campaign: str
@@ -63,19 +63,19 @@ class PlannedPost:
 
     @property
     def content_hash(self) -> str:
-        parts: tuple[str | None, ...] = (
-            self.title,
-            self.text,
-            self.link,
-            self.image_path,
-            self.image_alt,
+        parts = [
+            self.title or "",
+            self.text or "",
+            self.link or "",
+            self.image_path or "",
+            self.image_alt or "",
             self.scheduled_at.isoformat(),
-            self.audience,
-            self.focus_area,
-        )
+            self.audience or "",
+            self.focus_area or "",
+        ]
         if self.link_from:  # only then: every other post keeps the hash it was approved with
-            parts += (f"link_from:{self.link_from}",)
-        return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+            parts.append(f"link_from:{self.link_from}")
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 @dataclass
@@ -180,19 +180,24 @@ def build_year(
             continue
         for step in spec.steps:
             _check_image(settings, spec, step, images)
-        per_step = {
-            step.name: [_StepChannel.of(settings, spec, step, name) for name in step.channels]
-            for step in spec.steps
-        }
+        per_step = {}
+        for step in spec.steps:
+            image = spec.image_path(step)  # once per step, not per channel
+            shown = str(image) if image else None
+            per_step[step.name] = [
+                _StepChannel.of(settings, spec, step, name, shown) for name in step.channels
+            ]
         problems += link_from_problems(settings, spec)
         for occurrence, step in schedule:
             targets = per_step[step.name]
             when = _when(settings, step, occurrence, moments)
             for target in targets:
-                post = _build_one(renderer, spec, step, target, year, occurrence, when)
+                post, links = _build_one(renderer, spec, step, target, year, occurrence, when)
+                # counted with a page address of a usual length for the one not out yet
+                linted = link_placeholder.for_lint(post.text) if post.link_from else post.text
                 found = lint_post(
-                    # counted with a page address of a usual length for the one not out yet
-                    text=link_placeholder.for_lint(post.text) if post.link_from else post.text,
+                    text=linted,
+                    links=links if linted is post.text else None,
                     title=post.title,
                     channel_type=post.channel_type,
                     image=post.image_path,
@@ -266,8 +271,14 @@ class _StepChannel:
 
     @classmethod
     def of(
-        cls, settings: Settings, spec: CampaignSpec, step: StepSpec, channel_name: str
+        cls,
+        settings: Settings,
+        spec: CampaignSpec,
+        step: StepSpec,
+        channel_name: str,
+        image_path: str | None,
     ) -> _StepChannel:
+        """`image_path`: str(spec.image_path(step)), or None for a step without an image."""
         channel = settings.channel(channel_name)
         utm: dict[str, Any] = {
             "domains": settings.utm.domains,
@@ -279,13 +290,12 @@ class _StepChannel:
         link = tag_url(str(raw_link), **utm) if raw_link else None
         if step.link_from is not None:  # the page's address, filled in once it is out
             link = link_placeholder.placeholder(step.link_from.step, step.link_from.channel)
-        image = spec.image_path(step)
         return cls(
             listed=channel_name,
             name=channel.name,
             type=channel.type,
             link=link,
-            image_path=str(image) if image else None,
+            image_path=image_path,
             title_origin=f"{spec.path} ({step.name})",
             campaign={
                 "slug": spec.slug,
@@ -371,7 +381,8 @@ def _build_one(
     year: int,
     occurrence: Occurrence,
     when: _When,
-) -> PlannedPost:
+) -> tuple[PlannedPost, tuple[tuple[int, int], ...]]:
+    """The post, and where the links of its text are (text.url_spans)."""
     local_at = when.local
     # fresh dicts per post: a template may not see (or change) another post's values
     context = {
@@ -399,10 +410,10 @@ def _build_one(
         audience=step.audience,
         context=context,
     )
-    text = add_utm(text, **target.utm)
+    text, links = add_utm_and_links(text, **target.utm)
     occurrence_key = f"{spec.slug}/{year}/{occurrence.date.isoformat()}"
     source = step.link_from
-    return PlannedPost(
+    post = PlannedPost(
         plan_key=f"{occurrence_key}/{step.name}/{target.listed}",
         campaign=spec.slug,
         focus_area=spec.focus_area,
@@ -422,6 +433,7 @@ def _build_one(
         dst_adjusted=when.dst_adjusted,
         link_from=f"{occurrence_key}/{source.step}/{source.channel}" if source else None,
     )
+    return post, links
 
 
 REMOVED_NOTE = "removed from the campaign file"  # last_error of a post plan cancelled itself

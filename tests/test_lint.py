@@ -13,6 +13,7 @@ from comms.channels.registry import CHANNEL_TYPES, channel_class
 from comms.content.lint import (
     LintProblem,
     add_utm,
+    add_utm_and_links,
     errors_of,
     find_hashtags,
     find_urls,
@@ -21,6 +22,7 @@ from comms.content.lint import (
     text_length,
     text_limit,
 )
+from comms.content.text import url_spans
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one grapheme, 7 code points
 LONG_URL = "https://www.aalborg.dk/kultur-og-fritid/aalborg-karneval/program-2024?side=1"
@@ -383,6 +385,21 @@ def test_add_utm_is_idempotent(text, source, campaign):
     args = {"domains": ["aalborg.dk"], "source": source, "medium": "social", "campaign": campaign}
     once = add_utm(text, **args)
     assert add_utm(once, **args) == once
+
+
+@given(st.one_of(_texts, _texts.map(lambda t: t.replace(" ", ""))), _values, _values)
+def test_add_utm_and_links_gives_the_links_of_the_tagged_text(text, source, campaign):
+    args = {"domains": ["aalborg.dk"], "source": source, "medium": "social", "campaign": campaign}
+    tagged = add_utm(text, **args)
+    assert add_utm_and_links(text, **args) == (tagged, url_spans(tagged))
+
+
+def test_lint_with_the_links_given_is_lint_without():
+    text = add_utm("Læs https://aalborg.dk/a #karneval og #trygaalborg. Tak", **UTM)
+    args = {"title": None, "channel_type": "x", "image": None, "alt": None, "brand": {}}
+    found = lint_post(text=text, **args)
+    assert found
+    assert lint_post(text=text, links=url_spans(text), **args) == found
 
 
 @given(_texts)

@@ -273,3 +273,17 @@ def test_compose_refuses_no_channel_or_a_channel_twice(url):
             queue.compose(session, actor="anna", channels=[], text="x")
         with pytest.raises(QueueError, match="to gange"):
             queue.compose(session, actor="anna", channels=["stub", "stub"], text="x")
+
+
+# --- audit in bulk ----------------------------------------------------------------------------
+
+
+def test_audit_in_bulk_refuses_an_unknown_field_and_writes_the_known_ones(url):
+    from comms.store import audit
+
+    upgrade(url)
+    with session_scope(url) as session, pytest.raises(TypeError, match="colour, size"):
+        audit.record_many(session, [{"actor": "a", "action": "x", "size": 1, "colour": 2}])
+    with session_scope(url) as session:
+        audit.record_many(session, [{"actor": "a", "action": "bulk:x", "detail": "d"}])
+    assert events(url, "bulk:x") == [("a", None, "d")]

@@ -208,3 +208,22 @@ def test_the_links_found_are_those_of_the_plain_search(source, bare):
     if "." not in source or (not bare and "://" not in source):
         return
     assert text._url_spans.__wrapped__(source, bare) == _reference_spans(source, bare)
+
+
+def _tag(url: str) -> str:
+    return url + ("&" if "?" in url else "?") + "utm_source=x"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_PIECES, max_size=12).map("".join),
+    st.sampled_from([_tag, str.upper, lambda url: url + " se", lambda url: "intet", str]),
+)
+def test_links_after_a_replacement_are_those_a_new_scan_finds(source, replace):
+    replaced = text.replace_urls(source, replace)
+    assert text.replace_urls_and_spans(source, replace) == (replaced, text.url_spans(replaced))
+
+
+def test_masked_is_mask_urls():
+    source = "Se https://aalborg.dk/a. og (https://x.com/b) tak"
+    assert text.masked(source, text.url_spans(source)) == text.mask_urls(source)

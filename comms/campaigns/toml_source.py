@@ -64,6 +64,7 @@ class TomlSource:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._starts_of: dict[tuple[str, bool], list[int]] = {}
 
     # the scans run on the first look-up, which a file without errors may never need
     @functools.cached_property
@@ -106,22 +107,35 @@ class TomlSource:
         if section is None:
             end = self.headers[0].line - 1 if self.headers else len(self.lines)
             return range(0, end)
-        if index is not None:
-            starts = [h for h in self.headers if h.name == section and h.array]
-        else:  # `[event]`, or only its sub-tables (`[event.span]`)
-            starts = [
-                h for h in self.headers if h.name == section or h.name.startswith(section + ".")
-            ]
+        starts = self._starts(section, index is not None)
         pick = index or 0
         if pick >= len(starts):
             return None
-        start = starts[pick].line - 1
+        first = starts[pick]
+        headers = self.headers
+        start = headers[first].line - 1
         end = len(self.lines)
-        for h in self.headers:
-            if h.line - 1 > start and not h.name.startswith(section + "."):
+        inner = section + "."
+        for h in headers[first + 1 :]:  # the headers after it, in the order of their lines
+            if not h.name.startswith(inner):
                 end = h.line - 1
                 break
         return range(start, end)
+
+    def _starts(self, section: str, array: bool) -> list[int]:
+        """Indexes in `headers` of the `[[section]]` headers (`array`), or of `[section]` and
+        its sub-tables; worked out once per section (a file's steps are looked up in turn)."""
+        key = (section, array)
+        found = self._starts_of.get(key)
+        if found is None:
+            inner = section + "."
+            found = self._starts_of[key] = [
+                i
+                for i, h in enumerate(self.headers)
+                if (h.name == section and h.array)
+                or (not array and (h.name == section or h.name.startswith(inner)))
+            ]
+        return found
 
     def header_line(self, section: str, index: int | None = None) -> int | None:
         """Line of `[section]`, or of the index-th (0-based) `[[section]]`."""

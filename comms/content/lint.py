@@ -220,9 +220,11 @@ def lint_post(
     alt: str | None,
     brand: Mapping[str, str],
     readability: ReadabilitySettings | None = None,
+    links: tuple[tuple[int, int], ...] | None = None,
 ) -> list[LintProblem]:
     """Everything wrong with a rendered post for one channel type, and the readability warnings
     (comms.content.readability, by `readability`: the config's `[lint]`, else its defaults).
+    `links`: where the links of `text` are (text.url_spans), when the caller knows already.
 
     The post may be queued when no problem is an error (`errors_of`); warnings are for the
     officer to see.
@@ -250,7 +252,9 @@ def lint_post(
                     f"shorten it by {size - rule.max_bytes} bytes",
                 )
             )
-    masked = _mask_urls(text)  # once: hashtags, brand names and readability skip the links
+    masked = (
+        _mask_urls(text) if links is None else text_mod.masked(text, links)
+    )  # once: hashtags, brand names and readability skip the links
     if rule.max_hashtags is not None:
         count = len(_HASHTAG_RE.findall(masked))
         if count > rule.max_hashtags:
@@ -340,13 +344,18 @@ def _tag_url(url: str, domains: tuple[str, ...], source: str, medium: str, campa
         return url
     base, query, present, rest = place
     values = {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}
-    added = [f"{key}={quote(values[key], safe='')}" for key in UTM_KEYS if key not in present]
+    added = [f"{key}={_quoted(values[key])}" for key in UTM_KEYS if key not in present]
     if not added:
         return url
     return f"{base}?{query}{'&'.join(added)}{rest}"
 
 
 _UTM_KEY_SET = frozenset(UTM_KEYS)
+
+
+@functools.lru_cache(maxsize=1024)  # the same few sources, media and campaigns for every link
+def _quoted(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _names_every_utm_key(url: str) -> bool:
@@ -387,4 +396,15 @@ def add_utm(text: str, *, domains: Sequence[str], source: str, medium: str, camp
     return text_mod.replace_urls(
         text,
         lambda url: tag_url(url, domains=domains, source=source, medium=medium, campaign=campaign),
+    )
+
+
+def add_utm_and_links(
+    text: str, *, domains: Sequence[str], source: str, medium: str, campaign: str
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """`add_utm`, and where the links of the tagged text are (text.url_spans), for lint_post:
+    a plan tags and then lints every post, and the tagged links are known without a new scan."""
+    domain_tuple = tuple(domains)
+    return text_mod.replace_urls_and_spans(
+        text, lambda url: _tag_url(url, domain_tuple, source, medium, campaign)
     )

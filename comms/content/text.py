@@ -12,8 +12,9 @@ domains are found only when asked for (`bare=True`).
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -185,16 +186,16 @@ def _without_scheme(text: str, match: regex.Match[str]) -> list[tuple[int, int]]
 
 
 @functools.cache
-def _host_dot_re() -> regex.Pattern[str]:
+def _host_dot_re() -> re.Pattern[str]:
     """A dot and then a character a top-level domain can start with (or the x of `xn--`), in
-    either case: it is searched in the text as written."""
+    either case: it is searched in the text as written. (The standard library's re: for a
+    plain class of characters it finds the same, and a call costs less than regex's.)"""
     first = {tld[0] for tld in top_level_domains()} | {"x"}
     first |= {char.upper() for char in first if char.isascii()}
-    return regex.compile(rf"\.[{regex.escape(''.join(sorted(first)))}]", regex.VERSION0)
+    return re.compile(rf"\.[{re.escape(''.join(sorted(first)))}]")
 
 
-_SPACE_RE = regex.compile(f"[{_SPACES}]")
-_SPACE_BEFORE_RE = regex.compile(f"(?r)[{_SPACES}]")  # searched backwards: the nearest before
+_SPACE_RE = re.compile(f"[{_SPACES}]")  # re, as _host_dot_re
 
 
 def _candidate_words(text: str) -> Iterator[tuple[int, int]]:
@@ -203,16 +204,20 @@ def _candidate_words(text: str) -> Iterator[tuple[int, int]]:
     Every link lies in such a word: no link spans a space, and a host ends in `.` and its
     top-level domain (or `.xn--`). Found from the dots, so the rest of the text is skipped: a
     sentence's final `aftalt.` or `kl. 9` holds no link, and most words have no dot at all.
+    The space before a dot is the first one after it in the reversed text.
     """
     end = -1
+    size = len(text)
+    reverse = ""
     for dot in _host_dot_re().finditer(text):
         at = dot.start()
         if at < end:
             continue  # another dot of the word just yielded
-        before = _SPACE_BEFORE_RE.search(text, 0, at)
+        reverse = reverse or text[::-1]
+        before = _SPACE_RE.search(reverse, size - at)
         after = _SPACE_RE.search(text, at)
-        end = after.start() if after else len(text)
-        yield (before.end() if before else 0), end
+        end = after.start() if after else size
+        yield (size - before.start() if before else 0), end
 
 
 def _ascii_lowered(text: str) -> str:
@@ -259,9 +264,19 @@ def _url_spans(text: str, bare: bool) -> tuple[tuple[int, int], ...]:
     repeat the same few links in every text.
     """
     spans: list[tuple[int, int]] = []
-    for start, end in _candidate_words(text):
-        spans += [(start + s, start + e) for s, e in _word_spans(text[start:end], bare)]
+    for start, _end, word_spans in _linked_words(text, bare):
+        spans += [(start + s, start + e) for s, e in word_spans]
     return tuple(spans)
+
+
+def _linked_words(text: str, bare: bool) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]:
+    """(start, end, the links relative to the word) of each word of text holding a link."""
+    found = []
+    for start, end in _candidate_words(text):
+        word_spans = _word_spans(text[start:end], bare)
+        if word_spans:
+            found.append((start, end, word_spans))
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
@@ -297,6 +312,56 @@ def replace_urls(text: str, replace: object = " ", *, bare: bool = False) -> str
     for start, end in spans:
         url = text[start:end]
         pieces += [text[last:start], replace(url) if callable(replace) else str(replace)]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def replace_urls_and_spans(
+    text: str, replace: Callable[[str], str]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """`replace_urls(text, replace)`, and the `url_spans` of the text it returns (`replace`:
+    a pure function of the link, as it may be called twice for one).
+
+    Found without scanning the new text again where that gives the same spans: when no
+    replacement has a space in it and each changed word still holds a host's dot (a link to
+    our own site given its UTM tags), the new text's words are the old ones, only the words
+    with links changed, and a word's links depend on that word alone (`_url_spans`).
+    """
+    if "." not in text or "://" not in text:
+        return text, ()  # as url_spans: no link, nothing replaced
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    last = shift = 0
+    for start, end, word_spans in _linked_words(text, False):
+        word = text[start:end]
+        parts, at = [], 0
+        for s, e in word_spans:
+            parts += [word[at:s], replace(word[s:e])]
+            at = e
+        parts.append(word[at:])
+        new = "".join(parts)
+        if new != word and (_SPACE_RE.search(new) or not _host_dot_re().search(new)):
+            replaced = replace_urls(text, replace)  # the words change: scan the new text
+            return replaced, url_spans(replaced)
+        pieces += [text[last:start], new]
+        new_start = start + shift
+        spans += [(new_start + s, new_start + e) for s, e in _word_spans(new, False)]
+        shift += len(new) - len(word)
+        last = end
+    if not pieces:
+        return text, ()
+    pieces.append(text[last:])
+    return "".join(pieces), tuple(spans)
+
+
+def masked(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """Text with the links at `spans` (its `url_spans`) replaced by as many spaces."""
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [text[last:start], " " * (end - start)]
         last = end
     pieces.append(text[last:])
     return "".join(pieces)

@@ -40,6 +40,7 @@ def record(
 
 
 _MANY_COLUMNS = ("at", "actor", "action", "post_id", "campaign", "detail")
+_MANY_KEYS = frozenset(_MANY_COLUMNS)
 
 
 def record_many(session: Session, rows: list[dict]) -> None:
@@ -63,8 +64,8 @@ def record_many(session: Session, rows: list[dict]) -> None:
     stamp = sqlite_time(now)
     values = []
     for row in rows:
-        unknown = row.keys() - set(_MANY_COLUMNS)
-        if unknown:
+        if not row.keys() <= _MANY_KEYS:
+            unknown = row.keys() - _MANY_KEYS
             raise TypeError(f"unknown audit event field(s): {', '.join(sorted(unknown))}")
         at = row.get("at")
         values.append(
