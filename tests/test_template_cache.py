@@ -219,14 +219,8 @@ def test_a_folder_of_another_user_is_not_used(folders, monkeypatch):
     assert list(cache.iterdir()) == []
 
 
-def test_an_entry_of_another_user_is_not_loaded(folders, monkeypatch):
-    templates, cache = folders
-    write(templates, "opslag.j2", "Hej {{ n }}")
-    assert render(templates, cache, n=1) == "Hej 1"
-    renderer = TemplateRenderer(templates, cache_folder=cache)
-    assert renderer.env.bytecode_cache is not None
-    mine = os.getuid()
-    monkeypatch.setattr(os, "getuid", lambda: mine + 4242)  # the entries are now another's
+def compiles_seen(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The names of the templates compiled from now on (not loaded from the cache)."""
     compiled: list[str] = []
     original = LimitedEnvironment.compile
 
@@ -235,6 +229,18 @@ def test_an_entry_of_another_user_is_not_loaded(folders, monkeypatch):
         return original(self, source, name, filename, *args, **kwargs)
 
     monkeypatch.setattr(LimitedEnvironment, "compile", counting)
+    return compiled
+
+
+def test_an_entry_of_another_user_is_not_loaded(folders, monkeypatch):
+    templates, cache = folders
+    write(templates, "opslag.j2", "Hej {{ n }}")
+    assert render(templates, cache, n=1) == "Hej 1"
+    renderer = TemplateRenderer(templates, cache_folder=cache)
+    assert renderer.env.bytecode_cache is not None
+    mine = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: mine + 4242)  # the entries are now another's
+    compiled = compiles_seen(monkeypatch)
     assert renderer.render("opslag", **WHO, context={"n": 2}) == "Hej 2"
     assert compiled == ["opslag.j2"]
 
@@ -319,14 +325,7 @@ def test_check_syntax_uses_the_cache_and_reports_broken_files_each_time(folders,
     first = TemplateRenderer(templates, cache_folder=cache).check_syntax()
     assert [(p.path.name, p.line) for p in first] == [("brudt.j2", 2)]  # type: ignore[union-attr]
     assert len(entries(cache)) == 1  # the good one; a broken file has nothing to keep
-    compiled: list[str] = []
-    original = LimitedEnvironment.compile
-
-    def counting(self, source, name=None, filename=None, *args, **kwargs):  # type: ignore[no-untyped-def]
-        compiled.append(name)
-        return original(self, source, name, filename, *args, **kwargs)
-
-    monkeypatch.setattr(LimitedEnvironment, "compile", counting)
+    compiled = compiles_seen(monkeypatch)
     again = TemplateRenderer(templates, cache_folder=cache).check_syntax()
     assert [(p.path.name, p.line) for p in again] == [("brudt.j2", 2)]  # type: ignore[union-attr]
     assert compiled == ["k/brudt.j2"]
