@@ -125,11 +125,12 @@ def _make_posts(
     """Each entry not dealt with yet -> its posts, oldest entry first, one transaction each."""
     url = settings.database_url
     done = _known(url, feed.name)  # entry key -> whether it became posts
-    renderer = TemplateRenderer(settings.templates_dir)
+    renderer: TemplateRenderer | None = None  # made for the first new entry: most polls have none
     for entry in parsed.entries:
         seen_only = entry.key in done and not done[entry.key]
         if entry.key in done and not (backfill and seen_only):
             continue
+        renderer = renderer or TemplateRenderer(settings.templates_dir)
         rendered = render_entry(settings, renderer, feed, parsed, entry, now=now)
         try:
             with session_scope(url) as session:
