@@ -369,7 +369,7 @@ def masked(text: str, spans: tuple[tuple[int, int], ...]) -> str:
 
 def mask_urls(text: str) -> str:
     """Text with every link replaced by as many spaces, so word checks skip links."""
-    return replace_urls(text, lambda url: " " * len(url))
+    return masked(text, url_spans(text))
 
 
 def pieces(text: str) -> list[tuple[str, bool]]:

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from comms.content.danish import format_date, format_datetime, format_number
@@ -33,6 +34,7 @@ _env.filters["web_url"] = lambda value: web_url(value)
 # a page address not out yet (a step's link_from) in words, as people are shown it
 _env.filters["said"] = lambda value: describe(value) if value else value
 _env.filters["headline"] = lambda post: headline(post)
+_env.filters["badge"] = lambda state: badge(state)
 _env.globals["STATE_NAMES"] = STATE_NAMES
 _env.globals["ROLE_NAMES"] = ROLE_NAMES
 
@@ -51,6 +53,13 @@ def headline(post: Any) -> str:
     if said:
         return said[:70] + ("…" if len(said) > 70 else "")
     return f"Opslag {post.id}"
+
+
+def badge(state: str) -> Markup:
+    """A post's state as the badge every list shows: its class and its Danish name."""
+    return Markup(
+        f'<span class="badge state-{escape(state)}">{escape(STATE_NAMES.get(state, state))}</span>'
+    )
 
 
 def set_zone(zone: ZoneInfo) -> None:
