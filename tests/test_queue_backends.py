@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -474,3 +475,55 @@ def test_sigstopped_daemons_claims_are_taken_over_and_its_cas_fails(db_url, tmp_
     for post_id in sent_by_a:  # A's late success was refused: left for reconciliation
         assert (final[post_id].state, final[post_id].external_id) == (PostState.UNKNOWN, None)
     assert all(p.lease_owner is None for p in final.values())
+
+
+# --- the daemon's wake-up ---------------------------------------------------------------------
+
+
+def test_next_due_at_is_the_earliest_planned_or_retry_time_of_a_claimable_post(db_url):
+    """Against the rule itself, on posts of every kind: queued or not, on the asked channels or
+    not, planned only or waiting for a retry (before or after their planned time), linking to
+    a page that is out with a public address, out without one, or not out yet."""
+    rng = random.Random(16)
+    start = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+    sources = {
+        "out": add_post(db_url, state=PostState.PUBLISHED, external_url="https://tryg.dk/1"),
+        "OUT": add_post(db_url, state=PostState.PUBLISHED, external_url="HTTPS://TRYG.DK/2"),
+        "no address": add_post(db_url, state=PostState.PUBLISHED, external_url="/side/3"),
+        "not out": add_post(db_url, state=PostState.QUEUED, due=start + timedelta(days=90)),
+    }
+    posts = []
+    channels = [f"kanal-{n}" for n in range(15)]  # a few posts each: retries often decide
+    for _ in range(120):
+        planned = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 2))
+        retry = rng.choice([None, None, planned + timedelta(minutes=rng.randrange(-600, 600))])
+        source = rng.choice([None, None, *sources])
+        post = {
+            "state": rng.choice([PostState.QUEUED] * 3 + [PostState.DRAFT, PostState.FAILED]),
+            "channel": rng.choice(channels),
+            "due": planned,
+            "next_attempt_at": retry,
+            "link_from_post_id": sources[source] if source else None,
+        }
+        add_post(db_url, **post)
+        posts.append((post, source))
+
+    def expected(asked: set[str]) -> datetime | None:
+        return min(
+            (
+                post["next_attempt_at"] or post["due"]
+                for post, source in posts
+                if post["state"] == PostState.QUEUED
+                and post["channel"] in asked
+                and source in (None, "out", "OUT")
+            ),
+            default=None,
+        )
+
+    retry_times = {post["next_attempt_at"] for post, _ in posts} - {None}
+    decided_by_a_retry = 0
+    for asked in [{name} for name in channels] + [set(channels[:4]), {"linkedin"}]:
+        with session_scope(db_url) as session:
+            assert queue.next_due_at(session, channels=asked) == expected(asked), asked
+        decided_by_a_retry += expected(asked) in retry_times
+    assert decided_by_a_retry >= 3  # the case that needs the retry times is in the sample

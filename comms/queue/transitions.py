@@ -793,7 +793,9 @@ def claim_due(
     attempt_id = sa.literal(batch + "-") + sa.cast(_POSTS.c.id, sa.String())
     returned = session.execute(
         sa.update(_POSTS)
-        .where(_POSTS.c.id.in_(sa.select(due.c.id)), _POSTS.c.state == PostState.QUEUED)
+        # `state || ''`: the same guard, but not a term SQLite may look posts up by, so it
+        # takes the batch by id, not by walking every queued post's entry of a state index
+        .where(_POSTS.c.id.in_(sa.select(due.c.id)), _POSTS.c.state.concat("") == PostState.QUEUED)
         .values(
             state=PostState.PUBLISHING,
             attempt_id=attempt_id,
@@ -1174,13 +1176,23 @@ def next_due_at(session: Session, *, channels: set[str]) -> datetime | None:
     channels = channels - pauses.covered(pauses.active(session), channels)
     if not channels:
         return None
-    due = sa.func.coalesce(Post.next_attempt_at, Post.scheduled_at)
-    query = select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
-        col(Post.state) == PostState.QUEUED,
-        col(Post.channel).in_(sorted(channels)),
+    # a post is due at its retry time if a failed try set one, else at its planned time: each
+    # half is the first entry of an index in order, (state, scheduled_at) or (state, retry),
+    # where the minimum over coalesce(retry, planned) would read every queued post
+    queued = (
+        _POSTS.c.state == PostState.QUEUED,
+        _POSTS.c.channel.in_(sorted(channels)),
         _RELEASED,  # a post waiting for its source's page is due when that page is out
     )
-    return session.exec(query).one()
+    planned = sa.select(sa.func.min(_POSTS.c.scheduled_at).label("due")).where(
+        *queued, _POSTS.c.next_attempt_at.is_(None)
+    )
+    retried = sa.select(sa.func.min(_POSTS.c.next_attempt_at).label("due")).where(
+        *queued, _POSTS.c.next_attempt_at.is_not(None)
+    )
+    either = sa.union_all(planned, retried).subquery()
+    query = sa.select(sa.type_coerce(sa.func.min(either.c.due), UTCDateTime()))
+    return session.execute(query).scalar_one()
 
 
 def replan(session: Session, post: Post, values: dict[str, Any]) -> bool:
