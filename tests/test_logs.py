@@ -49,14 +49,26 @@ def test_setup_scrubs_every_configured_secret(make_settings, monkeypatch, capsys
     logging.getLogger().handlers.clear()
 
 
-def test_a_new_database_logs_its_migrations_without_alembic_chatter(
-    make_settings, tmp_path, capsys
-):
-    from comms.store.db import dispose_all, ensure_schema
+def test_a_new_database_says_it_was_made(make_settings, tmp_path, capsys):
+    from comms.store.db import dispose_all, ensure_schema, head_revision
 
     setup_logging(make_settings(schema=False))
     capsys.readouterr()
     ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
+    dispose_all()
+    lines = capsys.readouterr().err.splitlines()
+    logging.getLogger().handlers.clear()
+    made = [line for line in lines if "new database" in line]
+    assert len(made) == 1, lines
+    assert f"schema created at revision {head_revision()}" in made[0]
+
+
+def test_migrations_are_logged_without_alembic_chatter(make_settings, tmp_path, capsys):
+    from comms.store.db import dispose_all, upgrade
+
+    setup_logging(make_settings(schema=False))
+    capsys.readouterr()
+    upgrade(f"sqlite:///{tmp_path / 'new.db'}")
     dispose_all()
     lines = capsys.readouterr().err.splitlines()
     logging.getLogger().handlers.clear()

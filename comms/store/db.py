@@ -228,16 +228,23 @@ def downgrade(url: str, revision: str) -> None:
 
 def ensure_schema(url: str, *, create_if_empty: bool = True) -> None:
     """Refuse to work on an old schema; a database with no tables at all is created."""
+    from comms.store import newest_schema
     from comms.store.revision import is_current
 
-    if is_current(get_engine(url), MIGRATIONS_DIR / "versions"):
+    engine = get_engine(url)
+    versions = MIGRATIONS_DIR / "versions"
+    if is_current(engine, versions):
+        return
+    if create_if_empty and not _has_tables(url):
+        # a new SQLite file takes the newest schema in one step; alembic brings it (or the
+        # database another process just created, or PostgreSQL's) the rest of the way
+        newest_schema.create(engine)
+        if not is_current(engine, versions):
+            upgrade(url)
         return
     current = current_revision(url)
     head = head_revision()
     if current == head:
-        return
-    if current is None and create_if_empty and not _has_tables(url):
-        upgrade(url)
         return
     raise SchemaError(
         f"the database schema is at revision {current or 'none'}, this comms needs {head}: "
