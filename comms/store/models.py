@@ -120,7 +120,13 @@ class Post(SQLModel, table=True):
         sa.Index("ix_post_link_from_post_id", "link_from_post_id"),  # the posts a page releases
         sa.Index("ix_post_channel_external_id", "channel", "external_id"),  # import's matching
         sa.Index("ix_post_state_published", "state", "published_at"),  # the calendar's months
-        sa.Index("ix_post_retry", "state", "next_attempt_at"),  # the daemon's next wake-up
+        sa.Index(  # the daemon's next wake-up: only posts waiting to be tried again
+            "ix_post_retry",
+            "state",
+            "next_attempt_at",
+            sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
+            postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

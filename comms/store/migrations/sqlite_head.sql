@@ -234,7 +234,7 @@ CREATE INDEX ix_post_channel_external_id ON post (channel, external_id);
 CREATE INDEX ix_post_channel_published ON post (channel, published_at);
 CREATE INDEX ix_post_due ON post (state, scheduled_at);
 CREATE INDEX ix_post_link_from_post_id ON post (link_from_post_id);
-CREATE INDEX ix_post_retry ON post (state, next_attempt_at);
+CREATE INDEX ix_post_retry ON post (state, next_attempt_at) WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX ix_post_scheduled_at_id ON post (scheduled_at, id);
 CREATE INDEX ix_post_state_published ON post (state, published_at);
 CREATE INDEX ix_post_story ON post (story);
