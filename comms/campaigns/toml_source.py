@@ -283,7 +283,7 @@ def date_list(value: object, key: str, locate: Locate | None, *, single: bool) -
     if not isinstance(items, list) or not items:
         raise bad_value(locate, key, f"{key} must be a non-empty list of dates", example)
     for item in items:
-        if not isinstance(item, date) or hasattr(item, "hour"):  # a datetime is a date too
+        if type(item) is not date:  # a TOML datetime is a date too (a subclass), and refused
             hint = f"write TOML dates, without quotes or time: {example}"
             raise bad_value(locate, key, f"{item!r} under {key} is not a date", hint)
     return tuple(sorted(set(items)))
