@@ -49,29 +49,37 @@ def test_setup_scrubs_every_configured_secret(make_settings, monkeypatch, capsys
     logging.getLogger().handlers.clear()
 
 
-def test_a_new_database_says_it_was_made(make_settings, tmp_path, capsys):
-    from comms.store.db import dispose_all, ensure_schema, head_revision
+def logged_while_making(make_settings, capsys, make) -> list[str]:
+    """The log lines (stderr) of `make()`, which makes a new database."""
+    from comms.store.db import dispose_all
 
     setup_logging(make_settings(schema=False))
     capsys.readouterr()
-    ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
-    dispose_all()
-    lines = capsys.readouterr().err.splitlines()
-    logging.getLogger().handlers.clear()
+    try:
+        make()
+        dispose_all()
+        return capsys.readouterr().err.splitlines()
+    finally:
+        logging.getLogger().handlers.clear()
+
+
+def test_a_new_database_says_it_was_made(make_settings, tmp_path, capsys):
+    from comms.store.db import ensure_schema, head_revision
+
+    lines = logged_while_making(
+        make_settings, capsys, lambda: ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
+    )
     made = [line for line in lines if "new database" in line]
     assert len(made) == 1, lines
     assert f"schema created at revision {head_revision()}" in made[0]
 
 
 def test_migrations_are_logged_without_alembic_chatter(make_settings, tmp_path, capsys):
-    from comms.store.db import dispose_all, upgrade
+    from comms.store.db import upgrade
 
-    setup_logging(make_settings(schema=False))
-    capsys.readouterr()
-    upgrade(f"sqlite:///{tmp_path / 'new.db'}")
-    dispose_all()
-    lines = capsys.readouterr().err.splitlines()
-    logging.getLogger().handlers.clear()
+    lines = logged_while_making(
+        make_settings, capsys, lambda: upgrade(f"sqlite:///{tmp_path / 'new.db'}")
+    )
     assert any("Running upgrade  -> 0001" in line for line in lines), lines
     assert not [line for line in lines if "setup plugin" in line or "Context impl" in line]
 

@@ -106,3 +106,33 @@ def test_a_database_with_tables_of_its_own_is_left_alone(tmp_path):
     assert newest_schema.create(get_engine(f"sqlite:///{path}")) is False
     with pytest.raises(SchemaError, match="revision none"):
         ensure_schema(f"sqlite:///{path}")
+
+
+def test_a_view_and_a_trigger_on_it_are_replayed_in_an_order_that_works(tmp_path, monkeypatch):
+    """A later migration may add them: the dump makes what a trigger stands on first."""
+    import sqlite3
+
+    from comms.store.db import get_engine
+
+    source = tmp_path / "source.db"
+    made = sqlite3.connect(source)
+    made.executescript(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL);"
+        " INSERT INTO alembic_version VALUES ('0099');"
+        " CREATE TABLE log (what TEXT); CREATE TABLE post (title TEXT);"
+        " CREATE VIEW titles AS SELECT title FROM post;"
+        " CREATE TRIGGER a_title INSTEAD OF INSERT ON titles"
+        " BEGIN INSERT INTO post VALUES (new.title); INSERT INTO log VALUES ('titel'); END;"
+        " CREATE INDEX ix_title ON post (title);"
+    )
+    made.close()
+    kept = tmp_path / "kept.sql"
+    kept.write_text(newest_schema.dump(source), encoding="utf-8")
+    monkeypatch.setattr(newest_schema, "DUMP", kept)
+    newest_schema._statements.cache_clear()
+    try:
+        assert newest_schema.create(get_engine(f"sqlite:///{tmp_path / 'new.db'}"))
+    finally:
+        newest_schema._statements.cache_clear()
+    dispose_all()
+    assert newest_schema.dump(tmp_path / "new.db") == kept.read_text(encoding="utf-8")

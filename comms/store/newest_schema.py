@@ -24,21 +24,28 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger("comms.store.newest_schema")
 DUMP = Path(__file__).parent / "migrations" / "sqlite_head.sql"
 _TRANSACTION = {"BEGIN TRANSACTION;", "COMMIT;"}  # iterdump's own; ours is BEGIN IMMEDIATE
-_AFTER_THE_TABLES = ("CREATE INDEX", "CREATE UNIQUE INDEX", "CREATE TRIGGER", "CREATE VIEW")
+# what follows the tables, in the order it may be made: a trigger may be on a view
+_MADE_AFTER = {"CREATE INDEX": 0, "CREATE UNIQUE INDEX": 0, "CREATE VIEW": 1, "CREATE TRIGGER": 2}
+_AFTER_THE_TABLES = tuple(_MADE_AFTER)
 
 
 def dump(path: Path) -> str:
     """Every statement that makes the SQLite database at `path` again: the tables and their
-    rows, then the indexes, triggers and views by name. (Their order in the file is the order
-    they were made, which a migration that rebuilds a table leaves to chance.)"""
+    rows, then the indexes, views and triggers, each kind by name. (Their order in the file is
+    the order they were made, which a migration that rebuilds a table leaves to chance.)"""
     connection = sqlite3.connect(path)
     try:
         statements = [line for line in connection.iterdump() if line not in _TRANSACTION]
     finally:
         connection.close()
     tables = [s for s in statements if not s.startswith(_AFTER_THE_TABLES)]
-    after = sorted(s for s in statements if s.startswith(_AFTER_THE_TABLES))
+    after = sorted((s for s in statements if s.startswith(_AFTER_THE_TABLES)), key=_made_after)
     return "\n".join(tables + after) + "\n"
+
+
+def _made_after(statement: str) -> tuple[int, str]:
+    start = next(start for start in _AFTER_THE_TABLES if statement.startswith(start))
+    return _MADE_AFTER[start], statement
 
 
 @cache
