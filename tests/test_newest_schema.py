@@ -21,6 +21,18 @@ from comms.store.db import (
 WRITE_AGAIN = "write it again: python -m comms.store.newest_schema"
 
 
+@pytest.fixture
+def kept_instead(monkeypatch):
+    """Replay another file than the kept dump, for one test."""
+
+    def use(path: Path) -> None:
+        monkeypatch.setattr(newest_schema, "DUMP", path)
+        newest_schema._statements.cache_clear()
+
+    yield use
+    newest_schema._statements.cache_clear()  # the kept dump's statements are read again
+
+
 def migrated(folder: Path, revision: str = "head") -> Path:
     path = folder / f"migrated-{revision}.db"
     upgrade(f"sqlite:///{path}", revision)
@@ -58,22 +70,18 @@ def test_a_new_database_is_made_without_alembic(tmp_path):
     assert current_revision(url) == head_revision()
 
 
-def test_a_dump_older_than_the_scripts_is_brought_to_the_head(tmp_path, monkeypatch):
+def test_a_dump_older_than_the_scripts_is_brought_to_the_head(tmp_path, kept_instead):
     """Someone added a migration and did not write the dump again: still the right schema."""
     older = tmp_path / "older.sql"
     older.write_text(newest_schema.dump(migrated(tmp_path, "0011")), encoding="utf-8")
-    monkeypatch.setattr(newest_schema, "DUMP", older)
-    newest_schema._statements.cache_clear()
-    try:
-        url = f"sqlite:///{tmp_path / 'new.db'}"
-        ensure_schema(url)
-        dispose_all()
-        assert current_revision(url) == head_revision()
-        path = sqlite_path(url)
-        assert path is not None
-        assert "ix_post_retry" in newest_schema.dump(path)  # 0012's index, by its migration
-    finally:
-        newest_schema._statements.cache_clear()
+    kept_instead(older)
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    ensure_schema(url)
+    dispose_all()
+    assert current_revision(url) == head_revision()
+    path = sqlite_path(url)
+    assert path is not None
+    assert "ix_post_retry" in newest_schema.dump(path)  # 0012's index, by its migration
 
 
 def test_processes_creating_one_new_database_at_once_make_it_once(tmp_path):
@@ -108,7 +116,7 @@ def test_a_database_with_tables_of_its_own_is_left_alone(tmp_path):
         ensure_schema(f"sqlite:///{path}")
 
 
-def test_a_view_and_a_trigger_on_it_are_replayed_in_an_order_that_works(tmp_path, monkeypatch):
+def test_a_view_and_a_trigger_on_it_are_replayed_in_an_order_that_works(tmp_path, kept_instead):
     """A later migration may add them: the dump makes what a trigger stands on first."""
     import sqlite3
 
@@ -128,11 +136,7 @@ def test_a_view_and_a_trigger_on_it_are_replayed_in_an_order_that_works(tmp_path
     made.close()
     kept = tmp_path / "kept.sql"
     kept.write_text(newest_schema.dump(source), encoding="utf-8")
-    monkeypatch.setattr(newest_schema, "DUMP", kept)
-    newest_schema._statements.cache_clear()
-    try:
-        assert newest_schema.create(get_engine(f"sqlite:///{tmp_path / 'new.db'}"))
-    finally:
-        newest_schema._statements.cache_clear()
+    kept_instead(kept)
+    assert newest_schema.create(get_engine(f"sqlite:///{tmp_path / 'new.db'}"))
     dispose_all()
     assert newest_schema.dump(tmp_path / "new.db") == kept.read_text(encoding="utf-8")
