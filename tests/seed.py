@@ -11,6 +11,7 @@ under a second on SQLite.
 from __future__ import annotations
 
 import random
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from comms.store.db import session_scope
+from comms.store.db import session_scope, sqlite_path
 from comms.store.models import AuditEvent, MetricSample, Post, PostState
 from tests.factories import channel_table
 
@@ -264,3 +265,35 @@ def seed_planned(url: str, *, year: int, image: str | None = None, seed: int = 1
 def _insert(session: sa.orm.Session, model: type, rows: list[dict[str, object]]) -> None:
     for start in range(0, len(rows), 2000):
         session.execute(sa.insert(model), rows[start : start + 2000])
+
+
+def queue_future_posts(url: str, count: int, *, channel: str, start: int = 0) -> None:
+    """`count` approved posts on `channel`, due 7 minutes apart from tomorrow on, written in one
+    go on the SQLite file (posts `later/<start>` on), for a daemon with a long queue ahead."""
+    path = sqlite_path(url)
+    assert path is not None
+    base = datetime.now(UTC) + timedelta(days=1)
+    stamp = "%Y-%m-%d %H:%M:%S.%f"
+    now = datetime.now(UTC).strftime(stamp)
+    rows = [
+        (
+            f"later/{n}",
+            channel,
+            f"Opslag {n}",
+            "Husk refleksen",
+            (base + timedelta(minutes=7 * n)).strftime(stamp),
+            uuid.uuid4().hex,
+            now,
+            now,
+        )
+        for n in range(start, start + count)
+    ]
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany(
+            "INSERT INTO post (plan_key, channel, title, text, scheduled_at, idempotency_key,"
+            " created_at, updated_at, source, state, dst_adjusted, attempts, approved_by)"
+            " VALUES (?,?,?,?,?,?,?,?,'plan','queued',0,0,'anne')",
+            rows,
+        )
+    db.close()

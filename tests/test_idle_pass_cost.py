@@ -10,47 +10,16 @@ instructions, which do not depend on the machine's speed or load.
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 
 from comms.publishing.daemon import Daemon
-from comms.store.db import get_engine, sqlite_path
+from comms.store.db import get_engine
 from comms.store.models import utcnow
 from tests.factories import add_post
-
-
-def queue_future_posts(url: str, count: int, *, start: int = 0) -> None:
-    """`count` approved posts on the stub channel, due from tomorrow on, written in one go."""
-    path = sqlite_path(url)
-    assert path is not None
-    base = datetime.now(UTC) + timedelta(days=1)
-    stamp = "%Y-%m-%d %H:%M:%S.%f"
-    now = datetime.now(UTC).strftime(stamp)
-    rows = [
-        (
-            f"later/{n}",
-            "stub",
-            f"Opslag {n}",
-            "Husk refleksen",
-            (base + timedelta(minutes=7 * n)).strftime(stamp),
-            uuid.uuid4().hex,
-            now,
-            now,
-        )
-        for n in range(start, start + count)
-    ]
-    db = sqlite3.connect(path)
-    with db:
-        db.executemany(
-            "INSERT INTO post (plan_key, channel, title, text, scheduled_at, idempotency_key,"
-            " created_at, updated_at, source, state, dst_adjusted, attempts, approved_by)"
-            " VALUES (?,?,?,?,?,?,?,?,'plan','queued',0,0,'anne')",
-            rows,
-        )
-    db.close()
+from tests.seed import queue_future_posts
 
 
 def instructions_of_a_pass(daemon: Daemon) -> int:
@@ -86,10 +55,10 @@ def test_an_idle_pass_does_not_read_the_whole_queue(make_settings, retrying):
             url, due=utcnow() - timedelta(minutes=1), next_attempt_at=utcnow() + timedelta(hours=1)
         )
     daemon = Daemon(settings)
-    queue_future_posts(url, 200)
+    queue_future_posts(url, 200, channel="stub")
     daemon.run_once()  # the first pass prepares what later passes reuse
     small = instructions_of_a_pass(daemon)
-    queue_future_posts(url, 19_800, start=200)
+    queue_future_posts(url, 19_800, channel="stub", start=200)
     large = instructions_of_a_pass(daemon)
     # a hundred times the posts; reading each of them once would cost far more than this
     assert large < 2 * small, (small, large)
