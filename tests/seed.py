@@ -11,7 +11,6 @@ under a second on SQLite.
 from __future__ import annotations
 
 import random
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from comms.store.db import session_scope, sqlite_path
+from comms.store.db import session_scope
 from comms.store.models import AuditEvent, MetricSample, Post, PostState
 from tests.factories import channel_table
 
@@ -268,32 +267,27 @@ def _insert(session: sa.orm.Session, model: type, rows: list[dict[str, object]])
 
 
 def queue_future_posts(url: str, count: int, *, channel: str, start: int = 0) -> None:
-    """`count` approved posts on `channel`, due 7 minutes apart from tomorrow on, written in one
-    go on the SQLite file (posts `later/<start>` on), for a daemon with a long queue ahead."""
-    path = sqlite_path(url)
-    assert path is not None
+    """`count` approved posts on `channel`, due 7 minutes apart from tomorrow on (posts
+    `later/<start>` on), for a daemon with a long queue ahead."""
     base = datetime.now(UTC) + timedelta(days=1)
-    stamp = "%Y-%m-%d %H:%M:%S.%f"
-    now = datetime.now(UTC).strftime(stamp)
-    rows = [
-        (
-            f"later/{n}",
-            channel,
-            f"Opslag {n}",
-            "Husk refleksen",
-            (base + timedelta(minutes=7 * n)).strftime(stamp),
-            uuid.uuid4().hex,
-            now,
-            now,
-        )
+    now = datetime.now(UTC)
+    rows: list[dict[str, object]] = [
+        {
+            "plan_key": f"later/{n}",
+            "source": "plan",
+            "channel": channel,
+            "title": f"Opslag {n}",
+            "text": "Husk refleksen",
+            "scheduled_at": base + timedelta(minutes=7 * n),
+            "state": PostState.QUEUED,
+            "approved_by": "anne",
+            "dst_adjusted": False,
+            "attempts": 0,
+            "idempotency_key": str(uuid.uuid4()),
+            "created_at": now,
+            "updated_at": now,
+        }
         for n in range(start, start + count)
     ]
-    db = sqlite3.connect(path)
-    with db:
-        db.executemany(
-            "INSERT INTO post (plan_key, channel, title, text, scheduled_at, idempotency_key,"
-            " created_at, updated_at, source, state, dst_adjusted, attempts, approved_by)"
-            " VALUES (?,?,?,?,?,?,?,?,'plan','queued',0,0,'anne')",
-            rows,
-        )
-    db.close()
+    with session_scope(url) as session:
+        _insert(session, Post, rows)
