@@ -14,7 +14,6 @@ from comms.store.db import (
     dispose_all,
     ensure_schema,
     head_revision,
-    sqlite_path,
     upgrade,
 )
 
@@ -47,12 +46,11 @@ def test_the_kept_dump_is_what_the_migrations_make(tmp_path):
 
 
 def test_a_new_database_is_the_migrated_one_at_the_head(tmp_path):
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+    new = tmp_path / "new.db"
+    url = f"sqlite:///{new}"
     ensure_schema(url)
     dispose_all()
-    path = sqlite_path(url)
-    assert path is not None
-    assert newest_schema.dump(path) == newest_schema.dump(migrated(tmp_path))
+    assert newest_schema.dump(new) == newest_schema.dump(migrated(tmp_path))
     assert current_revision(url) == head_revision()
 
 
@@ -75,18 +73,18 @@ def test_a_dump_older_than_the_scripts_is_brought_to_the_head(tmp_path, kept_ins
     older = tmp_path / "older.sql"
     older.write_text(newest_schema.dump(migrated(tmp_path, "0011")), encoding="utf-8")
     kept_instead(older)
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+    new = tmp_path / "new.db"
+    url = f"sqlite:///{new}"
     ensure_schema(url)
     dispose_all()
     assert current_revision(url) == head_revision()
-    path = sqlite_path(url)
-    assert path is not None
-    assert "ix_post_retry" in newest_schema.dump(path)  # 0012's index, by its migration
+    assert "ix_post_retry" in newest_schema.dump(new)  # 0012's index, by its migration
 
 
 def test_processes_creating_one_new_database_at_once_make_it_once(tmp_path):
     """Daemon and web starting together on a new file: one creates, the others find it made."""
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+    new = tmp_path / "new.db"
+    url = f"sqlite:///{new}"
     check = f"from comms.store.db import ensure_schema; ensure_schema({url!r})"
     runs = [
         subprocess.Popen([sys.executable, "-c", check], stderr=subprocess.PIPE, text=True)
@@ -94,9 +92,7 @@ def test_processes_creating_one_new_database_at_once_make_it_once(tmp_path):
     ]
     for run in runs:
         assert run.wait(60) == 0, run.communicate()[1]
-    path = sqlite_path(url)
-    assert path is not None
-    assert newest_schema.dump(path) == newest_schema.dump(migrated(tmp_path))
+    assert newest_schema.dump(new) == newest_schema.dump(migrated(tmp_path))
 
 
 def test_a_database_with_tables_of_its_own_is_left_alone(tmp_path):
