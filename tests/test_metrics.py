@@ -104,7 +104,7 @@ def test_a_final_snapshot_is_taken_before_meta_stops_keeping_the_figures(
         samples = session.exec(select(MetricSample)).all()
     assert [(s.post_id, s.reach, s.final) for s in samples] == [(ids["old"], 7200, True)]
 
-    day = (now - timedelta(days=720)).date()
+    day = (now - timedelta(days=720)).astimezone(settings.zone).date()  # the day it shows on
     report = build_report(
         url, start=day, end=day, zone=settings.zone, channel_types={"facebook": "facebook"}
     )

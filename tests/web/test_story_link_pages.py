@@ -17,10 +17,13 @@ from tests.web.conftest import add_post
 WORDS = "(link til nyhed.hjemmeside, når den er udgivet)"
 
 
+DUE = timedelta(hours=2)  # how long ago the linking post's own time passed
+
+
 def story(site: Settings, channel: str = "kommune-facebook") -> tuple[int, int]:
     """A news page (approved, not out) and a post linking to it (on Facebook unless told)."""
     news = add_post(site, channel="hjemmeside", step="nyhed", state="queued", title="Lås døren")
-    due = datetime.now(UTC) - timedelta(hours=2)  # its own time has passed: it waits
+    due = datetime.now(UTC) - DUE  # its own time has passed: it waits
     address = placeholder("nyhed", "hjemmeside")
     social = add_post(
         site,
@@ -35,6 +38,13 @@ def story(site: Settings, channel: str = "kommune-facebook") -> tuple[int, int]:
     return news, social
 
 
+def queue_from_its_day(site: Settings) -> str:
+    """The queue from the day the linking post was due (by default it starts today, and two
+    hours ago may have been yesterday)."""
+    day = (datetime.now(UTC) - DUE).astimezone(site.zone).date()
+    return f"/queue?from={day.isoformat()}"
+
+
 def test_the_post_page_says_where_the_link_goes_and_that_it_waits(client, site: Settings):
     news, social = story(site)
     page = client("anna").get(f"/posts/{social}").text
@@ -45,7 +55,7 @@ def test_the_post_page_says_where_the_link_goes_and_that_it_waits(client, site: 
     assert "link-fra.example.com</div>" not in page  # no placeholder domain in the link box
     # the edit form keeps the placeholder, and says what it stands for
     assert 'id="link-placeholder-help"' in page
-    listing = client("anna").get("/queue").text
+    listing = client("anna").get(queue_from_its_day(site)).text
     assert listing.count("venter på nyhed.hjemmeside") == 1  # the post, not its page
 
 
@@ -63,7 +73,7 @@ def test_a_cancelled_page_leaves_the_post_waiting_for_good(client, site: Setting
 
 def test_a_headline_says_the_link_in_words(client, site: Settings):
     story(site)
-    listing = client("anna").get("/queue").text
+    listing = client("anna").get(queue_from_its_day(site)).text
     assert "Læs vores råd: (link til nyhed.hjemmeside, når den er udgivet)" in listing
     assert "link-fra.example.com" not in listing
 
